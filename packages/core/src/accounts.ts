@@ -1,0 +1,330 @@
+/**
+ * Accounts: domains, users (the login is the full address), aliases (one address to one or more
+ * local users), a catch-all per domain, and plus-addressing (`alice+news@` reaches alice).
+ *
+ * Resolution order for a recipient (as Postfix's virtual maps do): the exact user, an exact
+ * alias, then the same two for the address without its +detail, then the domain's catch-all.
+ */
+import type { Db } from './sqlite.js';
+import { addressKey, formatAddress, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
+import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
+import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
+import { releaseContents } from './store/contents.js';
+
+export interface Domain {
+  id: number;
+  name: string;
+  catchAll: string | null;
+}
+
+export interface User {
+  id: number;
+  address: string;
+  domainId: number;
+  quotaBytes: number;
+}
+
+export interface Alias {
+  address: string;
+  targets: string[];
+}
+
+export type Resolution =
+  | { kind: 'local'; users: User[] }
+  | { kind: 'unknown-user' }
+  | { kind: 'not-local' };
+
+export class AccountError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AccountError';
+  }
+}
+
+interface UserRow {
+  id: number;
+  address: string;
+  domain_id: number;
+  quota_bytes: number;
+}
+
+const toUser = (r: UserRow): User => ({ id: r.id, address: r.address, domainId: r.domain_id, quotaBytes: r.quota_bytes });
+
+export class Accounts {
+  constructor(private readonly db: Db) {}
+
+  // --- domains -----------------------------------------------------------------------------
+
+  addDomain(name: string): Domain {
+    const domain = normalizeDomain(name);
+    if (this.findDomain(domain)) throw new AccountError(`domain ${domain} exists already`);
+    const info = this.db.prepare('INSERT INTO domains (name, created) VALUES (?, ?)').run(domain, Date.now());
+    return { id: Number(info.lastInsertRowid), name: domain, catchAll: null };
+  }
+
+  findDomain(name: string): Domain | null {
+    let domain: string;
+    try {
+      domain = normalizeDomain(name);
+    } catch {
+      return null;
+    }
+    const row = this.db
+      .prepare(
+        'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id WHERE d.name = ?',
+      )
+      .get(domain) as { id: number; name: string; catch_all: string | null } | undefined;
+    return row ? { id: row.id, name: row.name, catchAll: row.catch_all } : null;
+  }
+
+  listDomains(): Domain[] {
+    const rows = this.db
+      .prepare(
+        'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id ORDER BY d.name',
+      )
+      .all() as Array<{ id: number; name: string; catch_all: string | null }>;
+    return rows.map((r) => ({ id: r.id, name: r.name, catchAll: r.catch_all }));
+  }
+
+  /** Removes a domain with its users, their mailboxes and messages, and its aliases. */
+  removeDomain(name: string): void {
+    const d = this.findDomain(name);
+    if (!d) throw new AccountError(`no domain ${name}`);
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM aliases WHERE address LIKE '%@' || ?").run(d.name);
+      for (const u of this.listUsers(d.name)) this.deleteUserRows(u.id);
+      this.db.prepare('DELETE FROM domains WHERE id = ?').run(d.id);
+    }).immediate();
+  }
+
+  isLocalDomain(name: string): boolean {
+    return this.findDomain(name) !== null;
+  }
+
+  /** Sets (or clears, with null) the user who receives mail for unknown addresses of a domain. */
+  setCatchAll(domainName: string, userAddress: string | null): void {
+    const d = this.findDomain(domainName);
+    if (!d) throw new AccountError(`no domain ${domainName}`);
+    let userId: number | null = null;
+    if (userAddress !== null) {
+      const u = this.findUser(userAddress);
+      if (!u) throw new AccountError(`no user ${userAddress}`);
+      userId = u.id;
+    }
+    this.db.prepare('UPDATE domains SET catch_all_user_id = ? WHERE id = ?').run(userId, d.id);
+  }
+
+  // --- users -------------------------------------------------------------------------------
+
+  async addUser(address: string, password: string): Promise<User> {
+    const a = parseAddress(address);
+    const d = this.findDomain(a.domain);
+    if (!d) throw new AccountError(`domain ${a.domain} is not local: add it first (postern domain add ${a.domain})`);
+    const key = addressKey(a);
+    if (this.findUser(key)) throw new AccountError(`user ${key} exists already`);
+    checkPassword(password);
+    const hash = await hashPassword(password);
+    return this.db.transaction(() => {
+      const info = this.db
+        .prepare('INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (?, ?, ?, ?, ?)')
+        .run(d.id, key, formatAddress(a), hash, Date.now());
+      const id = Number(info.lastInsertRowid);
+      const insertMailbox = this.db.prepare(
+        'INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)',
+      );
+      for (const mb of DEFAULT_MAILBOXES) insertMailbox.run(id, mb.name, mb.specialUse, newUidValidity());
+      return { id, address: key, domainId: d.id, quotaBytes: 0 };
+    }).immediate();
+  }
+
+  findUser(address: string): User | null {
+    let key: string;
+    try {
+      key = addressKey(parseAddress(address));
+    } catch {
+      return null;
+    }
+    const row = this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
+      | UserRow
+      | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  userById(id: number): User | null {
+    const row = this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id) as
+      | UserRow
+      | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  listUsers(domain?: string): User[] {
+    const rows = (
+      domain
+        ? this.db
+            .prepare(
+              'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
+            )
+            .all(normalizeDomain(domain))
+        : this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all()
+    ) as UserRow[];
+    return rows.map(toUser);
+  }
+
+  async setPassword(address: string, password: string): Promise<void> {
+    const u = this.findUser(address);
+    if (!u) throw new AccountError(`no user ${address}`);
+    checkPassword(password);
+    const hash = await hashPassword(password);
+    this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, u.id);
+  }
+
+  /** Per-user quota in bytes; 0 means the configured default. */
+  setQuota(address: string, bytes: number): void {
+    const u = this.findUser(address);
+    if (!u) throw new AccountError(`no user ${address}`);
+    this.db.prepare('UPDATE users SET quota_bytes = ? WHERE id = ?').run(bytes, u.id);
+  }
+
+  removeUser(address: string): void {
+    const u = this.findUser(address);
+    if (!u) throw new AccountError(`no user ${address}`);
+    this.db.transaction(() => this.deleteUserRows(u.id)).immediate();
+  }
+
+  private deleteUserRows(userId: number): void {
+    // Drop content references first so shared contents are freed when no one else holds them.
+    const rows = this.db
+      .prepare('SELECT m.content_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?')
+      .pluck()
+      .all(userId) as number[];
+    this.db.prepare('DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)').run(userId);
+    releaseContents(this.db, rows);
+    this.db.prepare('DELETE FROM users WHERE id = ?').run(userId);
+  }
+
+  /**
+   * Checks a login. Returns the user, or null for an unknown user or a wrong password: both take
+   * the same time (a dummy hash is verified for unknown users).
+   */
+  async authenticate(address: string, password: string): Promise<User | null> {
+    let key: string | null = null;
+    try {
+      key = addressKey(parseAddress(address));
+    } catch {
+      key = null;
+    }
+    const row = key
+      ? (this.db.prepare('SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(key) as
+          | (UserRow & { password_hash: string })
+          | undefined)
+      : undefined;
+    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
+    return ok && row ? toUser(row) : null;
+  }
+
+  // --- aliases -----------------------------------------------------------------------------
+
+  addAlias(address: string, targets: readonly string[]): void {
+    const a = parseAddress(address);
+    if (!this.findDomain(a.domain)) throw new AccountError(`domain ${a.domain} is not local`);
+    const key = addressKey(a);
+    if (this.findUser(key)) throw new AccountError(`${key} is a user; an alias cannot shadow it`);
+    if (targets.length === 0) throw new AccountError('an alias needs at least one target user');
+    const users = targets.map((t) => {
+      const u = this.findUser(t);
+      if (!u) throw new AccountError(`alias target ${t} is not a local user`);
+      return u;
+    });
+    const insert = this.db.prepare('INSERT OR IGNORE INTO aliases (address, user_id) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const u of users) insert.run(key, u.id);
+    }).immediate();
+  }
+
+  /** Removes the alias, or only one of its targets. */
+  removeAlias(address: string, target?: string): void {
+    const key = addressKey(parseAddress(address));
+    let n: number;
+    if (target) {
+      const u = this.findUser(target);
+      if (!u) throw new AccountError(`no user ${target}`);
+      n = this.db.prepare('DELETE FROM aliases WHERE address = ? AND user_id = ?').run(key, u.id).changes;
+    } else {
+      n = this.db.prepare('DELETE FROM aliases WHERE address = ?').run(key).changes;
+    }
+    if (n === 0) throw new AccountError(`no alias ${key}${target ? ` to ${target}` : ''}`);
+  }
+
+  listAliases(): Alias[] {
+    const rows = this.db
+      .prepare('SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id ORDER BY a.address, u.address')
+      .all() as Array<{ address: string; target: string }>;
+    const out: Alias[] = [];
+    for (const r of rows) {
+      const last = out[out.length - 1];
+      if (last && last.address === r.address) last.targets.push(r.target);
+      else out.push({ address: r.address, targets: [r.target] });
+    }
+    return out;
+  }
+
+  /** Every address a user may send as: their own and each alias that reaches them. */
+  addressesOf(user: User): string[] {
+    const rows = this.db.prepare('SELECT address FROM aliases WHERE user_id = ?').all(user.id) as Array<{ address: string }>;
+    return [user.address, ...rows.map((r) => r.address)];
+  }
+
+  /** May `user` use `address` as a sender? Own address, an alias to them, or either with +detail. */
+  maySendAs(user: User, address: string): boolean {
+    let a: Address;
+    try {
+      a = parseAddress(address);
+    } catch {
+      return false;
+    }
+    const own = new Set(this.addressesOf(user));
+    if (own.has(addressKey(a))) return true;
+    const { base, detail } = splitDetail(a.local);
+    return detail !== null && own.has(addressKey({ local: base, domain: a.domain }));
+  }
+
+  // --- resolution --------------------------------------------------------------------------
+
+  /** Where mail for `address` goes. */
+  resolve(address: Address): Resolution {
+    const domain = this.findDomain(address.domain);
+    if (!domain) return { kind: 'not-local' };
+    const exact = this.lookup(addressKey(address));
+    if (exact.length > 0) return { kind: 'local', users: exact };
+    const { base, detail } = splitDetail(address.local);
+    if (detail !== null) {
+      const stripped = this.lookup(addressKey({ local: base, domain: address.domain }));
+      if (stripped.length > 0) return { kind: 'local', users: stripped };
+    }
+    if (domain.catchAll) {
+      const u = this.findUser(domain.catchAll);
+      if (u) return { kind: 'local', users: [u] };
+    }
+    return { kind: 'unknown-user' };
+  }
+
+  private lookup(key: string): User[] {
+    const user = this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
+      | UserRow
+      | undefined;
+    if (user) return [toUser(user)];
+    const rows = this.db
+      .prepare(
+        'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
+      )
+      .all(key) as UserRow[];
+    return rows.map(toUser);
+  }
+}
+
+/** Rejects passwords no one should use; the rest is the user's business. */
+function checkPassword(password: string): void {
+  if (password.length < 8) throw new AccountError('a password needs at least 8 characters');
+  if (password.length > 1024) throw new AccountError('a password may have at most 1024 characters');
+  if (/[\r\n\0]/.test(password)) throw new AccountError('a password may not contain line breaks or NUL');
+}

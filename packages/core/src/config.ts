@@ -1,0 +1,296 @@
+/**
+ * The one configuration file, `postern.toml` (TOML), validated before anything starts.
+ *
+ * Invariants: a value that is wrong is refused with the file, the key, what was expected and
+ * what was found (`ConfigError`). Every path in the returned `Config` is absolute, resolved
+ * against the directory of the config file. Every size and count has a limit with a default.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super(`${file}: ${key === '' ? '(top level)' : key}: expected ${expected}, found ${found}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** "host:port" or "[v6]:port"; a listener. */
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+const hostPort = z
+  .string()
+  .refine((v) => HOST_PORT.test(v) && Number(HOST_PORT.exec(v)?.[1]) <= 65535, {
+    message: 'a "host:port" address such as "127.0.0.1:2525"',
+  });
+/** LMTP may also listen on a unix socket path. */
+const hostPortOrPath = z.string().refine((v) => HOST_PORT.test(v) || v.startsWith('/') || v.startsWith('.'), {
+  message: 'a "host:port" address or a unix socket path',
+});
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Durations are written "30s", "5m", "4h", "5d" (or "250ms"); we keep milliseconds. */
+const duration = z
+  .string()
+  .refine((v) => DURATION.test(v), { message: 'a duration such as "30s", "5m", "4h" or "5d"' })
+  .transform((v) => {
+    const m = DURATION.exec(v)!;
+    return Number(m[1]) * UNIT_MS[m[2]!]!;
+  });
+
+const posInt = (what: string) =>
+  z.number({ message: `a positive integer (${what})` }).int({ message: `a positive integer (${what})` }).positive({
+    message: `a positive integer (${what})`,
+  });
+
+const hostname = z
+  .string()
+  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, {
+    message: 'a DNS host name such as "mail.example.org"',
+  });
+
+const schema = z
+  .object({
+    hostname,
+    /** "production" (default) or "development": the latter allows AUTH without TLS on loopback. */
+    profile: z.enum(['production', 'development']).default('production'),
+    data_dir: z.string().min(1).default('data'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    listen: z
+      .object({
+        smtp: hostPort.optional(),
+        submission: hostPort.optional(),
+        submissions: hostPort.optional(),
+        lmtp: hostPortOrPath.optional(),
+        imap: hostPort.optional(),
+        imaps: hostPort.optional(),
+        pop3: hostPort.optional(),
+        pop3s: hostPort.optional(),
+        webmail: hostPort.optional(),
+      })
+      .strict()
+      .default({}),
+    tls: z
+      .object({ cert: z.string().min(1).default('tls/cert.pem'), key: z.string().min(1).default('tls/key.pem') })
+      .strict()
+      .default({ cert: 'tls/cert.pem', key: 'tls/key.pem' }),
+    dns: z
+      .object({
+        servers: z.array(hostPort.or(z.string().regex(/^[0-9a-fA-F:.]+$/, { message: 'an IP address' }))).default([]),
+        timeout: duration.default(5000),
+      })
+      .strict()
+      .default({ servers: [], timeout: 5000 }),
+    transfer: z
+      .object({
+        smarthost: z.string().refine((v) => v === '' || HOST_PORT.test(v), { message: 'empty or "host:port"' }).default(''),
+        smarthost_user: z.string().default(''),
+        smarthost_password: z.string().default(''),
+        /** When true, TLS to the smarthost must verify (implicit TLS when its port is 465). */
+        smarthost_tls: z.enum(['starttls', 'implicit', 'none']).default('starttls'),
+        routes: z.record(z.string(), hostPort).default({}),
+        /** Networks whose clients may relay without AUTH on port 25 (CIDR). Loopback is not implied. */
+        trusted_networks: z.array(z.string()).default([]),
+        retry_initial: duration.default(300_000),
+        retry_max: duration.default(14_400_000),
+        queue_lifetime: duration.default(432_000_000),
+        delay_warning: duration.default(14_400_000),
+        /** How often the queue runner looks for due work when nothing woke it. */
+        queue_poll: duration.default(1000),
+        max_hops: posInt('Received headers before a message counts as looping').default(50),
+        outbound_connections: posInt('parallel outbound connections').default(20),
+      })
+      .strict()
+      .default({
+        smarthost: '',
+        smarthost_user: '',
+        smarthost_password: '',
+        smarthost_tls: 'starttls',
+        routes: {},
+        trusted_networks: [],
+        retry_initial: 300_000,
+        retry_max: 14_400_000,
+        queue_lifetime: 432_000_000,
+        delay_warning: 14_400_000,
+        queue_poll: 1000,
+        max_hops: 50,
+        outbound_connections: 20,
+      }),
+    auth: z
+      .object({
+        /** Failed logins per IP / per account before refusing for `lockout`. */
+        max_failures_per_ip: posInt('failed logins').default(10),
+        max_failures_per_account: posInt('failed logins').default(5),
+        lockout: duration.default(900_000),
+        /** Base of the growing delay added after each failure. */
+        failure_delay: duration.default(500),
+      })
+      .strict()
+      .default({ max_failures_per_ip: 10, max_failures_per_account: 5, lockout: 900_000, failure_delay: 500 }),
+    limits: z
+      .object({
+        message_size: posInt('bytes').default(26_214_400),
+        recipients: posInt('recipients per message').default(100),
+        line_length: posInt('bytes per line').default(4096),
+        command_timeout: duration.default(300_000),
+        connections_per_ip: posInt('connections').default(20),
+        connections_total: posInt('connections').default(1000),
+        imap_line_length: posInt('bytes').default(65_536),
+        imap_idle_timeout: duration.default(1_800_000),
+        imap_connections_per_user: posInt('connections').default(50),
+        /** Per-user storage limit in bytes; 0 means no limit. */
+        mailbox_quota: z.number().int().nonnegative({ message: 'a non-negative integer (bytes; 0 = no limit)' }).default(0),
+      })
+      .strict()
+      .default({
+        message_size: 26_214_400,
+        recipients: 100,
+        line_length: 4096,
+        command_timeout: 300_000,
+        connections_per_ip: 20,
+        connections_total: 1000,
+        imap_line_length: 65_536,
+        imap_idle_timeout: 1_800_000,
+        imap_connections_per_user: 50,
+        mailbox_quota: 0,
+      }),
+    webmail: z
+      .object({
+        session_lifetime: duration.default(43_200_000),
+        /** IMAP and submission endpoints the webmail logs in to; default: our own listeners. */
+        imap: hostPort.optional(),
+        smtp: hostPort.optional(),
+      })
+      .strict()
+      .default({ session_lifetime: 43_200_000 }),
+    dkim: z
+      .object({
+        selector: z.string().regex(/^[A-Za-z0-9._-]+$/, { message: 'a DKIM selector (letters, digits, - . _)' }).default('postern'),
+      })
+      .strict()
+      .default({ selector: 'postern' }),
+  })
+  .strict();
+
+export type RawConfig = z.output<typeof schema>;
+export type ListenerName = keyof RawConfig['listen'];
+
+export interface Config extends RawConfig {
+  /** Absolute path of the file this came from. */
+  file: string;
+  /** Absolute data directory. */
+  dataDir: string;
+  tlsCert: string;
+  tlsKey: string;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `an array ${JSON.stringify(value).slice(0, 80)}`;
+  if (value !== null && typeof value === 'object') return 'a table';
+  return `${typeof value} ${String(value)}`;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+/** Validates an already-parsed TOML document; `file` is only for messages and path resolution. */
+export function configFromObject(raw: unknown, file: string): Config {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = issue.path.map(String).join('.');
+    let expected = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      const k = issue.keys[0] ?? '';
+      throw new ConfigError(file, key === '' ? k : `${key}.${k}`, 'no such key (a known setting)', 'an unknown key');
+    }
+    if (issue.code === 'invalid_type') {
+      expected = issue.message.startsWith('Invalid input') ? issue.expected : issue.message;
+    }
+    if (issue.code === 'invalid_value') expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    throw new ConfigError(file, key, expected, describe(valueAt(raw, issue.path)));
+  }
+  const base = dirname(file);
+  const abs = (p: string, from: string): string => (isAbsolute(p) ? p : resolve(from, p));
+  const dataDir = abs(result.data.data_dir, base);
+  return {
+    ...result.data,
+    file,
+    dataDir,
+    tlsCert: abs(result.data.tls.cert, base),
+    tlsKey: abs(result.data.tls.key, base),
+  };
+}
+
+/** Reads and validates a config file. Throws ConfigError (never a raw exception) on any problem. */
+export function loadConfig(file: string): Config {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(path, '', 'a readable TOML file (run `postern init` to write one)', `${code}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    const where = err instanceof TomlError ? `line ${err.line}, column ${err.column}` : '';
+    throw new ConfigError(path, '', 'valid TOML', `a syntax error ${where}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return configFromObject(raw, path);
+}
+
+/** Which file to load: `--config FILE`, else $POSTERN_CONFIG, else ./postern.toml. */
+export function configPath(explicit?: string): string {
+  return resolve(explicit ?? process.env['POSTERN_CONFIG'] ?? 'postern.toml');
+}
+
+/** Splits "host:port" / "[v6]:port" into its parts. */
+export function splitHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  let host = value.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number(value.slice(i + 1)) };
+}
+
+/** The development profile's listeners (all on loopback, high ports). */
+export const DEV_LISTEN = {
+  smtp: '127.0.0.1:2525',
+  submission: '127.0.0.1:2587',
+  submissions: '127.0.0.1:2465',
+  lmtp: '127.0.0.1:2024',
+  imap: '127.0.0.1:2143',
+  imaps: '127.0.0.1:2993',
+  pop3: '127.0.0.1:2110',
+  pop3s: '127.0.0.1:2995',
+  webmail: '127.0.0.1:8080',
+} as const;
+
+export const PRODUCTION_LISTEN = {
+  smtp: '0.0.0.0:25',
+  submission: '0.0.0.0:587',
+  submissions: '0.0.0.0:465',
+  lmtp: '127.0.0.1:24',
+  imap: '0.0.0.0:143',
+  imaps: '0.0.0.0:993',
+  pop3: '0.0.0.0:110',
+  pop3s: '0.0.0.0:995',
+  webmail: '127.0.0.1:8080',
+} as const;

@@ -1,0 +1,19 @@
+/**
+ * @postern/core: the shared model of every Postern app.
+ *
+ * Invariants:
+ * - No protocol servers live here: config, logging, SQLite, accounts, addresses, the message
+ *   store, login throttling and TLS material only.
+ * - Every write that acknowledges mail commits with synchronous=FULL before returning.
+ * - Addresses are parsed and normalised only by ./address.ts; config only by ./config.ts.
+ */
+export * from './config.js';
+export * from './log.js';
+export * from './sqlite.js';
+export * from './address.js';
+export * from './password.js';
+export * from './accounts.js';
+export * from './store/index.js';
+export * from './maildb.js';
+export * from './throttle.js';
+export * from './tls.js';

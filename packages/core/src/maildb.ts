@@ -1,0 +1,27 @@
+/** One place that opens mail.db (accounts, mailboxes, messages) for any app. */
+import { join } from 'node:path';
+import { Accounts } from './accounts.js';
+import type { Config } from './config.js';
+import { openDatabase, type Db } from './sqlite.js';
+import { MAIL_MIGRATIONS, MailStore } from './store/index.js';
+
+export interface MailDb {
+  db: Db;
+  accounts: Accounts;
+  store: MailStore;
+  close(): void;
+}
+
+export function mailDbPath(config: Pick<Config, 'dataDir'>): string {
+  return join(config.dataDir, 'mail.db');
+}
+
+export function openMailDb(config: Pick<Config, 'dataDir' | 'limits'>): MailDb {
+  const db = openDatabase(mailDbPath(config), MAIL_MIGRATIONS);
+  return {
+    db,
+    accounts: new Accounts(db),
+    store: new MailStore(db, { defaultQuotaBytes: config.limits.mailbox_quota }),
+    close: () => db.close(),
+  };
+}

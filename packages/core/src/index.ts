@@ -17,3 +17,4 @@ export * from './store/index.js';
 export * from './maildb.js';
 export * from './throttle.js';
 export * from './tls.js';
+export * from './app.js';

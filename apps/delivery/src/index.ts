@@ -1,0 +1,48 @@
+/**
+ * @postern/delivery: the delivery agent (MDA). It owns mail.db's message store: the LMTP server
+ * through which the transfer app delivers, and the retrieval service (IMAP, POP3) that serves the
+ * stored mail to logged-in users, all in one process so IDLE sees deliveries at once.
+ */
+import { ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
+import { GroupCommit } from './group-commit.js';
+import { startLmtpServer } from './lmtp.js';
+import { startRetrieval } from './retrieval.js';
+
+export interface DeliveryAgent {
+  /** Bound ports by listener name (lmtp, imap, imaps, pop3, pop3s). */
+  ports: Record<string, number>;
+  close(): Promise<void>;
+}
+
+export async function start(config: Config, options: { logger?: Logger } = {}): Promise<DeliveryAgent> {
+  const logger = options.logger ?? createLogger('delivery', config.log_level);
+  const mail = openMailDb(config);
+  await ensureCertificate(config.tlsCert, config.tlsKey, config.hostname);
+  const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
+  const stopWatching = mail.store.watchExternalChanges();
+  const commits = new GroupCommit(mail.store);
+  const closers: Array<() => Promise<void>> = [];
+  const ports: Record<string, number> = {};
+  try {
+    if (config.listen.lmtp) {
+      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp });
+      ports['lmtp'] = lmtp.port;
+      closers.push(lmtp.close);
+    }
+    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger });
+    Object.assign(ports, retrieval.ports);
+    closers.push(retrieval.close);
+  } catch (err) {
+    await Promise.all(closers.map((c) => c()));
+    mail.close();
+    throw err;
+  }
+  return {
+    ports,
+    async close() {
+      stopWatching();
+      await Promise.all(closers.map((c) => c()));
+      mail.close();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * The LMTP server (RFC 2033) of the delivery agent: the transfer app hands over local mail here.
+ *
+ * One reply per recipient after DATA: 250 stored, 550 5.1.1 unknown user, 552 5.2.2 over quota,
+ * 552 5.3.4 too big, 451 4.3.0 when storage failed (nothing of the message is stored then, the
+ * sender retries). A message is parsed and indexed once, stored once however many local users
+ * get it, and committed (group commit, synchronous=FULL) before any 250 is sent.
+ */
+import { rmSync } from 'node:fs';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { indexMessage } from '@postern/mime';
+import { replyError } from '@postern/smtp';
+import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
+import type { GroupCommit } from './group-commit.js';
+
+export interface LmtpOptions {
+  config: Config;
+  accounts: Accounts;
+  commits: GroupCommit;
+  logger: Logger;
+  /** "host:port" or a unix socket path. */
+  listen: string;
+}
+
+export interface LmtpServer {
+  /** Bound TCP port, or 0 for a unix socket. */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Per-session state: the users each accepted recipient resolved to, in RCPT order. */
+interface RcptUsers {
+  rcpt: string;
+  users: User[];
+}
+
+const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
+
+export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
+  const { config, accounts, commits, logger } = opts;
+  const limits = config.limits;
+
+  const server = new SMTPServer({
+    lmtp: true,
+    name: config.hostname,
+    banner: 'Postern LMTP',
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    size: limits.message_size,
+    rejectOversized: true,
+    maxRecipients: limits.recipients,
+    socketTimeout: limits.command_timeout,
+    logger: false,
+    onConnect(session, cb) {
+      sessions.set(session, []);
+      cb();
+    },
+    onMailFrom(_address, session, cb) {
+      sessions.set(session, []);
+      cb();
+    },
+    onRcptTo(address, session, cb) {
+      let users: User[];
+      try {
+        const resolution = accounts.resolve(parseAddress(address.address));
+        if (resolution.kind !== 'local') return cb(replyError(550, '5.1.1', `<${address.address}>: no such user here`));
+        users = resolution.users;
+      } catch {
+        return cb(replyError(550, '5.1.3', `<${address.address}>: bad recipient address syntax`));
+      }
+      sessions.get(session)?.push({ rcpt: address.address, users });
+      cb();
+    },
+    onData(stream, session, cb) {
+      void readMessage(stream, limits.message_size).then(
+        async (content) => {
+          const rcpts = sessions.get(session) ?? [];
+          if (content === null) return cb(null, rcpts.map(() => replyError(552, '5.3.4', 'message too big')));
+          cb(null, await deliver(content, session, rcpts));
+        },
+        (err: Error) => {
+          logger.error({ cid: session.id, err }, 'reading message failed');
+          cb(replyError(451, '4.3.0', 'error reading message'));
+        },
+      );
+    },
+  });
+
+  /** Stores the message for every recipient; returns one reply (string or Error) per RCPT. */
+  async function deliver(content: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
+    const qid = newId();
+    const index = indexMessage(content);
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    // One delivery per distinct user, however many recipients lead to them (alias + direct).
+    const byUser = new Map<number, { user: User; rcpt: string }>();
+    for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
+    const targets = [...byUser.values()];
+    let outcomes;
+    try {
+      outcomes = await commits.deliver(
+        targets.map(({ user, rcpt }) => ({
+          userId: user.id,
+          prefix: Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${deliveredTo(rcpt)}\r\n`),
+          content,
+          index,
+        })),
+      );
+    } catch (err) {
+      logger.error({ cid: session.id, qid, err }, 'store failed');
+      return rcpts.map(() => replyError(451, '4.3.0', 'temporary storage failure, try again later'));
+    }
+    const okUsers = new Set<number>();
+    targets.forEach((t, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) {
+        okUsers.add(t.user.id);
+        logger.info({ mail: 'delivered', cid: session.id, qid, to: t.user.address, uid: o.uid, size: content.length }, 'delivered');
+      } else {
+        logger.warn({ mail: 'refused', cid: session.id, qid, to: t.user.address, reason: o.reason }, 'not delivered');
+      }
+    });
+    // A recipient succeeds when at least one of its users got the message (an alias to several
+    // users, one of them over quota, is not retried for the others: that would duplicate).
+    return rcpts.map((r) =>
+      r.users.some((u) => okUsers.has(u.id))
+        ? `2.0.0 <${r.rcpt}> delivered as ${qid}`
+        : replyError(552, '5.2.2', `<${r.rcpt}>: mailbox full`),
+    );
+  }
+
+  server.on('error', (err) => logger.error({ err }, 'LMTP server error'));
+  const port = await listen(server, opts.listen);
+  logger.info({ listen: opts.listen, port }, 'LMTP listening');
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function deliveredTo(rcpt: string): string {
+  try {
+    return formatAddress(parseAddress(rcpt));
+  } catch {
+    return rcpt.replace(/[\r\n]/g, '');
+  }
+}
+
+/** Collects the DATA stream; null when it went over the limit (the rest is drained). */
+function readMessage(stream: SMTPServerDataStream, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    stream.on('error', reject);
+    stream.on('end', () => resolve(stream.sizeExceeded || size > limit ? null : Buffer.concat(chunks, size)));
+  });
+}
+
+/** Listens on "host:port" or a unix socket path; resolves with the bound port (0 for a socket). */
+function listen(server: SMTPServer, where: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.server.once('error', reject);
+    const done = (): void => {
+      server.server.off('error', reject);
+      const addr = server.server.address();
+      resolve(addr && typeof addr === 'object' ? addr.port : 0);
+    };
+    if (where.startsWith('/') || where.startsWith('.')) {
+      rmSync(where, { force: true }); // a stale socket from a killed process
+      server.listen(where, done);
+    }
+    else {
+      const i = where.lastIndexOf(':');
+      let host = where.slice(0, i);
+      if (host.startsWith('[')) host = host.slice(1, -1);
+      server.listen(Number(where.slice(i + 1)), host, done);
+    }
+  });
+}
+

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+/** `postern-delivery [--config FILE]`: runs the delivery agent until SIGTERM/SIGINT. */
+import { runApp } from '@postern/core';
+import { start } from './index.js';
+
+runApp('delivery', start);

@@ -1,0 +1,31 @@
+/**
+ * The retrieval service: IMAP (143 STARTTLS, 993 TLS) and POP3 (110 STLS, 995 TLS) listeners,
+ * each started when its `listen.*` key is set.
+ */
+import type { Accounts, Config, Logger, MailStore, TlsMaterial } from '@postern/core';
+import { startPop3Server } from './pop3/index.js';
+
+export interface RetrievalOptions {
+  config: Config;
+  accounts: Accounts;
+  store: MailStore;
+  tls: TlsMaterial;
+  logger: Logger;
+}
+
+export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: Record<string, number>; close(): Promise<void> }> {
+  const ports: Record<string, number> = {};
+  const closers: Array<() => Promise<void>> = [];
+  const { listen } = opts.config;
+  const pop3 = [
+    ['pop3', listen.pop3, false],
+    ['pop3s', listen.pop3s, true],
+  ] as const;
+  for (const [name, where, implicitTls] of pop3) {
+    if (!where) continue;
+    const s = await startPop3Server({ ...opts, logger: opts.logger.child({ proto: name }), listen: where, implicitTls });
+    ports[name] = s.port;
+    closers.push(s.close);
+  }
+  return { ports, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+}

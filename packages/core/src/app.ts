@@ -1,0 +1,65 @@
+/**
+ * The process entry every Postern app shares: `--config FILE` (or $POSTERN_CONFIG, or
+ * ./postern.toml), a refused config printed as one line on stderr (exit 2), SIGTERM/SIGINT
+ * closing the app cleanly (in-flight work finishes), and an exit code that says what happened.
+ */
+import { ConfigError, configPath, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+
+export interface RunningApp {
+  close(): Promise<void>;
+}
+
+/** The value of `--config FILE` / `--config=FILE` in argv, if any. */
+export function configArg(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config' || a === '-c') return argv[i + 1];
+    if (a.startsWith('--config=')) return a.slice('--config='.length);
+  }
+  return undefined;
+}
+
+export function runApp(name: string, start: (config: Config, options: { logger: Logger }) => Promise<RunningApp>): void {
+  let config: Config;
+  try {
+    config = loadConfig(configPath(configArg(process.argv.slice(2))));
+  } catch (err) {
+    process.stderr.write(`postern-${name}: ${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(name, config.log_level);
+  let app: RunningApp | null = null;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void (app ? app.close() : Promise.resolve()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(70); // EX_SOFTWARE: the supervisor restarts us
+  });
+  start(config, { logger }).then(
+    (running) => {
+      app = running;
+      if (stopping) void running.close().then(() => process.exit(0));
+    },
+    (err: unknown) => {
+      logger.fatal({ err }, 'failed to start');
+      process.stderr.write(`postern-${name}: failed to start: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

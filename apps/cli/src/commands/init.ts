@@ -1,0 +1,88 @@
+/**
+ * `postern init`: writes postern.toml, the data directory and a self-signed certificate, and
+ * adds the first domain. `--dev` picks the development profile: every listener on 127.0.0.1 on a
+ * high port, AUTH allowed without TLS from loopback, domain postern.test unless given.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { DEV_LISTEN, PRODUCTION_LISTEN, ensureCertificate, loadConfig, normalizeDomain, openMailDb, type Config } from '@postern/core';
+import { CliError, configFileOf } from '../context.js';
+
+export interface InitOptions {
+  domain?: string;
+  hostname?: string;
+  dev?: boolean;
+  force?: boolean;
+}
+
+export function configText(o: { domain: string; hostname: string; dev: boolean }): string {
+  const listen = o.dev ? DEV_LISTEN : PRODUCTION_LISTEN;
+  return `# Postern configuration. Every key is documented in the README; a wrong value is refused at
+# start with the key and what was expected.
+hostname = "${o.hostname}"            # our name in EHLO, banners and Received: headers
+profile = "${o.dev ? 'development' : 'production'}"${o.dev ? '        # development: AUTH without TLS allowed from loopback' : ''}
+data_dir = "data"                    # SQLite databases and keys, relative to this file
+
+[listen]                             # "host:port"; remove a key to turn that listener off
+smtp = "${listen.smtp}"              # MX: mail from the internet (transfer)
+submission = "${listen.submission}"  # mail clients, STARTTLS (submission)
+submissions = "${listen.submissions}" # mail clients, implicit TLS (submission)
+lmtp = "${listen.lmtp}"              # transfer -> delivery agent
+imap = "${listen.imap}"
+imaps = "${listen.imaps}"
+pop3 = "${listen.pop3}"
+pop3s = "${listen.pop3s}"
+webmail = "${listen.webmail}"
+
+[tls]                                # PEM files; a Let's Encrypt pair works as is, reloaded when changed
+cert = "data/tls/cert.pem"
+key = "data/tls/key.pem"
+
+[dns]
+servers = []                         # resolvers as "ip:port"; empty = the system's
+
+[transfer]
+smarthost = ""                       # "host:port": relay all outbound mail through it
+routes = {}                          # { "example.net" = "10.0.0.2:25" }: next hop per domain
+
+[limits]
+message_size = 26214400              # bytes
+recipients = 100                     # per message
+`;
+}
+
+export async function runInit(file: string, o: InitOptions): Promise<Config> {
+  if (existsSync(file) && !o.force) throw new CliError(`${file} exists already (use --force to overwrite it)`);
+  const domain = normalizeDomain(o.domain ?? (o.dev ? 'postern.test' : ''));
+  if (!domain) throw new CliError('--domain is required (the mail domain, e.g. example.org)');
+  const hostname = o.hostname ?? `mail.${domain}`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, configText({ domain, hostname, dev: !!o.dev }));
+  const config = loadConfig(file);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+  await ensureCertificate(config.tlsCert, config.tlsKey, hostname);
+  const m = openMailDb(config);
+  try {
+    if (!m.accounts.isLocalDomain(domain)) m.accounts.addDomain(domain);
+  } finally {
+    m.close();
+  }
+  return config;
+}
+
+export function register(program: Command): void {
+  program
+    .command('init')
+    .description('write the config, the data directory and a self-signed certificate')
+    .option('--domain <domain>', 'the mail domain (default with --dev: postern.test)')
+    .option('--hostname <name>', 'this server\'s host name (default: mail.<domain>)')
+    .option('--dev', 'development profile: loopback, high ports')
+    .option('--force', 'overwrite an existing config file')
+    .action(async (o: InitOptions, cmd: Command) => {
+      const file = configFileOf(cmd);
+      const config = await runInit(file, o);
+      process.stdout.write(`wrote ${file}\ndata in ${config.dataDir}\ncertificate ${config.tlsCert}\n`);
+      process.stdout.write(`next: postern user add you@${[...new Set([o.domain ?? 'postern.test'])][0]}, then postern start\n`);
+    });
+}

@@ -18,3 +18,6 @@ export * from './maildb.js';
 export * from './throttle.js';
 export * from './tls.js';
 export * from './app.js';
+export * from './queue/index.js';
+export * from './dsn/index.js';
+export * from './dns/index.js';

@@ -1,0 +1,66 @@
+/**
+ * Group commit: every piece of work handed in within `windowMs` runs in ONE SQLite transaction,
+ * so one fsync (synchronous=FULL) acknowledges many messages instead of one each (what Postfix's
+ * queue manager and Dovecot do with their own batching).
+ *
+ * Each piece runs in its own savepoint: a piece that throws is rolled back alone and its promise
+ * rejects, the others still commit. A promise resolves only after the COMMIT returned, which is
+ * the point where SMTP may say 250.
+ */
+import type { Db } from '../sqlite.js';
+
+interface Pending<T> {
+  work: () => T;
+  resolve: (value: T) => void;
+  reject: (err: unknown) => void;
+}
+
+export class GroupCommit {
+  private pending: Array<Pending<unknown>> = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly windowMs = 2,
+  ) {}
+
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve, reject } as Pending<unknown>);
+      this.timer ??= setTimeout(() => this.flush(), this.windowMs);
+    });
+  }
+
+  /** Commits everything pending now (also used on shutdown). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
+    let results: Result[];
+    try {
+      results = this.db
+        .transaction((): Result[] =>
+          batch.map((p): Result => {
+            try {
+              // a nested transaction is a SAVEPOINT in better-sqlite3
+              return { ok: true, value: this.db.transaction(p.work)() };
+            } catch (error) {
+              return { ok: false, error };
+            }
+          }),
+        )
+        .immediate();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.ok) p.resolve(r.value);
+      else p.reject(r.error);
+    });
+  }
+}

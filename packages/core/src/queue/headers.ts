@@ -1,0 +1,88 @@
+/**
+ * The few header operations the mail path needs on raw messages (RFC 5322 §2.2): find the end of
+ * the header section, read (unfolded) fields, and write trace fields (RFC 5321 §4.4). Prepending
+ * a field needs no parser: it is written before the message bytes.
+ */
+
+/** The header section (up to, not including, the empty line) and where the body starts. */
+export function headerSection(data: Buffer): { header: string; bodyOffset: number } {
+  let end = data.indexOf('\r\n\r\n');
+  let sep = 4;
+  const lf = data.indexOf('\n\n');
+  if (lf !== -1 && (end === -1 || lf < end)) {
+    end = lf;
+    sep = 2;
+  }
+  if (end === -1) return { header: data.toString('utf8'), bodyOffset: data.length };
+  return { header: data.subarray(0, end).toString('utf8'), bodyOffset: end + sep };
+}
+
+/** Every field of the section as [name, unfolded value], in order. */
+export function headerFields(header: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const line of header.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && out.length > 0) {
+      const last = out[out.length - 1]!;
+      last[1] += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    out.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+  }
+  return out;
+}
+
+/** The values of every field named `name` (case-insensitive). */
+export function headerValues(header: string, name: string): string[] {
+  const lower = name.toLowerCase();
+  return headerFields(header)
+    .filter(([n]) => n.toLowerCase() === lower)
+    .map(([, v]) => v);
+}
+
+/** True when the bytes hold anything outside 7-bit ASCII (8BITMIME / SMTPUTF8 needed). */
+export function has8bit(data: Buffer): boolean {
+  for (let i = 0; i < data.length; i++) if (data[i]! > 0x7f) return true;
+  return false;
+}
+
+/** RFC 5322 §3.3 date-time, e.g. "Tue, 1 Jul 2025 10:00:00 +0000". */
+export function rfc5322Date(d: Date = new Date()): string {
+  return d.toUTCString().replace(/GMT$/, '+0000');
+}
+
+export interface ReceivedInfo {
+  /** What the client said in HELO/EHLO. */
+  helo?: string;
+  /** The client's IP address; absent for local injection. */
+  ip?: string;
+  /** Reverse DNS name of the client, when known. */
+  clientHostname?: string;
+  /** Our host name. */
+  by: string;
+  /** RFC 3848 protocol type: SMTP, ESMTP, ESMTPS, ESMTPSA, LMTP, or "local". */
+  with: string;
+  id: string;
+  /** The single recipient, only when there is exactly one (RFC 5321 §4.4: avoid leaking Bcc). */
+  for?: string;
+  /** TLS version and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384". */
+  tls?: string;
+  date?: Date;
+}
+
+/** A Received: field (RFC 5321 §4.4), folded, ending in CRLF. */
+export function receivedHeader(r: ReceivedInfo): string {
+  const clean = (s: string): string => s.replace(/[\r\n()]/g, '').slice(0, 200);
+  const parts: string[] = [];
+  if (r.ip !== undefined || r.helo !== undefined) {
+    const from = clean(r.helo ?? r.ip ?? 'unknown');
+    const detail = [r.clientHostname ? clean(r.clientHostname) : '', r.ip ? `[${r.ip}]` : ''].filter(Boolean).join(' ');
+    parts.push(`from ${from}${detail ? ` (${detail})` : ''}`);
+  }
+  parts.push(`by ${r.by}`);
+  parts.push(`with ${r.with}${r.tls ? ` (${clean(r.tls)})` : ''}`);
+  parts.push(`id ${r.id}`);
+  if (r.for) parts.push(`for <${clean(r.for)}>`);
+  return `Received: ${parts.join('\r\n\t')};\r\n\t${rfc5322Date(r.date)}\r\n`;
+}

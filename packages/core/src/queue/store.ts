@@ -1,0 +1,420 @@
+/**
+ * The queue store: the only code that reads or writes queue.db.
+ *
+ * Invariants:
+ * - A message and all its recipients are inserted in one transaction; `enqueue` resolves only
+ *   after that transaction committed (synchronous=FULL), so "250" may follow.
+ * - A recipient's outcome, the DSN it causes and the removal of a finished message commit in one
+ *   transaction (`record`), so a crash neither loses nor repeats a bounce.
+ * - A recipient marked `delivered` is never offered for delivery again.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { newId } from '../log.js';
+import { openDatabase, type Db } from '../sqlite.js';
+import { GroupCommit } from './group-commit.js';
+import { QUEUE_MIGRATIONS } from './schema.js';
+
+export type QueueOrigin = 'submission' | 'mx' | 'sendmail' | 'dsn';
+
+export interface NewRecipient {
+  address: string;
+  /** RFC 3461 ORCPT as given ("rfc822;bob@example.org"). */
+  orcpt?: string | null;
+  /** RFC 3461 NOTIFY values (NEVER, or any of SUCCESS, FAILURE, DELAY). */
+  notify?: readonly string[] | null;
+}
+
+export interface NewMessage {
+  /** The queue id; callers make it first (newId()) because the Received: header names it. */
+  id: string;
+  /** Envelope sender; '' for the null reverse-path. */
+  sender: string;
+  recipients: readonly NewRecipient[];
+  data: Buffer;
+  origin: QueueOrigin;
+  client?: string;
+  envid?: string | null;
+  ret?: 'FULL' | 'HDRS' | null;
+  smtputf8?: boolean;
+  body8bit?: boolean;
+  arrival?: number;
+}
+
+export type RecipientState = 'queued' | 'delivered' | 'failed';
+
+export interface QueueRecipient {
+  id: number;
+  address: string;
+  orcpt: string | null;
+  notify: string[] | null;
+  state: RecipientState;
+  attempts: number;
+  nextAttempt: number;
+  lastError: string | null;
+  lastAttempt: number | null;
+  delayNotified: boolean;
+}
+
+export interface QueueEntry {
+  id: string;
+  sender: string;
+  arrival: number;
+  size: number;
+  smtputf8: boolean;
+  body8bit: boolean;
+  envid: string | null;
+  ret: 'FULL' | 'HDRS' | null;
+  origin: QueueOrigin;
+  client: string;
+  data: Buffer;
+  recipients: QueueRecipient[];
+}
+
+/** What one delivery attempt did for one recipient. `reply` is the next hop's reply text. */
+export type RecipientOutcome =
+  | { recipientId: number; kind: 'delivered'; reply: string; remoteMta?: string }
+  | { recipientId: number; kind: 'deferred'; reply: string; remoteMta?: string }
+  | { recipientId: number; kind: 'failed'; reply: string; remoteMta?: string };
+
+export interface RetryPolicy {
+  retryInitialMs: number;
+  retryMaxMs: number;
+  lifetimeMs: number;
+  delayWarningMs: number;
+}
+
+/** A recipient that a notice (DSN) reports on. */
+export interface NoticeRecipient {
+  recipient: QueueRecipient;
+  reply: string;
+  remoteMta?: string;
+  /** True when the recipient failed because its time in the queue ran out (RFC 3463 4.4.7). */
+  expired: boolean;
+}
+
+/** Builds the DSN for the sender of `entry`; returns null to send none. Runs inside the
+ * transaction, so it must be synchronous. */
+export type NoticeBuilder = (kind: 'failure' | 'delay', entry: QueueEntry, recipients: NoticeRecipient[]) => NewMessage | null;
+
+export interface QueueSummary {
+  id: string;
+  sender: string;
+  arrival: number;
+  size: number;
+  origin: QueueOrigin;
+  recipients: string[];
+  attempts: number;
+  nextAttempt: number | null;
+  lastError: string | null;
+}
+
+interface MessageRow {
+  id: string;
+  sender: string;
+  arrival: number;
+  size: number;
+  smtputf8: number;
+  body8bit: number;
+  envid: string | null;
+  ret: string | null;
+  origin: string;
+  client: string;
+  data: Buffer;
+}
+
+interface RecipientRow {
+  id: number;
+  message_id: string;
+  address: string;
+  orcpt: string | null;
+  notify: string | null;
+  state: string;
+  attempts: number;
+  next_attempt: number;
+  last_error: string | null;
+  last_attempt: number | null;
+  delay_notified: number;
+}
+
+const toRecipient = (r: RecipientRow): QueueRecipient => ({
+  id: r.id,
+  address: r.address,
+  orcpt: r.orcpt,
+  notify: r.notify === null ? null : r.notify.split(','),
+  state: r.state as RecipientState,
+  attempts: r.attempts,
+  nextAttempt: r.next_attempt,
+  lastError: r.last_error,
+  lastAttempt: r.last_attempt,
+  delayNotified: r.delay_notified !== 0,
+});
+
+export function queueDbPath(config: Pick<Config, 'dataDir'>): string {
+  return join(config.dataDir, 'queue.db');
+}
+
+/** The retry policy of a config's [transfer] table. */
+export function retryPolicyOf(config: Pick<Config, 'transfer'>): RetryPolicy {
+  return {
+    retryInitialMs: config.transfer.retry_initial,
+    retryMaxMs: config.transfer.retry_max,
+    lifetimeMs: config.transfer.queue_lifetime,
+    delayWarningMs: config.transfer.delay_warning,
+  };
+}
+
+/** Growing retry schedule: initial, doubled after every attempt, capped at max. */
+export function retryDelay(policy: RetryPolicy, attempts: number): number {
+  return Math.min(policy.retryMaxMs, policy.retryInitialMs * 2 ** Math.max(0, Math.min(attempts - 1, 30)));
+}
+
+export class QueueStore {
+  private readonly group: GroupCommit;
+  private readonly now: () => number;
+
+  constructor(
+    readonly db: Db,
+    options: { now?: () => number; groupWindowMs?: number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.group = new GroupCommit(db, options.groupWindowMs ?? 2);
+  }
+
+  static open(config: Pick<Config, 'dataDir'>, options?: { now?: () => number; groupWindowMs?: number }): QueueStore {
+    return new QueueStore(openDatabase(queueDbPath(config), QUEUE_MIGRATIONS), options);
+  }
+
+  close(): void {
+    this.group.flush();
+    this.db.close();
+  }
+
+  /** Queues a message durably, batched with others finishing now (group commit). */
+  enqueue(message: NewMessage): Promise<string> {
+    return this.group.run(() => this.insert(message));
+  }
+
+  /** Queues a message in its own transaction, synchronously (sendmail, tests). */
+  enqueueNow(message: NewMessage): string {
+    return this.db.transaction(() => this.insert(message)).immediate();
+  }
+
+  private insert(m: NewMessage): string {
+    if (m.recipients.length === 0) throw new Error('a queued message needs at least one recipient');
+    const arrival = m.arrival ?? this.now();
+    this.db
+      .prepare(
+        `INSERT INTO messages (id, sender, arrival, size, smtputf8, body8bit, envid, ret, origin, client, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        m.id,
+        m.sender,
+        arrival,
+        m.data.length,
+        m.smtputf8 ? 1 : 0,
+        m.body8bit ? 1 : 0,
+        m.envid ?? null,
+        m.ret ?? null,
+        m.origin,
+        m.client ?? '',
+        m.data,
+      );
+    const add = this.db.prepare(
+      'INSERT OR IGNORE INTO recipients (message_id, address, orcpt, notify, next_attempt) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const r of m.recipients) add.run(m.id, r.address, r.orcpt ?? null, r.notify ? r.notify.join(',') : null, arrival);
+    return m.id;
+  }
+
+  /** PRAGMA data_version: changes whenever another connection (sendmail, submission) commits. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** When the earliest queued recipient is due, or null when nothing is queued. */
+  nextDue(): number | null {
+    const row = this.db.prepare("SELECT MIN(next_attempt) AS t FROM recipients WHERE state = 'queued'").get() as {
+      t: number | null;
+    };
+    return row.t;
+  }
+
+  /**
+   * Messages with recipients due now, oldest due first, leaving out `busy` (messages the runner
+   * is already delivering). Each entry carries only its due recipients.
+   */
+  due(limit: number, busy: ReadonlySet<string> = new Set()): QueueEntry[] {
+    const now = this.now();
+    const ids = this.db
+      .prepare(
+        `SELECT message_id, MIN(next_attempt) AS t FROM recipients
+         WHERE state = 'queued' AND next_attempt <= ? AND message_id NOT IN (SELECT value FROM json_each(?))
+         GROUP BY message_id ORDER BY t LIMIT ?`,
+      )
+      .all(now, JSON.stringify([...busy]), limit) as Array<{ message_id: string }>;
+    const out: QueueEntry[] = [];
+    for (const { message_id } of ids) {
+      const entry = this.load(message_id, now);
+      if (entry && entry.recipients.length > 0) out.push(entry);
+    }
+    return out;
+  }
+
+  /** A message with its recipients (only those queued and due by `dueBy`, when given). */
+  get(id: string): QueueEntry | null {
+    return this.load(id);
+  }
+
+  private load(id: string, dueBy?: number): QueueEntry | null {
+    const m = this.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
+    if (!m) return null;
+    const rows = (
+      dueBy === undefined
+        ? this.db.prepare('SELECT * FROM recipients WHERE message_id = ? ORDER BY id').all(id)
+        : this.db
+            .prepare("SELECT * FROM recipients WHERE message_id = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id")
+            .all(id, dueBy)
+    ) as RecipientRow[];
+    return {
+      id: m.id,
+      sender: m.sender,
+      arrival: m.arrival,
+      size: m.size,
+      smtputf8: m.smtputf8 !== 0,
+      body8bit: m.body8bit !== 0,
+      envid: m.envid,
+      ret: m.ret === 'FULL' || m.ret === 'HDRS' ? m.ret : null,
+      origin: m.origin as QueueOrigin,
+      client: m.client,
+      data: m.data,
+      recipients: rows.map(toRecipient),
+    };
+  }
+
+  /**
+   * Records one attempt's outcomes (synchronously, one transaction). Deferred recipients get
+   * their next attempt on the retry schedule, or fail when the queue lifetime is over; the
+   * sender gets one failure DSN for the recipients that failed and one delay notice for those
+   * undelivered past `delayWarningMs` (RFC 3461 NOTIFY permitting, never for a null sender).
+   */
+  record(entry: QueueEntry, outcomes: readonly RecipientOutcome[], policy: RetryPolicy, notices?: NoticeBuilder): void {
+    this.db.transaction(() => this.recordIn(entry, outcomes, policy, notices)).immediate();
+  }
+
+  /** Like record, batched with other commits (group commit). */
+  recordBatched(entry: QueueEntry, outcomes: readonly RecipientOutcome[], policy: RetryPolicy, notices?: NoticeBuilder): Promise<void> {
+    return this.group.run(() => this.recordIn(entry, outcomes, policy, notices));
+  }
+
+  private recordIn(entry: QueueEntry, outcomes: readonly RecipientOutcome[], policy: RetryPolicy, notices?: NoticeBuilder): void {
+    const now = this.now();
+    const byId = new Map(entry.recipients.map((r) => [r.id, r]));
+    const failed: NoticeRecipient[] = [];
+    const delayed: NoticeRecipient[] = [];
+    const done = this.db.prepare(
+      'UPDATE recipients SET state = ?, attempts = attempts + 1, last_error = ?, last_attempt = ? WHERE id = ? AND state = ?',
+    );
+    const defer = this.db.prepare(
+      "UPDATE recipients SET attempts = attempts + 1, next_attempt = ?, last_error = ?, last_attempt = ?, delay_notified = ? WHERE id = ? AND state = 'queued'",
+    );
+    for (const o of outcomes) {
+      const r = byId.get(o.recipientId);
+      if (!r) continue;
+      const extra = o.remoteMta === undefined ? {} : { remoteMta: o.remoteMta };
+      if (o.kind === 'delivered') {
+        done.run('delivered', o.reply, now, r.id, 'queued');
+      } else if (o.kind === 'failed') {
+        done.run('failed', o.reply, now, r.id, 'queued');
+        failed.push({ recipient: r, reply: o.reply, expired: false, ...extra });
+      } else if (now - entry.arrival >= policy.lifetimeMs) {
+        done.run('failed', o.reply, now, r.id, 'queued');
+        failed.push({ recipient: r, reply: o.reply, expired: true, ...extra });
+      } else {
+        const warn = !r.delayNotified && now - entry.arrival >= policy.delayWarningMs;
+        defer.run(now + retryDelay(policy, r.attempts + 1), o.reply, now, r.delayNotified || warn ? 1 : 0, r.id);
+        if (warn) delayed.push({ recipient: r, reply: o.reply, expired: false, ...extra });
+      }
+    }
+    if (notices && entry.sender !== '') {
+      const wants = (n: NoticeRecipient, what: string): boolean =>
+        n.recipient.notify === null ? true : n.recipient.notify.includes(what);
+      const f = failed.filter((n) => wants(n, 'FAILURE'));
+      const d = delayed.filter((n) => wants(n, 'DELAY'));
+      for (const [kind, list] of [
+        ['failure', f],
+        ['delay', d],
+      ] as const) {
+        if (list.length === 0) continue;
+        const notice = notices(kind, entry, list);
+        if (notice) this.insert(notice);
+      }
+    }
+    this.removeIfDone(entry.id);
+  }
+
+  private removeIfDone(id: string): void {
+    const left = this.db.prepare("SELECT 1 FROM recipients WHERE message_id = ? AND state = 'queued' LIMIT 1").get(id);
+    if (!left) this.db.prepare('DELETE FROM messages WHERE id = ?').run(id);
+  }
+
+  list(): QueueSummary[] {
+    const rows = this.db
+      .prepare(
+        `SELECT m.id, m.sender, m.arrival, m.size, m.origin,
+                json_group_array(r.address) AS rcpts, MAX(r.attempts) AS attempts,
+                MIN(r.next_attempt) AS next_attempt,
+                (SELECT last_error FROM recipients x WHERE x.message_id = m.id AND x.last_error IS NOT NULL
+                  ORDER BY x.last_attempt DESC LIMIT 1) AS last_error
+         FROM messages m JOIN recipients r ON r.message_id = m.id AND r.state = 'queued'
+         GROUP BY m.id ORDER BY m.arrival, m.id`,
+      )
+      .all() as Array<{
+      id: string;
+      sender: string;
+      arrival: number;
+      size: number;
+      origin: string;
+      rcpts: string;
+      attempts: number;
+      next_attempt: number | null;
+      last_error: string | null;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      sender: r.sender,
+      arrival: r.arrival,
+      size: r.size,
+      origin: r.origin as QueueOrigin,
+      recipients: JSON.parse(r.rcpts) as string[],
+      attempts: r.attempts,
+      nextAttempt: r.next_attempt,
+      lastError: r.last_error,
+    }));
+  }
+
+  /** Makes queued recipients due now (one message, or all). Returns how many. */
+  retry(id?: string): number {
+    const now = this.now();
+    const info =
+      id === undefined
+        ? this.db.prepare("UPDATE recipients SET next_attempt = ? WHERE state = 'queued'").run(now)
+        : this.db.prepare("UPDATE recipients SET next_attempt = ? WHERE state = 'queued' AND message_id = ?").run(now, id);
+    return info.changes;
+  }
+
+  /** Drops a message from the queue without any notice. */
+  remove(id: string): boolean {
+    return this.db.prepare('DELETE FROM messages WHERE id = ?').run(id).changes > 0;
+  }
+
+  /** Counts by state, for tests and `postern queue`. */
+  counts(): { messages: number; queued: number } {
+    const m = this.db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number };
+    const q = this.db.prepare("SELECT COUNT(*) AS n FROM recipients WHERE state = 'queued'").get() as { n: number };
+    return { messages: m.n, queued: q.n };
+  }
+}
+
+export { newId as newQueueId };

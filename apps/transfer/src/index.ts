@@ -1,0 +1,93 @@
+/**
+ * @postern/transfer: the MTA. The inbound MX server on `listen.smtp` and the queue runner that
+ * delivers what is in queue.db (locally over LMTP, remotely by MX, routes or smarthost).
+ *
+ * Invariants:
+ * - "250" after DATA only once the message and its recipients are committed in queue.db.
+ * - Only local recipients are accepted on port 25 unless the client authenticated or is in
+ *   `transfer.trusted_networks`: no open relay.
+ * - A recipient that the next hop accepted is recorded delivered and never sent again.
+ */
+import type { AddressInfo } from 'node:net';
+import {
+  createLogger,
+  createResolver,
+  LoginThrottle,
+  openMailDb,
+  QueueStore,
+  splitHostPort,
+  TlsMaterial,
+  type Config,
+  type DnsResolver,
+  type Logger,
+} from '@postern/core';
+import { createMxServer } from './mx-server.js';
+import { QueueRunner } from './runner.js';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** DNS resolver for MX lookups (tests); default: `dns.servers` or the system's. */
+  resolver?: DnsResolver;
+  /** Port of remote MX hosts; 25 unless a test runs its "internet" on loopback. */
+  mxPort?: number;
+  /** Don't run the queue runner (tests of the MX server alone). */
+  noRunner?: boolean;
+}
+
+export interface TransferApp {
+  /** The port the MX server listens on (when it listens). */
+  smtpPort: number | null;
+  queue: QueueStore;
+  close(): Promise<void>;
+}
+
+export async function start(config: Config, options: StartOptions = {}): Promise<TransferApp> {
+  const log = options.logger ?? createLogger('transfer', config.log_level);
+  const queue = QueueStore.open(config);
+  const mail = openMailDb(config);
+  const resolver = options.resolver ?? createResolver(config);
+  const runner = options.noRunner
+    ? null
+    : new QueueRunner({ config, queue, accounts: mail.accounts, resolver, log, ...(options.mxPort ? { mxPort: options.mxPort } : {}) });
+
+  let server: ReturnType<typeof createMxServer> | null = null;
+  let smtpPort: number | null = null;
+  if (config.listen.smtp) {
+    const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
+    const throttle = new LoginThrottle({
+      maxFailuresPerIp: config.auth.max_failures_per_ip,
+      maxFailuresPerAccount: config.auth.max_failures_per_account,
+      lockoutMs: config.auth.lockout,
+      failureDelayMs: config.auth.failure_delay,
+    });
+    server = createMxServer({ config, accounts: mail.accounts, queue, tls, throttle, log, onQueued: () => runner?.wake() });
+    const { host, port } = splitHostPort(config.listen.smtp);
+    const s = server;
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, host, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    s.on('error', (err: Error) => log.error({ err }, 'smtp server error'));
+    smtpPort = (s.server.address() as AddressInfo).port;
+    log.info({ listener: 'smtp', address: `${host}:${smtpPort}` }, `smtp (MX) listening on ${host}:${smtpPort}`);
+  }
+  runner?.start();
+  log.info({ queue: queue.counts() }, 'queue runner started');
+
+  return {
+    smtpPort,
+    queue,
+    async close(): Promise<void> {
+      if (server) {
+        const s = server;
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+      await runner?.stop();
+      queue.close();
+      mail.close();
+    },
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * The inbound MX (RFC 5321) on `listen.smtp`: mail from the internet for local domains only.
+ *
+ * Policy, in the order a session meets it:
+ * - connection limits per IP and in total (421);
+ * - AUTH is offered only after STARTTLS (development profile: also on loopback) and, when it
+ *   succeeds, lets a local user relay like on submission; so does a `transfer.trusted_networks`
+ *   address. Everyone else may only reach local recipients: `554 5.7.1` relay denied;
+ * - recipients must exist (`550 5.1.1` at RCPT time) and are at most `limits.recipients`;
+ * - after DATA: loop detection by counting Received: (`554 5.4.6`), the inbound-auth seam, our
+ *   Received: with the queue id, then the message is queued durably before `250`.
+ */
+import { BlockList, isIPv6 } from 'node:net';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import {
+  formatAddress,
+  headerSection,
+  headerValues,
+  has8bit,
+  needsSmtpUtf8,
+  newId,
+  parseAddress,
+  receivedHeader,
+  type Accounts,
+  type Config,
+  type Logger,
+  type LoginThrottle,
+  type QueueStore,
+  type TlsMaterial,
+  type User,
+} from '@postern/core';
+import { ConnectionLimits } from './connection-limits.js';
+import { checkInbound } from './inbound-auth.js';
+import { readMessage } from './read-message.js';
+import { installEnhancedCodes, SmtpReply } from './smtp-reply.js';
+
+export interface MxServerDeps {
+  config: Config;
+  accounts: Accounts;
+  queue: QueueStore;
+  tls: TlsMaterial;
+  throttle: LoginThrottle;
+  log: Logger;
+  /** Called after a message was queued, to wake the queue runner. */
+  onQueued: () => void;
+}
+
+/** Parses CIDR strings into a BlockList (the `transfer.trusted_networks` setting). */
+export function trustedNetworks(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [net, bits] = c.split('/');
+    const type = isIPv6(net ?? '') ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(net!, type);
+    else list.addSubnet(net!, Number(bits), type);
+  }
+  return list;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+}
+
+function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+export function createMxServer(deps: MxServerDeps): SMTPServer {
+  installEnhancedCodes();
+  const { config, accounts, queue, log } = deps;
+  const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
+  const trusted = trustedNetworks(config.transfer.trusted_networks);
+  const dev = config.profile === 'development';
+  const mayRelay = (session: SMTPServerSession): boolean => {
+    if (session.user) return true;
+    const ip = plainIp(session.remoteAddress);
+    return trusted.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+  };
+
+  const server = new SMTPServer({
+    name: config.hostname,
+    banner: 'Postern ESMTP',
+    key: deps.tls.current.key,
+    cert: deps.tls.current.cert,
+    SNICallback: deps.tls.sniCallback,
+    minVersion: 'TLSv1.2',
+    size: config.limits.message_size,
+    rejectOversized: true,
+    authOptional: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    // AUTH before TLS is refused in onAuth except on loopback in development
+    allowInsecureAuth: dev,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    hidePIPELINING: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    disableReverseLookup: true,
+    socketTimeout: config.limits.command_timeout,
+    closeTimeout: 30_000,
+    logger: false,
+    onConnect(session, cb) {
+      try {
+        limits.open(session.id, session.remoteAddress);
+        cb();
+      } catch (err) {
+        log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
+        cb(err as Error);
+      }
+    },
+    onClose(session) {
+      limits.close(session.id);
+    },
+    onAuth(auth, session, cb) {
+      void authenticate(deps, dev, auth.username ?? '', auth.password ?? '', session).then(
+        (user) => cb(null, { user }),
+        (err: Error) => cb(err),
+      );
+    },
+    onMailFrom(address, session, cb) {
+      if (address.address === '') return cb();
+      try {
+        parseAddress(address.address);
+        cb();
+      } catch {
+        cb(new SmtpReply(553, '5.1.7', 'Bad sender address syntax'));
+      }
+    },
+    onRcptTo(address, session, cb) {
+      try {
+        checkRecipient(address, session);
+        cb();
+      } catch (err) {
+        log.info({ cid: session.id, ip: session.remoteAddress, rcpt: address.address, reply: (err as Error).message }, 'rcpt refused');
+        cb(err as Error);
+      }
+    },
+    onData(stream, session, cb) {
+      void receive(stream, session).then(
+        (id) => cb(null, `2.6.0 Ok: queued as ${id}`),
+        (err: unknown) => {
+          if (err instanceof SmtpReply) return cb(err);
+          log.error({ cid: session.id, err }, 'queueing failed');
+          cb(new SmtpReply(451, '4.3.0', 'Local error in processing, try again later'));
+        },
+      );
+    },
+  });
+
+  function checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): void {
+    if (session.envelope.rcptTo.length >= config.limits.recipients) {
+      throw new SmtpReply(452, '4.5.3', 'Too many recipients');
+    }
+    const raw = address.address;
+    // Source routes (RFC 5321 §4.1.1.3, "@a,@b:user@c") and the %-hack / bang paths are old
+    // relaying tricks: refuse them outright instead of guessing what they mean.
+    if (raw.startsWith('@') || raw.includes(':')) throw new SmtpReply(554, '5.7.1', 'Relay access denied (source route)');
+    let rcpt;
+    try {
+      rcpt = parseAddress(raw);
+    } catch {
+      throw new SmtpReply(553, '5.1.3', 'Bad recipient address syntax');
+    }
+    if (/[%!]/.test(rcpt.local) && !mayRelay(session)) throw new SmtpReply(554, '5.7.1', 'Relay access denied');
+    const where = accounts.resolve(rcpt);
+    if (where.kind === 'local') return;
+    if (where.kind === 'unknown-user') throw new SmtpReply(550, '5.1.1', `<${formatAddress(rcpt)}>: Recipient address rejected: no such user`);
+    if (!mayRelay(session)) throw new SmtpReply(554, '5.7.1', `<${formatAddress(rcpt)}>: Relay access denied`);
+  }
+
+  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);
+    const { header } = headerSection(data);
+    // RFC 5321 §6.3: a message with too many trace fields is looping
+    if (headerValues(header, 'Received').length >= config.transfer.max_hops) {
+      throw new SmtpReply(554, '5.4.6', 'Too many hops: mail loop detected');
+    }
+    const mailFrom = session.envelope.mailFrom;
+    const sender = mailFrom ? mailFrom.address : '';
+    const verdict = await checkInbound({
+      ip: plainIp(session.remoteAddress),
+      helo: session.hostNameAppearsAs,
+      sender,
+      hostname: config.hostname,
+      message: data,
+    });
+    if (verdict.action === 'reject') throw new SmtpReply(verdict.code, verdict.enhanced, verdict.text);
+    const id = newId();
+    const rcpts = session.envelope.rcptTo;
+    const tlsInfo = session.tlsOptions ? `${session.tlsOptions.version ?? ''} ${session.tlsOptions.name}`.trim() : undefined;
+    const received = receivedHeader({
+      helo: session.hostNameAppearsAs,
+      ip: plainIp(session.remoteAddress),
+      by: config.hostname,
+      with: session.transmissionType,
+      id,
+      ...(rcpts.length === 1 ? { for: rcpts[0]!.address } : {}),
+      ...(tlsInfo ? { tls: tlsInfo } : {}),
+    });
+    const full = Buffer.concat([Buffer.from(received + verdict.prepend), data]);
+    const recipients = rcpts.map((r) => ({
+      address: formatAddress(parseAddress(r.address)),
+      orcpt: r.dsn?.orcpt ?? null,
+      notify: r.dsn?.notify ?? null,
+    }));
+    const envDsn = session.envelope.dsn;
+    await queue.enqueue({
+      id,
+      sender: sender === '' ? '' : formatAddress(parseAddress(sender)),
+      recipients,
+      data: full,
+      origin: 'mx',
+      client: `${plainIp(session.remoteAddress)} ${session.hostNameAppearsAs}`,
+      envid: envDsn?.envid ?? null,
+      ret: envDsn?.ret === 'FULL' || envDsn?.ret === 'HDRS' ? envDsn.ret : null,
+      smtputf8: session.envelope.smtpUtf8 === true || recipients.some((r) => needsSmtpUtf8(parseAddress(r.address))),
+      body8bit: has8bit(full),
+    });
+    log.info(
+      { mail: 'queued', id, cid: session.id, from: sender, to: recipients.map((r) => r.address), size: full.length, ip: session.remoteAddress },
+      'queued',
+    );
+    deps.onQueued();
+    return id;
+  }
+
+  return server;
+}
+
+/** AUTH on port 25: the same rules as submission (TLS first, throttled, logged without the password). */
+async function authenticate(deps: MxServerDeps, dev: boolean, username: string, password: string, session: SMTPServerSession): Promise<User> {
+  if (!session.secure && !(dev && isLoopback(session.remoteAddress))) {
+    throw new SmtpReply(538, '5.7.11', 'Encryption required for requested authentication mechanism');
+  }
+  const ip = plainIp(session.remoteAddress);
+  if (deps.throttle.isLocked(ip, username)) {
+    deps.log.warn({ cid: session.id, ip, user: username }, 'auth refused: too many failures');
+    throw new SmtpReply(454, '4.7.0', 'Too many failed logins, try again later');
+  }
+  const user = await deps.accounts.authenticate(username, password);
+  if (!user) {
+    const delay = deps.throttle.fail(ip, username);
+    deps.log.warn({ cid: session.id, ip, user: username }, 'auth failed');
+    await new Promise((r) => setTimeout(r, delay));
+    throw new SmtpReply(535, '5.7.8', 'Authentication credentials invalid');
+  }
+  deps.throttle.succeed(username);
+  deps.log.info({ cid: session.id, ip, user: user.address }, 'auth ok');
+  return user;
+}
+

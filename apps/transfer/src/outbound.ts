@@ -1,0 +1,187 @@
+/**
+ * Outbound SMTP (RFC 5321) to another server: a configured relay (route or smarthost) or the
+ * MX hosts of the recipients' domain. One connection per destination carries all its
+ * recipients; EHLO names us (`hostname`); STARTTLS is used whenever offered (without MTA-STS or
+ * DANE a certificate cannot be checked meaningfully, so it is not verified, RFC 7435
+ * opportunistic security); a smarthost's TLS is verified. SMTPUTF8, 8BITMIME and DSN parameters
+ * are passed on when the message needs them and the server offers them.
+ *
+ * Hosts are tried in MX order, each of their addresses in turn, until one answers a
+ * transaction; connection failures move on to the next, and when all fail the recipients are
+ * deferred. A DNS failure defers; a null MX (RFC 7505) or a nonexistent domain fails at once.
+ */
+import { isIP } from 'node:net';
+import type { SMTPConnectionOptions, SMTPEnvelope } from 'nodemailer/lib/smtp-connection';
+import {
+  DnsTemporaryError,
+  lookupMx,
+  resolveHost,
+  type DnsResolver,
+  type Logger,
+  type QueueEntry,
+  type QueueRecipient,
+  type RecipientOutcome,
+} from '@postern/core';
+import { allDeferred, allFailed, outcomesOfError, outcomesOfInfo, type ClientError } from './outcomes.js';
+import type { NextHop } from './routing.js';
+import { SmtpSession } from './smtp-session.js';
+
+export interface OutboundDeps {
+  hostname: string;
+  resolver: DnsResolver;
+  log: Logger;
+  /** Port of remote MX hosts: 25, except in tests. */
+  mxPort: number;
+  timeouts?: { connect: number; greeting: number; socket: number };
+}
+
+type TryResult = { kind: 'done'; outcomes: RecipientOutcome[] } | { kind: 'unreachable'; reason: string };
+
+/** Limits the number of outbound connections open at once (`transfer.outbound_connections`). */
+export class Semaphore {
+  private used = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  async use<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.used >= this.max) await new Promise<void>((r) => this.queue.push(r));
+    else this.used++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.used--;
+    }
+  }
+}
+
+function envelopeOf(entry: QueueEntry, recipients: readonly QueueRecipient[]): SMTPEnvelope {
+  const env: SMTPEnvelope = {
+    from: entry.sender,
+    to: recipients.map((r) => r.address),
+    size: entry.data.length,
+    use8BitMime: entry.body8bit,
+  };
+  // RFC 3461: nodemailer sends one NOTIFY/ORCPT for the whole envelope, so pass them on only
+  // when every recipient has the same; RET and ENVID are per message anyway.
+  const notify = recipients[0]?.notify;
+  const sameNotify = notify && recipients.every((r) => r.notify?.join(',') === notify.join(','));
+  if (entry.ret || entry.envid || sameNotify) {
+    env.dsn = {
+      ...(entry.ret ? { ret: entry.ret } : {}),
+      ...(entry.envid ? { envid: entry.envid } : {}),
+      ...(sameNotify ? { notify: notify } : {}),
+    };
+  }
+  return env;
+}
+
+async function tryHost(
+  deps: OutboundDeps,
+  entry: QueueEntry,
+  recipients: readonly QueueRecipient[],
+  options: SMTPConnectionOptions,
+  mtaName: string,
+  auth: { user: string; pass: string } | null,
+): Promise<TryResult> {
+  const t = deps.timeouts ?? { connect: 30_000, greeting: 60_000, socket: 300_000 };
+  const session = new SmtpSession({
+    name: deps.hostname,
+    connectionTimeout: t.connect,
+    greetingTimeout: t.greeting,
+    socketTimeout: t.socket,
+    logger: false,
+    ...options,
+  });
+  try {
+    try {
+      await session.connect();
+    } catch (e) {
+      const err = e as ClientError;
+      return { kind: 'unreachable', reason: err.response ? err.response.trim() : `4.4.1 ${mtaName}: ${err.message}` };
+    }
+    if (auth) {
+      try {
+        await session.login(auth.user, auth.pass);
+      } catch (e) {
+        // our credentials are wrong or the relay refuses us: a configuration problem, keep the mail
+        const err = e as ClientError;
+        return { kind: 'done', outcomes: allDeferred(recipients, `4.7.0 AUTH at ${mtaName} failed: ${(err.response ?? err.message).trim()}`, mtaName) };
+      }
+    }
+    try {
+      const info = await session.send(envelopeOf(entry, recipients), entry.data);
+      return { kind: 'done', outcomes: outcomesOfInfo(recipients, info, mtaName) };
+    } catch (e) {
+      const err = e as ClientError;
+      if (err.responseCode === undefined && !err.rejectedErrors) {
+        // the connection broke mid-transaction: we cannot know whether it was accepted; retry
+        return { kind: 'done', outcomes: allDeferred(recipients, `4.4.2 ${mtaName}: ${err.message}`, mtaName) };
+      }
+      return { kind: 'done', outcomes: outcomesOfError(recipients, err, mtaName) };
+    }
+  } finally {
+    session.quit();
+  }
+}
+
+/** Delivers `recipients` of `entry` to the next hop `hop` (a relay or MX); never throws. */
+export async function deliverRemote(
+  deps: OutboundDeps,
+  hop: Exclude<NextHop, { kind: 'lmtp' }>,
+  entry: QueueEntry,
+  recipients: readonly QueueRecipient[],
+): Promise<RecipientOutcome[]> {
+  if (hop.kind === 'relay') {
+    const verify = hop.via === 'smarthost';
+    const options: SMTPConnectionOptions = {
+      host: hop.host,
+      port: hop.port,
+      secure: hop.tls === 'implicit',
+      ignoreTLS: hop.tls === 'none',
+      requireTLS: hop.tls === 'starttls',
+      opportunisticTLS: hop.tls === 'opportunistic',
+      tls: { rejectUnauthorized: verify, ...(isIP(hop.host) ? {} : { servername: hop.host }) },
+    };
+    const mta = `${hop.host}:${hop.port}`;
+    const r = await tryHost(deps, entry, recipients, options, mta, hop.auth);
+    return r.kind === 'done' ? r.outcomes : allDeferred(recipients, r.reason, mta);
+  }
+
+  let mx;
+  try {
+    mx = await lookupMx(hop.domain, deps.resolver);
+  } catch (err) {
+    if (err instanceof DnsTemporaryError) return allDeferred(recipients, `4.4.3 ${err.message}`);
+    throw err;
+  }
+  if (mx.kind === 'null-mx') return allFailed(recipients, `556 5.1.10 ${hop.domain} accepts no mail (null MX, RFC 7505)`);
+  if (mx.kind === 'no-domain') return allFailed(recipients, `550 5.1.2 ${hop.domain}: no such mail domain`);
+  let last = `4.4.1 no reachable MX host for ${hop.domain}`;
+  for (const host of mx.hosts) {
+    let addresses: string[];
+    try {
+      addresses = await resolveHost(host.name, deps.resolver);
+    } catch (err) {
+      last = `4.4.3 ${(err as Error).message}`;
+      continue;
+    }
+    if (addresses.length === 0) {
+      last = `4.4.4 MX host ${host.name} has no address`;
+      continue;
+    }
+    for (const ip of addresses) {
+      const options: SMTPConnectionOptions = {
+        host: ip,
+        port: deps.mxPort,
+        opportunisticTLS: true,
+        tls: { rejectUnauthorized: false, servername: host.name },
+      };
+      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, null);
+      if (r.kind === 'done') return r.outcomes;
+      last = r.reason;
+      deps.log.info({ id: entry.id, mx: host.name, ip, reason: r.reason }, 'mx host unreachable, trying the next');
+    }
+  }
+  return allDeferred(recipients, last);
+}

@@ -1,0 +1,153 @@
+/**
+ * The queue runner: takes due messages from queue.db, hands each recipient to its next hop
+ * (LMTP for local domains, a relay or the MX hosts otherwise), and records every recipient's
+ * outcome with the retry schedule and the DSNs it causes.
+ *
+ * Crash safety: a recipient is marked delivered in queue.db right after the next hop's 250
+ * (batched with other results within a few milliseconds: group commit). If the process dies in
+ * that window, between the remote 250 and our commit, that recipient is delivered again after
+ * the restart: at-least-once, the tolerance RFC 5321 §6.1 accepts; it is never redelivered once
+ * the commit happened.
+ *
+ * New work is noticed three ways: a wake-up from our own MX server, PRAGMA data_version changing
+ * (submission and `postern sendmail` commit from other processes), and the due time of the
+ * earliest deferred recipient.
+ */
+import {
+  retryPolicyOf,
+  type Accounts,
+  type Config,
+  type DnsResolver,
+  type Logger,
+  type QueueEntry,
+  type QueueRecipient,
+  type QueueStore,
+  type RecipientOutcome,
+} from '@postern/core';
+import { LmtpPool } from './lmtp.js';
+import { noticeBuilder } from './notices.js';
+import { deliverRemote, Semaphore, type OutboundDeps } from './outbound.js';
+import { allDeferred } from './outcomes.js';
+import { domainOf, nextHopFor, type NextHop } from './routing.js';
+
+export interface RunnerDeps {
+  config: Config;
+  queue: QueueStore;
+  accounts: Accounts;
+  resolver: DnsResolver;
+  log: Logger;
+  /** Port of remote MX hosts (25; tests point it elsewhere). */
+  mxPort?: number;
+}
+
+/** Messages in delivery at once; connections are limited separately. */
+const MAX_IN_FLIGHT = 200;
+/** How often to look at queue.db for commits by other processes. */
+const WATCH_MS = 100;
+
+export class QueueRunner {
+  private readonly busy = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly lmtp: LmtpPool | null;
+  private readonly outbound: Semaphore;
+  private readonly outboundDeps: OutboundDeps;
+  private readonly policy;
+  private readonly notices;
+  private timer: NodeJS.Timeout | null = null;
+  private lastVersion = -1;
+  private lastDueCheck = 0;
+  private stopped = false;
+
+  constructor(private readonly deps: RunnerDeps) {
+    const { config } = deps;
+    this.lmtp = config.listen.lmtp ? new LmtpPool(config.listen.lmtp, config.hostname, 16, deps.log) : null;
+    this.outbound = new Semaphore(config.transfer.outbound_connections);
+    this.outboundDeps = { hostname: config.hostname, resolver: deps.resolver, log: deps.log, mxPort: deps.mxPort ?? 25 };
+    this.policy = retryPolicyOf(config);
+    this.notices = noticeBuilder(config);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.watch(), Math.min(WATCH_MS, this.deps.config.transfer.queue_poll));
+    this.wake();
+  }
+
+  private watch(): void {
+    const v = this.deps.queue.dataVersion();
+    const now = Date.now();
+    if (v !== this.lastVersion || now - this.lastDueCheck >= this.deps.config.transfer.queue_poll) {
+      this.lastVersion = v;
+      this.lastDueCheck = now;
+      this.wake();
+    }
+  }
+
+  /** Looks for due work now and starts delivering it. */
+  wake(): void {
+    if (this.stopped) return;
+    const room = MAX_IN_FLIGHT - this.busy.size;
+    if (room <= 0) return;
+    let entries: QueueEntry[];
+    try {
+      entries = this.deps.queue.due(room, this.busy);
+    } catch (err) {
+      this.deps.log.error({ err }, 'reading the queue failed');
+      return;
+    }
+    for (const entry of entries) {
+      this.busy.add(entry.id);
+      const p = this.process(entry)
+        .catch((err: unknown) => this.deps.log.error({ id: entry.id, err }, 'delivery attempt failed'))
+        .finally(() => {
+          this.busy.delete(entry.id);
+          this.inFlight.delete(p);
+          // more may be due now (or waiting for room)
+          setImmediate(() => this.wake());
+        });
+      this.inFlight.add(p);
+    }
+  }
+
+  private async process(entry: QueueEntry): Promise<void> {
+    const groups = new Map<string, { hop: NextHop; recipients: QueueRecipient[] }>();
+    for (const r of entry.recipients) {
+      const hop = nextHopFor(domainOf(r.address), this.deps.config, this.deps.accounts);
+      const g = groups.get(hop.key) ?? { hop, recipients: [] };
+      g.recipients.push(r);
+      groups.set(hop.key, g);
+    }
+    const results = await Promise.all([...groups.values()].map((g) => this.deliverGroup(entry, g.hop, g.recipients)));
+    const outcomes = results.flat();
+    await this.deps.queue.recordBatched(entry, outcomes, this.policy, this.notices);
+    const byId = new Map(entry.recipients.map((r) => [r.id, r]));
+    for (const o of outcomes) {
+      const r = byId.get(o.recipientId)!;
+      const event = o.kind === 'delivered' ? 'delivered' : o.kind === 'failed' ? 'bounced' : 'deferred';
+      this.deps.log.info(
+        { mail: event, id: entry.id, to: r.address, from: entry.sender, attempt: r.attempts + 1, relay: o.remoteMta, reply: o.reply },
+        event,
+      );
+    }
+  }
+
+  private async deliverGroup(entry: QueueEntry, hop: NextHop, recipients: QueueRecipient[]): Promise<RecipientOutcome[]> {
+    try {
+      if (hop.kind === 'lmtp') {
+        if (!this.lmtp) return allDeferred(recipients, '4.3.5 no LMTP listener configured (listen.lmtp)');
+        return await this.lmtp.deliver(entry, recipients);
+      }
+      return await this.outbound.use(() => deliverRemote(this.outboundDeps, hop, entry, recipients));
+    } catch (err) {
+      this.deps.log.error({ id: entry.id, err }, 'delivery failed unexpectedly');
+      return allDeferred(recipients, `4.3.0 internal error: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops taking work and waits for deliveries in flight to be recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.inFlight]);
+    this.lmtp?.close();
+  }
+}

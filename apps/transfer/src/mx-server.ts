@@ -97,7 +97,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     hideSMTPUTF8: false,
     disableReverseLookup: true,
     socketTimeout: config.limits.command_timeout,
-    closeTimeout: 30_000,
+    closeTimeout: 5_000,
     logger: false,
     onConnect(session, cb) {
       try {

@@ -1,0 +1,76 @@
+/**
+ * @postern/submission: the message submission agent (RFC 6409) on `listen.submission` and
+ * `listen.submissions`. It queues into queue.db; the transfer app delivers.
+ *
+ * Invariants:
+ * - No AUTH without TLS (except loopback in the development profile); no MAIL without AUTH.
+ * - A user sends only as their own addresses and aliases.
+ * - "250" after DATA only once the message is committed in queue.db.
+ */
+import type { AddressInfo } from 'node:net';
+import type { SMTPServer } from 'smtp-server';
+import {
+  createLogger,
+  LoginThrottle,
+  openMailDb,
+  QueueStore,
+  splitHostPort,
+  TlsMaterial,
+  type Config,
+  type Logger,
+} from '@postern/core';
+import { ConnectionLimits } from './connection-limits.js';
+import { createSubmissionServer } from './server.js';
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export interface SubmissionApp {
+  ports: { submission: number | null; submissions: number | null };
+  close(): Promise<void>;
+}
+
+export async function start(config: Config, options: StartOptions = {}): Promise<SubmissionApp> {
+  const log = options.logger ?? createLogger('submission', config.log_level);
+  const queue = QueueStore.open(config);
+  const mail = openMailDb(config);
+  const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
+  const throttle = new LoginThrottle({
+    maxFailuresPerIp: config.auth.max_failures_per_ip,
+    maxFailuresPerAccount: config.auth.max_failures_per_account,
+    lockoutMs: config.auth.lockout,
+    failureDelayMs: config.auth.failure_delay,
+  });
+  const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
+  const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, log };
+  const servers: SMTPServer[] = [];
+  const ports: SubmissionApp['ports'] = { submission: null, submissions: null };
+
+  for (const name of ['submission', 'submissions'] as const) {
+    const address = config.listen[name];
+    if (!address) continue;
+    const server = createSubmissionServer(deps, name === 'submissions');
+    const { host, port } = splitHostPort(address);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err: Error) => log.error({ err }, `${name} server error`));
+    ports[name] = (server.server.address() as AddressInfo).port;
+    servers.push(server);
+    log.info({ listener: name, address: `${host}:${ports[name]}` }, `${name} listening on ${host}:${ports[name]}`);
+  }
+
+  return {
+    ports,
+    async close(): Promise<void> {
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      queue.close();
+      mail.close();
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * The message submission agent (RFC 6409) on `listen.submission` (STARTTLS) and
+ * `listen.submissions` (implicit TLS, RFC 8314).
+ *
+ * Policy, in the order a session meets it:
+ * - connection limits per IP and in total (421);
+ * - AUTH PLAIN/LOGIN only after TLS (development profile: also on loopback); failed logins are
+ *   throttled per IP and per account (growing delay, then `454 4.7.0`) and logged without the
+ *   password; MAIL before AUTH gets `530 5.7.0`;
+ * - the envelope sender and the From:/Sender: addresses must be the user's own or their
+ *   aliases (`553 5.7.1`); at most `limits.recipients` recipients (`452 4.5.3`);
+ * - size (`552 5.3.4`) and line length limits; `limits.command_timeout` per command;
+ * - Message-ID:/Date: added when missing, our Received:, the DKIM seam, then queued durably
+ *   before `250`.
+ */
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import {
+  formatAddress,
+  has8bit,
+  needsSmtpUtf8,
+  newId,
+  parseAddress,
+  receivedHeader,
+  type Accounts,
+  type Config,
+  type Logger,
+  type LoginThrottle,
+  type QueueStore,
+  type TlsMaterial,
+  type User,
+} from '@postern/core';
+import { ConnectionLimits } from './connection-limits.js';
+import { completeSubmission } from './message.js';
+import { readMessage } from './read-message.js';
+import { signMessage } from './sign.js';
+import { installEnhancedCodes, SmtpReply } from './smtp-reply.js';
+
+export interface SubmissionDeps {
+  config: Config;
+  accounts: Accounts;
+  queue: QueueStore;
+  tls: TlsMaterial;
+  throttle: LoginThrottle;
+  limits: ConnectionLimits;
+  log: Logger;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
+}
+
+function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+const userOf = (session: SMTPServerSession): User => session.user as User;
+
+export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolean): SMTPServer {
+  installEnhancedCodes();
+  const { config, accounts, queue, log } = deps;
+  const dev = config.profile === 'development';
+
+  return new SMTPServer({
+    name: config.hostname,
+    banner: 'Postern ESMTP submission',
+    secure: implicitTls,
+    key: deps.tls.current.key,
+    cert: deps.tls.current.cert,
+    SNICallback: deps.tls.sniCallback,
+    minVersion: 'TLSv1.2',
+    size: config.limits.message_size,
+    rejectOversized: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: false,
+    authRequiredMessage: 'Authentication required',
+    // AUTH without TLS is refused in onAuth except on loopback in development
+    allowInsecureAuth: dev,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    hidePIPELINING: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    disableReverseLookup: true,
+    socketTimeout: config.limits.command_timeout,
+    closeTimeout: 5_000,
+    logger: false,
+    onConnect(session, cb) {
+      try {
+        deps.limits.open(session.id, session.remoteAddress);
+        cb();
+      } catch (err) {
+        log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
+        cb(err as Error);
+      }
+    },
+    onClose(session) {
+      deps.limits.close(session.id);
+    },
+    onAuth(auth, session, cb) {
+      void authenticate(deps, dev, auth.username ?? '', auth.password ?? '', session).then(
+        (user) => cb(null, { user }),
+        (err: Error) => cb(err),
+      );
+    },
+    onMailFrom(address, session, cb) {
+      const user = userOf(session);
+      if (address.address === '' || !accounts.maySendAs(user, address.address)) {
+        log.info({ cid: session.id, user: user.address, from: address.address }, 'sender refused');
+        return cb(new SmtpReply(553, '5.7.1', `<${address.address}>: Sender address not owned by ${user.address}`));
+      }
+      cb();
+    },
+    onRcptTo(address, session, cb) {
+      if (session.envelope.rcptTo.length >= config.limits.recipients) {
+        return cb(new SmtpReply(452, '4.5.3', 'Too many recipients'));
+      }
+      if (address.address.startsWith('@') || address.address.includes(':')) {
+        return cb(new SmtpReply(553, '5.1.3', 'Source routes are not accepted'));
+      }
+      try {
+        parseAddress(address.address);
+        cb();
+      } catch {
+        cb(new SmtpReply(553, '5.1.3', 'Bad recipient address syntax'));
+      }
+    },
+    onData(stream, session, cb) {
+      void receive(stream, session).then(
+        (id) => cb(null, `2.6.0 Ok: queued as ${id}`),
+        (err: unknown) => {
+          if (err instanceof SmtpReply) return cb(err);
+          log.error({ cid: session.id, err }, 'queueing failed');
+          cb(new SmtpReply(451, '4.3.0', 'Local error in processing, try again later'));
+        },
+      );
+    },
+  });
+
+  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);
+    const user = userOf(session);
+    const id = newId();
+    const added = completeSubmission(data, user, accounts, config.hostname, id);
+    const rcpts = session.envelope.rcptTo;
+    const tlsInfo = session.tlsOptions ? `${session.tlsOptions.version ?? ''} ${session.tlsOptions.name}`.trim() : undefined;
+    const received = receivedHeader({
+      helo: session.hostNameAppearsAs,
+      ip: plainIp(session.remoteAddress),
+      by: config.hostname,
+      with: session.transmissionType,
+      id,
+      ...(tlsInfo ? { tls: tlsInfo } : {}),
+    });
+    const sender = formatAddress(parseAddress((session.envelope.mailFrom || { address: user.address }).address));
+    const unsigned = Buffer.concat([Buffer.from(received + added), data]);
+    const message = await signMessage(unsigned, { domain: parseAddress(sender).domain, selector: config.dkim.selector });
+    const recipients = rcpts.map((r) => ({
+      address: formatAddress(parseAddress(r.address)),
+      orcpt: r.dsn?.orcpt ?? null,
+      notify: r.dsn?.notify ?? null,
+    }));
+    const envDsn = session.envelope.dsn;
+    await queue.enqueue({
+      id,
+      sender,
+      recipients,
+      data: message,
+      origin: 'submission',
+      client: `${user.address} ${plainIp(session.remoteAddress)}`,
+      envid: envDsn?.envid ?? null,
+      ret: envDsn?.ret === 'FULL' || envDsn?.ret === 'HDRS' ? envDsn.ret : null,
+      smtputf8:
+        session.envelope.smtpUtf8 === true ||
+        needsSmtpUtf8(parseAddress(sender)) ||
+        recipients.some((r) => needsSmtpUtf8(parseAddress(r.address))),
+      body8bit: has8bit(message),
+    });
+    log.info(
+      { mail: 'queued', id, cid: session.id, user: user.address, from: sender, to: recipients.map((r) => r.address), size: message.length },
+      'queued',
+    );
+    return id;
+  }
+}
+
+async function authenticate(deps: SubmissionDeps, dev: boolean, username: string, password: string, session: SMTPServerSession): Promise<User> {
+  // RFC 8314 / RFC 4954 §4: never take a password in the clear
+  if (!session.secure && !(dev && isLoopback(session.remoteAddress))) {
+    throw new SmtpReply(538, '5.7.11', 'Encryption required for requested authentication mechanism');
+  }
+  const ip = plainIp(session.remoteAddress);
+  if (deps.throttle.isLocked(ip, username)) {
+    deps.log.warn({ cid: session.id, ip, user: username }, 'auth refused: too many failures');
+    throw new SmtpReply(454, '4.7.0', 'Too many failed logins, try again later');
+  }
+  const user = await deps.accounts.authenticate(username, password);
+  if (!user) {
+    const delay = deps.throttle.fail(ip, username);
+    deps.log.warn({ cid: session.id, ip, user: username }, 'auth failed');
+    await new Promise((r) => setTimeout(r, delay));
+    throw new SmtpReply(535, '5.7.8', 'Authentication credentials invalid');
+  }
+  deps.throttle.succeed(username);
+  deps.log.info({ cid: session.id, ip, user: user.address }, 'auth ok');
+  return user;
+}

@@ -69,7 +69,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
       failureDelayMs: config.auth.failure_delay,
     });
   const idleTimeoutMs = opts.idleTimeoutMs ?? Math.max(MIN_IDLE_TIMEOUT_MS, config.limits.command_timeout);
-  const locks = new MaildropLocks();
+  const locks = MaildropLocks.of(opts.store);
   const perIp = new Map<string, number>();
   const connections = new Set<Pop3Connection>();
 

@@ -37,8 +37,20 @@ export interface Outcome {
   after: After;
 }
 
-/** Exclusive access to maildrops, shared by every session of one server. */
+/** Exclusive access to maildrops (RFC 1939 §8), shared by every POP3 listener of one store. */
 export class MaildropLocks {
+  private static readonly perStore = new WeakMap<object, MaildropLocks>();
+
+  /** The locks of one store: the pop3 and pop3s listeners of a process share them. */
+  static of(store: object): MaildropLocks {
+    let locks = MaildropLocks.perStore.get(store);
+    if (!locks) {
+      locks = new MaildropLocks();
+      MaildropLocks.perStore.set(store, locks);
+    }
+    return locks;
+  }
+
   private readonly held = new Set<number>();
   acquire(userId: number): boolean {
     if (this.held.has(userId)) return false;

@@ -31,6 +31,7 @@ const FLAG_KEYS = new Set([
 ]);
 const STRING_KEYS = new Set(['BCC', 'BODY', 'CC', 'FROM', 'SUBJECT', 'TEXT', 'TO']);
 const DATE_KEYS = new Set(['BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE']);
+const ARGUMENT_KEYS = new Set(['KEYWORD', 'UNKEYWORD', 'HEADER', 'LARGER', 'SMALLER', 'OLDER', 'YOUNGER', 'UID', 'NOT', 'OR', 'MODSEQ']);
 const RETURN_OPTIONS = new Set<string>(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
 
 /** `date` = date-text / DQUOTE date-text DQUOTE */
@@ -65,6 +66,7 @@ export function searchKey(r: Reader, depth = 0): SearchKey {
   if ((c >= 0x30 && c <= 0x39) || c === 0x2a || c === 0x24) return { type: 'seq', set: r.sequenceSet() };
   const key = r.keyword('a search key');
   if (FLAG_KEYS.has(key)) return { type: key.toLowerCase() } as SearchKey;
+  if (!STRING_KEYS.has(key) && !DATE_KEYS.has(key) && !ARGUMENT_KEYS.has(key)) r.fail(`Unknown search key "${key}"`);
   r.sp();
   if (STRING_KEYS.has(key)) {
     return { type: key.toLowerCase() as 'bcc', value: r.astring() };

@@ -30,6 +30,7 @@ export interface ParseOptions {
   readonly utf8Accept?: boolean;
 }
 
+const SPACE = Buffer.from(' ');
 const STATUS_ITEM_SET = new Set<string>(STATUS_ITEMS);
 const LIST_SELECT_OPTIONS = new Set<string>(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
 const NO_ARGUMENT_COMMANDS = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'NAMESPACE', 'IDLE', 'CHECK', 'CLOSE', 'UNSELECT']);
@@ -39,7 +40,11 @@ export function parseCommand(unit: CommandUnit, options: ParseOptions = {}): Com
   const first = unit.lines[0];
   if (!first || (first.length === 0 && unit.lines.length === 1)) throw new ImapParseError('Empty command line', null);
   const tag = unit.tag ?? extractTag(first);
-  if (tag === null) throw new ImapParseError('Missing or invalid tag', null);
+  if (tag === null) {
+    // A line that is nothing but a tag still deserves a tagged answer.
+    const whole = extractTag(Buffer.concat([first, SPACE]));
+    throw new ImapParseError(whole !== null && unit.lines.length === 1 ? 'Missing command' : 'Missing or invalid tag', whole);
+  }
   const r = new Reader(unit, tag);
   r.pos = Buffer.byteLength(tag, 'latin1') + 1;
   const name = r.keyword('a command name');
@@ -356,6 +361,7 @@ function parseAppend(r: Reader, tag: string, utf8: boolean): Command {
     let internalDate: AppendMessage['internalDate'] = null;
     if (r.peek() === 0x22) {
       const text = r.quotedBytes().toString('latin1');
+      if (r.atEnd()) r.fail('Expected the message as a literal');
       internalDate = parseImapDateTime(text);
       if (!internalDate) r.fail(`Invalid date-time "${text}"`);
       r.sp();

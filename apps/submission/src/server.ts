@@ -87,11 +87,17 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
     onConnect(session, cb) {
       try {
         deps.limits.open(session.id, session.remoteAddress);
+        // RFC 4954 §4: AUTH is not even offered before TLS (development: loopback excepted)
+        if (!session.secure && !(dev && isLoopback(session.remoteAddress))) session.disabledCommands = ['AUTH'];
         cb();
       } catch (err) {
         log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
         cb(err as Error);
       }
+    },
+    onSecure(_socket, session, cb) {
+      session.disabledCommands = [];
+      cb();
     },
     onClose(session) {
       deps.limits.close(session.id);
@@ -103,6 +109,8 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       );
     },
     onMailFrom(address, session, cb) {
+      // smtp-server asks for AUTH itself only while AUTH is offered (not before STARTTLS)
+      if (!session.user) return cb(new SmtpReply(530, '5.7.0', 'Authentication required'));
       const user = userOf(session);
       if (address.address === '' || !accounts.maySendAs(user, address.address)) {
         log.info({ cid: session.id, user: user.address, from: address.address }, 'sender refused');

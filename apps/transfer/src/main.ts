@@ -1,44 +1,6 @@
 #!/usr/bin/env node
-/**
- * postern-transfer: `node apps/transfer/dist/main.js --config FILE` (or $POSTERN_CONFIG, or
- * ./postern.toml). Stops on SIGTERM/SIGINT after the deliveries in flight are recorded.
- */
-import { configPath, ConfigError, loadConfig } from '@postern/core';
+/** `postern-transfer [--config FILE]`: runs the transfer app until SIGTERM/SIGINT (in-flight work finishes). */
+import { runApp } from '@postern/core';
 import { start } from './index.js';
 
-function configArg(argv: readonly string[]): string | undefined {
-  const i = argv.indexOf('--config');
-  if (i !== -1) return argv[i + 1];
-  const eq = argv.find((a) => a.startsWith('--config='));
-  return eq?.slice('--config='.length);
-}
-
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(configPath(configArg(process.argv.slice(2))));
-  } catch (err) {
-    process.stderr.write(`postern-transfer: ${err instanceof ConfigError ? err.message : String(err)}\n`);
-    process.exit(2);
-  }
-  const app = await start(config);
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`postern-transfer: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`postern-transfer: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runApp('transfer', start);

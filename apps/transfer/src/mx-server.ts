@@ -102,11 +102,17 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     onConnect(session, cb) {
       try {
         limits.open(session.id, session.remoteAddress);
+        // RFC 4954 §4: AUTH is not even offered before TLS (development: loopback excepted)
+        if (!session.secure && !(dev && isLoopback(session.remoteAddress))) session.disabledCommands = ['AUTH'];
         cb();
       } catch (err) {
         log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
         cb(err as Error);
       }
+    },
+    onSecure(_socket, session, cb) {
+      session.disabledCommands = [];
+      cb();
     },
     onClose(session) {
       limits.close(session.id);

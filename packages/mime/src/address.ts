@@ -75,24 +75,21 @@ class AddressParser {
     return 1;
   }
 
+  /** "<" [route ":"] addr-spec ">": running out of input before the ">" is a syntax error. */
   private parseAngleAddr(): number {
     this.lx.pos++; // "<"
-    let r = this.lx.skipCfws();
-    if (r <= 0) return r;
+    if (this.lx.skipCfws() <= 0) return -1;
     if (this.lx.peek() === AT) {
       if (this.parseDomainList() <= 0 || this.lx.peek() !== 0x3a) {
         this.cur.route = 'INVALID_ROUTE';
         return -1;
       }
       this.lx.pos++;
-      r = this.lx.skipCfws();
-      if (r <= 0) return r;
+      if (this.lx.skipCfws() <= 0) return -1;
     }
-    r = this.parseLocalPart();
-    if (r <= 0) return r;
+    if (this.parseLocalPart() <= 0) return -1;
     if (this.lx.peek() === AT) {
-      r = this.parseDomain();
-      if (r <= 0) return r;
+      if (this.parseDomain() <= 0) return -1;
     }
     if (this.lx.peek() !== 0x3e) return -1;
     this.lx.pos++;
@@ -222,29 +219,34 @@ function humanize(s: string): string {
 
 /** Display text: `Name <box@host>, other@host, Group: a@b;` with names decoded (RFC 2047). */
 export function formatAddresses(list: readonly Address[]): string {
-  let out = '';
-  let inGroup = false;
-  let first = true;
+  const items: string[] = [];
+  let group: { name: string; members: string[] } | null = null;
+  const closeGroup = (): void => {
+    if (group !== null) items.push(`${group.name}: ${group.members.join(', ')};`);
+    group = null;
+  };
   for (const a of list) {
     if (isGroupEnd(a)) {
-      if (inGroup) out += ';';
-      inGroup = false;
-      first = false;
+      closeGroup();
       continue;
     }
-    if (!first) out += ', ';
-    first = false;
     if (isGroupStart(a)) {
-      out += `${humanize(decodeEncodedWords(a.mailbox ?? ''))}: `;
-      inGroup = true;
-      first = true;
+      closeGroup();
+      group = { name: humanize(decodeEncodedWords(a.mailbox ?? '')), members: [] };
       continue;
     }
-    const spec = `${a.mailbox ?? ''}@${a.host ?? ''}`;
+    // the MISSING_* / SYNTAX_ERROR placeholders are for ENVELOPE only, not for people
+    const box = a.mailbox === null || a.mailbox === 'MISSING_MAILBOX' ? '' : a.mailbox;
+    const host = a.host === null || a.host === 'MISSING_DOMAIN' || a.host === 'SYNTAX_ERROR' ? '' : a.host;
+    const spec = host === '' ? box : `${box}@${host}`;
     const name = a.name === null ? '' : humanize(decodeEncodedWords(a.name));
-    out += name === '' ? spec : `${name} <${spec}>`;
+    const text = name === '' ? spec : spec === '' ? name : `${name} <${spec}>`;
+    if (text === '') continue;
+    if (group !== null) (group as { members: string[] }).members.push(text);
+    else items.push(text);
   }
-  return out;
+  closeGroup();
+  return items.join(', ');
 }
 
 /** First real mailbox of a list as `local@domain` with the domain lowercased, or null. */

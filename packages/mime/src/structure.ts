@@ -207,6 +207,11 @@ export class StructureParser {
   /** Parses the parts of a multipart; returns the line that ended it and where its body ends. */
   private parseMultipartBody(e: Entity, depth: number): { stop: BoundaryMatch | null; end: number } {
     const boundary = this.boundaryOf(e);
+    if (boundary === null) {
+      // nothing can delimit a part: the body runs to the enclosing boundary, with no parts
+      const stop = this.nextBoundary(e.bodyStart);
+      return { stop, end: this.bodyEndFor(stop, e.bodyStart) };
+    }
     const own: OpenBoundary = { delim: boundary, next: -1, from: Number.MAX_SAFE_INTEGER, searchedTo: 0 };
     this.stack.push(own);
     const digest = e.subtype === 'digest';
@@ -237,6 +242,8 @@ export class StructureParser {
       this.partsLeft--;
       const child = this.parseEntity(m.after, depth + 1, digest);
       e.children.push(child.entity);
+      // a child's body may end on the line end it shares with the boundary: never end before it
+      floor = Math.max(floor, child.entity.bodyEnd);
       if (child.stop === null) {
         stop = null;
         break;
@@ -247,9 +254,10 @@ export class StructureParser {
     return { stop, end: this.bodyEndFor(stop, floor) };
   }
 
-  private boundaryOf(e: Entity): Buffer {
+  private boundaryOf(e: Entity): Buffer | null {
     const p = e.ctParams.find((x) => x.name.toLowerCase() === 'boundary');
-    const v = (p?.value ?? '').slice(0, MAX_BOUNDARY);
+    if (p === undefined) return null;
+    const v = p.value.slice(0, MAX_BOUNDARY);
     const f = firstField(e.fields, 'content-type');
     const utf8 = f !== undefined && isUtf8(this.raw.subarray(f.valueStart, f.valueEnd));
     return Buffer.from(`--${v}`, utf8 ? 'utf8' : 'latin1');
@@ -273,7 +281,8 @@ export class StructureParser {
     const type = ctType === null ? (inDigest ? 'message' : 'text') : ctType.toLowerCase();
     const subtype = ctType === null ? (inDigest ? 'rfc822' : 'plain') : ctSubtype.toLowerCase();
     let kind: EntityKind = 'leaf';
-    if (type === 'multipart' && ctParams.some((p) => p.name.toLowerCase() === 'boundary' && p.value !== '')) kind = 'multipart';
+    // Like Dovecot, a multipart without a boundary parameter is still a multipart (with no parts).
+    if (type === 'multipart') kind = 'multipart';
     else if (type === 'message' && (subtype === 'rfc822' || subtype === 'global')) kind = 'message';
     const cte = fieldString(raw, fields, 'content-transfer-encoding');
     const dsp = fieldString(raw, fields, 'content-disposition');

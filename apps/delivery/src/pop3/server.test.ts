@@ -90,6 +90,17 @@ describe('POP3 before TLS', () => {
     expect(await c.cmd(`PASS ${PASSWORD}`)).toBe('-ERR send USER first');
     c.destroy();
   });
+  it('completes STLS after a long pipelined burst that paused reading', async () => {
+    const c = await RawClient.connect(server.port);
+    await c.line();
+    // STLS first, then a burst that fills the queue: reading is paused when STLS is handled.
+    c.send(Buffer.from(`STLS\r\n${'CAPA\r\n'.repeat(200)}`));
+    expect(await c.line()).toBe('+OK Begin TLS negotiation');
+    await c.startTls();
+    expect(await c.cmd('CAPA')).toBe('+OK Capability list follows');
+    expect(await c.lines()).toContain('USER');
+    c.destroy();
+  });
 });
 
 describe('POP3 after TLS', () => {
@@ -243,6 +254,25 @@ describe('POP3 transaction', () => {
     expect(next).not.toBeNull();
     expect(fx.inboxUids(ALICE)).toEqual(before);
     expect(before).toContain(uid);
+    next!.destroy();
+  });
+
+  it('does not keep the maildrop locked when the client leaves during PASS', async () => {
+    const c = await RawClient.connect(tlsServer.port, true);
+    await c.line();
+    c.send(`USER ${ALICE}\r\nPASS ${PASSWORD}`);
+    c.destroy();
+    let next: RawClient | null = null;
+    let last = '';
+    for (let attempt = 0; attempt < 50 && !next; attempt++) {
+      next = await login(server.port, ALICE).catch(async (e: Error) => {
+        last = e.message;
+        await new Promise((r) => setTimeout(r, 20));
+        return null;
+      });
+    }
+    expect(last === '' || last.includes('IN-USE')).toBe(true);
+    expect(next).not.toBeNull();
     next!.destroy();
   });
 

@@ -85,6 +85,8 @@ export class Pop3Session {
   private user: User | null = null;
   private maildrop: Maildrop | null = null;
   private badCommands = 0;
+  /** Set when the connection is gone; a login still checking its password must not lock then. */
+  private closed = false;
 
   constructor(private readonly opts: SessionOptions) {
     this.tls = opts.tls;
@@ -99,6 +101,7 @@ export class Pop3Session {
 
   /** Called once the connection is gone, whatever the reason: releases the maildrop lock. */
   close(): void {
+    this.closed = true;
     if (this.user) this.opts.locks.release(this.user.id);
     this.user = null;
     this.maildrop = null;
@@ -248,6 +251,7 @@ export class Pop3Session {
       throw new Pop3Error('invalid user name or password', 'AUTH');
     }
     throttle.succeed(name);
+    if (this.closed) throw new Pop3Error('connection closed');
     if (!this.opts.locks.acquire(user.id)) throw new Pop3Error('maildrop is locked by another POP3 session', 'IN-USE');
     const drop = Maildrop.open(this.opts.store, user.id);
     if (!drop) {

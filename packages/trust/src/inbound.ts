@@ -1,0 +1,168 @@
+/**
+ * Checks on mail arriving from the internet: SPF (RFC 7208) for the envelope sender, DKIM
+ * (RFC 6376, RFC 8463) for every signature, ARC (RFC 8617) for the chain of forwarders, and DMARC
+ * (RFC 7489) for the From: domain; then one `Authentication-Results:` field (RFC 8601) with our
+ * host name and a verdict from the policy below.
+ *
+ * Policy (each part configurable through `InboundPolicy`):
+ * - DMARC fails and the From: domain says p=reject: refused with 550 5.7.1.
+ * - DMARC fails under p=quarantine: delivered to Junk.
+ * - SPF says fail (the domain's "-all") and no DKIM signature aligned with From: passes: Junk.
+ * - Mail that went through a mailing list or a forwarder often fails DMARC honestly (the list
+ *   rewrote the subject, or the forwarder's IP is not in the SPF record). When such a message
+ *   carries a valid ARC chain or list headers (List-Id, RFC 2919; List-Post, RFC 2369), a DMARC
+ *   failure never gets it refused: it goes to Junk. A forger can add those headers too; the
+ *   price is landing in Junk instead of being refused, which is the trade the issue asks for
+ *   ("the default must not lose legitimate mail").
+ * - DMARC pct below 100 (RFC 7489 §6.6.4): messages outside the sample get the next milder policy.
+ * - A DNS failure (temperror) is recorded in the header and decides nothing: the mail is accepted.
+ */
+import { authenticate, type AuthenticateResult } from 'mailauth';
+import { fieldValue, hasField, headerSection, type HeaderField } from './header-fields.js';
+import type { DnsLookup } from './resolver.js';
+
+export type Verdict = 'accept' | 'junk' | 'reject';
+
+export interface InboundPolicy {
+  /** DMARC failure under p=reject. */
+  dmarcReject: 'reject' | 'junk' | 'accept';
+  /** DMARC failure under p=quarantine. */
+  dmarcQuarantine: 'junk' | 'accept';
+  /** SPF fail without a passing DKIM signature aligned with From:. */
+  spfFail: 'junk' | 'accept';
+  /** The most a DMARC failure can do to mail with a valid ARC chain or list headers. */
+  forwarded: 'junk' | 'accept';
+}
+
+export const DEFAULT_INBOUND_POLICY: Readonly<InboundPolicy> = {
+  dmarcReject: 'reject',
+  dmarcQuarantine: 'junk',
+  spfFail: 'junk',
+  forwarded: 'junk',
+};
+
+/** The header the delivery agent reads to file a message in Junk (we prepend it, above ours). */
+export const JUNK_HEADER = 'X-Postern-Junk';
+
+export interface InboundInput {
+  /** The message as received (before our Received: header). */
+  raw: Buffer;
+  /** The client's IP address. */
+  ip: string;
+  /** What the client said in EHLO/HELO. */
+  helo: string;
+  /** The envelope sender, '' for the null reverse-path (SPF then checks the HELO name). */
+  mailFrom: string;
+  /** Our host name: the authserv-id of the Authentication-Results field. */
+  hostname: string;
+  resolver: DnsLookup;
+  policy?: Partial<InboundPolicy>;
+  /** For DMARC pct sampling; default Math.random. */
+  random?: () => number;
+}
+
+export interface InboundResult {
+  /** The whole `Authentication-Results:` field, folded, without the final CRLF. */
+  header: string;
+  verdict: Verdict;
+  /** Why, in a few words: for the log, the SMTP reply and the Junk header. */
+  reason: string;
+  /** The SMTP reply when the verdict is reject. */
+  reply?: { code: 550; enhanced: '5.7.1'; text: string };
+  spf: string;
+  /** One result per DKIM signature ('none' when unsigned). */
+  dkim: string[];
+  dmarc: string;
+  arc: string;
+  /** The From: domain DMARC evaluated, when there was exactly one. */
+  fromDomain?: string;
+}
+
+function aRows(result: AuthenticateResult): { rows: string[]; spf: string; dkim: string[]; dmarc: string; arc: string } {
+  const rows: string[] = [];
+  const dkimRows = result.dkim.results ?? [];
+  const dkim = dkimRows.map((r) => r.status.result);
+  rows.push(...(dkimRows.length > 0 ? dkimRows.map((r) => r.info) : ['dkim=none']));
+  const spf = result.spf ? result.spf.status.result : 'none';
+  rows.push(result.spf ? result.spf.info : 'spf=none');
+  const dmarc = result.dmarc ? result.dmarc.status.result : 'none';
+  // mailauth gives no DMARC result when From: is missing or names several addresses
+  rows.push(result.dmarc ? result.dmarc.info : 'dmarc=none (no single From: address)');
+  const arc = result.arc ? result.arc.status.result : 'none';
+  rows.push(result.arc && result.arc.info ? result.arc.info : `arc=${arc}`);
+  return { rows, spf, dkim, dmarc, arc };
+}
+
+/** RFC 8601 §2.2: "authserv-id; method=result ...; ...", one method per folded line. */
+function formatHeader(hostname: string, rows: string[]): string {
+  const clean = rows.map((r) => r.replace(/\r?\n[ \t]*/g, ' ').replace(/;\s*$/, ''));
+  return `Authentication-Results: ${hostname};\r\n ${clean.join(';\r\n ')}`;
+}
+
+const MILDER: Record<string, string> = { reject: 'quarantine', quarantine: 'none', none: 'none' };
+
+/** Runs every check and applies the policy. Never throws for a DNS failure (temperror). */
+export async function checkInbound(input: InboundInput): Promise<InboundResult> {
+  const policy: InboundPolicy = { ...DEFAULT_INBOUND_POLICY, ...input.policy };
+  const result = await authenticate(input.raw, {
+    ip: input.ip,
+    helo: input.helo,
+    // mailauth checks postmaster@<helo> when there is no sender (RFC 7208 §2.4)
+    ...(input.mailFrom ? { sender: input.mailFrom } : {}),
+    mta: input.hostname,
+    resolver: input.resolver,
+    // BIMI would fetch logos over HTTPS; it decides nothing here
+    disableBimi: true,
+  });
+  const { rows, spf, dkim, dmarc, arc } = aRows(result);
+  const header = formatHeader(input.hostname, rows);
+  const section = headerSection(input.raw);
+  const fromDomain = result.dmarc ? result.dmarc.status.header?.['from'] ?? result.dmarc.domain : undefined;
+  const base = { header, spf, dkim, dmarc, arc, ...(fromDomain ? { fromDomain } : {}) };
+
+  if (result.dmarc && dmarc === 'fail') {
+    let p = (result.dmarc.policy ?? 'none').toLowerCase();
+    const pct = typeof result.dmarc.pct === 'number' ? result.dmarc.pct : 100;
+    if (pct < 100 && (input.random ?? Math.random)() * 100 >= pct) p = MILDER[p] ?? 'none';
+    const forwarded = arc === 'pass' || hasField(section, 'List-Id') || hasField(section, 'List-Post');
+    let action: Verdict = 'accept';
+    if (p === 'reject') action = policy.dmarcReject;
+    else if (p === 'quarantine') action = policy.dmarcQuarantine;
+    if (forwarded && action === 'reject') action = policy.forwarded;
+    const why = `DMARC policy of ${result.dmarc.domain} (p=${p}) failed: no aligned SPF or DKIM pass`;
+    if (action === 'reject') {
+      return { ...base, verdict: 'reject', reason: why, reply: { code: 550, enhanced: '5.7.1', text: `Rejected by ${why}` } };
+    }
+    if (action === 'junk') return { ...base, verdict: 'junk', reason: forwarded ? `${why} (forwarded or list mail)` : why };
+  }
+
+  if (spf === 'fail') {
+    const aligned = (result.dkim.results ?? []).some((r) => r.status.result === 'pass' && !!r.status.aligned);
+    if (!aligned && policy.spfFail === 'junk') {
+      const domain = result.spf ? result.spf.domain : '?';
+      return { ...base, verdict: 'junk', reason: `SPF of ${domain} fails for ${input.ip} and no aligned DKIM signature passes` };
+    }
+  }
+  return { ...base, verdict: 'accept', reason: 'ok' };
+}
+
+/**
+ * RFC 8601 §5: an MTA removes Authentication-Results fields that claim its own authserv-id,
+ * since only it may have written them and it has not yet. Everything else stays byte for byte.
+ */
+export function stripForgedAuthResults(raw: Buffer, hostname: string): Buffer {
+  const section = headerSection(raw);
+  const ours = hostname.toLowerCase().replace(/\.$/, '');
+  const forged = (f: HeaderField): boolean => f.name.toLowerCase() === 'authentication-results' && authservId(fieldValue(f)) === ours;
+  if (!section.fields.some(forged)) return raw;
+  const kept = section.fields.filter((f) => !forged(f)).map((f) => f.raw);
+  return Buffer.concat([...kept, raw.subarray(section.fieldsEnd)]);
+}
+
+/** The authserv-id of an Authentication-Results value (RFC 8601 §2.2), lower case. */
+export function authservId(value: string): string {
+  // comments (CFWS) may surround it; nested comments are rare enough to handle one level
+  const noComments = value.replace(/\([^()]*\)/g, ' ').trim();
+  const id = /^([^\s;]+)/.exec(noComments)?.[1] ?? '';
+  return id.toLowerCase().replace(/\.$/, '');
+}

@@ -2,7 +2,7 @@
  * The retrieval service: IMAP (143 STARTTLS, 993 TLS) and POP3 (110 STLS, 995 TLS) listeners,
  * each started when its `listen.*` key is set.
  */
-import type { Accounts, Config, Logger, MailStore, TlsMaterial } from '@postern/core';
+import { LoginThrottle, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
 import { startPop3Server } from './pop3/index.js';
 
 export interface RetrievalOptions {
@@ -16,14 +16,21 @@ export interface RetrievalOptions {
 export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: Record<string, number>; close(): Promise<void> }> {
   const ports: Record<string, number> = {};
   const closers: Array<() => Promise<void>> = [];
-  const { listen } = opts.config;
+  const { listen, auth } = opts.config;
+  // One throttle for every protocol of this process: failures over IMAP and POP3 count together.
+  const throttle = new LoginThrottle({
+    maxFailuresPerIp: auth.max_failures_per_ip,
+    maxFailuresPerAccount: auth.max_failures_per_account,
+    lockoutMs: auth.lockout,
+    failureDelayMs: auth.failure_delay,
+  });
   const pop3 = [
     ['pop3', listen.pop3, false],
     ['pop3s', listen.pop3s, true],
   ] as const;
   for (const [name, where, implicitTls] of pop3) {
     if (!where) continue;
-    const s = await startPop3Server({ ...opts, logger: opts.logger.child({ proto: name }), listen: where, implicitTls });
+    const s = await startPop3Server({ ...opts, throttle, logger: opts.logger.child({ proto: name }), listen: where, implicitTls });
     ports[name] = s.port;
     closers.push(s.close);
   }

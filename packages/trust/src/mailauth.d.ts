@@ -41,6 +41,12 @@ declare module 'mailauth' {
     headers: string;
   }
 
+  /** ARC-seals a message (RFC 8617 §5.1): the three ARC fields to prepend. Used by tests as a forwarder. */
+  export function sealMessage(
+    input: Buffer,
+    seal: { signingDomain: string; selector: string; privateKey: string | Buffer; authResults: string; cv: 'none' | 'pass' | 'fail' },
+  ): Promise<Buffer>;
+
   export function authenticate(
     input: Buffer | string,
     opts: {

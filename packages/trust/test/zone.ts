@@ -70,8 +70,9 @@ export async function startDnsServer(zone: ZoneData): Promise<DnsServer> {
       send(response);
     },
   });
-  await server.listen({ udp: { port: 0, address: '127.0.0.1', type: 'udp4' } });
-  const port = server.addresses().udp.port;
+  await server.listen({ udp: { port: 0, address: '127.0.0.1' } });
+  const port = server.addresses().udp?.port;
+  if (!port) throw new Error('the DNS server did not start');
   return { address: `127.0.0.1:${port}`, close: () => server.close() };
 }
 

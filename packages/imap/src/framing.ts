@@ -153,7 +153,9 @@ type State =
   | { readonly name: 'literal'; remaining: number; readonly binary: boolean; readonly nonSync: boolean }
   | { readonly name: 'await-decision'; readonly size: number; readonly binary: boolean }
   | { readonly name: 'discard-line' }
-  | { readonly name: 'discard-literal'; remaining: number };
+  | { readonly name: 'discard-literal'; remaining: number }
+  /** After a fatal error: nothing more is read, the server closes the connection. */
+  | { readonly name: 'failed' };
 
 export class ImapFramer {
   private limits: FramerLimits;
@@ -201,7 +203,12 @@ export class ImapFramer {
 
   /** True when a command has started but is not complete (useful at EOF or for timeouts). */
   get inCommand(): boolean {
-    return this.lines.length > 0 || this.lineLength > 0 || this.state.name !== 'line';
+    return this.lines.length > 0 || this.lineLength > 0 || (this.state.name !== 'line' && this.state.name !== 'failed');
+  }
+
+  /** True after a fatal error: the framer reads nothing more; close the connection. */
+  get failed(): boolean {
+    return this.state.name === 'failed';
   }
 
   /**
@@ -210,9 +217,12 @@ export class ImapFramer {
    * (BUFFER_OVERFLOW) past `maxBuffered`; never throws anything else.
    */
   push(chunk: Buffer): boolean {
+    if (this.state.name === 'failed') return false;
     if (chunk.length === 0) return this.bufferedBytes < this.limits.highWaterMark;
     if (this.bufferedBytes + chunk.length > this.limits.maxBuffered) {
-      throw new FramingError('BUFFER_OVERFLOW', 'Too much unprocessed input', this.commandTag, true);
+      const tag = this.commandTag;
+      this.fail();
+      throw new FramingError('BUFFER_OVERFLOW', 'Too much unprocessed input', tag, true);
     }
     this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
@@ -248,6 +258,7 @@ export class ImapFramer {
       const s = this.state;
       switch (s.name) {
         case 'await-decision':
+        case 'failed':
           return null;
         case 'line': {
           const ev = this.readLine();
@@ -422,6 +433,7 @@ export class ImapFramer {
     this.state = { name: 'line' };
     if (!marker || !marker.nonSync) return null;
     if (!Number.isSafeInteger(marker.size)) {
+      this.fail();
       return { kind: 'error', error: new FramingError('LITERAL_TOO_BIG', 'Literal size out of range', null, true) };
     }
     this.state = { name: 'discard-literal', remaining: marker.size };
@@ -475,10 +487,24 @@ export class ImapFramer {
     this.resetCommand();
     if (marker && marker.nonSync) {
       // The client sends the literal regardless: skip it and the rest of the command.
-      if (!Number.isSafeInteger(marker.size)) return { kind: 'error', error: new FramingError(code, message, tag, true) };
+      if (!Number.isSafeInteger(marker.size)) {
+        this.fail();
+        return { kind: 'error', error: new FramingError(code, message, tag, true) };
+      }
       this.state = { name: 'discard-literal', remaining: marker.size };
     }
     return { kind: 'error', error: new FramingError(code, message, tag, false) };
+  }
+
+  /** A fatal error: drop everything and stop reading. */
+  private fail(): void {
+    this.resetCommand();
+    this.chunks = [];
+    this.headOffset = 0;
+    this.bufferedBytes = 0;
+    this.linePieces = [];
+    this.lineLength = 0;
+    this.state = { name: 'failed' };
   }
 
   private resetCommand(): void {

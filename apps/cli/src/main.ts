@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { AccountError, AddressError, ConfigError, StoreError } from '@postern/core';
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
+import { register as dns } from './commands/dns.js';
 import { register as init } from './commands/init.js';
 import { register as mailbox } from './commands/mailbox.js';
 import { register as start } from './commands/start.js';
@@ -17,7 +18,7 @@ const program = new Command('postern')
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [init, start, accounts, mailbox]) register(program);
+for (const register of [init, start, accounts, mailbox, dns]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

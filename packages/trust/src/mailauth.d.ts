@@ -63,7 +63,7 @@ declare module 'mailauth' {
   ): Promise<AuthenticateResult>;
 }
 
-declare module 'mailauth/lib/dkim/dkim-signer' {
+declare module 'mailauth/lib/dkim/dkim-signer.js' {
   import { Writable } from 'node:stream';
 
   export interface ParsedHeader {

@@ -10,7 +10,7 @@
  * data (built from the field lines) stays exactly what mailauth computed. A verifier finds no
  * unused instance for the extra names and hashes nothing for them (RFC 6376 §5.4.2).
  */
-import { DkimSigner, type ParsedHeader } from 'mailauth/lib/dkim/dkim-signer';
+import { DkimSigner, type ParsedHeader } from 'mailauth/lib/dkim/dkim-signer.js';
 import { ensureDomainKeys, type DkimKey, type KeyConfig } from './dkim-keys.js';
 
 /** What we sign: the originator and content-describing fields (RFC 6376 §5.4.1). */

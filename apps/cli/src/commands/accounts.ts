@@ -1,5 +1,6 @@
 /** `postern domain|user|alias ...`: account administration, on mail.db directly. */
 import type { Command } from 'commander';
+import { ensureDomainKeys } from '@postern/trust';
 import { readPassword } from '../password-input.js';
 import { printRows, withMailDb } from '../context.js';
 
@@ -9,9 +10,11 @@ export function register(program: Command): void {
     .command('add <domain>')
     .description('accept mail for a domain')
     .action((name: string, _o, cmd: Command) =>
-      withMailDb(cmd, (m) => {
+      withMailDb(cmd, (m, config) => {
         const d = m.accounts.addDomain(name);
-        process.stdout.write(`added domain ${d.name}\n`);
+        // RFC 6376: the domain signs its mail from the start; `postern dns` prints the keys to publish
+        const dkim = ensureDomainKeys(config, d.name);
+        process.stdout.write(`added domain ${d.name}\nDKIM selectors ${dkim.keys.map((k) => k.selector).join(', ')}: publish them with \`postern dns ${d.name}\`\n`);
       }),
     );
   domain

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { DEV_LISTEN, PRODUCTION_LISTEN, ensureCertificate, loadConfig, normalizeDomain, openMailDb, type Config } from '@postern/core';
+import { ensureDomainKeys } from '@postern/trust';
 import { CliError, configFileOf } from '../context.js';
 
 export interface InitOptions {
@@ -68,6 +69,7 @@ export async function runInit(file: string, o: InitOptions): Promise<Config> {
   } finally {
     m.close();
   }
+  ensureDomainKeys(config, domain);
   return config;
 }
 

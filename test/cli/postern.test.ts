@@ -36,7 +36,7 @@ describe('postern (the built binary)', () => {
     expect(r.code).toBe(0);
     const text = readFileSync(config, 'utf8');
     expect(text).toContain('hostname = "mail.example.test"');
-    expect(text).toContain('lmtp = "127.0.0.1:2024"');
+    expect(text).toContain('lmtp = "127.0.0.1:2424"');
     expect(postern(['init', '--dev']).code).not.toBe(0); // does not overwrite
     expect(JSON.parse(postern(['domain', 'list', '--json']).out)).toEqual([{ domain: 'example.test', catch_all: null }]);
   });

@@ -275,7 +275,8 @@ export const DEV_LISTEN = {
   smtp: '127.0.0.1:2525',
   submission: '127.0.0.1:2587',
   submissions: '127.0.0.1:2465',
-  lmtp: '127.0.0.1:2024',
+  // 2024 would match the other dev ports, but on our machines the sandbox agent (PID 1) holds it.
+  lmtp: '127.0.0.1:2424',
   imap: '127.0.0.1:2143',
   imaps: '127.0.0.1:2993',
   pop3: '127.0.0.1:2110',

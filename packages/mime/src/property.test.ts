@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_INDEX_LIMITS, indexMessage } from './index.js';
 import { checkInvariants } from './__tests__/helpers.js';
 
-const RUNS = 300;
+// MIME_FUZZ_RUNS=20000 npx vitest run src/property.test.ts for a longer local fuzz
+const RUNS = Number(process.env['MIME_FUZZ_RUNS'] ?? 300);
 
 describe('indexMessage on arbitrary input', () => {
   it('never throws on random bytes and keeps its invariants', () => {

@@ -18,6 +18,7 @@ interface Pending<T> {
 export class GroupCommit {
   private pending: Array<Pending<unknown>> = [];
   private timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
 
   constructor(
     private readonly db: Db,
@@ -27,7 +28,12 @@ export class GroupCommit {
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ work, resolve, reject } as Pending<unknown>);
-      this.timer ??= setTimeout(() => this.flush(), this.windowMs);
+      if (this.pending.length === 1 && !this.scheduled) {
+        this.scheduled = true;
+        // window 0: everything that finished in this turn of the event loop
+        if (this.windowMs === 0) setImmediate(() => this.flush());
+        else this.timer = setTimeout(() => this.flush(), this.windowMs);
+      }
     });
   }
 
@@ -35,6 +41,7 @@ export class GroupCommit {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;

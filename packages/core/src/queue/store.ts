@@ -171,6 +171,8 @@ export function retryDelay(policy: RetryPolicy, attempts: number): number {
 
 export class QueueStore {
   private readonly group: GroupCommit;
+  /** Outcomes commit at the end of the event loop turn: the at-least-once window stays tiny. */
+  private readonly outcomeGroup: GroupCommit;
   private readonly now: () => number;
 
   constructor(
@@ -179,6 +181,7 @@ export class QueueStore {
   ) {
     this.now = options.now ?? Date.now;
     this.group = new GroupCommit(db, options.groupWindowMs ?? 2);
+    this.outcomeGroup = new GroupCommit(db, 0);
   }
 
   static open(config: Pick<Config, 'dataDir'>, options?: { now?: () => number; groupWindowMs?: number }): QueueStore {
@@ -187,6 +190,7 @@ export class QueueStore {
 
   close(): void {
     this.group.flush();
+    this.outcomeGroup.flush();
     this.db.close();
   }
 
@@ -305,7 +309,7 @@ export class QueueStore {
 
   /** Like record, batched with other commits (group commit). */
   recordBatched(entry: QueueEntry, outcomes: readonly RecipientOutcome[], policy: RetryPolicy, notices?: NoticeBuilder): Promise<void> {
-    return this.group.run(() => this.recordIn(entry, outcomes, policy, notices));
+    return this.outcomeGroup.run(() => this.recordIn(entry, outcomes, policy, notices));
   }
 
   private recordIn(entry: QueueEntry, outcomes: readonly RecipientOutcome[], policy: RetryPolicy, notices?: NoticeBuilder): void {

@@ -7,6 +7,7 @@
  * demo user with a random password printed once, then starts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ import type { Command } from 'commander';
 import { loadConfig, openMailDb, type Config } from '@postern/core';
 import { configFileOf } from '../context.js';
 import { runInit } from './init.js';
+import { formatLogLine } from '../log-format.js';
 
 /** In start order: the delivery agent must listen before transfer hands it mail. */
 const APPS = ['delivery', 'transfer', 'submission', 'webmail'] as const;
@@ -78,7 +80,10 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
 
   const launch = (s: Supervised): void => {
     s.startedAt = Date.now();
-    const child = spawn(process.execPath, [appEntry(s.app), '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // In a terminal the JSON log lines are made readable; to a file or journal they stay JSON.
+    const pretty = process.stdout.isTTY === true;
+    const child = spawn(process.execPath, [appEntry(s.app), '--config', file], { stdio: ['ignore', pretty ? 'pipe' : 'inherit', 'inherit'] });
+    if (pretty && child.stdout) createInterface({ input: child.stdout }).on('line', (line) => process.stdout.write(`${formatLogLine(line)}\n`));
     s.child = child;
     child.on('exit', (code, signal) => {
       s.child = null;

@@ -63,34 +63,39 @@ declare module 'mailauth' {
   ): Promise<AuthenticateResult>;
 }
 
-declare module 'mailauth/lib/dkim/dkim-signer.js' {
-  import { Writable } from 'node:stream';
-
+declare module 'mailauth/lib/tools.js' {
   export interface ParsedHeader {
     /** Lower-case field name. */
     key: string | null;
-    /** Field name as written; the signer joins these into the h= tag. */
+    /** Field name as written. */
     casedKey: string | undefined;
+    /** The whole field, folded lines included, without the final CRLF. */
     line: Buffer;
   }
-
-  export interface DkimSignatureData {
-    signingDomain: string;
-    selector: string;
-    privateKey: string | Buffer;
-    algorithm?: string;
-    canonicalization?: string;
+  export interface SigningHeaderLines {
+    /** The h= value: field names joined by ": ". */
+    keys: string;
+    headers: ParsedHeader[];
   }
+  export function parseHeaders(header: Buffer): { parsed: ParsedHeader[]; original: Buffer };
+  /** Signing (verify false): every present instance of the listed fields, bottom-up. */
+  export function getSigningHeaderLines(parsed: ParsedHeader[], fieldNames: string, verify?: boolean): SigningHeaderLines;
+  export function formatSignatureHeaderLine(type: 'DKIM', values: Record<string, string | number | boolean>, folded: boolean): string;
+}
 
-  export class DkimSigner extends Writable {
-    constructor(options: {
-      canonicalization?: string;
-      signTime?: Date;
-      headerList?: string;
-      signatureData: DkimSignatureData[];
-    });
-    signatureHeaders: string[];
-    errors: Array<{ selector?: string; signingDomain?: string; err: Error }>;
-    messageHeaders(headers: { parsed: ParsedHeader[]; original: Buffer }): Promise<void>;
+declare module 'mailauth/lib/dkim/body/index.js' {
+  export interface BodyHasher {
+    update(chunk: Buffer | null, final?: boolean): void;
+    digest(encoding: 'base64'): string;
   }
+  export function dkimBody(canonicalization: 'relaxed' | 'simple', algorithm: string, maxBodyLength: number | false): BodyHasher;
+}
+
+declare module 'mailauth/lib/dkim/header/index.js' {
+  import type { SigningHeaderLines } from 'mailauth/lib/tools.js';
+  export function generateCanonicalizedHeader(
+    type: 'DKIM',
+    signingHeaderLines: SigningHeaderLines,
+    options: { signingDomain: string; selector: string; algorithm: string; canonicalization: string; bodyHash: string; signTime?: Date },
+  ): { canonicalizedHeader: Buffer; signatureHeaderLine: string; dkimHeaderOpts: Record<string, string | number | boolean> };
 }

@@ -2,7 +2,8 @@
  * The DNS records a mail domain served by Postern needs, and a check of what is published.
  *
  * - MX (RFC 5321 §5) to our host name, and the host's A/AAAA.
- * - SPF (RFC 7208): `v=spf1 mx -all`, the domain's MX hosts may send for it, nobody else.
+ * - SPF (RFC 7208): `v=spf1 mx -all`, the domain's MX hosts may send for it, nobody else; and
+ *   `v=spf1 a -all` for the host name, which SPF checks for bounces (empty MAIL FROM).
  * - DKIM (RFC 6376 §3.6.2, RFC 8463): one TXT per key at `<selector>._domainkey.<domain>`.
  * - DMARC (RFC 7489): `p=quarantine` to start with, aggregate reports to postmaster.
  * - MTA-STS (RFC 8461): the `_mta-sts` TXT and the policy to serve at
@@ -89,6 +90,10 @@ export function dnsRecords(input: RecordsInput): DnsRecord[] {
   );
   if (input.ipv6) out.push({ name: host, type: 'AAAA', value: input.ipv6, note: 'the mail server\'s IPv6 address', match: 'exact' });
   out.push({ name: domain, type: 'TXT', value: 'v=spf1 mx -all', note: 'SPF: only the MX hosts send for the domain', match: 'spf' });
+  if (host !== domain) {
+    // RFC 7208 §2.3: bounces have no envelope sender, so SPF checks the HELO name: ours.
+    out.push({ name: host, type: 'TXT', value: 'v=spf1 a -all', note: 'SPF for the host name itself (checked for bounces, sent with an empty MAIL FROM)', match: 'spf' });
+  }
   for (const key of keys) {
     out.push({ name: `${key.selector}._domainkey.${domain}`, type: 'TXT', value: dkimTxtValue(key), note: `DKIM public key (${key.algorithm})`, match: 'dkim' });
   }
@@ -200,10 +205,11 @@ function judgeTxt(record: DnsRecord, found: string[], ipv4: string | undefined):
     case 'spf': {
       // Good enough when it lets our MX (or our IP) send and ends with a hard or soft fail.
       const terms = txt.toLowerCase().split(/\s+/);
-      const allows = terms.some((x) => x === 'mx' || x === '+mx' || (ipv4 !== undefined && x === `ip4:${ipv4}`));
+      const mech = record.value.split(' ')[1] ?? 'mx';
+      const allows = terms.some((x) => x === mech || x === `+${mech}` || (ipv4 !== undefined && x === `ip4:${ipv4}`));
       const ends = terms.includes('-all') || terms.includes('~all');
       if (allows && ends) return { status: 'ok', detail: '' };
-      return { status: 'wrong', detail: allows ? 'does not end with -all or ~all' : 'does not let the MX hosts send (no "mx" mechanism)' };
+      return { status: 'wrong', detail: allows ? 'does not end with -all or ~all' : `does not let this server send (no "${mech}" mechanism)` };
     }
     case 'dkim': {
       const want = tags(record.value).get('p');

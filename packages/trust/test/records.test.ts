@@ -24,6 +24,7 @@ describe('dnsRecords', () => {
       ['mail.example.org', 'A', '192.0.2.10'],
       ['mail.example.org', 'AAAA', '2001:db8::10'],
       ['example.org', 'TXT', 'v=spf1 mx -all'],
+      ['mail.example.org', 'TXT', 'v=spf1 a -all'],
       ['postern._domainkey.example.org', 'TXT', `v=DKIM1; k=rsa; p=${keys[0]!.publicKey}`],
       ['postern-ed25519._domainkey.example.org', 'TXT', `v=DKIM1; k=ed25519; p=${keys[1]!.publicKey}`],
       ['_dmarc.example.org', 'TXT', 'v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org'],

@@ -2,7 +2,7 @@ import { authenticate } from 'mailauth';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureDomainKeys } from '../src/dkim-keys.js';
 import { dnsRecords } from '../src/records.js';
-import { signMessage } from '../src/sign.js';
+import { hostSigningDomain, signMessage, signMessageSync } from '../src/sign.js';
 import { testConfig, message } from './fixtures.js';
 import { addRecords, zoneLookup, type ZoneData } from './zone.js';
 
@@ -90,11 +90,39 @@ describe('signMessage', () => {
     expect((await verifyDkim(refolded, zone)).map((r) => r.result)).toEqual(['pass', 'pass']);
   });
 
+  it('signs a message written with bare LF line ends as it will travel (CRLF)', async () => {
+    const { config, zone } = setup();
+    const lf = Buffer.from(original.toString().replace(/\r\n/g, '\n'));
+    const signed = await signMessage(lf, { config, domain: 'a.test' });
+    expect(signed.subarray(signed.length - lf.length).equals(lf)).toBe(true);
+    const onTheWire = Buffer.from(signed.toString().replace(/\r?\n/g, '\r\n'));
+    expect((await verifyDkim(onTheWire, zone)).map((r) => r.result)).toEqual(['pass', 'pass']);
+  });
+
+  it('signs a message with an empty body', async () => {
+    const { config, zone } = setup();
+    const empty = Buffer.from('From: alice@a.test\r\nSubject: nothing\r\n\r\n');
+    const signed = signMessageSync(empty, { config, domain: 'a.test' });
+    expect((await verifyDkim(signed, zone)).map((r) => r.result)).toEqual(['pass', 'pass']);
+  });
+
   it('signs with a key of another domain only when asked for that domain', async () => {
     const { config, zone } = setup();
     const signed = await signMessage(original, { config, domain: 'other.test' });
     expect(signed.toString()).toMatch(/d=other\.test;/);
     // no key published for other.test in this zone
     expect((await verifyDkim(signed, zone)).map((r) => `${r.result} ${r.comment}`)).toEqual(['neutral no key', 'neutral no key']);
+  });
+});
+
+describe('hostSigningDomain', () => {
+  it('picks the host name or its nearest parent that has keys, else none', () => {
+    const { config } = setup(); // keys for a.test
+    expect(hostSigningDomain(config, 'mail.a.test')).toBe('a.test');
+    expect(hostSigningDomain(config, 'a.test')).toBe('a.test');
+    expect(hostSigningDomain(config, 'mx.eu.a.test.')).toBe('a.test');
+    expect(hostSigningDomain(config, 'mail.b.test')).toBeNull();
+    ensureDomainKeys(config, 'eu.a.test');
+    expect(hostSigningDomain(config, 'mx.eu.a.test')).toBe('eu.a.test');
   });
 });

@@ -176,6 +176,20 @@ const schema = z
       })
       .strict()
       .default({ selector: 'postern' }),
+    /** What the SPF/DKIM/DMARC checks on port 25 do with failures (see @postern/trust's inbound.ts). */
+    inbound: z
+      .object({
+        /** DMARC failure where the From: domain says p=reject. */
+        dmarc_reject: z.enum(['reject', 'junk', 'accept']).default('reject'),
+        /** DMARC failure under p=quarantine. */
+        dmarc_quarantine: z.enum(['junk', 'accept']).default('junk'),
+        /** SPF fail ("-all") without an aligned DKIM pass. */
+        spf_fail: z.enum(['junk', 'accept']).default('junk'),
+        /** The most a DMARC failure does to mail with a valid ARC chain or mailing-list headers. */
+        forwarded: z.enum(['junk', 'accept']).default('junk'),
+      })
+      .strict()
+      .default({ dmarc_reject: 'reject', dmarc_quarantine: 'junk', spf_fail: 'junk', forwarded: 'junk' }),
   })
   .strict();
 

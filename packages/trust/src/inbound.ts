@@ -19,6 +19,7 @@
  */
 import { authenticate, type AuthenticateResult } from 'mailauth';
 import { fieldValue, hasField, headerSection, type HeaderField } from './header-fields.js';
+import type { Config } from '@postern/core';
 import type { DnsLookup } from './resolver.js';
 
 export type Verdict = 'accept' | 'junk' | 'reject';
@@ -40,6 +41,16 @@ export const DEFAULT_INBOUND_POLICY: Readonly<InboundPolicy> = {
   spfFail: 'junk',
   forwarded: 'junk',
 };
+
+/** The policy from the `[inbound]` section of postern.toml. */
+export function inboundPolicyOf(config: Pick<Config, 'inbound'>): InboundPolicy {
+  return {
+    dmarcReject: config.inbound.dmarc_reject,
+    dmarcQuarantine: config.inbound.dmarc_quarantine,
+    spfFail: config.inbound.spf_fail,
+    forwarded: config.inbound.forwarded,
+  };
+}
 
 /** The header the delivery agent reads to file a message in Junk (we prepend it, above ours). */
 export const JUNK_HEADER = 'X-Postern-Junk';
@@ -148,12 +159,17 @@ export async function checkInbound(input: InboundInput): Promise<InboundResult> 
 
 /**
  * RFC 8601 §5: an MTA removes Authentication-Results fields that claim its own authserv-id,
- * since only it may have written them and it has not yet. Everything else stays byte for byte.
+ * since only it may have written them and it has not yet. Our Junk marker goes the same way, so
+ * the delivery agent can trust any it sees. Everything else stays byte for byte.
  */
 export function stripForgedAuthResults(raw: Buffer, hostname: string): Buffer {
   const section = headerSection(raw);
   const ours = hostname.toLowerCase().replace(/\.$/, '');
-  const forged = (f: HeaderField): boolean => f.name.toLowerCase() === 'authentication-results' && authservId(fieldValue(f)) === ours;
+  const junk = JUNK_HEADER.toLowerCase();
+  const forged = (f: HeaderField): boolean => {
+    const name = f.name.toLowerCase();
+    return name === junk || (name === 'authentication-results' && authservId(fieldValue(f)) === ours);
+  };
   if (!section.fields.some(forged)) return raw;
   const kept = section.fields.filter((f) => !forged(f)).map((f) => f.raw);
   return Buffer.concat([...kept, raw.subarray(section.fieldsEnd)]);

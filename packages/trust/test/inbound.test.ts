@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { sealMessage } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDomainKeys } from '../src/dkim-keys.js';
-import { authservId, checkInbound, stripForgedAuthResults, type InboundInput } from '../src/inbound.js';
+import { authservId, checkInbound, inboundPolicyOf, stripForgedAuthResults, type InboundInput } from '../src/inbound.js';
 import { signMessage } from '../src/sign.js';
 import { testConfig, message } from './fixtures.js';
 import { zoneLookup, type ZoneData } from './zone.js';
@@ -138,6 +138,13 @@ describe('checkInbound', () => {
     expect(bare.verdict).toBe('reject');
   });
 
+  it('reads the policy from the [inbound] section of the config', () => {
+    expect(inboundPolicyOf(config)).toEqual({ dmarcReject: 'reject', dmarcQuarantine: 'junk', spfFail: 'junk', forwarded: 'junk' });
+    const other = testConfig('mx.b.test', { inbound: { dmarc_reject: 'junk', spf_fail: 'accept' } });
+    expect(inboundPolicyOf(other.config)).toEqual({ dmarcReject: 'junk', dmarcQuarantine: 'junk', spfFail: 'accept', forwarded: 'junk' });
+    other.cleanup();
+  });
+
   it('follows the configured policy', async () => {
     const forged = mail('CEO <ceo@a.test>');
     expect((await checkInbound(input(forged, STRANGER_IP, 'ceo@a.test', { policy: { dmarcReject: 'junk' } }))).verdict).toBe('junk');
@@ -172,11 +179,12 @@ describe('stripForgedAuthResults', () => {
       'Received: from x by y\r\n' +
       'Authentication-Results: (comment) MX.B.TEST. 1; dmarc=pass\r\n' +
       'Authentication-Results: mx.elsewhere.test; spf=fail\r\n' +
+      'X-Postern-Junk: no\r\n' +
       'Subject: hi\r\n\r\n' +
       'Authentication-Results: mx.b.test; in the body stays\r\n',
   );
 
-  it('removes every Authentication-Results field claiming our host name, and nothing else', () => {
+  it('removes every Authentication-Results field claiming our host name and our Junk marker, nothing else', () => {
     const out = stripForgedAuthResults(forged, 'mx.b.test').toString();
     expect(out).toBe(
       'Received: from x by y\r\n' +

@@ -75,7 +75,7 @@ export function formatSequenceSet(set: SequenceSet): string {
  * Returns the empty string for no numbers (callers decide whether to send anything).
  */
 export function compactSequenceSet(numbers: Iterable<number>): string {
-  const parts: string[] = [];
+  let out = '';
   let runStart = -1;
   let prev = -1;
   for (const n of numbers) {
@@ -83,12 +83,12 @@ export function compactSequenceSet(numbers: Iterable<number>): string {
       prev = n;
       continue;
     }
-    if (runStart !== -1) parts.push(runStart === prev ? String(runStart) : `${runStart}:${prev}`);
+    if (runStart !== -1) out += runStart === prev ? `${runStart},` : `${runStart}:${prev},`;
     runStart = n;
     prev = n;
   }
-  if (runStart !== -1) parts.push(runStart === prev ? String(runStart) : `${runStart}:${prev}`);
-  return parts.join(',');
+  if (runStart !== -1) out += runStart === prev ? `${runStart}` : `${runStart}:${prev}`;
+  return out;
 }
 
 /** Builds a SequenceSet from numbers, compressing runs as `compactSequenceSet` does. */

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// postern-webmail: `node dist/main.js --config postern.toml` (what `postern start` runs).
+import { runApp } from '@postern/core';
+import { start } from './index.js';
+
+runApp('webmail', start);

@@ -1,0 +1,96 @@
+/**
+ * Logging in and out. The password is checked by logging in to the IMAP server with it; failures
+ * are throttled per client address and per account (core's LoginThrottle), and the answer never
+ * says which of address or password was wrong.
+ */
+import { sleep } from '@postern/core';
+import { field, HttpError, type Reply } from '../http.js';
+import { LoginError, MailAccount } from '../mail/account.js';
+import { LOGIN_COOKIE, sessionCookie, type Ctx, type Route } from '../server.js';
+import { newToken } from '../session.js';
+import { UserResources } from '../state.js';
+import { urls } from '../urls.js';
+import { loginPage } from '../views/login.js';
+
+function loginForm(ctx: Ctx, status: number, user: string, error: string | null, notice: string | null): Reply {
+  // A fresh pre-login token per form: the login POST must echo it (login CSRF).
+  const token = newToken();
+  return {
+    kind: 'html',
+    status,
+    body: loginPage({ csrf: token, user, error, notice }),
+    cookies: [{ name: LOGIN_COOKIE, value: token, secure: ctx.secure }],
+  };
+}
+
+export const authRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/',
+    auth: false,
+    handler: async (ctx) => ({ kind: 'redirect', location: ctx.session ? urls.list('INBOX') : '/login' }),
+  },
+  {
+    method: 'GET',
+    path: '/login',
+    auth: false,
+    handler: async (ctx) => {
+      if (ctx.session) return { kind: 'redirect', location: urls.list('INBOX') };
+      const q = ctx.url.searchParams;
+      const notice = q.has('expired') ? 'Your session has ended. Log in again.' : q.has('bye') ? 'You have logged out.' : null;
+      return loginForm(ctx, 200, '', null, notice);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/login',
+    auth: false,
+    csrf: 'login',
+    handler: async (ctx) => {
+      const { state } = ctx;
+      const user = field(ctx.form!, 'user').trim().slice(0, 320);
+      const password = field(ctx.form!, 'password');
+      if (user === '' || password === '') return loginForm(ctx, 400, user, 'Enter your email address and password.', null);
+      if (state.throttle.isLocked(ctx.ip, user)) {
+        state.logger.warn({ ip: ctx.ip, user }, 'webmail login refused: too many failures');
+        return loginForm(ctx, 429, user, 'Too many failed logins. Wait a few minutes and try again.', null);
+      }
+      let account: MailAccount;
+      try {
+        account = await MailAccount.login(state.imap, user, password, state.logger);
+      } catch (err) {
+        if (err instanceof LoginError && err.kind === 'auth') {
+          const delay = state.throttle.fail(ctx.ip, user);
+          state.logger.info({ ip: ctx.ip, user }, 'webmail login failed');
+          await sleep(delay);
+          return loginForm(ctx, 401, user, 'Wrong email address or password.', null);
+        }
+        if (err instanceof LoginError) {
+          state.logger.warn({ err: err.message }, 'webmail login: mail server unavailable');
+          return loginForm(ctx, 503, user, 'The mail server cannot be reached right now. Try again in a moment.', null);
+        }
+        throw err;
+      }
+      state.throttle.succeed(user);
+      const session = state.sessions.create(user, password, new UserResources(account));
+      state.logger.info({ ip: ctx.ip, user }, 'webmail login');
+      return {
+        kind: 'redirect',
+        location: urls.list('INBOX'),
+        cookies: [sessionCookie(ctx, session.id, state.sessions.secondsLeft(session)), { name: LOGIN_COOKIE, value: '', maxAge: 0, secure: ctx.secure }],
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/logout',
+    auth: true,
+    csrf: 'session',
+    handler: async (ctx) => {
+      if (!ctx.session) throw new HttpError(401, 'Not logged in.');
+      ctx.state.logger.info({ user: ctx.session.user }, 'webmail logout');
+      await ctx.state.sessions.destroy(ctx.session.id);
+      return { kind: 'redirect', location: '/login?bye=1', cookies: [sessionCookie(ctx, '', 0)] };
+    },
+  },
+];

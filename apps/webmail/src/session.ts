@@ -1,0 +1,104 @@
+/**
+ * Webmail sessions, held in this process's memory only.
+ *
+ * Invariants:
+ * - The browser holds one random 256-bit id in an HttpOnly, SameSite=Strict cookie (Secure on
+ *   HTTPS) and nothing else: the password stays here, because every IMAP and SMTP login on the
+ *   user's behalf needs it, and is never written to a log or a page.
+ * - A session ends at `lifetime` after login (absolute, not sliding), at logout, or when the
+ *   process restarts; an ended session is forgotten at once and its connections are closed.
+ * - Every state-changing request carries the session's CSRF token (synchronizer token); it is
+ *   compared in constant time.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+
+export interface SessionResources {
+  /** Closes the session's IMAP connections and event streams. */
+  close(): Promise<void>;
+}
+
+export interface Session<R extends SessionResources = SessionResources> {
+  readonly id: string;
+  readonly user: string;
+  readonly password: string;
+  readonly csrf: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly resources: R;
+}
+
+/** A token fit for a cookie or a form field: 32 random bytes, base64url. */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function tokensEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+const MAX_SESSIONS = 10_000;
+
+export class SessionStore<R extends SessionResources = SessionResources> {
+  private readonly sessions = new Map<string, Session<R>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly lifetimeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, Math.max(1000, lifetimeMs))).unref();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  create(user: string, password: string, resources: R): Session<R> {
+    if (this.sessions.size >= MAX_SESSIONS) {
+      // The oldest session gives way; the map keeps insertion order.
+      const oldest = this.sessions.keys().next().value as string;
+      void this.destroy(oldest);
+    }
+    const t = this.now();
+    const session: Session<R> = { id: newToken(), user, password, csrf: newToken(), createdAt: t, expiresAt: t + this.lifetimeMs, resources };
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  /** The live session with this id; an expired one is destroyed and reported as absent. */
+  get(id: string | undefined): Session<R> | null {
+    if (!id) return null;
+    const s = this.sessions.get(id);
+    if (!s) return null;
+    if (this.now() >= s.expiresAt) {
+      void this.destroy(id);
+      return null;
+    }
+    return s;
+  }
+
+  /** Seconds left, for the cookie's Max-Age. */
+  secondsLeft(s: Session<R>): number {
+    return Math.max(0, Math.floor((s.expiresAt - this.now()) / 1000));
+  }
+
+  async destroy(id: string): Promise<void> {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    await s.resources.close().catch(() => undefined);
+  }
+
+  async sweep(): Promise<void> {
+    const t = this.now();
+    const ended = [...this.sessions.values()].filter((s) => t >= s.expiresAt).map((s) => s.id);
+    await Promise.all(ended.map((id) => this.destroy(id)));
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.sessions.keys()].map((id) => this.destroy(id)));
+  }
+}

@@ -96,6 +96,8 @@ export {
   taggedResponse,
   untaggedStatus,
   continuation,
+  parseErrorResponse,
+  framingErrorResponse,
   formatFlags,
   formatMailbox,
   capabilityResponse,

@@ -15,7 +15,9 @@ import {
   expungeResponse,
   fetchResponse,
   flagsResponse,
+  framingErrorResponse,
   idResponse,
+  parseErrorResponse,
   listResponse,
   namespaceResponse,
   searchResponse,
@@ -26,6 +28,7 @@ import {
 } from './response.js';
 import { formatResponseCode, type ResponseCode } from './response-code.js';
 import { parseSequenceSet } from './sequence.js';
+import { FramingError, ImapParseError } from './errors.js';
 
 const text = (b: Buffer | Buffer[]): string => (Array.isArray(b) ? Buffer.concat(b) : b).toString('utf8');
 
@@ -96,6 +99,23 @@ describe('status responses and codes', () => {
     expect([ok.tag, ok.command]).toEqual(['A1', 'OK']);
     expect(ok.attributes[0]?.section?.map((a) => a.value)).toEqual(['COPYUID', '9', '1:2', '5:6']);
     expect(ok.attributes[1]?.value).toBe('done');
+  });
+});
+
+describe('error replies', () => {
+  it('parse errors: tagged BAD, NO [BADCHARSET], untagged BAD', () => {
+    expect(text(parseErrorResponse(new ImapParseError('Unknown command "FROB"', 'A1')))).toBe('A1 BAD Unknown command "FROB"\r\n');
+    expect(text(parseErrorResponse(new ImapParseError('Unsupported charset', 'A2', 'SEARCH', 'NO', { code: 'BADCHARSET', charsets: ['UTF-8'] })))).toBe(
+      'A2 NO [BADCHARSET (UTF-8)] Unsupported charset\r\n',
+    );
+    expect(text(parseErrorResponse(new ImapParseError('Missing or invalid tag', null)))).toBe('* BAD Missing or invalid tag\r\n');
+  });
+
+  it('framing errors: NO/BAD [TOOBIG], BYE when fatal', () => {
+    expect(text(framingErrorResponse(new FramingError('LITERAL_TOO_BIG', 'Too big', 'A1', false)))).toBe('A1 NO [TOOBIG] Too big\r\n');
+    expect(text(framingErrorResponse(new FramingError('LINE_TOO_LONG', 'Too long', 'A2', false)))).toBe('A2 BAD [TOOBIG] Too long\r\n');
+    expect(text(framingErrorResponse(new FramingError('LINE_TOO_LONG', 'Too long', null, false)))).toBe('* BAD [TOOBIG] Too long\r\n');
+    expect(text(framingErrorResponse(new FramingError('BUFFER_OVERFLOW', 'Flood', 'A3', true)))).toBe('* BYE [TOOBIG] Flood\r\n');
   });
 });
 

@@ -8,6 +8,7 @@
  */
 import type { BodySection, StatusItem } from './command.js';
 import { formatImapDateTime } from './datetime.js';
+import type { FramingError, ImapParseError } from './errors.js';
 import { encodeMailboxName } from './mailbox.js';
 import { formatResponseCode, formatUidSet, type ResponseCode, type UidSetLike } from './response-code.js';
 import { formatSection } from './section.js';
@@ -60,6 +61,28 @@ export function untaggedStatus(status: ResponseStatus | 'BYE' | 'PREAUTH', text:
  */
 export function continuation(text = ''): Buffer {
   return line(`+ ${text.replace(/[\r\n]+/g, ' ')}`);
+}
+
+/**
+ * The reply to a command the parser rejected: `<tag> BAD <message>` (or `NO [BADCHARSET ...]`),
+ * untagged `* BAD` when no tag could be read.
+ */
+export function parseErrorResponse(error: ImapParseError): Buffer {
+  if (error.tag === null) return untaggedStatus('BAD', error.message, error.code);
+  return taggedResponse(error.tag, error.status, error.message, error.code);
+}
+
+/**
+ * The reply to a framing error. A literal over the size limit is `NO [TOOBIG]` (RFC 7889
+ * APPENDLIMIT, RFC 9051 §7.1); an overlong line or a non-synchronizing literal over the
+ * LITERAL- limit is `BAD [TOOBIG]` (RFC 7888 §4). Without a tag the reply is untagged; a fatal
+ * error gets `* BYE` (the caller then closes the connection).
+ */
+export function framingErrorResponse(error: FramingError): Buffer {
+  if (error.fatal) return untaggedStatus('BYE', error.message, { code: 'TOOBIG' });
+  if (error.tag === null) return untaggedStatus('BAD', error.message, { code: 'TOOBIG' });
+  const status = error.code === 'LITERAL_TOO_BIG' || error.code === 'COMMAND_TOO_BIG' ? 'NO' : 'BAD';
+  return taggedResponse(error.tag, status, error.message, { code: 'TOOBIG' });
 }
 
 /** `(\Seen \Answered)` */

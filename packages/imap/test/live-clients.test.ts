@@ -152,3 +152,37 @@ print(json.dumps(out))
     expect(server.commands.map((c) => c.name)).toEqual(['CAPABILITY', 'LOGIN', 'LIST', 'SELECT', 'SEARCH', 'FETCH', 'FETCH', 'STORE', 'APPEND', 'EXPUNGE', 'SEARCH', 'LOGOUT']);
   });
 });
+
+describe('raw socket conversation', () => {
+  it('answers bad input with BAD/NO [TOOBIG], asks for literals, keeps the session alive', async () => {
+    server = new ScriptServer({ capabilities: ['IMAP4rev1'], user: 'alice', pass: 'pw' });
+    const port = await server.listen();
+    const { connect } = await import('node:net');
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    const expectLine = async (re: RegExp): Promise<void> => {
+      await waitFor(() => re.test(received));
+      received = received.replace(re, '');
+    };
+    await expectLine(/^\* OK \[CAPABILITY IMAP4rev1\] .*\r\n/);
+    socket.write('a1 FROB\r\n');
+    await expectLine(/^a1 BAD Unknown command "FROB"\r\n/);
+    socket.write('a2 APPEND INBOX {99999999}\r\n');
+    await expectLine(/^a2 NO \[TOOBIG\] .*\r\n/);
+    socket.write(`a3 LOGIN ${'x'.repeat(70_000)}\r\n`);
+    await expectLine(/^a3 BAD \[TOOBIG\] .*\r\n/);
+    socket.write('a4 LOGIN {5}\r\n');
+    await expectLine(/^\+ Ready\r\n/);
+    socket.write('alice {2}\r\n');
+    await expectLine(/^\+ Ready\r\n/);
+    socket.write('pw\r\n');
+    await expectLine(/^a4 OK \[CAPABILITY IMAP4rev1\] LOGIN completed\r\n/);
+    socket.write('a5 SEARCH CHARSET KOI8-R ALL\r\n');
+    await expectLine(/^a5 NO \[BADCHARSET \(UTF-8 US-ASCII\)\] .*\r\n/);
+    socket.write('a6 LOGOUT\r\n');
+    await expectLine(/^\* BYE .*\r\na6 OK LOGOUT completed\r\n/);
+    socket.destroy();
+    expect(server.commands.map((c) => c.tag)).toEqual(['a4', 'a6']);
+  });
+});

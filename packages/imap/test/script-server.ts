@@ -16,6 +16,7 @@ import {
   fetchResponse,
   flagsResponse,
   FramingError,
+  framingErrorResponse,
   idResponse,
   ImapFramer,
   ImapParseError,
@@ -23,6 +24,7 @@ import {
   listResponse,
   namespaceResponse,
   parseCommand,
+  parseErrorResponse,
   searchResponse,
   sequenceSetContains,
   statusResponse,
@@ -397,7 +399,7 @@ export class ScriptServer {
             }
             case 'error':
               this.errors.push(ev.error);
-              write(ev.error.tag ? taggedResponse(ev.error.tag, 'BAD', ev.error.message, { code: 'TOOBIG' }) : untaggedStatus('BAD', ev.error.message));
+              write(framingErrorResponse(ev.error));
               if (ev.error.fatal) socket.destroy();
               break;
             case 'command': {
@@ -407,7 +409,7 @@ export class ScriptServer {
               } catch (err) {
                 if (!(err instanceof ImapParseError)) throw err;
                 this.errors.push(err);
-                write(err.tag ? taggedResponse(err.tag, err.status, err.message, err.code) : untaggedStatus('BAD', err.message));
+                write(parseErrorResponse(err));
                 break;
               }
               try {

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromObject, createResolver, DnsTemporaryError, lookupMx, resolveHost, type DnsResolver } from '@postern/core';
 
 const { Packet } = dns2;
+// RFC 1035 §4.1.1 response codes (dns2's typings lack Packet.RCODE)
+const RCODE = { SERVFAIL: 2, NXDOMAIN: 3 } as const;
 
 type Zone = Record<string, { mx?: Array<[number, string]>; a?: string[]; aaaa?: string[]; servfail?: boolean }>;
 
@@ -32,17 +34,18 @@ beforeAll(async () => {
       const name = q.name.toLowerCase();
       const entry = zone[name];
       if (!entry) {
-        response.header.rcode = Packet.RCODE.NXDOMAIN;
+        response.header.rcode = RCODE.NXDOMAIN;
         return send(response);
       }
       if (entry.servfail) {
-        response.header.rcode = Packet.RCODE.SERVFAIL;
+        response.header.rcode = RCODE.SERVFAIL;
         return send(response);
       }
       const base = { name: q.name, class: Packet.CLASS.IN, ttl: 60 };
-      if (q.type === Packet.TYPE.MX) for (const [priority, exchange] of entry.mx ?? []) response.answers.push({ ...base, type: Packet.TYPE.MX, priority, exchange });
-      if (q.type === Packet.TYPE.A) for (const address of entry.a ?? []) response.answers.push({ ...base, type: Packet.TYPE.A, address });
-      if (q.type === Packet.TYPE.AAAA) for (const address of entry.aaaa ?? []) response.answers.push({ ...base, type: Packet.TYPE.AAAA, address });
+      const answers = response.answers as unknown[]; // plain records; dns2 encodes them by type
+      if (q.type === Packet.TYPE.MX) for (const [priority, exchange] of entry.mx ?? []) answers.push({ ...base, type: Packet.TYPE.MX, priority, exchange });
+      if (q.type === Packet.TYPE.A) for (const address of entry.a ?? []) answers.push({ ...base, type: Packet.TYPE.A, address });
+      if (q.type === Packet.TYPE.AAAA) for (const address of entry.aaaa ?? []) answers.push({ ...base, type: Packet.TYPE.AAAA, address });
       send(response);
     },
   });

@@ -3,6 +3,11 @@
  * so one fsync (synchronous=FULL) acknowledges many messages instead of one each (what Postfix's
  * queue manager and Dovecot do with their own batching).
  *
+ * Window 0 (the default the queue uses) means "everything handed in during this turn of the event
+ * loop". Under load that is the natural batch: while one commit runs (synchronously), DATA
+ * completions pile up in the sockets and are handled together in the next turn. A timer window
+ * only adds latency (measured with bench/smtp: 2 ms timers cut one-connection throughput by 7x).
+ *
  * Each piece runs in its own savepoint: a piece that throws is rolled back alone and its promise
  * rejects, the others still commit. A promise resolves only after the COMMIT returned, which is
  * the point where SMTP may say 250.

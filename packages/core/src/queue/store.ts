@@ -180,7 +180,7 @@ export class QueueStore {
     options: { now?: () => number; groupWindowMs?: number } = {},
   ) {
     this.now = options.now ?? Date.now;
-    this.group = new GroupCommit(db, options.groupWindowMs ?? 2);
+    this.group = new GroupCommit(db, options.groupWindowMs ?? 0);
     this.outcomeGroup = new GroupCommit(db, 0);
   }
 

@@ -51,6 +51,8 @@ export interface Dsn {
 export function statusOfReply(reply: string, fallbackClass: 4 | 5): string {
   const m = /^([245])\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply.trim());
   if (m) return m[2]!;
+  const bare = /^([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply.trim());
+  if (bare) return bare[1]!;
   const c = /^([245])\d\d\b/.exec(reply.trim());
   if (c) return `${c[1]}.0.0`;
   return `${fallbackClass}.0.0`;

@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildDsn, statusOfReply } from '../dsn/index.js';
+import { QueueStore, retryDelay, type NewMessage, type NoticeBuilder, type RetryPolicy } from './store.js';
+
+let dir: string;
+let now: number;
+let q: QueueStore;
+const policy: RetryPolicy = { retryInitialMs: 1000, retryMaxMs: 8000, lifetimeMs: 60_000, delayWarningMs: 20_000 };
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'postern-queue-'));
+  now = 1_000_000;
+  q = QueueStore.open({ dataDir: dir }, { now: () => now });
+});
+
+afterEach(() => {
+  q.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const msg = (id: string, sender = 'alice@a.test', rcpts = ['bob@b.test']): NewMessage => ({
+  id,
+  sender,
+  recipients: rcpts.map((address) => ({ address })),
+  data: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
+  origin: 'submission',
+});
+
+const notices: NoticeBuilder = (kind, entry, list) => ({
+  id: `${kind}-${entry.id}`,
+  sender: '',
+  recipients: [{ address: entry.sender }],
+  data: buildDsn({
+    reportingMta: 'mail.a.test',
+    to: entry.sender,
+    queueId: entry.id,
+    arrival: new Date(entry.arrival),
+    original: entry.data,
+    recipients: list.map((n) => ({ address: n.recipient.address, action: kind === 'failure' ? 'failed' : 'delayed', reply: n.reply })),
+  }).data,
+  origin: 'dsn',
+});
+
+describe('QueueStore', () => {
+  it('commits messages handed in together in one batch, and offers them when due', async () => {
+    const ids = await Promise.all(['m1', 'm2', 'm3'].map((id) => q.enqueue(msg(id))));
+    expect(ids).toEqual(['m1', 'm2', 'm3']);
+    expect(q.due(10).map((e) => e.id)).toEqual(['m1', 'm2', 'm3']);
+    expect(q.due(10, new Set(['m2'])).map((e) => e.id)).toEqual(['m1', 'm3']);
+  });
+
+  it('rolls back only the piece of a batch that failed', async () => {
+    const results = await Promise.allSettled([q.enqueue(msg('ok1')), q.enqueue(msg('ok1')), q.enqueue(msg('ok2'))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(q.counts().messages).toBe(2);
+  });
+
+  it('defers on the growing schedule, warns once after delay_warning, fails at the end of the lifetime', () => {
+    q.enqueueNow(msg('m'));
+    const attempt = (): void => {
+      const [e] = q.due(1);
+      q.record(e!, [{ recipientId: e!.recipients[0]!.id, kind: 'deferred', reply: '451 4.3.0 busy' }], policy, notices);
+    };
+    attempt();
+    expect(q.get('m')!.recipients[0]!.nextAttempt).toBe(now + 1000);
+    expect(q.due(1)).toEqual([]);
+    now += 25_000; // past the delay warning
+    attempt();
+    expect(q.get('delay-m')).not.toBeNull();
+    expect(q.get('m')!.recipients[0]!.nextAttempt).toBe(now + 2000);
+    now += 10_000;
+    q.remove('delay-m');
+    attempt();
+    expect(q.get('delay-m')).toBeNull(); // only one delay notice
+    now += 60_000; // past the lifetime
+    attempt();
+    expect(q.get('m')).toBeNull(); // done: removed
+    const bounce = q.get('failure-m')!;
+    expect(bounce.sender).toBe('');
+    expect(bounce.recipients.map((r) => r.address)).toEqual(['alice@a.test']);
+    expect(bounce.data.toString()).toMatch(/Status: 4\.3\.0/);
+    expect(retryDelay(policy, 10)).toBe(8000);
+  });
+
+  it('keeps delivered recipients delivered and bounces only the failed ones', () => {
+    q.enqueueNow(msg('m', 'alice@a.test', ['x@b.test', 'y@b.test', 'z@b.test']));
+    const [e] = q.due(1);
+    const [x, y, z] = e!.recipients;
+    q.record(
+      e!,
+      [
+        { recipientId: x!.id, kind: 'delivered', reply: '250 ok' },
+        { recipientId: y!.id, kind: 'failed', reply: '550 5.1.1 no such user' },
+        { recipientId: z!.id, kind: 'deferred', reply: '451 4.3.0 later' },
+      ],
+      policy,
+      notices,
+    );
+    const left = q.get('m')!;
+    expect(left.recipients.map((r) => r.state)).toEqual(['delivered', 'failed', 'queued']);
+    const dsn = q.get('failure-m')!.data.toString();
+    expect(dsn).toMatch(/Final-Recipient: rfc822; y@b\.test/);
+    expect(dsn).not.toMatch(/x@b\.test|z@b\.test/);
+    now += 5000;
+    expect(q.due(5).find((d) => d.id === 'm')!.recipients.map((r) => r.address)).toEqual(['z@b.test']);
+  });
+
+  it('never bounces a bounce, and honours NOTIFY=NEVER', () => {
+    q.enqueueNow(msg('null', ''));
+    q.enqueueNow({ ...msg('never'), recipients: [{ address: 'bob@b.test', notify: ['NEVER'] }] });
+    for (const e of q.due(5)) q.record(e, [{ recipientId: e.recipients[0]!.id, kind: 'failed', reply: '550 5.1.1 no' }], policy, notices);
+    expect(q.counts().messages).toBe(0);
+  });
+
+  it('lists, retries and deletes', () => {
+    q.enqueueNow(msg('m'));
+    const [e] = q.due(1);
+    q.record(e!, [{ recipientId: e!.recipients[0]!.id, kind: 'deferred', reply: '421 4.4.2 gone' }], policy);
+    expect(q.list()).toMatchObject([{ id: 'm', recipients: ['bob@b.test'], attempts: 1, lastError: '421 4.4.2 gone' }]);
+    expect(q.due(1)).toEqual([]);
+    expect(q.retry('m')).toBe(1);
+    expect(q.due(1)).toHaveLength(1);
+    expect(q.remove('m')).toBe(true);
+    expect(q.list()).toEqual([]);
+  });
+});
+
+describe('statusOfReply', () => {
+  it('takes the enhanced code, else the class', () => {
+    expect(statusOfReply('550 5.1.1 <x>: unknown', 5)).toBe('5.1.1');
+    expect(statusOfReply('4.4.1 connection refused', 4)).toBe('4.4.1');
+    expect(statusOfReply('554 transaction failed', 5)).toBe('5.0.0');
+    expect(statusOfReply('whatever', 4)).toBe('4.0.0');
+  });
+});

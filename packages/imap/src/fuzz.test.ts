@@ -12,6 +12,10 @@ import { parseCommand } from './parser.js';
 import { command } from '../test/arbitraries.js';
 import { run } from '../test/helpers.js';
 
+/** `IMAP_FUZZ_SCALE=50 npx vitest run src/fuzz.test.ts` for a longer campaign. */
+const SCALE = Math.max(1, Number(process.env.IMAP_FUZZ_SCALE ?? 1));
+const runs = (n: number): number => n * SCALE;
+
 describe('round trip: formatCommand -> ImapFramer -> parseCommand', () => {
   for (const literalPlus of [true, false]) {
     for (const utf8Accept of [false, true]) {
@@ -25,7 +29,7 @@ describe('round trip: formatCommand -> ImapFramer -> parseCommand', () => {
             expect(r.commands).toEqual([cmd]);
             if (!literalPlus) expect(r.continuations).toBe(wire.toString('latin1').match(/\{\d+\}\r\n/g)?.length ?? 0);
           }),
-          { numRuns: 400 },
+          { numRuns: runs(400) },
         );
       });
     }
@@ -128,14 +132,14 @@ describe('robustness on any input (property)', () => {
       fc.property(fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)), chunking, decisions, rawAfter, (bytes, chunkSizes, d, r) =>
         drive({ bytes, chunkSizes, decisions: d, rawAfter: r }),
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
   it('IMAP-like token soup', () => {
     fc.assert(
       fc.property(soup, chunking, decisions, rawAfter, (bytes, chunkSizes, d, r) => drive({ bytes, chunkSizes, decisions: d, rawAfter: r })),
-      { numRuns: 1500 },
+      { numRuns: runs(1500) },
     );
   });
 
@@ -158,7 +162,7 @@ describe('robustness on any input (property)', () => {
       });
     fc.assert(
       fc.property(mutated, chunking, decisions, (bytes, chunkSizes, d) => drive({ bytes, chunkSizes, decisions: d, rawAfter: [false] })),
-      { numRuns: 800 },
+      { numRuns: runs(800) },
     );
   });
 });

@@ -161,7 +161,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
     });
     const sender = formatAddress(parseAddress((session.envelope.mailFrom || { address: user.address }).address));
     const unsigned = Buffer.concat([Buffer.from(received + added), data]);
-    const message = await signMessage(unsigned, { domain: parseAddress(sender).domain, selector: config.dkim.selector });
+    const message = await signMessage(unsigned, { domain: parseAddress(sender).domain, selector: config.dkim.selector, dataDir: config.dataDir });
     const recipients = rcpts.map((r) => ({
       address: formatAddress(parseAddress(r.address)),
       orcpt: r.dsn?.orcpt ?? null,

@@ -1,11 +1,18 @@
 /**
- * The seam for inbound message authentication (SPF, DKIM, DMARC, ARC with mailauth), called by
- * the MX server after DATA and before the message is queued.
+ * Inbound message authentication on port 25 (SPF, DKIM, DMARC, ARC with mailauth, through
+ * @postern/trust), called by the MX server after DATA and before the message is queued.
  *
- * Today it checks nothing: every message is accepted unchanged with no header added. The helper
- * who adds SPF/DKIM/DMARC replaces the body of `checkInbound` (an `Authentication-Results:` header
- * in `prepend`, `reject` for a DMARC p=reject failure, `junk` for a quarantine).
+ * - Mail from an authenticated client or a trusted network is ours to relay, not to judge: it
+ *   passes unchecked and unchanged.
+ * - Otherwise every check runs against the DNS servers of `dns.servers`; the verdict follows the
+ *   `[inbound]` policy: refuse (550 5.7.1), deliver to Junk (`X-Postern-Junk:` prepended, which
+ *   the delivery agent reads), or accept. Either way `Authentication-Results:` is prepended.
+ * - Authentication-Results fields claiming our host name, and any `X-Postern-Junk:`, are removed
+ *   from the message first (RFC 8601 §5): only we write those.
  */
+import type { Config } from '@postern/core';
+import { JUNK_HEADER, checkInbound as check, createDnsLookup, inboundPolicyOf, stripForgedAuthResults, type DnsLookup } from '@postern/trust';
+
 export interface InboundContext {
   /** The client's IP address. */
   ip: string;
@@ -17,14 +24,53 @@ export interface InboundContext {
   hostname: string;
   /** The message as received, before our Received: header. */
   message: Buffer;
+  /** Where the DNS servers and the policy come from. */
+  config: Pick<Config, 'dns' | 'inbound'>;
+  /** True for mail we relay for an authenticated client or a trusted network: not checked. */
+  trusted?: boolean;
 }
 
 export type InboundVerdict =
-  | { action: 'accept'; prepend: string }
+  /** Queue `message` (forged fields removed) with `prepend` above it. */
+  | { action: 'accept'; prepend: string; message: Buffer }
   /** Deliver, but to the recipient's Junk folder (the header tells the delivery agent). */
-  | { action: 'junk'; prepend: string }
+  | { action: 'junk'; prepend: string; message: Buffer }
   | { action: 'reject'; code: number; enhanced: string; text: string };
 
-export async function checkInbound(_ctx: InboundContext): Promise<InboundVerdict> {
-  return { action: 'accept', prepend: '' };
+/** One resolver per config (node's Resolver keeps its server list; no need for one per message). */
+const lookups = new WeakMap<object, DnsLookup>();
+
+function lookupFor(config: Pick<Config, 'dns'>): DnsLookup {
+  let l = lookups.get(config.dns);
+  if (!l) {
+    l = createDnsLookup(config);
+    lookups.set(config.dns, l);
+  }
+  return l;
+}
+
+/** Header field text without CR/LF (a reason is free text from DNS names and policies). */
+const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
+
+export async function checkInbound(ctx: InboundContext): Promise<InboundVerdict> {
+  if (ctx.trusted) return { action: 'accept', prepend: '', message: ctx.message };
+  const result = await check({
+    raw: ctx.message,
+    ip: ctx.ip,
+    helo: ctx.helo,
+    mailFrom: ctx.sender,
+    hostname: ctx.hostname,
+    resolver: lookupFor(ctx.config),
+    policy: inboundPolicyOf(ctx.config),
+    // a DNS server that never answers must not hold the client past a few lookups' worth
+    timeoutMs: ctx.config.dns.timeout * 3,
+  });
+  if (result.verdict === 'reject') {
+    const reply = result.reply ?? { code: 550, enhanced: '5.7.1', text: result.reason };
+    return { action: 'reject', code: reply.code, enhanced: reply.enhanced, text: oneLine(reply.text) };
+  }
+  const message = stripForgedAuthResults(ctx.message, ctx.hostname);
+  const prepend = `${result.header}\r\n`;
+  if (result.verdict === 'junk') return { action: 'junk', prepend: `${JUNK_HEADER}: yes (${oneLine(result.reason)})\r\n${prepend}`, message };
+  return { action: 'accept', prepend, message };
 }

@@ -189,6 +189,8 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       sender,
       hostname: config.hostname,
       message: data,
+      config,
+      trusted: mayRelay(session),
     });
     if (verdict.action === 'reject') throw new SmtpReply(verdict.code, verdict.enhanced, verdict.text);
     const id = newId();
@@ -203,7 +205,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       ...(rcpts.length === 1 ? { for: rcpts[0]!.address } : {}),
       ...(tlsInfo ? { tls: tlsInfo } : {}),
     });
-    const full = Buffer.concat([Buffer.from(received + verdict.prepend), data]);
+    const full = Buffer.concat([Buffer.from(received + verdict.prepend), verdict.message]);
     const recipients = rcpts.map((r) => ({
       address: formatAddress(parseAddress(r.address)),
       orcpt: r.dsn?.orcpt ?? null,

@@ -5,6 +5,22 @@
  * null reverse-path, queued like any message.
  */
 import { buildDsn, has8bit, newId, tryParseAddress, needsSmtpUtf8, type Config, type NoticeBuilder } from '@postern/core';
+import { hostSigningDomain, signMessageSync } from '@postern/trust';
+
+/**
+ * DKIM-signs a notice from MAILER-DAEMON@<hostname> with the keys of the host name's local parent
+ * domain (DMARC relaxed alignment). Without such keys, or if signing fails, the notice goes
+ * unsigned: it still passes SPF through our HELO name (`postern dns` publishes it), and losing a
+ * bounce is worse than an unsigned one.
+ */
+function signNotice(config: Config, data: Buffer): Buffer {
+  try {
+    const domain = hostSigningDomain(config, config.hostname);
+    return domain ? signMessageSync(data, { config, domain }) : data;
+  } catch {
+    return data;
+  }
+}
 
 export function noticeBuilder(config: Config): NoticeBuilder {
   return (kind, entry, list) => {
@@ -31,14 +47,15 @@ export function noticeBuilder(config: Config): NoticeBuilder {
       })),
     });
     const to = tryParseAddress(entry.sender);
+    const data = signNotice(config, dsn.data);
     return {
       id: newId(),
       sender: '',
       recipients: [{ address: entry.sender }],
-      data: dsn.data,
+      data,
       origin: 'dsn',
       client: `dsn for ${entry.id}`,
-      body8bit: has8bit(dsn.data),
+      body8bit: has8bit(data),
       smtputf8: to ? needsSmtpUtf8(to) : false,
     };
   };

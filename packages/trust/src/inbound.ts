@@ -16,6 +16,7 @@
  *   ("the default must not lose legitimate mail").
  * - DMARC pct below 100 (RFC 7489 §6.6.4): messages outside the sample get the next milder policy.
  * - A DNS failure (temperror) is recorded in the header and decides nothing: the mail is accepted.
+ *   So does a check that takes longer than `timeoutMs`.
  */
 import { authenticate, type AuthenticateResult } from 'mailauth';
 import { fieldValue, hasField, headerSection, type HeaderField } from './header-fields.js';
@@ -70,6 +71,11 @@ export interface InboundInput {
   policy?: Partial<InboundPolicy>;
   /** For DMARC pct sampling; default Math.random. */
   random?: () => number;
+  /**
+   * The most the whole check may take (a client waits for our reply to DATA meanwhile); past
+   * it every method counts as temperror and the mail is accepted. Default: no limit.
+   */
+  timeoutMs?: number;
 }
 
 export interface InboundResult {
@@ -112,8 +118,27 @@ function formatHeader(hostname: string, rows: string[]): string {
 
 const MILDER: Record<string, string> = { reject: 'quarantine', quarantine: 'none', none: 'none' };
 
+/** What a check that ran out of time reports: nothing decided, nothing lost. */
+function timedOut(input: InboundInput): InboundResult {
+  const rows = ['dkim=temperror (checks timed out)', 'spf=temperror', 'dmarc=temperror', 'arc=temperror'];
+  return { header: formatHeader(input.hostname, rows), verdict: 'accept', reason: 'checks timed out', spf: 'temperror', dkim: ['temperror'], dmarc: 'temperror', arc: 'temperror' };
+}
+
 /** Runs every check and applies the policy. Never throws for a DNS failure (temperror). */
 export async function checkInbound(input: InboundInput): Promise<InboundResult> {
+  if (input.timeoutMs === undefined) return runChecks(input);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<InboundResult>((resolve) => {
+    timer = setTimeout(() => resolve(timedOut(input)), input.timeoutMs);
+  });
+  try {
+    return await Promise.race([runChecks(input), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runChecks(input: InboundInput): Promise<InboundResult> {
   const policy: InboundPolicy = { ...DEFAULT_INBOUND_POLICY, ...input.policy };
   const result = await authenticate(input.raw, {
     ip: input.ip,

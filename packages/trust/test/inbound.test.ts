@@ -166,6 +166,13 @@ describe('checkInbound', () => {
     expect(r.verdict).toBe('accept');
   });
 
+  it('gives up after timeoutMs: everything temperror, accepted', async () => {
+    const never: InboundInput['resolver'] = () => new Promise(() => undefined);
+    const r = await checkInbound(input(mail('CEO <ceo@a.test>'), STRANGER_IP, 'ceo@a.test', { resolver: never, timeoutMs: 50 }));
+    expect([r.verdict, r.spf, r.dmarc, r.reason]).toEqual(['accept', 'temperror', 'temperror', 'checks timed out']);
+    expect(r.header).toBe('Authentication-Results: mx.b.test;\r\n dkim=temperror (checks timed out);\r\n spf=temperror;\r\n dmarc=temperror;\r\n arc=temperror');
+  });
+
   it('checks the HELO name for the null sender (bounces)', async () => {
     const r = await checkInbound(input(mail('MAILER-DAEMON@a.test'), ALICE_IP, '', { helo: 'a.test' }));
     expect(r.spf).toBe('pass');

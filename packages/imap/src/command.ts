@@ -212,5 +212,9 @@ export type Command = Tagged &
 
 export type CommandName = Command['name'];
 
-/** A command of one name, e.g. `CommandOf<'FETCH'>`. */
-export type CommandOf<N extends CommandName> = Extract<Command, { name: N }>;
+/**
+ * The command(s) of the given name(s), e.g. `CommandOf<'FETCH'>`, `CommandOf<'SUBSCRIBE' |
+ * 'UNSUBSCRIBE'>`. An intersection rather than `Extract`, so names that share a variant
+ * (SELECT/EXAMINE, COPY/MOVE, ...) narrow too: members whose `name` cannot be N reduce to never.
+ */
+export type CommandOf<N extends CommandName> = Command & { readonly name: N };

@@ -16,6 +16,7 @@ import {
   QueueStore,
   splitHostPort,
   TlsMaterial,
+  reloadTlsOnConnection,
   type Config,
   type Logger,
 } from '@postern/core';
@@ -51,6 +52,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const address = config.listen[name];
     if (!address) continue;
     const server = createSubmissionServer(deps, name === 'submissions');
+    reloadTlsOnConnection(server, tls);
     const { host, port } = splitHostPort(address);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -17,6 +17,7 @@ import {
   QueueStore,
   splitHostPort,
   TlsMaterial,
+  reloadTlsOnConnection,
   type Config,
   type DnsResolver,
   type Logger,
@@ -63,6 +64,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     server = createMxServer({ config, accounts: mail.accounts, queue, tls, throttle, log, onQueued: () => runner?.wake() });
     const { host, port } = splitHostPort(config.listen.smtp);
     const s = server;
+    reloadTlsOnConnection(s, tls);
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
       s.listen(port, host, () => {

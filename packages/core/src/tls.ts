@@ -4,6 +4,7 @@
  * when they change, so a renewed Let's Encrypt pair is used without a restart.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
@@ -35,6 +36,8 @@ export class TlsMaterial {
   private files: TlsFiles;
   private context: SecureContext;
   private stamp: string;
+  /** Counts reloads, so a holder of an older copy of the pair can tell it is stale. */
+  generation = 0;
 
   constructor(
     readonly certPath: string,
@@ -66,6 +69,7 @@ export class TlsMaterial {
       this.context = createSecureContext({ ...files, minVersion: 'TLSv1.2' });
       this.files = files;
       this.stamp = now;
+      this.generation++;
       return true;
     } catch {
       return false;
@@ -81,4 +85,27 @@ export class TlsMaterial {
     this.refresh();
     cb(null, this.context);
   };
+}
+
+/** The part of smtp-server's SMTPServer a certificate reload needs. */
+export interface TlsReloadable {
+  server: Server;
+  updateSecureContext(options: TlsFiles): void;
+}
+
+/**
+ * Keeps an smtp-server's default certificate current. A client that sends no SNI (Postfix by
+ * default, anyone connecting by IP address) gets the server's default context, which the SNI
+ * callback never sees: before each new connection is handled, the files are checked and the
+ * contexts rebuilt when the pair changed.
+ */
+export function reloadTlsOnConnection(target: TlsReloadable, tls: TlsMaterial): void {
+  let applied = tls.generation;
+  // prepended: runs before smtp-server's own connection handler picks the default context
+  target.server.prependListener('connection', () => {
+    tls.refresh();
+    if (tls.generation === applied) return;
+    applied = tls.generation;
+    target.updateSecureContext(tls.current);
+  });
 }

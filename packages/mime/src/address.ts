@@ -27,6 +27,8 @@ class AddressParser {
   readonly lx: Rfc822Lexer;
   readonly out: Address[] = [];
   private cur: Address = { name: null, route: null, mailbox: null, host: null };
+  /** The address being parsed has a syntax error. */
+  private invalid = false;
 
   constructor(value: string) {
     this.lx = new Rfc822Lexer(value);
@@ -34,6 +36,7 @@ class AddressParser {
 
   private reset(): void {
     this.cur = { name: null, route: null, mailbox: null, host: null };
+    this.invalid = false;
   }
 
   private push(a: Address): void {
@@ -80,16 +83,21 @@ class AddressParser {
     this.lx.pos++; // "<"
     if (this.lx.skipCfws() <= 0) return -1;
     if (this.lx.peek() === AT) {
-      if (this.parseDomainList() <= 0 || this.lx.peek() !== 0x3a) {
+      if (this.parseDomainList() > 0 && this.lx.peek() === 0x3a) {
+        this.lx.pos++;
+      } else {
         this.cur.route = 'INVALID_ROUTE';
-        return -1;
+        if (this.lx.atEnd) return -1;
+        // try to continue anyway
       }
-      this.lx.pos++;
       if (this.lx.skipCfws() <= 0) return -1;
     }
-    if (this.parseLocalPart() <= 0) return -1;
-    if (this.lx.peek() === AT) {
-      if (this.parseDomain() <= 0) return -1;
+    if (this.lx.peek() !== 0x3e) {
+      // "<>" is no address, but not a syntax error either: MISSING_MAILBOX / MISSING_DOMAIN
+      if (this.parseLocalPart() <= 0) return -1;
+      if (this.lx.peek() === AT) {
+        if (this.parseDomain() <= 0) return -1;
+      }
     }
     if (this.lx.peek() !== 0x3e) return -1;
     this.lx.pos++;
@@ -102,19 +110,42 @@ class AddressParser {
     if (r <= 0 || this.lx.peek() !== 0x3c) return -1;
     const name = phrase.join('');
     this.cur.name = name === '' ? null : name;
-    if (this.parseAngleAddr() < 0) this.cur.host = 'SYNTAX_ERROR';
+    if (this.parseAngleAddr() < 0) {
+      this.cur.host = 'SYNTAX_ERROR';
+      this.invalid = true;
+    }
     return this.lx.atEnd ? 0 : 1;
   }
 
   private parseAddrSpec(): number {
     this.lx.lastComment = '';
+    const quoted = this.lx.peek() === 0x22;
     let r = this.parseLocalPart();
+    if (r <= 0) this.invalid = true;
+    let sawAt = false;
     if (r !== 0 && !this.lx.atEnd && this.lx.peek() === AT) {
+      sawAt = true;
       const r2 = this.parseDomain();
       if (r2 <= 0) r = r2;
     }
-    // "user@host (Full Name)": the comment is the only name there is
-    if (this.lx.lastComment.length > 0) this.cur.name = this.lx.lastComment;
+    if (this.lx.lastComment.length > 0) {
+      // "user@host (Full Name)": the comment is the only name there is
+      this.cur.name = this.lx.lastComment;
+    } else if (!sawAt) {
+      // "user" alone is a mailbox without domain, but "some words" is a display name without
+      // an address (Dovecot 2.3 reads it so)
+      const more: string[] = [];
+      this.lx.parsePhrase(more);
+      const extra = more.join('');
+      if (extra.length > 0) {
+        this.cur.name = `${this.cur.mailbox ?? ''} ${extra}`;
+        this.cur.mailbox = null;
+      } else if (!quoted) {
+        this.cur.host = '';
+      }
+      this.invalid = true;
+      r = -1;
+    }
     return r;
   }
 
@@ -123,7 +154,7 @@ class AddressParser {
       name: this.cur.name,
       route: this.cur.route,
       mailbox: this.cur.mailbox ?? 'MISSING_MAILBOX',
-      host: this.cur.host ?? 'MISSING_DOMAIN',
+      host: this.cur.host === null || this.cur.host === '' ? 'MISSING_DOMAIN' : this.cur.host,
     });
   }
 
@@ -134,6 +165,11 @@ class AddressParser {
       this.lx.pos = start;
       this.reset();
       r = this.parseAddrSpec();
+      // a lone quoted word is a name, not a mailbox
+      if (this.invalid && this.cur.name === null && this.cur.mailbox !== null && this.cur.host === null) {
+        this.cur.name = this.cur.mailbox;
+        this.cur.mailbox = null;
+      }
     }
     this.addFixed();
     return r;
@@ -148,11 +184,8 @@ class AddressParser {
     this.push({ name: null, route: null, mailbox: phrase.join(''), host: null });
     if (r > 0 && this.lx.peek() !== 0x3b) {
       while (this.out.length < MAX_ADDRESSES) {
-        if (this.parseMailbox() <= 0) {
-          r = -1;
-          break;
-        }
-        if (this.lx.peek() !== 0x2c) break;
+        this.parseMailbox(); // a broken member: carry on with the next one
+        if (this.lx.atEnd || this.lx.peek() !== 0x2c) break;
         this.lx.pos++;
         if (this.lx.skipCfws() <= 0) {
           r = -1;

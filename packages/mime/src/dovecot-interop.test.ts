@@ -21,6 +21,7 @@ const DEVIATIONS: Record<string, string> = {
   'bare-lf.eml': 'Dovecot reports sizes with LF counted as CRLF; we report the stored octets',
   'boundary-prefix-and-padding.eml': 'an invalid Content-Type ("text") is text/plain per RFC 2045 §5.2',
   'garbage-content-type.eml': 'an invalid Content-Type is text/plain per RFC 2045 §5.2',
+  'content-type-trailing-garbage.eml': 'an invalid Content-Type (junk after the subtype) is text/plain per RFC 2045 §5.2',
   'message-global.eml': 'message/global carries envelope and structure per RFC 9051 §7.5.2; Dovecot 2.3 treats it as opaque',
   'raw-8bit-headers.eml': 'non-UTF-8 header octets are sent as UTF-8 (read as Latin-1); Dovecot sends the raw octets',
   'deep-nesting-120.eml': 'our default maxDepth is 32, Dovecot nests up to 100',

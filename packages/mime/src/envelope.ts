@@ -1,13 +1,14 @@
 /**
  * IMAP ENVELOPE (RFC 9051 §7.5.2): date, subject, from, sender, reply-to, to, cc, bcc,
  * in-reply-to, message-id. Values are the raw header values (encoded-words left for the
- * client), unfolded. As in Dovecot: the last occurrence of a field wins; Sender and Reply-To
+ * client), unfolded. As in Dovecot: the last occurrence of a string field wins, the addresses of
+ * repeated address fields are concatenated; Sender and Reply-To
  * default to From (RFC 9051 §7.5.2); an address field without addresses is NIL; the subject and
  * display names have white space runs collapsed and trimmed ("for humans").
  */
 import { imapNString } from '@postern/imap';
 import type { Address } from './address.js';
-import { parseAddressList } from './address.js';
+import { MAX_ADDRESSES, parseAddressList } from './address.js';
 import type { RawField } from './header.js';
 import { fieldValue, lastField } from './header.js';
 
@@ -31,9 +32,18 @@ export function readMessageHeaders(raw: Buffer, fields: readonly RawField[]): Me
     const f = lastField(fields, key);
     return f === undefined ? null : fieldValue(raw, f);
   };
+  // Address fields that occur more than once are concatenated (Dovecot 2.3 does the same);
+  // other fields: the last occurrence wins.
   const addrs = (key: string): Address[] => {
-    const f = lastField(fields, key);
-    return f === undefined ? [] : parseAddressList(fieldValue(raw, f));
+    const out: Address[] = [];
+    for (const f of fields) {
+      if (f.key !== key || out.length >= MAX_ADDRESSES) continue;
+      for (const a of parseAddressList(fieldValue(raw, f))) {
+        if (out.length >= MAX_ADDRESSES) break;
+        out.push(a);
+      }
+    }
+    return out;
   };
   return {
     date: str('date'),

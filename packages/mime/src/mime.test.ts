@@ -160,7 +160,7 @@ describe('multipart offsets', () => {
 
 describe('decodePartBody', () => {
   const mk = (cte: string, body: string): { raw: Buffer; p: MimePart } => {
-    const raw = crlf([`Content-Transfer-Encoding: ${cte}`, '', body]);
+    const raw = crlf(['MIME-Version: 1.0', `Content-Transfer-Encoding: ${cte}`, '', body]);
     const m = indexMessage(raw);
     return { raw, p: m.parts[0]! };
   };
@@ -172,9 +172,16 @@ describe('decodePartBody', () => {
   });
 
   it('undoes quoted-printable with soft breaks, lowercase hex and bare LF', () => {
-    const raw = Buffer.from('Content-Transfer-Encoding: quoted-printable\n\na=3db=3D=\nc =20\nd  \n= x', 'latin1');
+    const raw = Buffer.from('MIME-Version: 1.0\nContent-Transfer-Encoding: quoted-printable\n\na=3db=3D=\nc =20\nd  \n= x', 'latin1');
     const p = indexMessage(raw).parts[0]!;
     expect(decodePartBody(raw, p).toString('latin1')).toBe('a=b=c  \nd\n= x');
+  });
+
+  it('ignores Content-* fields of a message that is not MIME (no MIME-Version, no Content-Type)', () => {
+    const raw = crlf(['Content-Transfer-Encoding: base64', 'Content-ID: <x@y>', '', 'QUJD']);
+    const p = indexMessage(raw).parts[0]!;
+    expect(p).toMatchObject({ encoding: '7bit', id: null });
+    expect(decodePartBody(raw, p).toString()).toBe('QUJD');
   });
 
   it('returns identity encodings as they are', () => {

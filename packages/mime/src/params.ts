@@ -179,7 +179,9 @@ export function parseContentType(value: string): ParsedContentType {
   lx.parseMimeToken(sub);
   const t = type.join('');
   const st = sub.join('');
-  return { type: t, subtype: st, valid: t !== '' && st !== '', params: mergeRfc2231(parseParamList(lx, MAX_PARAMS)) };
+  // only parameters may follow the subtype: "message/rfc822 Date: ..." is not a media type
+  const valid = t !== '' && st !== '' && (lx.atEnd || lx.peek() === 0x3b);
+  return { type: t, subtype: st, valid, params: valid ? mergeRfc2231(parseParamList(lx, MAX_PARAMS)) : [] };
 }
 
 /** Parses a Content-Disposition value: null when there is no disposition token. */

@@ -75,9 +75,14 @@ interface OpenBoundary {
 }
 
 interface BoundaryMatch {
+  /** Start of the delimiter line. */
   line: number;
+  /** Just past its line end (or the end of the message). */
   after: number;
+  /** "--boundary--". */
   close: boolean;
+  /** The line has a line end. */
+  terminated: boolean;
   owner: OpenBoundary;
 }
 
@@ -86,6 +91,20 @@ const MAX_BOUNDARY = 1000;
 function fieldString(raw: Buffer, fields: readonly RawField[], key: string): string | null {
   const f = firstField(fields, key);
   return f === undefined ? null : fieldValue(raw, f);
+}
+
+/**
+ * Content-Disposition: the first one, except that a later one replaces a first one that had no
+ * parameters (Dovecot's rule, kept so that BODYSTRUCTURE matches).
+ */
+function dispositionField(raw: Buffer, fields: readonly RawField[]): { type: string; params: Param[] } | null {
+  let dsp: { type: string; params: Param[] } | null = null;
+  for (const f of fields) {
+    if (f.key !== 'content-disposition') continue;
+    if (dsp !== null && dsp.params.length > 0) break;
+    dsp = parseDisposition(fieldValue(raw, f)) ?? dsp;
+  }
+  return dsp;
 }
 
 export class StructureParser {
@@ -101,7 +120,7 @@ export class StructureParser {
 
   /** Parses the whole message. */
   parse(): Entity {
-    return this.parseEntity(0, 0, false).entity;
+    return this.parseEntity(0, 0, false, true).entity;
   }
 
   private search(b: OpenBoundary, from: number, limit: number): void {
@@ -145,7 +164,7 @@ export class StructureParser {
     const d = line + best.delim.length;
     const close = raw[d] === 0x2d && raw[d + 1] === 0x2d;
     const lf = raw.indexOf(LF, d);
-    return { line, after: lf === -1 ? raw.length : lf + 1, close, owner: best };
+    return { line, after: lf === -1 ? raw.length : lf + 1, close, terminated: lf !== -1, owner: best };
   }
 
   /** End of a body that stops at `stop` (or at the end of the message). */
@@ -168,17 +187,22 @@ export class StructureParser {
     return b + 2;
   }
 
-  private parseEntity(headerStart: number, depth: number, inDigest: boolean): { entity: Entity; stop: BoundaryMatch | null } {
+  /**
+   * Parses the entity at `headerStart`. `messageRoot` is true for the top level and for the body
+   * of a message/rfc822 part, false for a part of a multipart.
+   */
+  private parseEntity(headerStart: number, depth: number, inDigest: boolean, messageRoot: boolean): { entity: Entity; stop: BoundaryMatch | null } {
     const raw = this.raw;
     const lim = this.nextBoundary(headerStart);
     const limitPos = lim === null ? raw.length : lim.line;
+    // The header is whole lines up to and including the empty line. Without an empty line it
+    // runs up to the delimiter line, keeping its last line end (as Dovecot does), and the body
+    // is empty (RFC 5322 §2.1 allows a message without a body).
     let bodyStart = this.findBodyStart(headerStart, limitPos);
-    if (bodyStart === -1) {
-      // no empty line: all header, empty body (RFC 5322 §2.1 allows a message without body)
-      bodyStart = lim === null ? raw.length : Math.max(headerStart, limitPos - eolLengthBefore(raw, limitPos, headerStart));
-    }
+    const headerCut = bodyStart === -1 && lim !== null;
+    if (bodyStart === -1) bodyStart = limitPos;
     const fields = splitFields(raw, headerStart, bodyStart);
-    const e = this.describe(raw, fields, inDigest);
+    const e = this.describe(raw, fields, inDigest, messageRoot);
     e.headerStart = headerStart;
     e.bodyStart = bodyStart;
 
@@ -189,10 +213,14 @@ export class StructureParser {
     let stop: BoundaryMatch | null;
     if (e.kind === 'message') {
       this.partsLeft--;
-      const inner = this.parseEntity(bodyStart, depth + 1, false);
+      const inner = this.parseEntity(bodyStart, depth + 1, false, true);
       e.inner = inner.entity;
       stop = inner.stop;
       e.bodyEnd = inner.entity.bodyEnd;
+    } else if (e.kind === 'multipart' && headerCut) {
+      // the delimiter that cut the header belongs to an enclosing multipart: no body, no parts
+      stop = lim;
+      e.bodyEnd = bodyStart;
     } else if (e.kind === 'multipart') {
       const r = this.parseMultipartBody(e, depth);
       stop = r.stop;
@@ -208,7 +236,7 @@ export class StructureParser {
   private parseMultipartBody(e: Entity, depth: number): { stop: BoundaryMatch | null; end: number } {
     const boundary = this.boundaryOf(e);
     if (boundary === null) {
-      // nothing can delimit a part: the body runs to the enclosing boundary, with no parts
+      // nothing can delimit a part: the body runs to the next enclosing delimiter, with no parts
       const stop = this.nextBoundary(e.bodyStart);
       return { stop, end: this.bodyEndFor(stop, e.bodyStart) };
     }
@@ -235,12 +263,17 @@ export class StructureParser {
         stop = this.nextBoundary(m.after);
         break;
       }
+      if (!m.terminated) {
+        // "--boundary" as the last bytes of the message opens no part (Dovecot agrees)
+        stop = null;
+        break;
+      }
       if (this.partsLeft <= 0) {
         pos = m.after; // over maxParts: the rest stays inside this multipart's body, unsplit
         continue;
       }
       this.partsLeft--;
-      const child = this.parseEntity(m.after, depth + 1, digest);
+      const child = this.parseEntity(m.after, depth + 1, digest, false);
       e.children.push(child.entity);
       // a child's body may end on the line end it shares with the boundary: never end before it
       floor = Math.max(floor, child.entity.bodyEnd);
@@ -263,8 +296,14 @@ export class StructureParser {
     return Buffer.from(`--${v}`, utf8 ? 'utf8' : 'latin1');
   }
 
-  /** Reads the Content-* fields of one entity (the first of each counts, as in Dovecot). */
-  private describe(raw: Buffer, fields: RawField[], inDigest: boolean): Entity {
+  /**
+   * Reads the Content-* fields of one entity (the first of each counts, as in Dovecot). A message
+   * (top level or encapsulated) with neither MIME-Version nor Content-Type is not MIME (RFC 2045
+   * §4): its other Content-* fields are ignored, as Dovecot ignores them.
+   */
+  private describe(raw: Buffer, fields: RawField[], inDigest: boolean, messageRoot: boolean): Entity {
+    const isMime = !messageRoot || fields.some((f) => f.key === 'mime-version' || f.key === 'content-type');
+    const contentField = (key: string): string | null => (isMime ? fieldString(raw, fields, key) : null);
     let ctType: string | null = null;
     let ctSubtype = '';
     let ctParams: Param[] = [];
@@ -284,9 +323,15 @@ export class StructureParser {
     // Like Dovecot, a multipart without a boundary parameter is still a multipart (with no parts).
     if (type === 'multipart') kind = 'multipart';
     else if (type === 'message' && (subtype === 'rfc822' || subtype === 'global')) kind = 'message';
-    const cte = fieldString(raw, fields, 'content-transfer-encoding');
-    const dsp = fieldString(raw, fields, 'content-disposition');
-    const lang = fieldString(raw, fields, 'content-language');
+    // the first Content-Transfer-Encoding that parses counts (a broken one is skipped, as in Dovecot)
+    let encodingRaw: string | null = null;
+    for (const f of isMime ? fields : []) {
+      if (f.key !== 'content-transfer-encoding') continue;
+      encodingRaw = parseTransferEncoding(fieldValue(raw, f));
+      if (encodingRaw !== null) break;
+    }
+    const dsp = dispositionField(raw, isMime ? fields : []);
+    const lang = contentField('content-language');
     return {
       headerStart: 0,
       bodyStart: 0,
@@ -299,12 +344,12 @@ export class StructureParser {
       type,
       subtype,
       params: decodeParams(ctParams),
-      id: fieldString(raw, fields, 'content-id'),
-      description: fieldString(raw, fields, 'content-description'),
-      md5: fieldString(raw, fields, 'content-md5'),
-      location: fieldString(raw, fields, 'content-location'),
-      encodingRaw: cte === null ? null : parseTransferEncoding(cte),
-      disposition: dsp === null ? null : parseDisposition(dsp),
+      id: contentField('content-id'),
+      description: contentField('content-description'),
+      md5: contentField('content-md5'),
+      location: contentField('content-location'),
+      encodingRaw,
+      disposition: dsp,
       language: lang === null ? null : parseLanguage(lang),
       overflow: false,
       children: [],

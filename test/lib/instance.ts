@@ -120,7 +120,9 @@ export class Instance {
       transfer: { retry_initial: '1s', retry_max: '2s', queue_poll: '200ms', ...settings.transfer },
       auth: { failure_delay: '10ms', ...settings.auth },
       ...(settings.limits ? { limits: settings.limits } : {}),
-      ...(settings.dns ? { dns: settings.dns } : {}),
+      // Never the system's resolvers (tests do not reach the internet): without a test DNS
+      // server, a loopback port where nothing answers makes every lookup fail at once.
+      dns: settings.dns ?? { servers: ['127.0.0.1:9'], timeout: '1s' },
     };
     writeFileSync(this.configFile, stringify(doc));
     this.config = loadConfig(this.configFile);

@@ -3,6 +3,7 @@
  * each started when its `listen.*` key is set.
  */
 import { LoginThrottle, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
+import { startImapServer, userConnectionLimit } from './imap/index.js';
 import { startPop3Server } from './pop3/index.js';
 
 export interface RetrievalOptions {
@@ -24,6 +25,17 @@ export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: R
     lockoutMs: auth.lockout,
     failureDelayMs: auth.failure_delay,
   });
+  const userConnections = userConnectionLimit(opts.config.limits.imap_connections_per_user);
+  const imap = [
+    ['imap', listen.imap, false],
+    ['imaps', listen.imaps, true],
+  ] as const;
+  for (const [name, where, implicitTls] of imap) {
+    if (!where) continue;
+    const s = await startImapServer({ ...opts, throttle, userConnections, logger: opts.logger.child({ proto: name }), listen: where, implicitTls });
+    ports[name] = s.port;
+    closers.push(s.close);
+  }
   const pop3 = [
     ['pop3', listen.pop3, false],
     ['pop3s', listen.pop3s, true],

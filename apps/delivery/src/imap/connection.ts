@@ -1,0 +1,285 @@
+/**
+ * One IMAP connection: the socket, the framer (lines and literals, with limits), the command
+ * loop (one command at a time, in order), literal continuations, raw lines for AUTHENTICATE
+ * and IDLE, STARTTLS, the autologout timer, and the writer with back-pressure.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import {
+  continuation,
+  FramingError,
+  ImapFramer,
+  ImapParseError,
+  parseCommand,
+  untaggedStatus,
+  type FramerLimits,
+} from '@postern/imap';
+import type { Logger } from '@postern/core';
+import type { After, ImapSession, SessionIo } from './session.js';
+
+export interface ConnectionOptions {
+  logger: Logger;
+  limits: Partial<FramerLimits>;
+  /** Autologout before login, and after (RFC 9051 §5.4: at least 30 minutes once logged in). */
+  preAuthTimeoutMs: number;
+  idleTimeoutMs: number;
+  implicitTls: boolean;
+  secureContext: () => SecureContext;
+  sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+}
+
+/** Writes smaller than this are joined into one socket write. */
+const COALESCE_MAX = 64 * 1024;
+
+export class ImapConnection implements SessionIo {
+  private socket: Socket;
+  private framer: ImapFramer;
+  private session: ImapSession | null = null;
+  private busy = false;
+  private finished = false;
+  private lineWaiter: ((line: Buffer | null) => void) | null = null;
+  private readonly closedHandlers: Array<() => void> = [];
+
+  constructor(
+    raw: Socket,
+    private readonly opts: ConnectionOptions,
+  ) {
+    this.socket = raw;
+    this.framer = new ImapFramer(opts.limits);
+    raw.on('close', () => this.finish());
+    raw.on('error', (e) => opts.logger.debug({ err: e.message }, 'imap socket error'));
+  }
+
+  get closed(): boolean {
+    return this.finished || this.socket.destroyed;
+  }
+
+  attach(session: ImapSession): void {
+    this.session = session;
+  }
+
+  onClosed(handler: () => void): void {
+    this.closedHandlers.push(handler);
+  }
+
+  /** Greets (after the TLS handshake on the imaps listener) and starts reading. */
+  async start(greeting: Buffer): Promise<void> {
+    if (this.opts.implicitTls && !(await this.startTls())) return;
+    this.watch(this.socket);
+    await this.send(greeting);
+  }
+
+  async refuse(text: string): Promise<void> {
+    await this.send(untaggedStatus('BYE', text, { code: 'UNAVAILABLE' }));
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  setLimits(limits: Partial<FramerLimits>): void {
+    this.framer.setLimits(limits);
+  }
+
+  // --- SessionIo ---------------------------------------------------------------------------
+
+  async send(chunks: Buffer | readonly Buffer[]): Promise<void> {
+    if (this.closed) return;
+    const list = Buffer.isBuffer(chunks) ? [chunks] : chunks;
+    if (list.length === 0) return;
+    const sock = this.socket;
+    let flowing = true;
+    let small: Buffer[] = [];
+    let smallBytes = 0;
+    const flushSmall = (): void => {
+      if (small.length === 0) return;
+      flowing = sock.write(small.length === 1 ? (small[0] as Buffer) : Buffer.concat(small, smallBytes)) && flowing;
+      small = [];
+      smallBytes = 0;
+    };
+    for (const b of list) {
+      if (b.length >= COALESCE_MAX) {
+        flushSmall();
+        flowing = sock.write(b) && flowing;
+      } else {
+        small.push(b);
+        smallBytes += b.length;
+        if (smallBytes >= COALESCE_MAX) flushSmall();
+      }
+    }
+    flushSmall();
+    if (!flowing && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          sock.off('drain', done);
+          sock.off('close', done);
+          resolve();
+        };
+        sock.on('drain', done);
+        sock.on('close', done);
+      });
+    }
+  }
+
+  readLine(): Promise<Buffer | null> {
+    if (this.closed) return Promise.resolve(null);
+    this.framer.readRawLine();
+    return new Promise((resolve) => {
+      this.lineWaiter = resolve;
+      this.deliverRawLine();
+    });
+  }
+
+  // --- reading -----------------------------------------------------------------------------
+
+  private watch(socket: Socket): void {
+    socket.on('data', this.onData);
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    const authenticated = this.session !== null && this.session.state !== 'not-authenticated';
+    this.socket.setTimeout(authenticated ? this.opts.idleTimeoutMs : this.opts.preAuthTimeoutMs, () => {
+      this.opts.logger.info('imap autologout');
+      void this.send(untaggedStatus('BYE', 'Autologout; idle for too long')).finally(() => this.socket.destroy());
+    });
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    let more: boolean;
+    try {
+      more = this.framer.push(chunk);
+    } catch (e) {
+      if (e instanceof FramingError) {
+        this.opts.logger.warn({ err: e.message }, 'imap input overflow');
+        void this.send(untaggedStatus('BYE', e.message, { code: 'TOOBIG' })).finally(() => this.socket.destroy());
+        return;
+      }
+      throw e;
+    }
+    if (!more) this.socket.pause();
+    if (this.lineWaiter) this.deliverRawLine();
+    else void this.pump();
+  };
+
+  /** Feeds a waiting readLine() from the framer (raw mode). */
+  private deliverRawLine(): void {
+    const waiter = this.lineWaiter;
+    if (!waiter) return;
+    const ev = this.framer.next();
+    if (ev === null) {
+      if (this.socket.isPaused()) this.socket.resume();
+      return;
+    }
+    this.lineWaiter = null;
+    if (ev.kind === 'line') waiter(ev.line);
+    else waiter(null); // a too-long raw line (the framer skips it)
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy || !this.session) return;
+    this.busy = true;
+    const session = this.session;
+    try {
+      while (!this.closed) {
+        const ev = this.framer.next();
+        if (ev === null) {
+          if (this.socket.isPaused()) this.socket.resume();
+          break;
+        }
+        let after: After = 'continue';
+        switch (ev.kind) {
+          case 'literal':
+            // Limits were checked by the framer; before login they are small (RFC 9051 §6.2).
+            this.framer.acceptLiteral();
+            await this.send(continuation('Ready for literal data'));
+            break;
+          case 'line':
+            // A raw line nobody waits for (cannot happen: raw mode is set only by readLine()).
+            break;
+          case 'error': {
+            const e = ev.error;
+            if (e.fatal) {
+              await this.send(untaggedStatus('BYE', e.message, { code: 'TOOBIG' }));
+              after = 'close';
+            } else if (e.code === 'LINE_TOO_LONG') {
+              after = await session.framingError(e.tag, 'BAD', e.message, { code: 'TOOBIG' });
+            } else {
+              // RFC 7889 §4 / RFC 9051 §7.1: a literal over the limit is refused with NO [TOOBIG].
+              after = await session.framingError(e.tag, 'NO', e.message, { code: 'TOOBIG' });
+            }
+            break;
+          }
+          case 'command': {
+            let cmd;
+            try {
+              cmd = parseCommand(ev.unit, { utf8Accept: session.utf8Accept });
+            } catch (e) {
+              if (!(e instanceof ImapParseError)) throw e;
+              after = await session.parseError(e);
+              break;
+            }
+            after = await session.run(cmd);
+            this.armTimer();
+            break;
+          }
+        }
+        if (after === 'close') {
+          this.socket.end();
+          break;
+        }
+        if (after === 'starttls') {
+          // RFC 9051 §6.2.1: whatever the client sent after STARTTLS is discarded.
+          this.socket.off('data', this.onData);
+          this.framer = new ImapFramer(this.opts.limits);
+          if (!(await this.startTls())) break;
+          session.tlsStarted();
+          this.watch(this.socket);
+        }
+      }
+    } catch (e) {
+      this.opts.logger.error({ err: e }, 'imap connection failed');
+      this.socket.destroy();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Wraps the socket in TLS; false (and the socket destroyed) when the handshake fails. */
+  private startTls(): Promise<boolean> {
+    const plain = this.socket;
+    plain.setTimeout(0);
+    const secure = new TLSSocket(plain, {
+      isServer: true,
+      secureContext: this.opts.secureContext(),
+      SNICallback: this.opts.sniCallback,
+      minVersion: 'TLSv1.2',
+    });
+    this.socket = secure;
+    secure.on('close', () => this.finish());
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => secure.destroy(), this.opts.preAuthTimeoutMs);
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      secure.on('error', (e) => {
+        clearTimeout(timer);
+        this.opts.logger.debug({ err: e.message }, 'imap TLS error');
+        secure.destroy();
+        resolve(false);
+      });
+    });
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const waiter = this.lineWaiter;
+    this.lineWaiter = null;
+    waiter?.(null);
+    this.session?.close();
+    for (const h of this.closedHandlers.splice(0)) h();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502: all messages or none), APPENDUID
+ * (RFC 4315) and APPENDLIMIT (RFC 7889). The message is indexed here, once, like a delivery.
+ */
+import type { CommandOf } from '@postern/imap';
+import { indexMessage } from '@postern/mime';
+import { no, ok, type Reply } from '../reply.js';
+import type { ImapSession } from '../session.js';
+import { storeCall } from '../store-errors.js';
+
+export function cmdAppend(s: ImapSession, c: CommandOf<'APPEND'>): Reply {
+  const user = s.user;
+  if (!user) throw new Error('no user');
+  const mb = s.store.mailbox(user.id, c.mailbox);
+  if (!mb) throw no('no such mailbox', 'TRYCREATE');
+  for (const m of c.messages) {
+    if (m.data.length > s.opts.appendLimit) throw no(`message larger than ${s.opts.appendLimit} octets`, 'TOOBIG');
+    if (m.data.length === 0) throw no('empty message', 'CANNOT');
+  }
+  const prepared = c.messages.map((m) => ({
+    data: m.data,
+    index: indexMessage(m.data),
+    flags: m.flags.filter((f) => f.toLowerCase() !== '\\recent'),
+    date: m.internalDate ? m.internalDate.date.getTime() : Date.now(),
+  }));
+  const appendAll = (): Array<{ uid: number; uidValidity: number }> =>
+    prepared.map((p) => s.store.append(mb.id, p.data, p.index, p.flags, p.date));
+  const results = storeCall(() => (prepared.length === 1 ? appendAll() : s.store.db.transaction(appendAll).immediate()));
+  const first = results[0];
+  if (!first) return ok('APPEND completed');
+  return ok('APPEND completed', { code: 'APPENDUID', uidValidity: first.uidValidity, uids: results.map((r) => r.uid) });
+}

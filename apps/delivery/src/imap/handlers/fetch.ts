@@ -1,0 +1,103 @@
+/**
+ * FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 7162 CHANGEDSINCE and VANISHED).
+ * Pages of rows are read in one query each and written with back-pressure, so `1:*` on 100,000
+ * messages streams in constant memory.
+ */
+import { fetchResponse, vanishedResponse, type CommandOf } from '@postern/imap';
+import { FLAG_BITS } from '@postern/core';
+import { fetchPage, type FetchNeeds, type FetchRow } from '../query.js';
+import { renderItems, setsSeen, type RenderContext } from '../render.js';
+import { bad, ok, type Reply } from '../reply.js';
+import type { ImapSession } from '../session.js';
+import { uidRanges } from '../targets.js';
+
+const FLUSH_BYTES = 256 * 1024;
+
+export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<Reply> {
+  const sel = s.sel();
+  const asksModseq = c.attributes.some((a) => a.kind === 'MODSEQ');
+  if (asksModseq || c.changedSince !== null) s.condstore = true; // RFC 7162 §3.1: CONDSTORE-enabling
+  if (c.vanished && !(c.uid && c.changedSince !== null && s.qresync)) throw bad('VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC', 'CLIENTBUG');
+  const ranges = uidRanges(sel, c.set, c.uid, s.savedSearch);
+  const bodies = c.attributes.some((a) => a.kind === 'BODY[]' || a.kind === 'BINARY[]' || a.kind === 'BINARY.SIZE' || a.kind.startsWith('RFC822') && a.kind !== 'RFC822.SIZE');
+  const needs: FetchNeeds = {
+    envelope: c.attributes.some((a) => a.kind === 'ENVELOPE'),
+    bodyStructure: c.attributes.some((a) => a.kind === 'BODYSTRUCTURE'),
+    body: c.attributes.some((a) => a.kind === 'BODY'),
+    layout: bodies,
+  };
+  const markSeen = !sel.readOnly && c.attributes.some(setsSeen);
+  const ctx: RenderContext = {
+    store: s.store,
+    mailboxId: sel.id,
+    uid: c.uid,
+    modseq: asksModseq || c.changedSince !== null,
+    addFlags: markSeen,
+  };
+
+  if (c.vanished && c.changedSince !== null) {
+    // RFC 7162 §3.2.6: UIDs in the set expunged since CHANGEDSINCE, before the FETCH responses.
+    const gone = s.store.expungedSince(sel.id, c.changedSince).filter((u) => ranges.some(([lo, hi]) => u >= lo && u <= hi));
+    if (gone.length > 0) await s.io.send(vanishedResponse(gone, true));
+  }
+
+  const pageSize = bodies ? 25 : 2000;
+  let out: Buffer[] = [];
+  let bytes = 0;
+  for (const [lo, hi] of ranges) {
+    let from = lo;
+    while (from <= hi) {
+      const rows = fetchPage(s.store.db, sel.id, from, hi, needs, c.changedSince, pageSize);
+      if (rows.length === 0) break;
+      if (markSeen) markPageSeen(s, rows);
+      for (const row of rows) {
+        const seq = sel.seqOf(row.uid);
+        if (seq === 0 || sel.pending.has(row.uid)) continue;
+        for (const b of fetchResponse(seq, renderItems(ctx, row, c.attributes))) {
+          out.push(b);
+          bytes += b.length;
+        }
+        if (bytes >= FLUSH_BYTES) {
+          await s.io.send(out);
+          if (s.io.closed) return ok();
+          out = [];
+          bytes = 0;
+        }
+      }
+      const last = (rows[rows.length - 1] as FetchRow).uid;
+      if (rows.length < pageSize || last >= hi) break;
+      from = last + 1;
+    }
+  }
+  if (out.length > 0) await s.io.send(out);
+  return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
+}
+
+/** Sets \Seen on the page's unseen messages before rendering, so the FLAGS sent are the new ones. */
+function markPageSeen(s: ImapSession, rows: FetchRow[]): void {
+  const seen = FLAG_BITS['\\Seen'];
+  const sel = s.sel();
+  const unseen = rows.filter((r) => (r.flags & seen) === 0 && sel.seqOf(r.uid) > 0);
+  if (unseen.length === 0) return;
+  const before = sel.modseq;
+  const { changed } = s.store.store(sel.id, unseen.map((r) => r.uid), 'add', ['\\Seen']);
+  const byUid = new Map(changed.map((ch) => [ch.uid, ch.modseq]));
+  for (const r of unseen) {
+    const m = byUid.get(r.uid);
+    if (m === undefined) continue;
+    r.flags |= seen;
+    r.modseq = m;
+  }
+  advanceOwnModseq(s, before, changed[0]?.modseq);
+}
+
+/**
+ * After this session changed flags and already reported them, the catch-up must not report them
+ * again: move the session's modseq past the change when nothing else happened in between.
+ */
+export function advanceOwnModseq(s: ImapSession, before: number, changeModseq: number | undefined): void {
+  const sel = s.selected;
+  if (!sel || changeModseq === undefined || sel.modseq !== before) return;
+  const mb = s.store.mailboxById(sel.id);
+  if (mb && mb.highestModseq === changeModseq && changeModseq === before + 1) sel.modseq = changeModseq;
+}

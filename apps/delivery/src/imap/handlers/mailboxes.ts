@@ -1,0 +1,166 @@
+/**
+ * Mailbox management: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 9051 §6.3), LIST with
+ * LIST-EXTENDED selection/return options (RFC 5258), LIST-STATUS (RFC 5819) and special-use
+ * attributes (RFC 6154), LSUB (RFC 3501), STATUS (with SIZE, RFC 8438; HIGHESTMODSEQ, RFC 7162).
+ */
+import { listResponse, statusResponse, type CommandOf, type StatusItem, type StatusValues } from '@postern/imap';
+import { SPECIAL_USES, type Mailbox } from '@postern/core';
+import { no, ok, type Reply } from '../reply.js';
+import type { ImapSession } from '../session.js';
+import { storeCall } from '../store-errors.js';
+
+const DELIMITER = '/';
+
+function userId(s: ImapSession): number {
+  if (!s.user) throw new Error('no user in the authenticated state');
+  return s.user.id;
+}
+
+export function cmdCreate(s: ImapSession, c: CommandOf<'CREATE'>): Reply {
+  const use = c.specialUse[0] ?? null;
+  if (c.specialUse.length > 1) throw no('one special use per mailbox', 'USEATTR');
+  const known = use === null ? null : SPECIAL_USES.find((u) => u.toLowerCase() === use.toLowerCase());
+  if (use !== null && !known) throw no(`unsupported special use ${use}`, 'USEATTR');
+  if (c.mailbox === 'INBOX') throw no('INBOX exists already', 'ALREADYEXISTS');
+  storeCall(() => s.store.createMailbox(userId(s), c.mailbox, known ?? null));
+  return ok('CREATE completed');
+}
+
+export function cmdDelete(s: ImapSession, c: CommandOf<'DELETE'>): Reply {
+  const uid = userId(s);
+  const mb = s.store.mailbox(uid, c.mailbox);
+  if (!mb) throw no('no such mailbox', 'NONEXISTENT');
+  // Our mailboxes are all selectable: deleting a parent would leave a hole in the hierarchy.
+  if (s.store.listMailboxes(uid).some((m) => m.name.startsWith(mb.name + DELIMITER))) throw no('mailbox has children', 'HASCHILDREN');
+  if (s.selected?.id === mb.id) {
+    // RFC 9051 §6.3.5 leaves it open; we close it first so this session never reads a deleted mailbox.
+    s.selected = null;
+    s.state = 'authenticated';
+  }
+  storeCall(() => s.store.deleteMailbox(uid, c.mailbox));
+  return ok('DELETE completed');
+}
+
+export function cmdRename(s: ImapSession, c: CommandOf<'RENAME'>): Reply {
+  storeCall(() => s.store.renameMailbox(userId(s), c.mailbox, c.newName));
+  return ok('RENAME completed');
+}
+
+export function cmdSubscribe(s: ImapSession, c: CommandOf<'SUBSCRIBE' | 'UNSUBSCRIBE'>): Reply {
+  storeCall(() => s.store.setSubscribed(userId(s), c.mailbox, c.name === 'SUBSCRIBE'));
+  return ok(`${c.name} completed`);
+}
+
+/** `*` matches anything, `%` anything but the delimiter (RFC 9051 §6.3.9); INBOX in any case. */
+export function patternRegex(pattern: string): RegExp {
+  let p = pattern;
+  if (p.slice(0, 5).toUpperCase() === 'INBOX' && (p.length === 5 || p[5] === DELIMITER || p[5] === '*' || p[5] === '%')) {
+    p = 'INBOX' + p.slice(5);
+  }
+  let re = '';
+  for (const ch of p) {
+    if (ch === '*') re += '.*';
+    else if (ch === '%') re += '[^/]*';
+    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
+function statusValues(s: ImapSession, mb: Mailbox, items: readonly StatusItem[]): StatusValues {
+  const v: StatusValues = {};
+  for (const item of items) {
+    switch (item) {
+      case 'MESSAGES':
+        v.MESSAGES = mb.messages;
+        break;
+      case 'UIDNEXT':
+        v.UIDNEXT = mb.uidNext;
+        break;
+      case 'UIDVALIDITY':
+        v.UIDVALIDITY = mb.uidValidity;
+        break;
+      case 'UNSEEN':
+        v.UNSEEN = mb.unseen;
+        break;
+      case 'DELETED':
+        v.DELETED = s.store.db.prepare('SELECT count(*) FROM messages WHERE mailbox_id = ? AND (flags & 8) != 0').pluck().get(mb.id) as number;
+        break;
+      case 'SIZE':
+        v.SIZE = mb.size;
+        break;
+      case 'RECENT':
+        // \Recent is not kept (IMAP4rev2 dropped it): always 0.
+        v.RECENT = 0;
+        break;
+      case 'HIGHESTMODSEQ':
+        v.HIGHESTMODSEQ = mb.highestModseq;
+        break;
+      case 'APPENDLIMIT':
+        v.APPENDLIMIT = s.opts.appendLimit;
+        break;
+      case 'MAILBOXID':
+        v.MAILBOXID = `M${mb.id}`;
+        break;
+    }
+  }
+  return v;
+}
+
+export async function cmdStatus(s: ImapSession, c: CommandOf<'STATUS'>): Promise<Reply> {
+  const mb = s.store.mailbox(userId(s), c.mailbox);
+  if (!mb) throw no('no such mailbox', 'NONEXISTENT');
+  if (c.items.includes('HIGHESTMODSEQ')) s.condstore = true; // RFC 7162 §3.1: a CONDSTORE-enabling command
+  await s.io.send(statusResponse(mb.name, statusValues(s, mb, c.items), s.wire));
+  return ok('STATUS completed');
+}
+
+function hasChildren(all: readonly Mailbox[], name: string): boolean {
+  const prefix = name + DELIMITER;
+  return all.some((m) => m.name.startsWith(prefix));
+}
+
+export async function cmdList(s: ImapSession, c: CommandOf<'LIST'>): Promise<Reply> {
+  // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
+  if (c.patterns.length === 1 && c.patterns[0] === '' && !c.extended) {
+    await s.io.send(listResponse({ attributes: ['\\Noselect'], delimiter: DELIMITER, name: '' }, s.wire));
+    return ok('LIST completed');
+  }
+  const all = s.store.listMailboxes(userId(s));
+  const regexes = c.patterns.map((p) => patternRegex(c.reference + p));
+  const selSubscribed = c.selectOptions.includes('SUBSCRIBED');
+  const selSpecial = c.selectOptions.includes('SPECIAL-USE');
+  const recursive = c.selectOptions.includes('RECURSIVEMATCH');
+  const retSubscribed = c.returnOptions.subscribed || selSubscribed;
+  const out: Buffer[] = [];
+  for (const mb of all) {
+    if (!regexes.some((r) => r.test(mb.name))) continue;
+    let childInfo: string[] | undefined;
+    if (selSubscribed && !mb.subscribed) {
+      // RFC 5258 §3.5: RECURSIVEMATCH reports a parent of subscribed children with CHILDINFO.
+      const sub = recursive && all.some((m) => m.subscribed && m.name.startsWith(mb.name + DELIMITER));
+      if (!sub) continue;
+      childInfo = ['SUBSCRIBED'];
+    }
+    if (selSpecial && !mb.specialUse) continue;
+    const attributes: string[] = [hasChildren(all, mb.name) ? '\\HasChildren' : '\\HasNoChildren'];
+    // Special-use attributes in every LIST, as Dovecot does (clients look for them without asking).
+    if (mb.specialUse) attributes.push(mb.specialUse);
+    if (retSubscribed && mb.subscribed) attributes.push('\\Subscribed');
+    out.push(listResponse({ attributes, delimiter: DELIMITER, name: mb.name, ...(childInfo ? { childInfo } : {}) }, s.wire));
+    if (c.returnOptions.status) out.push(statusResponse(mb.name, statusValues(s, mb, c.returnOptions.status), s.wire));
+  }
+  await s.io.send(out);
+  return ok('LIST completed');
+}
+
+export async function cmdLsub(s: ImapSession, c: CommandOf<'LSUB'>): Promise<Reply> {
+  const all = s.store.listMailboxes(userId(s));
+  const re = patternRegex(c.reference + c.pattern);
+  const out: Buffer[] = [];
+  for (const mb of all) {
+    if (!mb.subscribed || !re.test(mb.name)) continue;
+    out.push(listResponse({ attributes: mb.specialUse ? [mb.specialUse] : [], delimiter: DELIMITER, name: mb.name }, { ...s.wire, command: 'LSUB' }));
+  }
+  await s.io.send(out);
+  return ok('LSUB completed');
+}

@@ -1,0 +1,69 @@
+/**
+ * SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH results (RFC 4731), SEARCHRES `$`
+ * (RFC 5182) and MODSEQ (RFC 7162 §3.1.5): one SQL query per command (search-sql.ts).
+ */
+import { esearchResponse, searchResponse, type CommandOf } from '@postern/imap';
+import { ok, type Reply } from '../reply.js';
+import { compileSearch, registerSearchFunctions } from '../search-sql.js';
+import type { ImapSession } from '../session.js';
+
+export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise<Reply> {
+  const sel = s.sel();
+  const db = s.store.db;
+  registerSearchFunctions(db);
+  const opts = c.returnOptions;
+  const saving = opts?.includes('SAVE') ?? false;
+  // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves an empty saved result.
+  if (saving) s.savedSearch = [];
+  const compiled = compileSearch(c.criteria, { sel, saved: s.savedSearch, now: Date.now() });
+  if (compiled.usesModseq) s.condstore = true;
+  const needsContent = /\bc\./.test(compiled.sql);
+  const sql =
+    `SELECT m.uid, m.modseq FROM messages m${needsContent ? ' JOIN contents c ON c.id = m.content_id' : ''}` +
+    ` WHERE m.mailbox_id = ? AND m.uid <= ? AND (${compiled.sql}) ORDER BY m.uid`;
+  const rows = db.prepare(sql).raw().all(sel.id, sel.maxUid, ...compiled.params) as Array<[number, number]>;
+  const uids: number[] = [];
+  let highest = 0;
+  for (const [uid, modseq] of rows) {
+    // Only messages this session knows (not yet announced ones, not expunged ones).
+    if (sel.seqOf(uid) === 0 || sel.pending.has(uid)) continue;
+    uids.push(uid);
+    if (modseq > highest) highest = modseq;
+  }
+  const numbers = c.uid ? uids : uids.map((u) => sel.seqOf(u));
+  const modseq = compiled.usesModseq && uids.length > 0 ? highest : null;
+  const verb = `${c.uid ? 'UID ' : ''}SEARCH completed`;
+  if (opts === null) {
+    await s.io.send(searchResponse(numbers, modseq));
+    return ok(verb);
+  }
+  const want = new Set<string>(opts.filter((o) => o !== 'SAVE'));
+  // RFC 4731 §3.1: RETURN () means ALL.
+  if (opts.length === 0) want.add('ALL');
+  if (saving) {
+    // RFC 5182 §2.4: with MIN/MAX only, the saved result is just those.
+    const onlyMinMax = (want.has('MIN') || want.has('MAX')) && !want.has('ALL') && !want.has('COUNT');
+    if (onlyMinMax && uids.length > 0) {
+      const kept: number[] = [];
+      if (want.has('MIN')) kept.push(uids[0] as number);
+      if (want.has('MAX') && uids.length > 1) kept.push(uids[uids.length - 1] as number);
+      s.savedSearch = kept;
+    } else {
+      s.savedSearch = uids;
+    }
+  }
+  // RFC 5182 §2.4: SAVE alone gives no ESEARCH response.
+  if (want.size === 0) return ok(verb);
+  await s.io.send(
+    esearchResponse({
+      tag: c.tag,
+      uid: c.uid,
+      min: want.has('MIN') && numbers.length > 0 ? (numbers[0] as number) : null,
+      max: want.has('MAX') && numbers.length > 0 ? (numbers[numbers.length - 1] as number) : null,
+      count: want.has('COUNT') ? numbers.length : null,
+      all: want.has('ALL') && numbers.length > 0 ? numbers : null,
+      modseq,
+    }),
+  );
+  return ok(verb);
+}

@@ -1,0 +1,228 @@
+/**
+ * SEARCH keys (RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER) compiled to one SQL
+ * WHERE clause over `messages m JOIN contents c`: flags, dates, sizes, UIDs and modseq are
+ * columns; address and subject keys read the decoded columns computed at delivery; TEXT and
+ * BODY go through the FTS5 index (`content_fts`), each word matched as a prefix; any other
+ * HEADER field is read from the stored header by a registered SQL function.
+ *
+ * Semantic notes: string matching is case-insensitive for ASCII (SQLite LIKE); TEXT/BODY match
+ * words or word prefixes (the FTS index is contentless, so arbitrary substrings inside a word
+ * are not found). \Recent is not kept: RECENT and NEW match nothing, OLD matches everything.
+ */
+import type { Db } from '@postern/core';
+import { headerFields } from '@postern/mime';
+import { resolveSequenceSet, sequenceSetFromNumbers, type ImapDate, type SearchKey, type SequenceSet } from '@postern/imap';
+import { bad } from './reply.js';
+import type { SelectedMailbox } from './selected.js';
+
+const FLAG_SQL: Record<string, string> = {
+  answered: '(m.flags & 2) != 0',
+  deleted: '(m.flags & 8) != 0',
+  draft: '(m.flags & 16) != 0',
+  flagged: '(m.flags & 4) != 0',
+  seen: '(m.flags & 1) != 0',
+  unanswered: '(m.flags & 2) = 0',
+  undeleted: '(m.flags & 8) = 0',
+  undraft: '(m.flags & 16) = 0',
+  unflagged: '(m.flags & 4) = 0',
+  unseen: '(m.flags & 1) = 0',
+  recent: '0',
+  new: '0',
+  old: '1',
+  all: '1',
+};
+
+const COLUMN_OF: Record<string, string> = {
+  subject: 'c.subject',
+  from: 'c.from_text',
+  to: 'c.to_text',
+  cc: 'c.cc_text',
+  bcc: 'c.bcc_text',
+  'message-id': "COALESCE(c.message_id, '')",
+  'in-reply-to': "COALESCE(c.in_reply_to, '')",
+};
+
+const DAY_MS = 86_400_000;
+
+function dayStart(d: ImapDate): number {
+  return Date.UTC(d.year, d.month - 1, d.day);
+}
+
+function likePattern(value: string): string {
+  return `%${value.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+}
+
+/** Words of a search string as FTS5 prefix phrases: `"hello"* AND "wor"*`; null when it has none. */
+export function ftsQuery(value: string): string | null {
+  const words = value.match(/[\p{L}\p{N}]+/gu);
+  if (!words || words.length === 0) return null;
+  return words.map((w) => `"${w}"*`).join(' AND ');
+}
+
+export interface CompileContext {
+  readonly sel: SelectedMailbox;
+  readonly saved: readonly number[];
+  readonly now: number;
+}
+
+export interface Compiled {
+  readonly sql: string;
+  readonly params: unknown[];
+  /** A MODSEQ key was used: the response carries the highest modseq (RFC 7162 §3.1.5). */
+  readonly usesModseq: boolean;
+}
+
+const HEADER_FN = 'postern_header_contains';
+const registered = new WeakSet<Db>();
+
+/**
+ * Registers the header-matching function on a connection: does any field `name` of the header
+ * (our prefix, then the content's header, which lies in its first chunk) contain `value`?
+ */
+export function registerSearchFunctions(db: Db): void {
+  if (registered.has(db)) return;
+  registered.add(db);
+  db.function(HEADER_FN, { deterministic: true }, (prefix: unknown, chunk: unknown, headerEnd: unknown, name: unknown, value: unknown) => {
+    const want = String(name).toLowerCase();
+    const needle = String(value).toLowerCase();
+    const parts: Buffer[] = [];
+    if (Buffer.isBuffer(prefix)) parts.push(prefix);
+    if (Buffer.isBuffer(chunk)) parts.push(chunk.subarray(0, Math.min(chunk.length, Number(headerEnd))));
+    for (const f of headerFields(Buffer.concat(parts))) {
+      if (f.name.toLowerCase() !== want) continue;
+      if (needle === '') return 1;
+      const text = f.raw.toString('utf8').slice(f.name.length + 1).replace(/\r?\n[ \t]/g, ' ').toLowerCase();
+      if (text.includes(needle)) return 1;
+    }
+    return 0;
+  });
+}
+
+function uidRangeSql(ranges: ReadonlyArray<readonly [number, number]>, params: unknown[]): string {
+  if (ranges.length === 0) return '0';
+  return `(${ranges
+    .map(([lo, hi]) => {
+      params.push(lo, hi);
+      return 'm.uid BETWEEN ? AND ?';
+    })
+    .join(' OR ')})`;
+}
+
+function setRanges(ctx: CompileContext, set: SequenceSet, uid: boolean): Array<[number, number]> {
+  let s = set;
+  let asUid = uid;
+  if (s.kind === 'saved') {
+    s = sequenceSetFromNumbers(ctx.saved);
+    asUid = true;
+  }
+  if (s.kind === 'saved') return [];
+  if (asUid) return resolveSequenceSet(s, ctx.sel.maxUid);
+  return resolveSequenceSet(s, ctx.sel.count).map(([lo, hi]) => [ctx.sel.uidAt(lo), ctx.sel.uidAt(hi)]);
+}
+
+export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
+  const params: unknown[] = [];
+  let usesModseq = false;
+  const walk = (k: SearchKey): string => {
+    switch (k.type) {
+      case 'all':
+      case 'answered':
+      case 'deleted':
+      case 'draft':
+      case 'flagged':
+      case 'seen':
+      case 'recent':
+      case 'new':
+      case 'old':
+      case 'unanswered':
+      case 'undeleted':
+      case 'undraft':
+      case 'unflagged':
+      case 'unseen':
+        return FLAG_SQL[k.type] as string;
+      case 'keyword':
+      case 'unkeyword':
+        params.push(` ${k.flag.toLowerCase()} `);
+        return `instr(' ' || lower(m.keywords) || ' ', ?) ${k.type === 'keyword' ? '>' : '='} 0`;
+      case 'bcc':
+      case 'cc':
+      case 'from':
+      case 'subject':
+      case 'to':
+        params.push(likePattern(k.value));
+        return `${COLUMN_OF[k.type] as string} LIKE ? ESCAPE '\\'`;
+      case 'header': {
+        const field = k.field.toLowerCase();
+        const column = COLUMN_OF[field];
+        if (column && k.value !== '') {
+          params.push(likePattern(k.value));
+          return `${column} LIKE ? ESCAPE '\\'`;
+        }
+        params.push(field, k.value);
+        return `${HEADER_FN}(m.prefix, (SELECT data FROM content_chunks WHERE content_id = m.content_id AND seq = 0), c.header_end, ?, ?)`;
+      }
+      case 'body':
+      case 'text': {
+        const q = ftsQuery(k.value);
+        if (q === null) {
+          // Nothing indexable (punctuation only): fall back to the decoded header columns.
+          params.push(likePattern(k.value), likePattern(k.value));
+          return `(c.subject LIKE ? ESCAPE '\\' OR c.from_text LIKE ? ESCAPE '\\')`;
+        }
+        params.push(k.type === 'body' ? `body : (${q})` : q);
+        return `m.content_id IN (SELECT rowid FROM content_fts WHERE content_fts MATCH ?)`;
+      }
+      case 'before':
+        params.push(dayStart(k.date));
+        return 'm.internal_date < ?';
+      case 'on':
+        params.push(dayStart(k.date), dayStart(k.date) + DAY_MS);
+        return '(m.internal_date >= ? AND m.internal_date < ?)';
+      case 'since':
+        params.push(dayStart(k.date));
+        return 'm.internal_date >= ?';
+      case 'sentbefore':
+        params.push(dayStart(k.date));
+        return 'COALESCE(c.sent_date, m.internal_date) < ?';
+      case 'senton':
+        params.push(dayStart(k.date), dayStart(k.date) + DAY_MS);
+        return '(COALESCE(c.sent_date, m.internal_date) >= ? AND COALESCE(c.sent_date, m.internal_date) < ?)';
+      case 'sentsince':
+        params.push(dayStart(k.date));
+        return 'COALESCE(c.sent_date, m.internal_date) >= ?';
+      case 'larger':
+        params.push(k.size);
+        return 'm.size > ?';
+      case 'smaller':
+        params.push(k.size);
+        return 'm.size < ?';
+      case 'older':
+        params.push(ctx.now - k.seconds * 1000);
+        return 'm.internal_date <= ?';
+      case 'younger':
+        params.push(ctx.now - k.seconds * 1000);
+        return 'm.internal_date >= ?';
+      case 'uid':
+        return uidRangeSql(setRanges(ctx, k.set, true), params);
+      case 'seq':
+        return uidRangeSql(setRanges(ctx, k.set, false), params);
+      case 'modseq':
+        usesModseq = true;
+        params.push(k.modseq);
+        return 'm.modseq >= ?';
+      case 'not':
+        return `NOT (${walk(k.key)})`;
+      case 'or':
+        return `((${walk(k.left)}) OR (${walk(k.right)}))`;
+      case 'and':
+        return k.keys.length === 0 ? '1' : `(${k.keys.map((x) => `(${walk(x)})`).join(' AND ')})`;
+    }
+  };
+  let sql: string;
+  try {
+    sql = walk(key);
+  } catch (e) {
+    throw e instanceof Error && e.message.includes('saved') ? bad('no saved search result') : e;
+  }
+  return { sql, params, usesModseq };
+}

@@ -1,0 +1,172 @@
+/**
+ * The IMAP listeners (RFC 9051 on `listen.imap` with STARTTLS, RFC 8314 implicit TLS on
+ * `listen.imaps`): accepts connections, applies the per-IP and total limits, and gives each
+ * socket an ImapConnection and an ImapSession.
+ */
+import { createServer, isIPv4, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import {
+  LoginThrottle,
+  newId,
+  sleep,
+  splitHostPort,
+  type Accounts,
+  type Config,
+  type Logger,
+  type MailStore,
+  type TlsFiles,
+  type TlsMaterial,
+} from '@postern/core';
+import { untaggedStatus } from '@postern/imap';
+import { capabilities } from './capabilities.js';
+import { ImapConnection } from './connection.js';
+import { ImapSession, type UserConnections } from './session.js';
+
+/** Literals accepted before login: enough for LOGIN with a literal password, no more. */
+export const PREAUTH_LITERAL_MAX = 8 * 1024;
+
+export interface ImapServerOptions {
+  config: Config;
+  accounts: Accounts;
+  store: MailStore;
+  tls: TlsMaterial;
+  logger: Logger;
+  /** "host:port"; port 0 picks a free one. */
+  listen: string;
+  implicitTls: boolean;
+  /** Shared with the other login services of the process; one of our own otherwise. */
+  throttle?: LoginThrottle;
+  /** Shared by the imap and imaps listeners, so the per-user limit covers both. */
+  userConnections?: UserConnections;
+  /** Overrides the autologout timer (tests). */
+  idleTimeoutMs?: number;
+}
+
+export interface ImapServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+function isLoopback(ip: string): boolean {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return ip === '::1' || (isIPv4(v4) && v4.startsWith('127.'));
+}
+
+/** Counts logged-in sessions per user against `imap_connections_per_user`. */
+export function userConnectionLimit(max: number): UserConnections {
+  const counts = new Map<number, number>();
+  return {
+    acquire(userId) {
+      const n = counts.get(userId) ?? 0;
+      if (n >= max) return false;
+      counts.set(userId, n + 1);
+      return true;
+    },
+    release(userId) {
+      const n = (counts.get(userId) ?? 1) - 1;
+      if (n <= 0) counts.delete(userId);
+      else counts.set(userId, n);
+    },
+  };
+}
+
+export async function startImapServer(opts: ImapServerOptions): Promise<ImapServer> {
+  const { config, logger } = opts;
+  const limits = config.limits;
+  const throttle =
+    opts.throttle ??
+    new LoginThrottle({
+      maxFailuresPerIp: config.auth.max_failures_per_ip,
+      maxFailuresPerAccount: config.auth.max_failures_per_account,
+      lockoutMs: config.auth.lockout,
+      failureDelayMs: config.auth.failure_delay,
+    });
+  const userConnections = opts.userConnections ?? userConnectionLimit(limits.imap_connections_per_user);
+  const idleTimeoutMs = opts.idleTimeoutMs ?? limits.imap_idle_timeout;
+  const perIp = new Map<string, number>();
+  const connections = new Set<ImapConnection>();
+
+  let contextFor: TlsFiles | null = null;
+  let context: SecureContext | null = null;
+  const secureContext = (): SecureContext => {
+    opts.tls.refresh();
+    if (!context || contextFor !== opts.tls.current) {
+      contextFor = opts.tls.current;
+      context = createSecureContext({ ...contextFor, minVersion: 'TLSv1.2' });
+    }
+    return context;
+  };
+
+  const onConnection = (socket: Socket): void => {
+    const ip = socket.remoteAddress ?? 'unknown';
+    const proto = opts.implicitTls ? 'imaps' : 'imap';
+    const log = logger.child({ cid: newId(), proto, ip });
+    const conn = new ImapConnection(socket, {
+      logger: log,
+      limits: {
+        maxLineLength: limits.imap_line_length,
+        maxLiteralSize: PREAUTH_LITERAL_MAX,
+        maxCommandSize: limits.imap_line_length + PREAUTH_LITERAL_MAX,
+      },
+      preAuthTimeoutMs: Math.min(idleTimeoutMs, limits.command_timeout),
+      idleTimeoutMs,
+      implicitTls: opts.implicitTls,
+      secureContext,
+      sniCallback: opts.tls.sniCallback,
+    });
+    const plaintextLoginAllowed = config.profile === 'development' && isLoopback(ip);
+    const session = new ImapSession({
+      accounts: opts.accounts,
+      store: opts.store,
+      throttle,
+      logger: log,
+      remoteAddress: ip,
+      plaintextLoginAllowed,
+      tls: opts.implicitTls,
+      appendLimit: limits.message_size,
+      userConnections,
+      sleep,
+      io: conn,
+    });
+    conn.attach(session);
+    const count = (perIp.get(ip) ?? 0) + 1;
+    perIp.set(ip, count);
+    connections.add(conn);
+    conn.onClosed(() => {
+      connections.delete(conn);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) perIp.delete(ip);
+      else perIp.set(ip, left);
+      log.debug('imap disconnected');
+    });
+    if (count > limits.connections_per_ip || connections.size > limits.connections_total) {
+      log.warn({ count }, 'imap connection refused: too many connections');
+      if (opts.implicitTls) conn.destroy();
+      else void conn.refuse('too many connections, try again later');
+      return;
+    }
+    const caps = capabilities({ tls: opts.implicitTls, loginAllowed: opts.implicitTls || plaintextLoginAllowed, authenticated: false, appendLimit: limits.message_size });
+    const greeting = untaggedStatus('OK', 'Postern IMAP4rev1 server ready', { code: 'CAPABILITY', capabilities: caps });
+    void conn.start(greeting).catch((e: unknown) => {
+      log.error({ err: e }, 'imap connection failed to start');
+      conn.destroy();
+    });
+  };
+
+  const server = createServer(onConnection);
+  const { host, port } = splitHostPort(opts.listen);
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  logger.info({ listen: `${host}:${bound}`, implicitTls: opts.implicitTls }, 'imap listening');
+  return {
+    port: bound,
+    close: async (): Promise<void> => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of connections) c.destroy();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Message sets of FETCH/STORE/COPY/MOVE/SEARCH resolved against a session's sequence map, as
+ * UID ranges: `1:*` on 100,000 messages stays one range, never 100,000 numbers.
+ */
+import { resolveSequenceSet, sequenceSetFromNumbers, sequenceSetHighest, type SequenceSet } from '@postern/imap';
+import { bad } from './reply.js';
+import type { SelectedMailbox } from './selected.js';
+
+/** `$` (RFC 5182) becomes the saved UIDs; the set is then a UID set whatever the command. */
+export function substituteSaved(set: SequenceSet, uid: boolean, saved: readonly number[]): { set: SequenceSet; uid: boolean } {
+  if (set.kind !== 'saved') return { set, uid };
+  return { set: sequenceSetFromNumbers(saved), uid: true };
+}
+
+/**
+ * UID ranges (ascending, disjoint) covered by a set. For sequence numbers, a number beyond the
+ * mailbox is a client error (RFC 9051 §9: BAD). UIDs not in the map fall inside the ranges;
+ * callers keep only those `sel.seqOf()` knows.
+ */
+export function uidRanges(sel: SelectedMailbox, set: SequenceSet, uid: boolean, saved: readonly number[]): Array<[number, number]> {
+  const s = substituteSaved(set, uid, saved);
+  if (s.set.kind === 'saved') return [];
+  if (s.uid) return resolveSequenceSet(s.set, sel.maxUid);
+  if (sequenceSetHighest(s.set) > sel.count) throw bad('Invalid message sequence number', 'CLIENTBUG');
+  return resolveSequenceSet(s.set, sel.count).map(([lo, hi]) => [sel.uidAt(lo), sel.uidAt(hi)]);
+}
+
+/** Every known UID in the set, ascending (for STORE/COPY/MOVE, which touch rows one by one anyway). */
+export function uidList(sel: SelectedMailbox, set: SequenceSet, uid: boolean, saved: readonly number[]): number[] {
+  const out: number[] = [];
+  const view = sel.view();
+  for (const [lo, hi] of uidRanges(sel, set, uid, saved)) {
+    let i = lowerBound(view, lo);
+    for (; i < view.length && (view[i] as number) <= hi; i++) {
+      const u = view[i] as number;
+      if (!sel.pending.has(u)) out.push(u);
+    }
+  }
+  return out;
+}
+
+/** First index whose value is >= v. */
+export function lowerBound(view: Uint32Array, v: number): number {
+  let lo = 0;
+  let hi = view.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((view[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

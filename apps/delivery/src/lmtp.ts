@@ -90,6 +90,16 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     },
   });
 
+  /**
+   * The transfer agent's inbound policy (SPF/DKIM/DMARC, @postern/trust) marks what goes to Junk
+   * with `X-Postern-Junk:`, after removing any such field that came from outside.
+   */
+  function markedJunk(content: Buffer): boolean {
+    const end = content.indexOf('\r\n\r\n');
+    const header = content.subarray(0, end === -1 ? content.length : end).toString('latin1');
+    return /^X-Postern-Junk:/im.test(header);
+  }
+
   /** Stores the message for every recipient; returns one reply (string or Error) per RCPT. */
   async function deliver(content: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
     const qid = newId();
@@ -99,12 +109,14 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     const byUser = new Map<number, { user: User; rcpt: string }>();
     for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
     const targets = [...byUser.values()];
+    const junk = markedJunk(content);
     let outcomes;
     try {
       outcomes = await commits.deliver(
         targets.map(({ user, rcpt }) => ({
           userId: user.id,
           prefix: Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${deliveredTo(rcpt)}\r\n`),
+          ...(junk ? { mailbox: 'Junk' } : {}),
           content,
           index,
         })),

@@ -14,7 +14,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInstance, type Instance } from '../lib/instance.js';
-import { publish, startDnsServer, type DnsServer, type ZoneData } from './helpers.js';
+import { postern, publish, startDnsServer, type DnsServer, type ZoneData } from './helpers.js';
 
 let a: Instance;
 let b: Instance;
@@ -77,6 +77,16 @@ describe('trust between two instances', () => {
     expect(ar[0]).toMatch(/spf=pass .*smtp\.mailfrom=alice@a\.test/);
     expect(ar[0]).toMatch(/dmarc=pass \(p=QUARANTINE arc=none\) header\.from=a\.test/);
     expect(header).not.toMatch(/^X-Postern-Junk:/m);
+  });
+
+  it('signs what `postern sendmail` queues as a.test, too', async () => {
+    const before = b.messages('bob@b.test').length;
+    const child = postern(a.configFile, ['sendmail', 'bob@b.test'], 'From: Alice <alice@a.test>\nTo: bob@b.test\nSubject: From cron\n\nnightly report\n');
+    expect((await child).code).toBe(0);
+    const list = await b.waitForMessages('bob@b.test', before + 1);
+    const ar = headerOf(list[list.length - 1]!.raw).split('\r\n').find((l) => l.startsWith('Authentication-Results:'))!;
+    expect(ar).toMatch(/dkim=pass header\.i=@a\.test header\.s=postern header\.a=rsa-sha256/);
+    expect(ar).toMatch(/dmarc=pass/);
   });
 
   it('refuses forged mail from a p=reject domain with 550 5.7.1', async () => {

@@ -117,7 +117,11 @@ export function hostSigningDomain(config: KeyConfig, hostname: string): string |
   const labels = hostname.toLowerCase().replace(/\.$/, '').split('.');
   for (let i = 0; i < labels.length - 1; i++) {
     const candidate = labels.slice(i).join('.');
-    if (loadDomainKeys(config, candidate).length > 0) return candidate;
+    try {
+      if (loadDomainKeys(config, candidate).length > 0) return candidate;
+    } catch {
+      // not a domain name we could hold keys for (a garbled From:, say): look further up
+    }
   }
   return null;
 }

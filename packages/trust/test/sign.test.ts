@@ -122,6 +122,7 @@ describe('hostSigningDomain', () => {
     expect(hostSigningDomain(config, 'a.test')).toBe('a.test');
     expect(hostSigningDomain(config, 'mx.eu.a.test.')).toBe('a.test');
     expect(hostSigningDomain(config, 'mail.b.test')).toBeNull();
+    expect(hostSigningDomain(config, 'bad_label!.a.test')).toBe('a.test');
     ensureDomainKeys(config, 'eu.a.test');
     expect(hostSigningDomain(config, 'mx.eu.a.test')).toBe('eu.a.test');
   });

@@ -19,6 +19,7 @@ import {
   receivedHeader,
   rfc5322Date,
 } from '@postern/core';
+import { hostSigningDomain, signMessageSync } from '@postern/trust';
 import { CliError, configOf, readAll } from '../context.js';
 
 interface SendmailOptions {
@@ -79,7 +80,13 @@ export function register(program: Command): void {
       if (!has('from')) added += `From: <${sender}>\r\n`;
       if (!has('date')) added += `Date: ${rfc5322Date()}\r\n`;
       if (!has('message-id')) added += `Message-ID: <${id}@${config.hostname}>\r\n`;
-      const data = Buffer.concat([Buffer.from(added), Buffer.from(keptHeader + text.slice(bodyOffset), 'latin1')]);
+      const unsigned = Buffer.concat([Buffer.from(added), Buffer.from(keptHeader + text.slice(bodyOffset), 'latin1')]);
+      // DKIM (RFC 6376): signed as the From: domain when it, or a parent of it, is ours (has keys).
+      const fromValue = fields.find(([name]) => name.toLowerCase() === 'from')?.[1];
+      const fromAddress = fromValue ? addressparser(Buffer.from(fromValue, 'latin1').toString('utf8'), { flatten: true })[0]?.address : sender;
+      const fromDomain = fromAddress?.includes('@') ? fromAddress.slice(fromAddress.lastIndexOf('@') + 1) : '';
+      const signer = fromDomain ? hostSigningDomain(config, fromDomain) : null;
+      const data = signer ? signMessageSync(unsigned, { config, domain: signer }) : unsigned;
       const queue = QueueStore.open(config);
       try {
         queue.enqueueNow({

@@ -134,17 +134,23 @@ export class ImapConnection implements SessionIo {
   // --- reading -----------------------------------------------------------------------------
 
   private watch(socket: Socket): void {
+    // Responses are written whole; Nagle would only add a delayed-ACK round trip to each.
+    socket.setNoDelay(true);
     socket.on('data', this.onData);
+    socket.on('timeout', this.onTimeout);
     this.armTimer();
   }
 
+  /** RFC 9051 §5.4: the autologout timer, 30 minutes (configurable) once logged in. */
   private armTimer(): void {
     const authenticated = this.session !== null && this.session.state !== 'not-authenticated';
-    this.socket.setTimeout(authenticated ? this.opts.idleTimeoutMs : this.opts.preAuthTimeoutMs, () => {
-      this.opts.logger.info('imap autologout');
-      void this.send(untaggedStatus('BYE', 'Autologout; idle for too long')).finally(() => this.socket.destroy());
-    });
+    this.socket.setTimeout(authenticated ? this.opts.idleTimeoutMs : this.opts.preAuthTimeoutMs);
   }
+
+  private readonly onTimeout = (): void => {
+    this.opts.logger.info('imap autologout');
+    void this.send(untaggedStatus('BYE', 'Autologout; idle for too long')).finally(() => this.socket.destroy());
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     let more: boolean;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import dns2 from 'dns2';
 import nodemailer from 'nodemailer';
 import { ensureCertificate, loadConfig, openMailDb } from '@postern/core';
 
@@ -45,6 +46,19 @@ const portOpen = (port) =>
   });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A DNS server on loopback that knows no names (NXDOMAIN at once): the inbound SPF/DKIM/DMARC
+// checks then cost what they cost on a network with a working resolver, not a timeout.
+const dnsServer = dns2.createServer({
+  udp: true,
+  handle: (request, send) => {
+    const response = dns2.Packet.createResponseFromRequest(request);
+    response.header.rcode = 3; // NXDOMAIN (RFC 1035 §4.1.1)
+    send(response);
+  },
+});
+await dnsServer.listen({ udp: { port: 0, address: '127.0.0.1' } });
+const dnsPort = dnsServer.addresses().udp.port;
+
 const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'));
 const smtp = await freePort();
 const lmtp = await freePort();
@@ -53,7 +67,8 @@ writeFileSync(
   file,
   `hostname = "mail.bench.test"\nprofile = "development"\ndata_dir = "data"\nlog_level = "warn"\n` +
     `[listen]\nsmtp = "127.0.0.1:${smtp}"\nlmtp = "127.0.0.1:${lmtp}"\n` +
-    `[limits]\nconnections_per_ip = ${Math.max(C * 2, 20)}\n`,
+    `[limits]\nconnections_per_ip = ${Math.max(C * 2, 20)}\n` +
+    `[dns]\nservers = ["127.0.0.1:${dnsPort}"]\n`,
 );
 const config = loadConfig(file);
 await ensureCertificate(config.tlsCert, config.tlsKey, config.hostname);
@@ -132,4 +147,5 @@ console.log(
 for (const c of children) c.kill('SIGTERM');
 await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)))));
 mail.close();
+await dnsServer.close();
 if (!values.keep) rmSync(dir, { recursive: true, force: true });

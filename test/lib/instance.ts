@@ -15,6 +15,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import dns2 from 'dns2';
 import { stringify } from 'smol-toml';
 import { ensureCertificate, loadConfig, openMailDb, QueueStore, type Config, type MailDb } from '@postern/core';
 
@@ -33,6 +34,31 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A DNS server on loopback that knows no name (NXDOMAIN at once), shared by every instance of
+ * this test process unless a test gives its own `dns` settings: tests never query the
+ * machine's resolver (or the internet), and inbound SPF/DKIM/DMARC checks answer at once.
+ */
+let silentDns: Promise<number> | null = null;
+function silentDnsPort(): Promise<number> {
+  silentDns ??= (async () => {
+    const server = dns2.createServer({
+      udp: true,
+      handle: (request, send) => {
+        const response = dns2.Packet.createResponseFromRequest(request);
+        response.header.rcode = 3; // NXDOMAIN (RFC 1035 §4.1.1)
+        send(response);
+      },
+    });
+    await server.listen({ udp: { port: 0, address: '127.0.0.1' } });
+    const udp = server.addresses().udp as { port: number };
+    // the server lives as long as the test process; it must not keep it alive
+    (server as unknown as { servers?: { udp?: { unref?: () => void } } }).servers?.udp?.unref?.();
+    return udp.port;
+  })();
+  return silentDns;
 }
 
 /** Polls `check` every `everyMs` until it returns a truthy value or `timeoutMs` passes. */
@@ -104,7 +130,7 @@ export class Instance {
   }
 
   /** Writes postern.toml; called by start() with the settings the test wants. */
-  writeConfig(settings: StartSettings = {}): void {
+  writeConfig(settings: StartSettings = {}, dnsPort?: number): void {
     const doc = {
       hostname: this.hostname,
       profile: settings.profile ?? 'development',
@@ -130,7 +156,7 @@ export class Instance {
 
   /** Creates the certificate, the domain and users; then starts the apps. */
   async start(settings: StartSettings = {}): Promise<void> {
-    this.writeConfig(settings);
+    this.writeConfig(settings, settings.dns ? undefined : await silentDnsPort());
     await ensureCertificate(this.config.tlsCert, this.config.tlsKey, this.hostname);
     const m = this.db();
     if (!m.accounts.isLocalDomain(this.options.domain)) {

@@ -243,4 +243,27 @@ describe('selected state', () => {
     expect(re.some((l) => /^\* 1 FETCH \(UID 2 FLAGS \(\\Answered\) MODSEQ \(\d+\)\)$/.test(l))).toBe(true);
     c.destroy();
   });
+
+  it('LIST: delimiter, special-use without asking, LIST-EXTENDED and LIST-STATUS; MOVE sends COPYUID before EXPUNGE', async () => {
+    const c = await login(server.port, ERIN.replace('erin', 'bob'));
+    expect(await c.cmd('a LIST "" ""')).toEqual(['* LIST (\\Noselect) "/" ""', 'a OK LIST completed']);
+    expect(await c.cmd('b LIST "" Sent')).toEqual(['* LIST (\\HasNoChildren \\Sent) "/" Sent', 'b OK LIST completed']);
+    await c.cmd('c CREATE Lists/One');
+    await c.cmd('d UNSUBSCRIBE Lists');
+    expect(await c.cmd('e LIST (SUBSCRIBED RECURSIVEMATCH) "" "Lists*" RETURN (CHILDREN STATUS (MESSAGES SIZE))')).toEqual([
+      '* LIST (\\HasChildren) "/" Lists ("CHILDINFO" ("SUBSCRIBED"))',
+      '* STATUS Lists (MESSAGES 0 SIZE 0)',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" Lists/One',
+      '* STATUS Lists/One (MESSAGES 0 SIZE 0)',
+      'e OK LIST completed',
+    ]);
+    fx.deliver(BOB, message(1));
+    await c.cmd('f SELECT INBOX');
+    const mb = fx.mail.store.mailbox(fx.userId(BOB), 'Lists/One')!;
+    const moved = await c.cmd('g UID MOVE 1:* Lists/One');
+    expect(moved[0]).toMatch(new RegExp(`^\\* OK \\[COPYUID ${mb.uidValidity} \\d+ 1\\] Moved$`));
+    expect(moved.slice(1)).toEqual(['* 1 EXPUNGE', 'g OK UID MOVE completed']);
+    expect(last(await c.cmd('h COPY 1 Nowhere'))).toMatch(/^h (NO \[TRYCREATE\]|BAD)/);
+    c.destroy();
+  });
 });

@@ -21,7 +21,8 @@ export function uidRanges(sel: SelectedMailbox, set: SequenceSet, uid: boolean, 
   const s = substituteSaved(set, uid, saved);
   if (s.set.kind === 'saved') return [];
   if (s.uid) return resolveSequenceSet(s.set, sel.maxUid);
-  if (sequenceSetHighest(s.set) > sel.count) throw bad('Invalid message sequence number', 'CLIENTBUG');
+  // An empty mailbox answers `1:*` with nothing rather than BAD: clients send it blindly.
+  if (sel.count > 0 && sequenceSetHighest(s.set) > sel.count) throw bad('Invalid message sequence number', 'CLIENTBUG');
   return resolveSequenceSet(s.set, sel.count).map(([lo, hi]) => [sel.uidAt(lo), sel.uidAt(hi)]);
 }
 

@@ -140,6 +140,11 @@ export class Network {
   private readonly hosts = new Map<string, HostSpec>();
   private readonly made: string[] = [];
   private readonly onExit = (): void => this.destroy();
+  /** Interrupted (Ctrl-C, a runner stopping its worker): clean up, then die of the signal. */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.destroy();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
   private destroyed = false;
 
   constructor() {
@@ -148,6 +153,8 @@ export class Network {
     mkdirSync(this.dir, { recursive: true });
     // the suite may die without reaching afterAll (an uncaught error, process.exit)
     process.once('exit', this.onExit);
+    process.once('SIGINT', this.onSignal);
+    process.once('SIGTERM', this.onSignal);
   }
 
   ns(host: string): string {
@@ -207,9 +214,14 @@ export class Network {
     const fd = openSync(log, 'a');
     const child = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      // `ip` itself missing: report it as an exit, and keep the error for the log
+      child.once('error', (e) => {
+        writeFileSync(log, `${e.message}\n`, { flag: 'a' });
+        resolve({ code: 127, signal: null });
+      });
+    });
     return { child, log, exited };
   }
 
@@ -230,6 +242,8 @@ export class Network {
     if (this.destroyed) return;
     this.destroyed = true;
     process.removeListener('exit', this.onExit);
+    process.removeListener('SIGINT', this.onSignal);
+    process.removeListener('SIGTERM', this.onSignal);
     for (const ns of [...this.made].reverse()) destroyNamespace(ns);
     if (!process.env['POSTERN_E2E_KEEP']) rmSync(this.dir, { recursive: true, force: true });
   }

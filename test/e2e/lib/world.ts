@@ -10,6 +10,7 @@
  * Every host resolves through the DNS host. The mail hosts have no `routes` and no smarthost:
  * they find each other by MX lookup only.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from './exec.js';
@@ -46,7 +47,18 @@ export const USERS = {
   bob: { address: 'bob@b.test', password: 'bob-pw-2' },
 } as const;
 
+/** The programs the scenarios run (Debian packages, installed by .ci/run). */
+const TOOLS: Record<string, string> = { dnsmasq: 'dnsmasq-base', swaks: 'swaks', curl: 'curl', python3: 'python3', ss: 'iproute2' };
+
+function missingTools(): string[] {
+  return Object.entries(TOOLS)
+    .filter(([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0)
+    .map(([tool, pkg]) => `${tool} (package ${pkg})`);
+}
+
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
+  const missing = missingTools();
+  if (missing.length > 0) throw new Error(`the end-to-end suite needs ${missing.join(', ')}: apt-get install them (.ci/run does)`);
   const removed = cleanLeftovers();
   if (removed.length > 0) process.stderr.write(`e2e: removed leftovers of an earlier run: ${removed.join(', ')}\n`);
 

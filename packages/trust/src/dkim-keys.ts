@@ -14,7 +14,7 @@
  * everybody reads the winner's key.
  */
 import { generateKeyPairSync, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeDomain, type Config } from '@postern/core';
 
@@ -85,14 +85,38 @@ function readIfExists(path: string): string | null {
   }
 }
 
+/**
+ * Parsed keys by path, kept while the file's mtime and size stay the same: signing every
+ * submitted message must not re-read and re-parse two PEM files, and a replaced key file is
+ * still picked up at once.
+ */
+const cache = new Map<string, { stamp: string; key: DkimKey }>();
+
+function loadKey(config: KeyConfig, domain: string, type: DkimKeyType, path: string): DkimKey | null {
+  let stamp: string;
+  try {
+    const st = statSync(path);
+    stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const hit = cache.get(path);
+  if (hit && hit.stamp === stamp) return hit.key;
+  const pem = readIfExists(path);
+  if (pem === null) return null;
+  const key = toKey(config, domain, type, pem, path);
+  cache.set(path, { stamp, key });
+  return key;
+}
+
 /** The domain's keys that exist (RSA first); empty when none were made yet. */
 export function loadDomainKeys(config: KeyConfig, domain: string): DkimKey[] {
   const d = normalizeDomain(domain);
   const keys: DkimKey[] = [];
   for (const type of TYPES) {
-    const path = keyPath(config, d, type);
-    const pem = readIfExists(path);
-    if (pem !== null) keys.push(toKey(config, d, type, pem, path));
+    const key = loadKey(config, d, type, keyPath(config, d, type));
+    if (key) keys.push(key);
   }
   return keys;
 }
@@ -136,13 +160,14 @@ export function ensureDomainKeys(config: KeyConfig, domain: string): EnsureResul
   const created: DkimKeyType[] = [];
   for (const type of TYPES) {
     const path = keyPath(config, d, type);
-    let pem = readIfExists(path);
-    if (pem === null) {
+    let key = loadKey(config, d, type, path);
+    if (!key) {
       const mine = generate(type);
-      pem = installOnce(path, mine);
-      if (pem === mine) created.push(type);
+      if (installOnce(path, mine) === mine) created.push(type);
+      key = loadKey(config, d, type, path);
+      if (!key) throw new Error(`${path}: the key just written is gone`);
     }
-    keys.push(toKey(config, d, type, pem, path));
+    keys.push(key);
   }
   return { keys, created };
 }

@@ -91,8 +91,6 @@ export interface InboundResult {
   dkim: string[];
   dmarc: string;
   arc: string;
-  /** The From: domain DMARC evaluated, when there was exactly one. */
-  fromDomain?: string;
 }
 
 function aRows(result: AuthenticateResult): { rows: string[]; spf: string; dkim: string[]; dmarc: string; arc: string } {
@@ -153,8 +151,7 @@ async function runChecks(input: InboundInput): Promise<InboundResult> {
   const { rows, spf, dkim, dmarc, arc } = aRows(result);
   const header = formatHeader(input.hostname, rows);
   const section = headerSection(input.raw);
-  const fromDomain = result.dmarc ? result.dmarc.status.header?.['from'] ?? result.dmarc.domain : undefined;
-  const base = { header, spf, dkim, dmarc, arc, ...(fromDomain ? { fromDomain } : {}) };
+  const base = { header, spf, dkim, dmarc, arc };
 
   if (result.dmarc && dmarc === 'fail') {
     let p = (result.dmarc.policy ?? 'none').toLowerCase();

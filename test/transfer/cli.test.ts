@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInstance, freePort, waitFor, type Instance } from '../lib/instance.js';
 
-const driver = fileURLToPath(new URL('./cli-driver.mjs', import.meta.url));
+// The real `postern` binary, as a user or cron runs it.
+const driver = fileURLToPath(new URL('../../apps/cli/bin/postern.js', import.meta.url));
 let a: Instance;
 
 function postern(args: string[], input = ''): { status: number | null; stdout: string; stderr: string } {

@@ -10,6 +10,8 @@ import { register as accounts } from './commands/accounts.js';
 import { register as dns } from './commands/dns.js';
 import { register as init } from './commands/init.js';
 import { register as mailbox } from './commands/mailbox.js';
+import { register as queue } from './commands/queue.js';
+import { register as sendmail } from './commands/sendmail.js';
 import { register as start } from './commands/start.js';
 
 const program = new Command('postern')
@@ -18,7 +20,7 @@ const program = new Command('postern')
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [init, start, accounts, mailbox, dns]) register(program);
+for (const register of [init, start, accounts, mailbox, queue, sendmail, dns]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

@@ -10,8 +10,6 @@ import { addRecords, type ZoneData } from '../../packages/trust/test/zone.js';
 export { addRecords, startDnsServer, type DnsServer, type ZoneData } from '../../packages/trust/test/zone.js';
 
 const bin = fileURLToPath(new URL('../../apps/cli/bin/postern.js', import.meta.url));
-/** `sendmail` and `queue` only, whatever the CLI's main wires (the transfer tests' driver). */
-const sendmailDriver = fileURLToPath(new URL('../transfer/cli-driver.mjs', import.meta.url));
 
 /**
  * Runs `postern --config FILE ...args`. Asynchronous on purpose: the DNS server the command
@@ -19,8 +17,7 @@ const sendmailDriver = fileURLToPath(new URL('../transfer/cli-driver.mjs', impor
  */
 export function postern(configFile: string, args: string[], input?: string): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const entry = args[0] === 'sendmail' ? sendmailDriver : bin;
-    const child = spawn(process.execPath, [entry, '--config', configFile, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, '--config', configFile, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.end(input ?? '');
     let out = '';
     let err = '';

@@ -20,6 +20,10 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   await ensureCertificate(config.tlsCert, config.tlsKey, config.hostname);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
   const stopWatching = mail.store.watchExternalChanges();
+  // Delivery keys only need to outlive the transfer queue's retry window.
+  mail.store.pruneDeliveryKeys();
+  const pruner = setInterval(() => mail.store.pruneDeliveryKeys(), 3_600_000);
+  pruner.unref();
   const commits = new GroupCommit(mail.store);
   const closers: Array<() => Promise<void>> = [];
   const ports: Record<string, number> = {};
@@ -40,6 +44,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   return {
     ports,
     async close() {
+      clearInterval(pruner);
       stopWatching();
       await Promise.all(closers.map((c) => c()));
       mail.close();

@@ -105,6 +105,9 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     const qid = newId();
     const index = indexMessage(content);
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    // Postern's transfer app sends its queue id as ENVID: the key that makes a repeated hand-over
+    // (transfer killed after our 250, before its own commit) a no-op instead of a duplicate.
+    const envid = session.envelope.dsn?.envid ?? undefined;
     // One delivery per distinct user, however many recipients lead to them (alias + direct).
     const byUser = new Map<number, { user: User; rcpt: string }>();
     for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
@@ -119,6 +122,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
           ...(junk ? { mailbox: 'Junk' } : {}),
           content,
           index,
+          ...(envid ? { deliveryKey: envid } : {}),
         })),
       );
     } catch (err) {
@@ -128,7 +132,10 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     const okUsers = new Set<number>();
     targets.forEach((t, i) => {
       const o = outcomes[i]!;
-      if (o.ok) {
+      if (o.ok && o.duplicate) {
+        okUsers.add(t.user.id);
+        logger.info({ mail: 'duplicate', cid: session.id, qid, envid, to: t.user.address }, 'already delivered, not stored again');
+      } else if (o.ok) {
         okUsers.add(t.user.id);
         logger.info({ mail: 'delivered', cid: session.id, qid, to: t.user.address, uid: o.uid, size: content.length }, 'delivered');
       } else {

@@ -103,6 +103,15 @@ describe('LMTP delivery', () => {
     expect(text).toMatch(/503 5\.5\.1 .*\r\n221/); // DATA without recipients
   });
 
+  it('stores a message handed over twice with the same ENVID only once', async () => {
+    const before = inbox('bob@example.org').messages.length;
+    const lines = ['LHLO transfer.test', 'MAIL FROM:<s@r.test> ENVID=q-once-123', 'RCPT TO:<bob@example.org>', 'DATA', 'Subject: once', '', 'x', '.', 'QUIT'];
+    const first = await converse(lines, /221 /);
+    const second = await converse(lines, /221 /);
+    for (const t of [first, second]) expect(t).toMatch(/^250 2\.0\.0 <bob@example\.org> delivered/m);
+    expect(inbox('bob@example.org').messages.length).toBe(before + 1);
+  });
+
   it('refuses a message over the size limit for every recipient', async () => {
     const small = await lmtpHarness({ message_size: 1000 });
     try {

@@ -96,6 +96,10 @@ export class LmtpPool {
             to: recipients.map((r) => r.address),
             size: entry.data.length,
             use8BitMime: entry.body8bit,
+            // Our queue id as ENVID (RFC 3461): the delivery agent uses it to recognise a message
+            // it already stored, so a crash between its 250 and our commit delivers nothing twice.
+            // The sender's own ENVID matters only for DSNs, which this app writes, not the MDA.
+            dsn: { envid: entry.id },
           },
           entry.data,
         );

@@ -104,6 +104,18 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
     tokenize = 'unicode61 remove_diacritics 2'
   );
   `,
+  // 2: deliveries already made, by the queue id the transfer app sends as ENVID and the user.
+  // A transfer killed between the LMTP 250 and its own commit hands the message over again;
+  // the delivery agent then answers 250 without storing it twice.
+  `
+  CREATE TABLE delivery_keys (
+    envid TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    delivered INTEGER NOT NULL,
+    PRIMARY KEY (envid, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX delivery_keys_age ON delivery_keys (delivered);
+  `,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

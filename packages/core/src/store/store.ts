@@ -56,10 +56,13 @@ export interface DeliveryRequest {
   index: MessageIndex;
   flags?: readonly string[];
   internalDate?: number;
+  /** Idempotency key (the sender's queue id): a second delivery with the same key to the same
+   * user is answered as done without storing anything. */
+  deliveryKey?: string;
 }
 
 export type DeliveryOutcome =
-  | { ok: true; mailboxId: number; uid: number; uidValidity: number }
+  | { ok: true; mailboxId: number; uid: number; uidValidity: number; duplicate?: boolean }
   | { ok: false; reason: 'over-quota' | 'no-such-user'; message: string };
 
 export class StoreError extends Error {
@@ -289,6 +292,10 @@ export class MailStore {
     const touched = new Set<number>();
     const outcomes = this.db.transaction(() =>
       requests.map((req): DeliveryOutcome => {
+        if (req.deliveryKey !== undefined) {
+          const seen = this.db.prepare('SELECT 1 FROM delivery_keys WHERE envid = ? AND user_id = ?').get(req.deliveryKey, req.userId);
+          if (seen) return { ok: true, mailboxId: 0, uid: 0, uidValidity: 0, duplicate: true };
+        }
         const name = req.mailbox ?? 'INBOX';
         const mb = this.mailbox(req.userId, name) ?? this.mailbox(req.userId, 'INBOX');
         if (!mb) return { ok: false, reason: 'no-such-user', message: 'no such user' };
@@ -298,6 +305,9 @@ export class MailStore {
           return { ok: false, reason: 'over-quota', message: 'mailbox full' };
         }
         const uid = this.insertMessage(mb.id, req.prefix, req.content, req.index, req.flags ?? [], req.internalDate ?? Date.now());
+        if (req.deliveryKey !== undefined) {
+          this.db.prepare('INSERT INTO delivery_keys (envid, user_id, delivered) VALUES (?, ?, ?)').run(req.deliveryKey, req.userId, Date.now());
+        }
         touched.add(mb.id);
         return { ok: true, mailboxId: mb.id, uid, uidValidity: mb.uidValidity };
       }),
@@ -351,6 +361,11 @@ export class MailStore {
       )
       .run(mailboxId, mb.uid, contentId, prefix, prefix.length + content.length, internalDate, bits, keywords.join(' '), mb.modseq);
     return mb.uid;
+  }
+
+  /** Forgets delivery keys older than `maxAgeMs` (far longer than any queue retry window). */
+  pruneDeliveryKeys(maxAgeMs = 7 * 86_400_000): number {
+    return this.db.prepare('DELETE FROM delivery_keys WHERE delivered < ?').run(Date.now() - maxAgeMs).changes;
   }
 
   // --- reading -----------------------------------------------------------------------------

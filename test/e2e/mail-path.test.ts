@@ -8,8 +8,9 @@
  * its own messages, marked with a token in the subject, so they do not depend on each other.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'smol-toml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   curlImapFetch,
@@ -44,7 +45,11 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
   });
 
   afterAll(async () => {
-    await w?.destroy();
+    if (!w) return;
+    const net = w.net;
+    await w.destroy();
+    // the run leaves no namespace behind (nor, with them, any address or process)
+    expect(net.remaining()).toEqual([]);
   });
 
   beforeEach(({ onTestFailed }) => {
@@ -101,6 +106,13 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
       const m = await popArrival(w.a, USERS.carol, subjectIs(subject), `"${subject}"`);
       expect(split(m.raw).body.toString('utf8')).toContain(`Hello Bob and Carol, this is ${subject}.`);
       expect(field(m.raw, 'From')[0]).toContain(USERS.alice.address);
+    });
+
+    it('mx.a.test found mx.b.test by an MX lookup: no routes, no smarthost', async () => {
+      const config = parse(readFileSync(w.a.configFile, 'utf8')) as { transfer: { routes?: object; smarthost?: string } };
+      expect(config.transfer.routes ?? {}).toEqual({});
+      expect(config.transfer.smarthost ?? '').toBe('');
+      await waitFor('the MX query in the DNS log', () => /query\[MX\] b\.test from 192\.0\.2\.10/.test(readFileSync(w.dnsLog, 'utf8')), ARRIVAL_MS);
     });
 
     it('bob reads it with curl over IMAPS, after it crossed from mx.a.test to mx.b.test on port 25', async () => {

@@ -111,7 +111,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       }
     }
     const conf = join(net.dir, 'dnsmasq.conf');
-    writeFileSync(conf, dnsmasqConfig({ listen: IP.ns, zones: ['a.test', 'b.test', '2.0.192.in-addr.arpa'], records }));
+    writeFileSync(conf, dnsmasqConfig({ listen: IP.ns, zones: ['test', '2.0.192.in-addr.arpa'], records }));
     dns = net.start('ns', 'dnsmasq', 'dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`, '--pid-file=']);
     const started = dns;
     let dnsExited = false;

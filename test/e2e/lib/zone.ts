@@ -57,7 +57,8 @@ export function dnsmasqLines(records: readonly PrintedRecord[]): string[] {
         break;
       case 'A':
       case 'AAAA':
-        // host-record answers the forward name only; the PTR comes from its own record below
+        // host-record answers the reverse name too, with the same host name as the PTR record
+        // `postern dns` prints beside it (dnsmasq gives one answer, not two)
         lines.push(`host-record=${name},${r.value}`);
         break;
       case 'TXT':

@@ -9,7 +9,7 @@
 import { rmSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { indexMessage } from '@postern/mime';
-import { replyError } from '@postern/smtp';
+import { installEnhancedCodes, SmtpReply } from '@postern/smtp';
 import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 
@@ -39,6 +39,7 @@ const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const { config, accounts, commits, logger } = opts;
   const limits = config.limits;
+  installEnhancedCodes();
 
   const server = new SMTPServer({
     lmtp: true,
@@ -67,10 +68,10 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       let users: User[];
       try {
         const resolution = accounts.resolve(parseAddress(address.address));
-        if (resolution.kind !== 'local') return cb(replyError(550, '5.1.1', `<${address.address}>: no such user here`));
+        if (resolution.kind !== 'local') return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
         users = resolution.users;
       } catch {
-        return cb(replyError(550, '5.1.3', `<${address.address}>: bad recipient address syntax`));
+        return cb(new SmtpReply(550, '5.1.3', `<${address.address}>: bad recipient address syntax`));
       }
       sessions.get(session)?.push({ rcpt: address.address, users });
       cb();
@@ -79,12 +80,12 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       void readMessage(stream, limits.message_size).then(
         async (content) => {
           const rcpts = sessions.get(session) ?? [];
-          if (content === null) return cb(null, rcpts.map(() => replyError(552, '5.3.4', 'message too big')));
+          if (content === null) return cb(null, rcpts.map(() => new SmtpReply(552, '5.3.4', 'message too big')));
           cb(null, await deliver(content, session, rcpts));
         },
         (err: Error) => {
           logger.error({ cid: session.id, err }, 'reading message failed');
-          cb(replyError(451, '4.3.0', 'error reading message'));
+          cb(new SmtpReply(451, '4.3.0', 'error reading message'));
         },
       );
     },
@@ -127,7 +128,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       );
     } catch (err) {
       logger.error({ cid: session.id, qid, err }, 'store failed');
-      return rcpts.map(() => replyError(451, '4.3.0', 'temporary storage failure, try again later'));
+      return rcpts.map(() => new SmtpReply(451, '4.3.0', 'temporary storage failure, try again later'));
     }
     const okUsers = new Set<number>();
     targets.forEach((t, i) => {
@@ -147,7 +148,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     return rcpts.map((r) =>
       r.users.some((u) => okUsers.has(u.id))
         ? `2.0.0 <${r.rcpt}> delivered as ${qid}`
-        : replyError(552, '5.2.2', `<${r.rcpt}>: mailbox full`),
+        : new SmtpReply(552, '5.2.2', `<${r.rcpt}>: mailbox full`),
     );
   }
 

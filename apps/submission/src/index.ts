@@ -7,6 +7,7 @@
  * - A user sends only as their own addresses and aliases.
  * - "250" after DATA only once the message is committed in queue.db.
  */
+import { ConnectionLimits } from '@postern/smtp';
 import type { AddressInfo } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import {
@@ -20,7 +21,6 @@ import {
   type Config,
   type Logger,
 } from '@postern/core';
-import { ConnectionLimits } from './connection-limits.js';
 import { createSubmissionServer } from './server.js';
 
 export interface StartOptions {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import addressparser from 'nodemailer/lib/addressparser';
 import { headerSection, headerValues, rfc5322Date, type Accounts, type User } from '@postern/core';
-import { SmtpReply } from './smtp-reply.js';
+import { SmtpReply } from '@postern/smtp';
 
 /** Every mailbox address in header values (groups flattened). */
 export function mailboxesOf(values: readonly string[]): string[] {

@@ -29,11 +29,9 @@ import {
   type TlsMaterial,
   type User,
 } from '@postern/core';
-import { ConnectionLimits } from './connection-limits.js';
 import { completeSubmission } from './message.js';
-import { readMessage } from './read-message.js';
 import { signMessage } from './sign.js';
-import { installEnhancedCodes, SmtpReply } from './smtp-reply.js';
+import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply } from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;

@@ -29,10 +29,8 @@ import {
   type TlsMaterial,
   type User,
 } from '@postern/core';
-import { ConnectionLimits } from './connection-limits.js';
 import { checkInbound } from './inbound-auth.js';
-import { readMessage } from './read-message.js';
-import { installEnhancedCodes, SmtpReply } from './smtp-reply.js';
+import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply } from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;

@@ -1,7 +1,11 @@
 /**
- * @postern/smtp: what every Postern SMTP/LMTP server built on smtp-server shares.
+ * @postern/smtp: what every Postern server built on smtp-server shares (submission, the MX,
+ * LMTP in the delivery agent).
  *
- * Invariants: every refusal we make carries its own RFC 3463 enhanced status code
- * (`replyError(550, '5.1.1', 'unknown user')`), and that code is the one the client sees.
+ * Invariants: every refusal carries its own RFC 3463 enhanced status code and that code is the
+ * one the client sees; message size and line length are checked in one place; connection limits
+ * are counted before the greeting.
  */
-export { replyError, ENHANCED_CODE, type SmtpReplyError } from './reply.js';
+export { SmtpReply, installEnhancedCodes, ENHANCED_CODE } from './reply.js';
+export { readMessage } from './read-message.js';
+export { ConnectionLimits } from './connection-limits.js';

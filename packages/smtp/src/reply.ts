@@ -1,33 +1,37 @@
 /**
- * SMTP replies with our own enhanced status codes (RFC 3463, RFC 2034).
+ * The one way our SMTP and LMTP handlers refuse something: throw or return an `SmtpReply`
+ * carrying the basic code and the RFC 3463 enhanced status code (`550 5.1.1`).
  *
  * smtp-server derives an enhanced code from the basic code alone (554 is always 5.6.0, 553 is
  * 5.1.3), which is wrong for "554 5.7.1 relay access denied" or "553 5.7.1 not your address".
- * Its `send` is wrapped once here: a reply text that already begins with an enhanced code is sent
- * as is, without a second, derived one.
+ * `installEnhancedCodes` teaches its single write site to keep an enhanced code that the reply
+ * text already starts with, instead of prepending a derived one.
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 export const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3} /;
 
-export interface SmtpReplyError extends Error {
-  responseCode: number;
+export class SmtpReply extends Error {
+  readonly responseCode: number;
+  constructor(code: number, enhanced: string, text: string) {
+    super(`${enhanced} ${text}`);
+    this.name = 'SmtpReply';
+    this.responseCode = code;
+  }
 }
 
-/** An Error for smtp-server hooks: `responseCode` and a message led by the enhanced code. */
-export function replyError(code: number, enhanced: string, text: string): SmtpReplyError {
-  const err = new Error(`${enhanced} ${text}`) as SmtpReplyError;
-  err.responseCode = code;
-  return err;
-}
+let installed = false;
 
-type Send = (code: number, data?: unknown, context?: unknown) => void;
-const proto = (SMTPConnection as unknown as { prototype: { send: Send; __posternWrapped?: boolean } }).prototype;
-if (!proto.__posternWrapped) {
+/** Idempotent; every server built on smtp-server calls it before listening. */
+export function installEnhancedCodes(): void {
+  if (installed) return;
+  installed = true;
+  const proto = SMTPConnection.prototype as unknown as {
+    send(this: unknown, code: number, data?: string | string[], context?: string | false): void;
+  };
   const original = proto.send;
-  proto.send = function send(this: unknown, code: number, data?: unknown, context?: unknown): void {
+  proto.send = function send(this: unknown, code: number, data?: string | string[], context?: string | false): void {
     if (typeof data === 'string' && ENHANCED_CODE.test(data)) return original.call(this, code, data, false);
     return original.call(this, code, data, context);
   };
-  proto.__posternWrapped = true;
 }

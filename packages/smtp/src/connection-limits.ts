@@ -2,7 +2,7 @@
  * Connection limits (`limits.connections_per_ip`, `limits.connections_total`), checked in
  * onConnect before the greeting; a refused client gets `421 4.7.0` (RFC 5321 §3.8).
  */
-import { SmtpReply } from './smtp-reply.js';
+import { SmtpReply } from './reply.js';
 
 export class ConnectionLimits {
   private readonly perIp = new Map<string, number>();

@@ -2,11 +2,10 @@
  * Reads a DATA stream (already dot-unstuffed by smtp-server) into one Buffer, and checks the
  * limits that need the bytes: size (RFC 1870, `552 5.3.4`) and line length (RFC 5321
  * §4.5.3.1.6 allows 1000 octets; we allow `limits.line_length`).
- *
- * (apps/transfer has the same small file: apps never import each other.)
+
  */
 import type { SMTPServerDataStream } from 'smtp-server';
-import { SmtpReply } from './smtp-reply.js';
+import { SmtpReply } from './reply.js';
 
 export async function readMessage(stream: SMTPServerDataStream, maxSize: number, maxLine: number): Promise<Buffer> {
   const chunks: Buffer[] = [];

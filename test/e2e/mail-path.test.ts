@@ -67,7 +67,7 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
       500,
     );
 
-  /** Waits until a user's POP3 maildrop holds a message whose header has `text`; returns it. */
+  /** Waits until a user's POP3 maildrop holds a message that `match` accepts; returns it. */
   const popArrival = (server: MailHost, account: { address: string; password: string }, match: (m: PopMessage) => boolean, what: string): Promise<PopMessage> =>
     waitFor(`${what} for ${account.address} (POP3)`, async () => (await pop3Fetch(w.net, 'client', server, account)).find(match), ARRIVAL_MS, 500);
 
@@ -78,7 +78,7 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
       const out = await host.cli(['dns', '--check', '--ip', host.ip]);
       const published = w.published.get(host.domain)!;
       expect(out).toContain(`all ${published.length} records ok`);
-      // a name that is not published is not answered with anything
+      // every kind of record the issue names is among them
       expect(published.map((r) => r.type)).toEqual(expect.arrayContaining(['MX', 'A', 'TXT', 'SRV', 'CNAME', 'PTR']));
     }
   });
@@ -188,8 +188,8 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
     expect(text).toMatch(/Status: 5\.1\.1/);
     expect(text).toMatch(/Remote-MTA: dns; ?mx\.b\.test/i);
     expect(text).toMatch(/Diagnostic-Code: smtp; ?550[ -]5\.1\.1/i);
-    // a bounce has a null envelope sender (RFC 5321 §4.5.5) and is itself DKIM-signed by a.test
-    expect(field(dsn.raw, 'Return-Path')[0] ?? '<>').toBe('<>');
+    // a bounce has a null envelope sender (RFC 5321 §4.5.5), which the delivery agent records
+    expect(field(dsn.raw, 'Return-Path')).toEqual(['<>']);
   });
 
   it('4. b.test is down: the message waits in a.test\'s queue, and arrives when b.test is back', async () => {

@@ -122,6 +122,10 @@ export class ImapConnection implements SessionIo {
     }
   }
 
+  abort(): void {
+    this.socket.destroy();
+  }
+
   readLine(): Promise<Buffer | null> {
     if (this.closed) return Promise.resolve(null);
     this.framer.readRawLine();

@@ -4,11 +4,15 @@
  * delivery; body sections read only the byte range they cover (the store reads only the chunks
  * holding it), using the part offsets computed at delivery, shifted past our prepended headers.
  */
-import { flagsFromBits, type MailStore } from '@postern/core';
-import type { BodySection, FetchAttribute, FetchPartial, FetchResponseItem } from '@postern/imap';
-import { decodePartBody, headerFields, UnknownEncodingError, type MimePart } from '@postern/mime';
+import { flagsFromBits, messageChunks, type MailStore, type MessageRecord } from '@postern/core';
+import type { BodySection, FetchAttribute, FetchPartial } from '@postern/imap';
+import { UnknownEncodingError, type MimePart } from '@postern/mime';
+import type { RenderedItem } from './fetch-response.js';
+import { selectHeaderFields } from './header-select.js';
+import { collect, measure, sliceChunks, STREAM_MIN, type LiteralSource } from './literal.js';
 import { no } from './reply.js';
 import { recordOf, type FetchRow } from './query.js';
+import { decodeChunks } from './transfer-stream.js';
 
 export interface RenderContext {
   readonly store: MailStore;
@@ -22,6 +26,9 @@ export interface RenderContext {
 }
 
 type Range = { start: number; end: number };
+
+/** Content-Transfer-Encodings that leave the bytes as they are (RFC 2045 §6.2). */
+const IDENTITY: ReadonlySet<string> = new Set(['', '7bit', '8bit', 'binary']);
 
 /** Lazily parsed layout of one message. */
 class Layout {
@@ -83,48 +90,73 @@ function applyPartial(range: Range, partial: FetchPartial | null): Range {
   return { start, end: Math.min(range.end, start + partial.length) };
 }
 
-/** HEADER.FIELDS (.NOT): the matching fields as they are, then the blank line (RFC 9051 §6.4.5). */
-function selectFields(header: Buffer, fields: readonly string[], not: boolean): Buffer {
-  const names = new Set(fields.map((f) => f.toLowerCase()));
-  const out: Buffer[] = [];
-  for (const f of headerFields(header)) {
-    if (f.name === '') continue;
-    if (names.has(f.name.toLowerCase()) === not) continue;
-    out.push(f.raw);
-    if (f.raw[f.raw.length - 1] !== 0x0a) out.push(Buffer.from('\r\n'));
-  }
-  out.push(Buffer.from('\r\n'));
-  return Buffer.concat(out);
+/** A range of the message: read whole when small, else a source streaming its chunks. */
+function rangeData(ctx: RenderContext, record: MessageRecord, range: Range): Buffer | LiteralSource {
+  if (range.end - range.start <= STREAM_MIN) return ctx.store.read(record, range.start, range.end);
+  return { length: range.end - range.start, binary: false, chunks: () => messageChunks(ctx.store.db, record, range.start, range.end) };
 }
 
-function sectionData(ctx: RenderContext, row: FetchRow, layout: Layout, section: BodySection, partial: FetchPartial | null): Buffer {
+/**
+ * Data made from `chunks` (decoded, selected): inline when its input is small (`inputLength`),
+ * else a source whose length a first pass measures. `literal8`: BINARY, sent as `~{n}` when the
+ * data holds NUL (RFC 3516 §4.3).
+ */
+function derived(chunks: () => Iterable<Buffer>, inputLength: number, partial: FetchPartial | null, literal8: boolean): Buffer | LiteralSource {
+  const sliced = (): Iterable<Buffer> => (partial ? sliceChunks(chunks(), partial.offset, partial.length) : chunks());
+  // Small input: one pass; the codec picks literal8 itself from the bytes.
+  if (inputLength <= STREAM_MIN) return collect(sliced());
+  const { length, hasNul } = measure(sliced());
+  return { length, binary: literal8 && hasNul, chunks: sliced };
+}
+
+function sectionData(ctx: RenderContext, row: FetchRow, layout: Layout, section: BodySection, partial: FetchPartial | null): Buffer | LiteralSource {
   const range = sectionRange(row, layout, section);
   if (!range) return Buffer.alloc(0);
   const record = recordOf(ctx.mailboxId, row);
   if (section.text === 'HEADER.FIELDS' || section.text === 'HEADER.FIELDS.NOT') {
-    const selected = selectFields(ctx.store.read(record, range.start, range.end), section.fields ?? [], section.text === 'HEADER.FIELDS.NOT');
-    if (!partial) return selected;
-    return selected.subarray(Math.min(selected.length, partial.offset), Math.min(selected.length, partial.offset + partial.length));
+    const fields = section.fields ?? [];
+    const not = section.text === 'HEADER.FIELDS.NOT';
+    const header = (): Iterable<Buffer> => messageChunks(ctx.store.db, record, range.start, range.end);
+    return derived(() => selectHeaderFields(header(), fields, not), range.end - range.start, partial, false);
   }
-  const r = applyPartial(range, partial);
-  return ctx.store.read(record, r.start, r.end);
+  return rangeData(ctx, record, applyPartial(range, partial));
 }
 
 /** RFC 3516: the part's body with its Content-Transfer-Encoding removed. */
-function binaryData(ctx: RenderContext, row: FetchRow, layout: Layout, path: readonly number[]): Buffer {
+function binaryData(ctx: RenderContext, row: FetchRow, layout: Layout, path: readonly number[], partial: FetchPartial | null): Buffer | LiteralSource {
   const record = recordOf(ctx.mailboxId, row);
-  if (path.length === 0) return ctx.store.read(record, 0, row.size);
+  if (path.length === 0) {
+    const r = applyPartial({ start: 0, end: row.size }, partial);
+    return derived(() => messageChunks(ctx.store.db, record, r.start, r.end), r.end - r.start, null, true);
+  }
   const part = layout.part(path);
   if (!part) return Buffer.alloc(0);
   if (part.type === 'multipart') throw no('BINARY of a multipart part', 'CANNOT');
   const p = layout.prefix;
-  const raw = ctx.store.read(record, p + part.bodyStart, p + part.bodyEnd);
+  const raw = (): Iterable<Buffer> => messageChunks(ctx.store.db, record, p + part.bodyStart, p + part.bodyEnd);
   try {
-    return decodePartBody(raw, { ...part, bodyStart: 0, bodyEnd: raw.length });
+    return derived(() => decodeChunks(raw(), part), part.bodyEnd - part.bodyStart, partial, true);
   } catch (e) {
     if (e instanceof UnknownEncodingError) throw no(`unknown transfer encoding ${part.encoding}`, 'UNKNOWN-CTE');
     throw e;
   }
+}
+
+/** BINARY.SIZE (RFC 3516 §4.2): the decoded size, counted over the chunks. */
+function binarySize(ctx: RenderContext, row: FetchRow, layout: Layout, path: readonly number[]): number {
+  if (path.length === 0) return row.size;
+  const part = layout.part(path);
+  // Identity encodings: the stored size, nothing to read.
+  if (part && part.type !== 'multipart' && IDENTITY.has(part.encoding)) return part.bodyEnd - part.bodyStart;
+  return binaryData(ctx, row, layout, path, null).length;
+}
+
+/** A data item as the codec's (inline bytes) or as a streamed one. */
+function dataItem(
+  base: { kind: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' } | { kind: 'BODY[]'; section: BodySection; origin: number | null },
+  data: Buffer | LiteralSource,
+): RenderedItem {
+  return Buffer.isBuffer(data) ? { ...base, data } : { ...base, source: data };
 }
 
 /** True when fetching this item sets \Seen (RFC 9051 §6.4.5: BODY[...] without PEEK, RFC822, RFC822.TEXT). */
@@ -133,8 +165,8 @@ export function setsSeen(a: FetchAttribute): boolean {
 }
 
 /** Renders one message's FETCH items in the order asked (UID first for UID FETCH). */
-export function renderItems(ctx: RenderContext, row: FetchRow, attributes: readonly FetchAttribute[]): FetchResponseItem[] {
-  const items: FetchResponseItem[] = [];
+export function renderItems(ctx: RenderContext, row: FetchRow, attributes: readonly FetchAttribute[]): RenderedItem[] {
+  const items: RenderedItem[] = [];
   const layout = new Layout(row);
   let flagsDone = false;
   let modseqDone = false;
@@ -168,30 +200,25 @@ export function renderItems(ctx: RenderContext, row: FetchRow, attributes: reado
         items.push({ kind: 'BODY', value: row.body ?? 'NIL' });
         break;
       case 'RFC822':
-        items.push({ kind: 'RFC822', data: sectionData(ctx, row, layout, { part: [] }, null) });
+        items.push(dataItem({ kind: 'RFC822' }, sectionData(ctx, row, layout, { part: [] }, null)));
         break;
       case 'RFC822.HEADER':
-        items.push({ kind: 'RFC822.HEADER', data: sectionData(ctx, row, layout, { part: [], text: 'HEADER' }, null) });
+        items.push(dataItem({ kind: 'RFC822.HEADER' }, sectionData(ctx, row, layout, { part: [], text: 'HEADER' }, null)));
         break;
       case 'RFC822.TEXT':
-        items.push({ kind: 'RFC822.TEXT', data: sectionData(ctx, row, layout, { part: [], text: 'TEXT' }, null) });
+        items.push(dataItem({ kind: 'RFC822.TEXT' }, sectionData(ctx, row, layout, { part: [], text: 'TEXT' }, null)));
         break;
       case 'BODY[]':
-        items.push({
-          kind: 'BODY[]',
-          section: a.section,
-          origin: a.partial ? a.partial.offset : null,
-          data: sectionData(ctx, row, layout, a.section, a.partial),
-        });
+        items.push(dataItem({ kind: 'BODY[]', section: a.section, origin: a.partial ? a.partial.offset : null }, sectionData(ctx, row, layout, a.section, a.partial)));
         break;
       case 'BINARY[]': {
-        let data = binaryData(ctx, row, layout, a.part);
-        if (a.partial) data = data.subarray(Math.min(data.length, a.partial.offset), Math.min(data.length, a.partial.offset + a.partial.length));
-        items.push({ kind: 'BINARY[]', part: a.part, origin: a.partial ? a.partial.offset : null, data });
+        const data = binaryData(ctx, row, layout, a.part, a.partial);
+        const origin = a.partial ? a.partial.offset : null;
+        items.push(Buffer.isBuffer(data) ? { kind: 'BINARY[]', part: a.part, origin, data } : { kind: 'BINARY[]', part: a.part, origin, source: data });
         break;
       }
       case 'BINARY.SIZE':
-        items.push({ kind: 'BINARY.SIZE', part: a.part, size: binaryData(ctx, row, layout, a.part).length });
+        items.push({ kind: 'BINARY.SIZE', part: a.part, size: binarySize(ctx, row, layout, a.part) });
         break;
     }
   }

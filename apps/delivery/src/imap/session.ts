@@ -38,6 +38,8 @@ export interface SessionIo {
   setLimits(limits: Partial<FramerLimits>): void;
   /** True once the socket is gone. */
   readonly closed: boolean;
+  /** Drops the connection at once, nothing more written (a literal that cannot be finished). */
+  abort(): void;
 }
 
 /** Per-user connection accounting, shared by every IMAP listener of the process. */

@@ -2,3 +2,4 @@ export * from './store.js';
 export * from './contents.js';
 export * from './mailboxes.js';
 export { FLAG_BITS, MAIL_MIGRATIONS, type SystemFlag } from './schema.js';
+export { messageChunks, ContentGoneError, type StreamedMessage } from './stream.js';

@@ -1,10 +1,13 @@
 /**
  * FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 7162 CHANGEDSINCE and VANISHED).
  * Pages of rows are read in one query each and written with back-pressure, so `1:*` on 100,000
- * messages streams in constant memory.
+ * messages streams in constant memory; a large body section is a literal streamed chunk by
+ * chunk from the store, each chunk written only once the socket has taken the one before.
  */
-import { fetchResponse, vanishedResponse, type CommandOf } from '@postern/imap';
-import { FLAG_BITS } from '@postern/core';
+import { vanishedResponse, type CommandOf } from '@postern/imap';
+import { ContentGoneError, FLAG_BITS } from '@postern/core';
+import { fetchResponseParts } from '../fetch-response.js';
+import type { LiteralSource } from '../literal.js';
 import { fetchPage, type FetchNeeds, type FetchRow } from '../query.js';
 import { renderItems, setsSeen, type RenderContext } from '../render.js';
 import { bad, ok, type Reply } from '../reply.js';
@@ -53,9 +56,16 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
       for (const row of rows) {
         const seq = sel.seqOf(row.uid);
         if (seq === 0 || sel.pending.has(row.uid)) continue;
-        for (const b of fetchResponse(seq, renderItems(ctx, row, c.attributes))) {
-          out.push(b);
-          bytes += b.length;
+        for (const part of fetchResponseParts(seq, renderItems(ctx, row, c.attributes))) {
+          if (Buffer.isBuffer(part)) {
+            out.push(part);
+            bytes += part.length;
+            continue;
+          }
+          if (out.length > 0) await s.io.send(out);
+          out = [];
+          bytes = 0;
+          if (!(await streamLiteral(s, part))) return ok();
         }
         if (bytes >= FLUSH_BYTES) {
           await s.io.send(out);
@@ -71,6 +81,36 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
   }
   if (out.length > 0) await s.io.send(out);
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
+}
+
+/**
+ * Writes a literal's bytes as the store yields them, waiting for the socket between chunks.
+ * Once `{n}` is out, nothing but n bytes may follow: if the message vanishes part way (expunged
+ * and freed by another session) or the bytes do not add up, the only honest move left is to
+ * drop the connection; the client reconnects and learns of the expunge. False when the
+ * connection is gone.
+ */
+async function streamLiteral(s: ImapSession, src: LiteralSource): Promise<boolean> {
+  let sent = 0;
+  try {
+    for (const chunk of src.chunks()) {
+      sent += chunk.length;
+      if (sent > src.length) break;
+      await s.io.send(chunk);
+      if (s.io.closed) return false;
+    }
+  } catch (e) {
+    if (!(e instanceof ContentGoneError)) s.log.error({ err: e }, 'imap literal stream failed');
+    else s.log.info({ err: e.message }, 'imap fetch: message vanished while streaming');
+    s.io.abort();
+    return false;
+  }
+  if (sent !== src.length) {
+    s.log.error({ sent, length: src.length }, 'imap literal length mismatch');
+    s.io.abort();
+    return false;
+  }
+  return true;
 }
 
 /** Sets \Seen on the page's unseen messages before rendering, so the FLAGS sent are the new ones. */

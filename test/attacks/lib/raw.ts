@@ -104,6 +104,17 @@ export class RawTalk {
     return this.smtpReply(timeoutMs);
   }
 
+  /** Waits (woken by each arrival) until `check()` holds or the connection closed; false on timeout. */
+  async settle(check: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.closed || check()) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await this.sleepUntilData(left);
+    }
+  }
+
   /** Resolves true when the server closed the connection within `timeoutMs`. */
   async waitClosed(timeoutMs: number): Promise<boolean> {
     if (this.closed) return true;

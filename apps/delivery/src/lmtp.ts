@@ -9,7 +9,7 @@
 import { rmSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { indexMessage } from '@postern/mime';
-import { installEnhancedCodes, SmtpReply } from '@postern/smtp';
+import { installEnhancedCodes, SmtpReply, storageFailure } from '@postern/smtp';
 import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 
@@ -128,7 +128,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       );
     } catch (err) {
       logger.error({ cid: session.id, qid, err }, 'store failed');
-      return rcpts.map(() => new SmtpReply(451, '4.3.0', 'temporary storage failure, try again later'));
+      return rcpts.map(() => storageFailure(err, 'temporary storage failure, try again later'));
     }
     const okUsers = new Set<number>();
     targets.forEach((t, i) => {

@@ -31,7 +31,7 @@ import {
 } from '@postern/core';
 import { completeSubmission } from './message.js';
 import { signMessage } from './sign.js';
-import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply } from '@postern/smtp';
+import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;
@@ -136,7 +136,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
         (err: unknown) => {
           if (err instanceof SmtpReply) return cb(err);
           log.error({ cid: session.id, err }, 'queueing failed');
-          cb(new SmtpReply(451, '4.3.0', 'Local error in processing, try again later'));
+          cb(storageFailure(err));
         },
       );
     },

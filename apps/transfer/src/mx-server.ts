@@ -30,7 +30,7 @@ import {
   type User,
 } from '@postern/core';
 import { checkInbound } from './inbound-auth.js';
-import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply } from '@postern/smtp';
+import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;
@@ -145,7 +145,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
         (err: unknown) => {
           if (err instanceof SmtpReply) return cb(err);
           log.error({ cid: session.id, err }, 'queueing failed');
-          cb(new SmtpReply(451, '4.3.0', 'Local error in processing, try again later'));
+          cb(storageFailure(err));
         },
       );
     },

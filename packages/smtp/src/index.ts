@@ -6,6 +6,6 @@
  * one the client sees; message size and line length are checked in one place; connection limits
  * are counted before the greeting.
  */
-export { SmtpReply, installEnhancedCodes, ENHANCED_CODE } from './reply.js';
+export { SmtpReply, installEnhancedCodes, ENHANCED_CODE, isDiskFull, storageFailure } from './reply.js';
 export { readMessage } from './read-message.js';
 export { ConnectionLimits } from './connection-limits.js';

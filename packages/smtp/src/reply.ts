@@ -35,3 +35,19 @@ export function installEnhancedCodes(): void {
     return original.call(this, code, data, context);
   };
 }
+
+/** Did a write fail because the disk is full? (SQLite's SQLITE_FULL, or ENOSPC from the OS.) */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC';
+}
+
+/**
+ * The reply when storing or queueing failed: `452 4.3.1` when the disk is full (RFC 3463
+ * "mail system full"; RFC 5321 §4.2.5 452 "insufficient system storage"), `451 4.3.0`
+ * otherwise. Both are temporary: the sender keeps the message and tries again.
+ */
+export function storageFailure(err: unknown, text = 'Local error in processing, try again later'): SmtpReply {
+  if (isDiskFull(err)) return new SmtpReply(452, '4.3.1', 'Insufficient system storage, try again later');
+  return new SmtpReply(451, '4.3.0', text);
+}

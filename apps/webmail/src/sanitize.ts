@@ -31,7 +31,7 @@ const TAGS = [
   'tt', 'u', 'ul', 'var', 'wbr',
 ];
 
-const COMMON_ATTRS = ['style', 'class', 'align', 'valign', 'width', 'height', 'bgcolor', 'color', 'dir', 'lang', 'title', 'border'];
+const COMMON_ATTRS = ['id', 'style', 'class', 'align', 'valign', 'width', 'height', 'bgcolor', 'color', 'dir', 'lang', 'title', 'border'];
 
 /** A CSS value without function calls except colours: no url(), expression(), var() tricks. */
 const SAFE_CSS_VALUE = /^(?:[^()\\;<>{}"'@]|(?:rgba?|hsla?)\([\d\s.,%/]+\))*$/i;

@@ -54,13 +54,15 @@ const PAGE_CSP =
 
 const FORM_LIMIT = 256 * 1024;
 
-export function sessionCookie(ctx: Ctx, value: string, maxAge: number): Cookie {
-  return { name: SESSION_COOKIE, value, maxAge, secure: ctx.secure };
+/** The session cookie; `maxAge` 0 deletes it, absent makes it last as long as the browser runs. */
+export function sessionCookie(ctx: Ctx, value: string, maxAge?: number): Cookie {
+  return { name: SESSION_COOKIE, value, secure: ctx.secure, ...(maxAge !== undefined ? { maxAge } : {}) };
 }
 
 function baseHeaders(res: ServerResponse): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  // Our own pages send their origin to ourselves only; message links carry none (rel=noreferrer).
+  res.setHeader('Referrer-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
   res.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
@@ -120,10 +122,13 @@ export function writeReply(ctx: Ctx, reply: Reply): void {
   }
 }
 
-/** A request that writes (POST) must come from one of our own pages. */
+/**
+ * A request that writes (POST) must come from one of our own pages: Fetch Metadata when the
+ * browser sends it, else the Origin header. (The CSRF token is checked as well, after this.)
+ */
 function sameOrigin(req: IncomingMessage): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return false;
+  if (typeof site === 'string') return site === 'same-origin';
   const origin = req.headers['origin'];
   if (typeof origin === 'string' && origin !== 'null') {
     try {
@@ -132,7 +137,7 @@ function sameOrigin(req: IncomingMessage): boolean {
       return false;
     }
   }
-  return origin !== 'null';
+  return true;
 }
 
 export function createHandler(state: WebmailState, routes: Route[]): (req: IncomingMessage, res: ServerResponse) => void {
@@ -168,6 +173,7 @@ async function dispatch(ctx: Ctx, table: Map<string, Route>, paths: Set<string>)
   }
   if (route.method === 'POST' && !sameOrigin(req)) {
     req.resume();
+    state.logger.warn({ ip: ctx.ip, path: url.pathname, origin: req.headers['origin'], site: req.headers['sec-fetch-site'] }, 'cross-site write refused');
     throw new HttpError(403, 'This request came from another site and was refused.');
   }
   const sid = ctx.cookies.get(SESSION_COOKIE);

@@ -130,14 +130,21 @@ export class MailAccount {
   ) {}
 
   /** Logs in (the webmail's password check); resolves to a connected account. */
-  static async login(endpoint: Endpoint, user: string, password: string, logger: Logger): Promise<MailAccount> {
+  static async login(endpoint: Endpoint, user: string, password: string, logger: Logger, clientIp?: string): Promise<MailAccount> {
     const account = new MailAccount(endpoint, user, password, logger);
-    await account.connection();
+    account.client = await MailAccount.connect(endpoint, user, password, logger, false, clientIp);
+    account.watchClose(account.client);
     return account;
   }
 
+  private watchClose(c: ImapFlow): void {
+    c.on('close', () => {
+      if (this.client === c) this.client = null;
+    });
+  }
+
   /** A new, separate connection with the same credentials (for IDLE on one folder). */
-  static async connect(endpoint: Endpoint, user: string, password: string, logger: Logger, watcher: boolean): Promise<ImapFlow> {
+  static async connect(endpoint: Endpoint, user: string, password: string, logger: Logger, watcher: boolean, clientIp?: string): Promise<ImapFlow> {
     const client = new ImapFlow({
       host: endpoint.host,
       port: endpoint.port,
@@ -151,7 +158,9 @@ export class MailAccount {
       // neither side's inactivity timer (RFC 9051 §5.4: at least 30 minutes) ends it.
       disableAutoIdle: true,
       ...(watcher ? { maxIdleTime: 4 * 60_000 } : {}),
-      clientInfo: { name: 'Postern webmail' },
+      // x-originating-ip (the Dovecot convention for proxies and webmails, RFC 2971 ID) lets a
+      // server that trusts us throttle by the browser's address instead of ours.
+      clientInfo: { name: 'Postern webmail', ...(clientIp ? { 'x-originating-ip': clientIp } : {}) },
       connectionTimeout: 15_000,
       greetingTimeout: 15_000,
       socketTimeout: 10 * 60_000,
@@ -174,9 +183,7 @@ export class MailAccount {
     this.connecting = MailAccount.connect(this.endpoint, this.user, this.password, this.logger, false)
       .then((c) => {
         this.client = c;
-        c.on('close', () => {
-          if (this.client === c) this.client = null;
-        });
+        this.watchClose(c);
         return c;
       })
       .finally(() => {

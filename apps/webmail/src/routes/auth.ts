@@ -57,7 +57,7 @@ export const authRoutes: Route[] = [
       }
       let account: MailAccount;
       try {
-        account = await MailAccount.login(state.imap, user, password, state.logger);
+        account = await MailAccount.login(state.imap, user, password, state.logger, ctx.ip);
       } catch (err) {
         if (err instanceof LoginError && err.kind === 'auth') {
           const delay = state.throttle.fail(ctx.ip, user);
@@ -77,7 +77,9 @@ export const authRoutes: Route[] = [
       return {
         kind: 'redirect',
         location: urls.list('INBOX'),
-        cookies: [sessionCookie(ctx, session.id, state.sessions.secondsLeft(session)), { name: LOGIN_COOKIE, value: '', maxAge: 0, secure: ctx.secure }],
+        // No Max-Age: the cookie ends with the browser; the server ends the session at its lifetime
+        // (and can then say so, because the browser still shows it the old id).
+        cookies: [sessionCookie(ctx, session.id), { name: LOGIN_COOKIE, value: '', maxAge: 0, secure: ctx.secure }],
       };
     },
   },

@@ -1,0 +1,130 @@
+/**
+ * The real thing: a complete Postern instance (delivery with IMAP, transfer, submission as child
+ * processes, from test/lib/instance.ts) plus the webmail as its own process, started the way
+ * `postern start` starts it (`node apps/webmail/dist/main.js --config FILE`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'smol-toml';
+import { loadConfig } from '@postern/core';
+import { freePort, Instance, waitFor, type StartSettings } from '../../lib/instance.js';
+import type { Backend } from './backend.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const WEBMAIL = join(root, 'apps', 'webmail', 'dist', 'main.js');
+
+async function httpUp(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { redirect: 'manual' });
+    await r.arrayBuffer();
+    return r.status > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `node apps/webmail/dist/main.js --config file` and waits until it answers. */
+export async function spawnWebmail(configFile: string, port: number): Promise<{ child: ChildProcess; logs: () => string; stop(): Promise<void> }> {
+  let output = '';
+  const child = spawn(process.execPath, [WEBMAIL, '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, POSTERN_LOG_LEVEL: process.env['POSTERN_TEST_LOG_LEVEL'] ?? 'info' },
+  });
+  const append = (d: Buffer): void => {
+    output = (output + d.toString()).slice(-200_000);
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`webmail exited: ${output.slice(-2000)}`);
+      return httpUp(`http://127.0.0.1:${port}/login`);
+    },
+    20_000,
+    'webmail to answer',
+  );
+  return {
+    child,
+    logs: () => output,
+    async stop(): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Adds the IMAP and webmail listeners (and any [webmail]/[limits] keys) to an instance's config file. */
+function extendConfig(file: string, extra: { imap: number; webmail: number; webmailSection?: Record<string, unknown>; limits?: Record<string, unknown> }, target = file): void {
+  const doc = parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
+  doc['listen'] = { ...doc['listen'], imap: `127.0.0.1:${extra.imap}`, webmail: `127.0.0.1:${extra.webmail}` };
+  if (extra.webmailSection) doc['webmail'] = { ...doc['webmail'], ...extra.webmailSection };
+  if (extra.limits) doc['limits'] = { ...doc['limits'], ...extra.limits };
+  writeFileSync(target, stringify(doc));
+}
+
+class MuaInstance extends Instance {
+  imapPort = 0;
+  webmailPort = 0;
+  limits: Record<string, unknown> | undefined;
+
+  override writeConfig(settings: StartSettings = {}): void {
+    super.writeConfig(settings);
+    extendConfig(this.configFile, { imap: this.imapPort, webmail: this.webmailPort, ...(this.limits ? { limits: this.limits } : {}) });
+    this.config = loadConfig(this.configFile);
+  }
+}
+
+export async function posternBackend(options: { messageSize?: number } = {}): Promise<Backend & { instance: Instance; webmailLogs(): string }> {
+  const domain = 'mua.test';
+  const ports = { smtp: await freePort(), submission: await freePort(), submissions: await freePort(), lmtp: await freePort() };
+  const instance = new MuaInstance({ domain, users: { me: 'password-me-1', other: 'password-other-2' } }, ports);
+  instance.imapPort = await freePort();
+  instance.webmailPort = await freePort();
+  const messageSize = options.messageSize ?? 2_000_000;
+  instance.limits = { message_size: messageSize };
+  await instance.start({ limits: { message_size: messageSize }, auth: { max_failures_per_account: 3 } });
+  await waitFor(() => portOpen(instance.imapPort), 20_000, 'IMAP listener');
+  const webmail = await spawnWebmail(instance.configFile, instance.webmailPort);
+  return {
+    name: 'postern',
+    instance,
+    url: `http://127.0.0.1:${instance.webmailPort}`,
+    me: { address: `me@${domain}`, password: 'password-me-1' },
+    other: { address: `other@${domain}`, password: 'password-other-2' },
+    imap: { host: '127.0.0.1', port: instance.imapPort },
+    smtp: { host: '127.0.0.1', port: instance.ports.submission },
+    messageSize,
+    webmailLogs: webmail.logs,
+    async shortSessionWebmail(ms: number) {
+      const port = await freePort();
+      const file = join(instance.dir, 'postern-short.toml');
+      extendConfig(instance.configFile, { imap: instance.imapPort, webmail: port, webmailSection: { session_lifetime: `${ms}ms` } }, file);
+      const w = await spawnWebmail(file, port);
+      return { url: `http://127.0.0.1:${port}`, close: () => w.stop() };
+    },
+    async close() {
+      await webmail.stop();
+      await instance.stop();
+    },
+  };
+}
+
+export async function portOpen(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

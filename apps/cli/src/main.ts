@@ -9,6 +9,7 @@ import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
 import { register as dns } from './commands/dns.js';
 import { register as init } from './commands/init.js';
+import { register as mail } from './commands/mail.js';
 import { register as mailbox } from './commands/mailbox.js';
 import { register as queue } from './commands/queue.js';
 import { register as sendmail } from './commands/sendmail.js';
@@ -20,7 +21,7 @@ const program = new Command('postern')
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [init, start, accounts, mailbox, queue, sendmail, dns]) register(program);
+for (const register of [init, start, accounts, mailbox, mail, queue, sendmail, dns]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

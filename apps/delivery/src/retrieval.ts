@@ -19,12 +19,7 @@ export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: R
   const closers: Array<() => Promise<void>> = [];
   const { listen, auth } = opts.config;
   // One throttle for every protocol of this process: failures over IMAP and POP3 count together.
-  const throttle = new LoginThrottle({
-    maxFailuresPerIp: auth.max_failures_per_ip,
-    maxFailuresPerAccount: auth.max_failures_per_account,
-    lockoutMs: auth.lockout,
-    failureDelayMs: auth.failure_delay,
-  });
+  const throttle = LoginThrottle.fromConfig(auth);
   const userConnections = userConnectionLimit(opts.config.limits.imap_connections_per_user);
   const imap = [
     ['imap', listen.imap, false],

@@ -37,12 +37,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queue = QueueStore.open(config);
   const mail = openMailDb(config);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-  const throttle = new LoginThrottle({
-    maxFailuresPerIp: config.auth.max_failures_per_ip,
-    maxFailuresPerAccount: config.auth.max_failures_per_account,
-    lockoutMs: config.auth.lockout,
-    failureDelayMs: config.auth.failure_delay,
-  });
+  const throttle = LoginThrottle.fromConfig(config.auth);
   const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
   const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, log };
   const servers: SMTPServer[] = [];

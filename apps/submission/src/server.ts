@@ -28,10 +28,12 @@ import {
   type QueueStore,
   type TlsMaterial,
   type User,
+  passwordAllowed,
+  plainIp,
 } from '@postern/core';
 import { completeSubmission } from './message.js';
 import { signMessage } from './sign.js';
-import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
+import { authenticateSmtp, ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;
@@ -43,13 +45,7 @@ export interface SubmissionDeps {
   log: Logger;
 }
 
-function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
-}
 
-function plainIp(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-}
 
 const userOf = (session: SMTPServerSession): User => session.user as User;
 
@@ -86,7 +82,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       try {
         deps.limits.open(session.id, session.remoteAddress);
         // RFC 4954 §4: AUTH is not even offered before TLS (development: loopback excepted)
-        if (!session.secure && !(dev && isLoopback(session.remoteAddress))) session.disabledCommands = ['AUTH'];
+        if (!session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
         cb();
       } catch (err) {
         log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
@@ -101,7 +97,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       deps.limits.close(session.id);
     },
     onAuth(auth, session, cb) {
-      void authenticate(deps, dev, auth.username ?? '', auth.password ?? '', session).then(
+      void authenticateSmtp(deps, auth.username ?? '', auth.password ?? '', session).then(
         (user) => cb(null, { user }),
         (err: Error) => cb(err),
       );
@@ -189,24 +185,3 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
   }
 }
 
-async function authenticate(deps: SubmissionDeps, dev: boolean, username: string, password: string, session: SMTPServerSession): Promise<User> {
-  // RFC 8314 / RFC 4954 §4: never take a password in the clear
-  if (!session.secure && !(dev && isLoopback(session.remoteAddress))) {
-    throw new SmtpReply(538, '5.7.11', 'Encryption required for requested authentication mechanism');
-  }
-  const ip = plainIp(session.remoteAddress);
-  if (deps.throttle.isLocked(ip, username)) {
-    deps.log.warn({ cid: session.id, ip, user: username }, 'auth refused: too many failures');
-    throw new SmtpReply(454, '4.7.0', 'Too many failed logins, try again later');
-  }
-  const user = await deps.accounts.authenticate(username, password);
-  if (!user) {
-    const delay = deps.throttle.fail(ip, username);
-    deps.log.warn({ cid: session.id, ip, user: username }, 'auth failed');
-    await new Promise((r) => setTimeout(r, delay));
-    throw new SmtpReply(535, '5.7.8', 'Authentication credentials invalid');
-  }
-  deps.throttle.succeed(username);
-  deps.log.info({ cid: session.id, ip, user: user.address }, 'auth ok');
-  return user;
-}

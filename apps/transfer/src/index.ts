@@ -55,12 +55,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   let smtpPort: number | null = null;
   if (config.listen.smtp) {
     const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-    const throttle = new LoginThrottle({
-      maxFailuresPerIp: config.auth.max_failures_per_ip,
-      maxFailuresPerAccount: config.auth.max_failures_per_account,
-      lockoutMs: config.auth.lockout,
-      failureDelayMs: config.auth.failure_delay,
-    });
+    const throttle = LoginThrottle.fromConfig(config.auth);
     server = createMxServer({ config, accounts: mail.accounts, queue, tls, throttle, log, onQueued: () => runner?.wake() });
     const { host, port } = splitHostPort(config.listen.smtp);
     const s = server;

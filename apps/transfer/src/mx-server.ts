@@ -28,9 +28,11 @@ import {
   type QueueStore,
   type TlsMaterial,
   type User,
+  passwordAllowed,
+  plainIp,
 } from '@postern/core';
 import { checkInbound } from './inbound-auth.js';
-import { ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
+import { authenticateSmtp, ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;
@@ -55,13 +57,7 @@ export function trustedNetworks(cidrs: readonly string[]): BlockList {
   return list;
 }
 
-function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
-}
 
-function plainIp(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-}
 
 export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
@@ -101,7 +97,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       try {
         limits.open(session.id, session.remoteAddress);
         // RFC 4954 §4: AUTH is not even offered before TLS (development: loopback excepted)
-        if (!session.secure && !(dev && isLoopback(session.remoteAddress))) session.disabledCommands = ['AUTH'];
+        if (!session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
         cb();
       } catch (err) {
         log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
@@ -116,7 +112,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       limits.close(session.id);
     },
     onAuth(auth, session, cb) {
-      void authenticate(deps, dev, auth.username ?? '', auth.password ?? '', session).then(
+      void authenticateSmtp(deps, auth.username ?? '', auth.password ?? '', session).then(
         (user) => cb(null, { user }),
         (err: Error) => cb(err),
       );
@@ -233,25 +229,4 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   return server;
 }
 
-/** AUTH on port 25: the same rules as submission (TLS first, throttled, logged without the password). */
-async function authenticate(deps: MxServerDeps, dev: boolean, username: string, password: string, session: SMTPServerSession): Promise<User> {
-  if (!session.secure && !(dev && isLoopback(session.remoteAddress))) {
-    throw new SmtpReply(538, '5.7.11', 'Encryption required for requested authentication mechanism');
-  }
-  const ip = plainIp(session.remoteAddress);
-  if (deps.throttle.isLocked(ip, username)) {
-    deps.log.warn({ cid: session.id, ip, user: username }, 'auth refused: too many failures');
-    throw new SmtpReply(454, '4.7.0', 'Too many failed logins, try again later');
-  }
-  const user = await deps.accounts.authenticate(username, password);
-  if (!user) {
-    const delay = deps.throttle.fail(ip, username);
-    deps.log.warn({ cid: session.id, ip, user: username }, 'auth failed');
-    await new Promise((r) => setTimeout(r, delay));
-    throw new SmtpReply(535, '5.7.8', 'Authentication credentials invalid');
-  }
-  deps.throttle.succeed(username);
-  deps.log.info({ cid: session.id, ip, user: user.address }, 'auth ok');
-  return user;
-}
 

@@ -16,6 +16,7 @@ export * from './accounts.js';
 export * from './store/index.js';
 export * from './maildb.js';
 export * from './throttle.js';
+export * from './net.js';
 export * from './tls.js';
 export * from './app.js';
 export * from './queue/index.js';

@@ -23,6 +23,16 @@ const MAX_ENTRIES = 100_000;
 const MAX_DELAY_MS = 8000;
 
 export class LoginThrottle {
+  /** The throttle that `[auth]` in the config describes. */
+  static fromConfig(auth: { max_failures_per_ip: number; max_failures_per_account: number; lockout: number; failure_delay: number }): LoginThrottle {
+    return new LoginThrottle({
+      maxFailuresPerIp: auth.max_failures_per_ip,
+      maxFailuresPerAccount: auth.max_failures_per_account,
+      lockoutMs: auth.lockout,
+      failureDelayMs: auth.failure_delay,
+    });
+  }
+
   private readonly byIp = new Map<string, Entry>();
   private readonly byAccount = new Map<string, Entry>();
   private readonly now: () => number;

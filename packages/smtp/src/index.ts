@@ -9,3 +9,4 @@
 export { SmtpReply, installEnhancedCodes, ENHANCED_CODE, isDiskFull, storageFailure } from './reply.js';
 export { readMessage } from './read-message.js';
 export { ConnectionLimits } from './connection-limits.js';
+export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';

@@ -17,6 +17,7 @@ import {
   type MailStore,
   type TlsFiles,
   type TlsMaterial,
+  passwordAllowed,
 } from '@postern/core';
 import { untaggedStatus } from '@postern/imap';
 import { capabilities } from './capabilities.js';
@@ -48,10 +49,6 @@ export interface ImapServer {
   close(): Promise<void>;
 }
 
-function isLoopback(ip: string): boolean {
-  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  return ip === '::1' || (isIPv4(v4) && v4.startsWith('127.'));
-}
 
 /** Counts logged-in sessions per user against `imap_connections_per_user`. */
 export function userConnectionLimit(max: number): UserConnections {
@@ -76,12 +73,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
   const limits = config.limits;
   const throttle =
     opts.throttle ??
-    new LoginThrottle({
-      maxFailuresPerIp: config.auth.max_failures_per_ip,
-      maxFailuresPerAccount: config.auth.max_failures_per_account,
-      lockoutMs: config.auth.lockout,
-      failureDelayMs: config.auth.failure_delay,
-    });
+    LoginThrottle.fromConfig(config.auth);
   const userConnections = opts.userConnections ?? userConnectionLimit(limits.imap_connections_per_user);
   const idleTimeoutMs = opts.idleTimeoutMs ?? limits.imap_idle_timeout;
   const perIp = new Map<string, number>();
@@ -115,7 +107,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       secureContext,
       sniCallback: opts.tls.sniCallback,
     });
-    const plaintextLoginAllowed = config.profile === 'development' && isLoopback(ip);
+    const plaintextLoginAllowed = passwordAllowed(config, false, ip);
     const session = new ImapSession({
       accounts: opts.accounts,
       store: opts.store,

@@ -17,6 +17,7 @@ import {
   type MailStore,
   type TlsFiles,
   type TlsMaterial,
+  passwordAllowed,
 } from '@postern/core';
 import { Pop3Connection } from './connection.js';
 import { MaildropLocks, Pop3Session } from './session.js';
@@ -53,21 +54,12 @@ export interface Pop3Server {
   close(): Promise<void>;
 }
 
-function isLoopback(ip: string): boolean {
-  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  return ip === '::1' || (isIPv4(v4) && v4.startsWith('127.'));
-}
 
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Server> {
   const { config, logger } = opts;
   const throttle =
     opts.throttle ??
-    new LoginThrottle({
-      maxFailuresPerIp: config.auth.max_failures_per_ip,
-      maxFailuresPerAccount: config.auth.max_failures_per_account,
-      lockoutMs: config.auth.lockout,
-      failureDelayMs: config.auth.failure_delay,
-    });
+    LoginThrottle.fromConfig(config.auth);
   const idleTimeoutMs = opts.idleTimeoutMs ?? Math.max(MIN_IDLE_TIMEOUT_MS, config.limits.command_timeout);
   const locks = MaildropLocks.of(opts.store);
   const perIp = new Map<string, number>();
@@ -95,7 +87,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
       locks,
       logger: log,
       remoteAddress: ip,
-      plaintextLoginAllowed: config.profile === 'development' && isLoopback(ip),
+      plaintextLoginAllowed: passwordAllowed(config, false, ip),
       tls: opts.implicitTls,
       sleep,
     });

@@ -169,9 +169,7 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
       expect(split(reply).body.toString('utf8')).toContain('Tuesday is fine.');
     });
 
-    // Skipped: `postern mail` (apps/cli, issue 5) has not landed yet; the webmail reply above
-    // covers the scenario. Un-skip when `postern mail send` exists.
-    it.skip('bob answers from the terminal with `postern mail send` on his mail host; alice reads it', async () => {
+    it('bob answers from the terminal with `postern mail send` on his mail host; alice reads it', async () => {
       const subject = token('s2cli');
       await w.b.cli(
         ['mail', '--user', USERS.bob.address, '--password-stdin', 'send', '--to', USERS.alice.address, '--subject', subject, '--body', 'Sent from the terminal.'],

@@ -150,6 +150,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       ip: plainIp(session.remoteAddress),
       by: config.hostname,
       with: session.transmissionType,
+      smtpUtf8: session.envelope.smtpUtf8 === true,
       id,
       ...(tlsInfo ? { tls: tlsInfo } : {}),
     });

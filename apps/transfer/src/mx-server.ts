@@ -195,6 +195,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       ip: plainIp(session.remoteAddress),
       by: config.hostname,
       with: session.transmissionType,
+      smtpUtf8: session.envelope.smtpUtf8 === true,
       id,
       ...(rcpts.length === 1 ? { for: rcpts[0]!.address } : {}),
       ...(tlsInfo ? { tls: tlsInfo } : {}),

@@ -68,6 +68,8 @@ export interface ReceivedInfo {
   for?: string;
   /** TLS version and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384". */
   tls?: string;
+  /** The transaction used SMTPUTF8: the protocol type becomes UTF8SMTP[S][A] (RFC 6531 §3.7.3). */
+  smtpUtf8?: boolean;
   date?: Date;
 }
 
@@ -81,7 +83,8 @@ export function receivedHeader(r: ReceivedInfo): string {
     parts.push(`from ${from}${detail ? ` (${detail})` : ''}`);
   }
   parts.push(`by ${r.by}`);
-  parts.push(`with ${r.with}${r.tls ? ` (${clean(r.tls)})` : ''}`);
+  const protocol = r.smtpUtf8 && r.with.startsWith('ESMTP') ? `UTF8SMTP${r.with.slice(5)}` : r.with;
+  parts.push(`with ${protocol}${r.tls ? ` (${clean(r.tls)})` : ''}`);
   parts.push(`id ${r.id}`);
   if (r.for) parts.push(`for <${clean(r.for)}>`);
   return `Received: ${parts.join('\r\n\t')};\r\n\t${rfc5322Date(r.date)}\r\n`;

@@ -96,8 +96,12 @@ export interface InboundResult {
 function aRows(result: AuthenticateResult): { rows: string[]; spf: string; dkim: string[]; dmarc: string; arc: string } {
   const rows: string[] = [];
   const dkimRows = result.dkim.results ?? [];
-  const dkim = dkimRows.map((r) => r.status.result);
-  rows.push(...(dkimRows.length > 0 ? dkimRows.map((r) => r.info) : ['dkim=none']));
+  // mailauth says "neutral" when the body hash does not match; RFC 6376 §6.1.3 makes that a
+  // PERMFAIL, which RFC 8601 §2.7.1 reports as "fail".
+  const bodyHashFailed = (r: (typeof dkimRows)[number]): boolean =>
+    r.status.result === 'neutral' && /body hash did not verify/i.test(`${String(r.status.comment ?? '')} ${r.info}`);
+  const dkim = dkimRows.map((r) => (bodyHashFailed(r) ? 'fail' : r.status.result));
+  rows.push(...(dkimRows.length > 0 ? dkimRows.map((r) => (bodyHashFailed(r) ? r.info.replace(/^dkim=neutral/, 'dkim=fail') : r.info)) : ['dkim=none']));
   const spf = result.spf ? result.spf.status.result : 'none';
   rows.push(result.spf ? result.spf.info : 'spf=none');
   const dmarc = result.dmarc ? result.dmarc.status.result : 'none';

@@ -67,6 +67,15 @@ describe('checkInbound', () => {
     expect(r.header.split('\r\n').slice(1).every((l) => l.startsWith(' '))).toBe(true);
   });
 
+  it('reports a signature whose body was changed as dkim=fail (RFC 8601 §2.7.1), not neutral', async () => {
+    const signed = await signMessage(mail('Alice <alice@a.test>'), { config, domain: 'a.test' });
+    const tampered = Buffer.from(signed.toString('latin1').replace(/\r\n\r\n([\s\S]*)$/, '\r\n\r\nchanged body\r\n'), 'latin1');
+    const r = await checkInbound(input(tampered, ALICE_IP, 'alice@a.test'));
+    expect(r.dkim).toEqual(['fail', 'fail']);
+    expect(r.header).toMatch(/dkim=fail /);
+    expect(r.header).not.toMatch(/dkim=neutral/);
+  });
+
   it('refuses forged mail from a p=reject domain with 550 5.7.1', async () => {
     const r = await checkInbound(input(mail('CEO <ceo@a.test>'), STRANGER_IP, 'ceo@a.test'));
     expect(r.verdict).toBe('reject');

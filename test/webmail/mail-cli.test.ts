@@ -144,7 +144,19 @@ function suite(name: string, make: () => Promise<Backend & { instance?: { config
       expect(none.err).toMatch(/--user ADDRESS/);
     });
 
-    it('reports a recipient the server refuses', async () => {
+    it('reports a message too big for the server, and sends nothing', async () => {
+      const file = join(dir, 'big.bin');
+      writeFileSync(file, Buffer.alloc(Math.floor(b.messageSize * 0.9), 7));
+      const r = await postern([...where, 'send', '--to', b.me.address, '--subject', `Big ${tag}`, '--attach', file, '--body', 'x'], {
+        env: { POSTERN_PASSWORD: b.me.password },
+      });
+      expect(r.code).toBe(75);
+      expect(r.err).toMatch(/too big/);
+      expect(r.out).toBe('');
+    });
+
+    it('reports a recipient the server refuses', async (t) => {
+      if (!b.refusesUnknownRecipients) return t.skip();
       const domain = b.me.address.split('@')[1]!;
       const r = await postern([...where, 'send', '--to', `nobody-${tag}@${domain}`, '--subject', 'x', '--body', 'x', '--no-save'], {
         env: { POSTERN_PASSWORD: b.me.password },

@@ -21,6 +21,8 @@ export interface Backend {
   smtp: { host: string; port: number };
   /** The server's message size limit (bytes). */
   messageSize: number;
+  /** Does submission refuse an unknown local recipient at RCPT (rather than bounce it later)? */
+  refusesUnknownRecipients: boolean;
   /** A second webmail on the same servers whose sessions last `ms` (for the expiry test). */
   shortSessionWebmail(ms: number): Promise<{ url: string; close(): Promise<void> }>;
   close(): Promise<void>;

@@ -150,6 +150,7 @@ export async function dovecotBackend(options: { messageSize?: number } = {}): Pr
     imap: { host: '127.0.0.1', port: imapPort },
     smtp: { host: '127.0.0.1', port: smtpPort },
     messageSize,
+    refusesUnknownRecipients: true,
     async shortSessionWebmail(ms: number) {
       const port = await freePort();
       writeWebmailConfig(join(dir, 'postern-short.toml'), port, `${ms}ms`);

@@ -162,23 +162,39 @@ export const composeRoutes: Route[] = [
       const date = new Date();
       const build = (d: Draft, keepBcc: boolean): Promise<Buffer> => buildMessage(d, { from: session.user, messageId, date, keepBcc, attachments });
 
-      const saveDraft = async (): Promise<number | null> => {
-        const uid = await account.append(drafts, await build(lenient(draft), true), ['\\Draft', '\\Seen']);
+      /** Stores the draft; returns its UID (when the server says) and what had to be left out. */
+      const saveDraft = async (): Promise<{ uid: number | null; dropped: string[] }> => {
+        const store = async (files: DraftAttachment[]): Promise<number | null> =>
+          account.append(drafts, await buildMessage(lenient(draft), { from: session.user, messageId, date, keepBcc: true, attachments: files }), ['\\Draft', '\\Seen']);
+        let uid: number | null;
+        let dropped: string[] = [];
+        try {
+          uid = await store(attachments);
+        } catch (err) {
+          // The server keeps no message above its size limit, drafts included: keep the text.
+          if (attachments.length === 0) throw err;
+          state.logger.info({ err: (err as Error).message, user: session.user }, 'draft too big to store with its attachments');
+          uid = await store([]);
+          dropped = attachments.map((a) => a.filename);
+        }
         if (oldDraft) await account.delete(drafts, [oldDraft], true).catch(() => undefined);
-        return uid;
+        return { uid, dropped };
       };
 
       /** Back to the form, filled in, with the reason; the draft (and its attachments) kept in Drafts. */
       const refused = async (reason: string): Promise<Reply> => {
-        let uid: number | null = null;
+        let saved: MessageDetail | null = null;
         let notice: string | null = null;
         try {
-          uid = await saveDraft();
-          notice = 'Your message is saved in Drafts, attachments included.';
+          const r = await saveDraft();
+          saved = r.uid ? await account.message(drafts, r.uid) : null;
+          notice =
+            r.dropped.length > 0
+              ? `Your message is saved in Drafts, but without ${r.dropped.join(', ')}: the server does not keep a message that big.`
+              : 'Your message is saved in Drafts, attachments included.';
         } catch (err) {
           state.logger.warn({ err: (err as Error).message, user: session.user }, 'could not save draft after a failed send');
         }
-        const saved = uid ? await account.message(drafts, uid) : null;
         return render(
           ctx,
           {
@@ -195,8 +211,22 @@ export const composeRoutes: Route[] = [
       };
 
       if (field(form, 'action') === 'save') {
-        const uid = await saveDraft();
-        return { kind: 'redirect', location: withDone(uid ? urls.compose('draft', drafts, uid) : urls.list(drafts), 'saved') };
+        const { uid, dropped } = await saveDraft();
+        if (dropped.length === 0) return { kind: 'redirect', location: withDone(uid ? urls.compose('draft', drafts, uid) : urls.list(drafts), 'saved') };
+        const saved = uid ? await account.message(drafts, uid) : null;
+        return render(
+          ctx,
+          {
+            draft,
+            kept: saved ? kept(saved) : [],
+            source: saved ? { folder: drafts, uid: saved.uid } : null,
+            draftUid: saved ? saved.uid : null,
+            answering,
+            error: `Saved in Drafts, but without ${dropped.join(', ')}: the server does not keep a message that big.`,
+            notice: null,
+          },
+          422,
+        );
       }
 
       let to: string[];

@@ -50,17 +50,17 @@ function endpoint(value: string, implicitTls: boolean, config: Config): Endpoint
   return { host, port, implicitTls, requireTls: !loopback, tls };
 }
 
-function pick(config: Config, override: string | undefined, starttls: string | undefined, implicit: string | undefined, what: string): Endpoint {
+function pick(config: Config, override: string | undefined, starttls: string | undefined, implicit: string | undefined, keys: string): Endpoint {
   if (override) return endpoint(override, IMPLICIT_TLS_PORTS.has(splitHostPort(override).port), config);
   if (starttls) return endpoint(starttls, false, config);
   if (implicit) return endpoint(implicit, true, config);
-  throw new Error(`no ${what} endpoint: set webmail.${what} or listen.${what}`);
+  throw new Error(`nowhere to connect: set ${keys}`);
 }
 
 export function imapEndpoint(config: Config): Endpoint {
-  return pick(config, config.webmail.imap, config.listen.imap, config.listen.imaps, 'imap');
+  return pick(config, config.webmail.imap, config.listen.imap, config.listen.imaps, 'webmail.imap, listen.imap or listen.imaps');
 }
 
 export function smtpEndpoint(config: Config): Endpoint {
-  return pick(config, config.webmail.smtp, config.listen.submission, config.listen.submissions, 'smtp');
+  return pick(config, config.webmail.smtp, config.listen.submission, config.listen.submissions, 'webmail.smtp, listen.submission or listen.submissions');
 }

@@ -50,7 +50,7 @@ export function parseCookies(header: string | undefined): Map<string, string> {
     if (i <= 0) continue;
     const name = part.slice(0, i).trim();
     const value = part.slice(i + 1).trim();
-    if (!out.has(name)) out.set(name, value);
+    if (name !== '' && !out.has(name)) out.set(name, value);
   }
   return out;
 }

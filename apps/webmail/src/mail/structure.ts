@@ -34,7 +34,8 @@ function info(node: MessageStructureObject, part: string, index: number): PartIn
   return {
     part,
     type,
-    filename: filename.replace(/[\\/\x00-\x1f]/g, '_'),
+    // a file name, never a path: no separators, no drive or NTFS stream colon, not "." or ".."
+    filename: filename.replace(/[\\/:\x00-\x1f]/g, '_').replace(/^\.+$/, '_'),
     size: node.size ?? 0,
     contentId: node.id ? node.id.replace(/^<|>$/g, '') : null,
     charset: node.parameters?.['charset'] ?? null,

@@ -21,7 +21,7 @@ export const mailboxRoutes: Route[] = [
       const p = pageParam(ctx.url.searchParams.get('p'));
       const special = await account.specialFolders();
       const result = await account.page(folder, p);
-      const body = await page(ctx, result.folder, folder, (folders) =>
+      const body = await page(ctx, folder.toUpperCase() === 'INBOX' ? 'Inbox' : folder, folder, (folders) =>
         messageList({
           page: result,
           folder: folders.find((f) => f.path === folder) ?? null,

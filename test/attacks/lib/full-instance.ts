@@ -1,8 +1,8 @@
 /**
- * The test harness's Instance (test/lib/instance.ts) plus the retrieval listeners (IMAP, POP3)
- * and a look at the apps' processes from outside: their pid and resident memory, read from
- * /proc (Linux, where CI runs), so hostile-input tests can say "no crash" and "bounded memory"
- * without reaching into the harness.
+ * The test harness's Instance (test/lib/instance.ts) plus the retrieval listeners (IMAP, POP3,
+ * and the webmail's address), and a look at the apps' processes from outside: their pid and
+ * resident memory, read from /proc (Linux, where CI runs), so hostile-input tests can say "no
+ * crash" and "bounded memory" without reaching into the harness.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'smol-toml';
@@ -12,6 +12,8 @@ import { Instance, freePort, type AppName, type InstanceOptions, type StartSetti
 export interface RetrievalPorts {
   imap: number;
   pop3: number;
+  /** listen.webmail (the webmail app is not started by the harness; see spawnWebmail). */
+  webmail: number;
 }
 
 export class FullInstance extends Instance {
@@ -26,7 +28,7 @@ export class FullInstance extends Instance {
   override writeConfig(settings: StartSettings = {}): void {
     super.writeConfig(settings);
     const doc = parse(readFileSync(this.configFile, 'utf8')) as { listen: Record<string, string> };
-    doc.listen = { ...doc.listen, imap: `127.0.0.1:${this.retrieval.imap}`, pop3: `127.0.0.1:${this.retrieval.pop3}` };
+    doc.listen = { ...doc.listen, imap: `127.0.0.1:${this.retrieval.imap}`, pop3: `127.0.0.1:${this.retrieval.pop3}`, webmail: `127.0.0.1:${this.retrieval.webmail}` };
     writeFileSync(this.configFile, stringify(doc));
     this.config = loadConfig(this.configFile);
   }
@@ -76,5 +78,5 @@ export class FullInstance extends Instance {
 
 export async function createFullInstance(options: InstanceOptions): Promise<FullInstance> {
   const ports = { smtp: await freePort(), submission: await freePort(), submissions: await freePort(), lmtp: await freePort() };
-  return new FullInstance(options, ports, { imap: await freePort(), pop3: await freePort() });
+  return new FullInstance(options, ports, { imap: await freePort(), pop3: await freePort(), webmail: await freePort() });
 }

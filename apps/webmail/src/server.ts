@@ -72,6 +72,11 @@ function baseHeaders(res: ServerResponse): void {
 export function writeReply(ctx: Ctx, reply: Reply): void {
   const { res } = ctx;
   if (reply.kind === 'handled') return;
+  // The client went away, or the event stream already answered: nothing left to write.
+  if (res.headersSent || res.writableEnded || res.destroyed) {
+    if (reply.kind === 'download') reply.stream.destroy();
+    return;
+  }
   baseHeaders(res);
   if (ctx.secure) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
   const cookies = 'cookies' in reply && reply.cookies ? reply.cookies.map(serializeCookie) : [];
@@ -116,6 +121,10 @@ export function writeReply(ctx: Ctx, reply: Reply): void {
         ctx.state.logger.warn({ err: err.message }, 'download failed');
         res.destroy(err);
       });
+      // A download the browser gives up on must end the IMAP fetch too (it holds the folder lock).
+      res.once('close', () => {
+        if (!reply.stream.readableEnded) reply.stream.destroy();
+      });
       reply.stream.pipe(res);
       return;
     }
@@ -156,10 +165,16 @@ export function createHandler(state: WebmailState, routes: Route[]): (req: Incom
       session: null,
       form: null,
     };
-    void dispatch(ctx, table, paths).then(
-      (reply) => writeReply(ctx, reply),
-      (err: unknown) => writeReply(ctx, failure(ctx, err)),
-    );
+    void dispatch(ctx, table, paths)
+      .then(
+        (reply) => writeReply(ctx, reply),
+        (err: unknown) => writeReply(ctx, failure(ctx, err)),
+      )
+      .catch((err: unknown) => {
+        // Writing itself failed (a socket torn down mid-reply): log it, never crash the process.
+        state.logger.warn({ err: (err as Error).message, path: url.pathname }, 'reply not written');
+        res.destroy();
+      });
   };
 }
 

@@ -93,3 +93,31 @@ export async function sourceOf(b: Backend, user: User, folder: string, subject: 
     }
   });
 }
+
+/** The bytes of the first attachment of the newest message with this subject (IMAP download). */
+export async function attachmentOf(b: Backend, user: User, folder: string, subject: string): Promise<{ filename: string; content: Buffer } | null> {
+  return withImap(b, user, async (c) => {
+    const lock = await c.getMailboxLock(folder);
+    try {
+      const uids = (await c.search({ subject }, { uid: true })) || [];
+      const uid = uids[uids.length - 1];
+      if (uid === undefined) return null;
+      const m = await c.fetchOne(String(uid), { bodyStructure: true }, { uid: true });
+      const parts: Array<{ part?: string; disposition?: string; dispositionParameters?: Record<string, string> }> = [];
+      const walk = (n: { part?: string; disposition?: string; dispositionParameters?: Record<string, string>; childNodes?: unknown[] }): void => {
+        if (n.childNodes?.length) for (const child of n.childNodes) walk(child as typeof n);
+        else parts.push(n);
+      };
+      if (m && m.bodyStructure) walk(m.bodyStructure);
+      const att = parts.find((p) => p.disposition === 'attachment');
+      if (!att?.part) return null;
+      const d = await c.download(String(uid), att.part, { uid: true });
+      if (!d.content) return null;
+      const chunks: Buffer[] = [];
+      for await (const chunk of d.content) chunks.push(chunk as Buffer);
+      return { filename: att.dispositionParameters?.['filename'] ?? '', content: Buffer.concat(chunks) };
+    } finally {
+      lock.release();
+    }
+  });
+}

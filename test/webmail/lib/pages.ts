@@ -58,3 +58,16 @@ export function recordDialogs(page: Page): Dialogs {
   });
   return state;
 }
+
+/** Runs `action` and waits until it has loaded a new document (even at the same URL). */
+export async function navigates(page: Page, action: () => Promise<unknown>): Promise<void> {
+  await page.evaluate(() => ((window as unknown as { stay?: number }).stay = 1));
+  await action();
+  await page.waitForFunction(() => (window as unknown as { stay?: number }).stay === undefined && document.readyState === 'complete', null, { timeout: 30_000 });
+}
+
+/** Saves a screenshot when POSTERN_WEBMAIL_SCREENSHOTS names a directory (for looking, not asserting). */
+export async function shot(page: Page, name: string): Promise<void> {
+  const dir = process.env['POSTERN_WEBMAIL_SCREENSHOTS'];
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png` });
+}

@@ -4,7 +4,7 @@
  * `postern start` starts it (`node apps/webmail/dist/main.js --config FILE`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'smol-toml';
@@ -32,8 +32,10 @@ export async function spawnWebmail(configFile: string, port: number): Promise<{ 
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, POSTERN_LOG_LEVEL: process.env['POSTERN_TEST_LOG_LEVEL'] ?? 'info' },
   });
+  const logFile = process.env['POSTERN_TEST_WEBMAIL_LOG'];
   const append = (d: Buffer): void => {
     output = (output + d.toString()).slice(-200_000);
+    if (logFile) appendFileSync(logFile, d);
   };
   child.stdout!.on('data', append);
   child.stderr!.on('data', append);

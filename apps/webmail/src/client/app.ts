@@ -138,7 +138,7 @@ function watchedFolder(): string {
 
 async function fetchNewer(folder: string): Promise<void> {
   const table = $('#messages');
-  const after = Number(table?.dataset['topUid'] ?? '0') || 0;
+  const after = Number(table?.dataset['topUid'] ?? body.dataset['topUid'] ?? '0') || 0;
   const r = await fetch(`/newer?f=${encodeURIComponent(folder)}&after=${after}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
   if (r.status === 401) {
     window.location.href = '/login?expired=1';
@@ -162,7 +162,7 @@ async function fetchNewer(folder: string): Promise<void> {
     }
     table.dataset['topUid'] = String(data.topUid);
     $('#empty')?.remove();
-  }
+  } else if (!table) body.dataset['topUid'] = String(data.topUid);
   if (data.newest) toast(data.count === 1 ? `New message from ${data.newest.from}: ${data.newest.subject}` : `${data.count} new messages`);
 }
 
@@ -178,10 +178,12 @@ function setupEvents(): void {
     const d = JSON.parse((e as MessageEvent<string>).data) as { count: number; prev: number };
     if (d.count > d.prev) refresh();
   });
-  source.addEventListener('ready', () => {
+  source.addEventListener('ready', (e) => {
+    const d = JSON.parse((e as MessageEvent<string>).data) as { uidNext: number };
+    const table = $('#messages');
+    if (table) refresh(); // rows that arrived between rendering the page and the stream opening
+    else if (!body.dataset['topUid']) body.dataset['topUid'] = String(Math.max(0, d.uidNext - 1)); // only later mail is news here
     body.dataset['live'] = 'ready';
-    // Anything that arrived between rendering the page and the stream opening.
-    refresh();
   });
   window.addEventListener('pagehide', () => source.close());
 }
@@ -193,13 +195,19 @@ function setupFrame(): void {
   const fit = (): void => {
     // allow-same-origin (never with allow-scripts) lets us measure the document to size the frame.
     const doc = frame.contentDocument;
-    if (doc?.documentElement) frame.style.height = `${Math.max(120, doc.documentElement.scrollHeight + 4)}px`;
+    if (!doc?.documentElement) return;
+    // The root's scrollHeight is never less than the frame: shrink the frame, then measure.
+    frame.style.height = '40px';
+    frame.style.height = `${Math.max(120, doc.documentElement.scrollHeight + 4)}px`;
   };
-  frame.addEventListener('load', () => {
+  const loaded = (): void => {
     fit();
     frame.contentDocument?.querySelectorAll('img').forEach((img) => img.addEventListener('load', fit));
-  });
-  if (frame.contentDocument?.readyState === 'complete') fit();
+  };
+  frame.addEventListener('load', loaded);
+  // The frame may have loaded before this (deferred) script ran.
+  const doc = frame.contentDocument;
+  if (doc && doc.readyState === 'complete' && doc.location.href !== 'about:blank') loaded();
 }
 
 // ---- composing -----------------------------------------------------------------------------

@@ -37,17 +37,23 @@ export const eventRoutes: Route[] = [
         stopped = true;
         clearInterval(keepalive);
         streams.delete(stop);
-        if (!res.writableEnded) res.end();
+        if (res.headersSent && !res.writableEnded) res.end();
+        else if (!res.headersSent) res.destroy();
         if (client.usable) await client.logout().catch(() => client.close());
         else client.close();
       };
       streams.add(stop);
+      req.on('close', () => void stop());
       try {
         await client.mailboxOpen(folder, { readOnly: true });
       } catch (err) {
+        const gone = stopped;
         await stop();
+        if (gone) return { kind: 'handled' }; // the page left (or logged out) meanwhile
         throw err;
       }
+      // The page left, or the session ended, while the folder was being opened.
+      if (stopped) return { kind: 'handled' };
 
       res.writeHead(200, {
         'Content-Type': 'text/event-stream; charset=utf-8',
@@ -60,7 +66,7 @@ export const eventRoutes: Route[] = [
         if (!stopped) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
       res.write('retry: 5000\n\n');
-      send('ready', { folder, exists: client.mailbox ? client.mailbox.exists : 0 });
+      send('ready', { folder, exists: client.mailbox ? client.mailbox.exists : 0, uidNext: client.mailbox ? client.mailbox.uidNext : 1 });
       keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       keepalive.unref();
 
@@ -68,7 +74,6 @@ export const eventRoutes: Route[] = [
       client.on('expunge', () => send('expunge', {}));
       client.on('flags', (e: { uid?: number; flags: Set<string> }) => send('flags', { uid: e.uid ?? null, flags: [...e.flags] }));
       client.on('close', () => void stop());
-      req.on('close', () => void stop());
 
       void (async () => {
         // IDLE until the page goes away; imapflow ends and restarts it every maxIdleTime.

@@ -120,6 +120,7 @@ export const mailboxRoutes: Route[] = [
           await account.setFlag(folder, uids, '\\Flagged', op === 'flag');
           return { kind: 'redirect', location: back };
         case 'move': {
+          if (field(form, 'to') === '') throw new HttpError(400, 'Choose the folder to move to, then press Move.');
           const to = folderParam(field(form, 'to'));
           await account.move(folder, uids, to);
           return { kind: 'redirect', location: withDone(urls.list(folder), 'moved') };

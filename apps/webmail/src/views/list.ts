@@ -16,6 +16,9 @@ export interface ListView {
   returnTo: string;
 }
 
+/** Drawn, not an emoji: it looks the same with or without an emoji font. */
+const PAPERCLIP = html`<svg class="clip" viewBox="0 0 16 16" width="14" height="14" role="img" aria-label="Has attachments"><title>Has attachments</title><path d="M10.5 4.5v6a2.5 2.5 0 0 1-5 0V4a1.5 1.5 0 0 1 3 0v6a.5.5 0 0 1-1 0V4.5" fill="none" stroke="currentColor" stroke-width="1.2" stroke-linecap="round"/></svg>`;
+
 export function messageRow(m: MessageSummary, folder: string, role: ListView['role']): Html {
   const seen = m.flags.includes('\\Seen');
   const flagged = m.flags.includes('\\Flagged');
@@ -27,7 +30,7 @@ export function messageRow(m: MessageSummary, folder: string, role: ListView['ro
 <td class="flag" title="${flagged ? 'Flagged' : ''}">${flagged ? '★' : ''}${answered ? html`<span class="answered" title="Answered">↩</span>` : ''}</td>
 <td class="from">${people}</td>
 <td class="subject"><a href="${href}">${m.subject || '(no subject)'}</a></td>
-<td class="att">${m.hasAttachment ? html`<span title="Has attachments" aria-label="Has attachments">📎</span>` : ''}</td>
+<td class="att">${m.hasAttachment ? PAPERCLIP : ''}</td>
 <td class="date">${timeTag(m.date)}</td>
 <td class="size">${size(m.size)}</td>
 </tr>`;
@@ -50,7 +53,7 @@ ${last < total ? html`<a href="${link(page + 1)}" rel="next" class="button">Olde
 }
 
 export function moveSelect(folders: Folder[], current: string, name = 'to'): Html {
-  return html`<select name="${name}" aria-label="Move to folder">${folders
+  return html`<select name="${name}" aria-label="Move to folder"><option value="" selected disabled>Move to…</option>${folders
     .filter((f) => f.selectable && f.path !== current)
     .map((f) => html`<option value="${f.path}">${'  '.repeat(f.depth)}${f.name}</option>`)}</select>`;
 }

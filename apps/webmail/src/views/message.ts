@@ -32,6 +32,12 @@ export function linkify(text: string): Html {
   return html`${parts}`;
 }
 
+/** ENVELOPE fills Reply-To with From when the header is absent (RFC 9051 §7.5.2): show it only when it says more. */
+function replyToDiffers(m: MessageDetail): boolean {
+  const key = (list: MessageDetail['from']): string => list.map((a) => a.address.toLowerCase()).sort().join(',');
+  return m.replyTo.length > 0 && key(m.replyTo) !== key(m.from);
+}
+
 export function readPage(v: ReadView): Html {
   const m = v.msg;
   const flagged = m.flags.includes('\\Flagged');
@@ -58,7 +64,7 @@ export function readPage(v: ReadView): Html {
 <h1 id="subject">${m.subject || '(no subject)'}</h1>
 <dl>
 <dt>From</dt><dd id="from">${addressList(m.from)}</dd>
-${m.replyTo.length > 0 ? html`<dt>Reply-To</dt><dd>${addressList(m.replyTo)}</dd>` : ''}
+${replyToDiffers(m) ? html`<dt>Reply-To</dt><dd>${addressList(m.replyTo)}</dd>` : ''}
 <dt>To</dt><dd id="to">${addressList(m.to)}</dd>
 ${m.cc.length > 0 ? html`<dt>Cc</dt><dd id="cc">${addressList(m.cc)}</dd>` : ''}
 ${m.bcc.length > 0 ? html`<dt>Bcc</dt><dd>${addressList(m.bcc)}</dd>` : ''}

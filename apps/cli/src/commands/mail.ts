@@ -195,7 +195,7 @@ async function inFolder<T>(c: ImapFlow, folder: string, fn: () => Promise<T>): P
 }
 
 /** Terminal safety: a message must not be able to send escape sequences to the terminal. */
-function clean(text: string, keepNewlines = false): string {
+export function clean(text: string, keepNewlines = false): string {
   const t = keepNewlines ? text.replace(/\r\n?/g, '\n') : text.replace(/[\r\n\t]+/g, ' ');
   return t.replace(keepNewlines ? /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g : /[\x00-\x1f\x7f-\x9f]/g, '');
 }

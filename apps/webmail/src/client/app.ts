@@ -238,7 +238,8 @@ function setupCompose(): void {
       dl.append(o);
     }
   };
-  for (const id of ['#to', '#cc', '#bcc']) $(id)?.addEventListener('focus', () => void fill(), { once: true });
+  // One small request per composer (the server caches the list): ready before the first keystroke.
+  void fill();
 }
 
 localTimes();

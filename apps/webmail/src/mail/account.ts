@@ -427,7 +427,7 @@ export class MailAccount {
         for await (const m of c.fetch(`${Math.max(1, exists - limit + 1)}:${exists}`, { envelope: true })) {
           for (const a of pick(m)) if (a.address && !seen.has(a.address.toLowerCase())) seen.set(a.address.toLowerCase(), a);
         }
-      }).catch(() => undefined);
+      }).catch((err: Error) => this.logger.warn({ err: err.message, folder }, 'correspondents: folder not read'));
     }
     return [...seen.values()].filter((a) => a.address.toLowerCase() !== this.user.toLowerCase());
   }

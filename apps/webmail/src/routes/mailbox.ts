@@ -147,7 +147,10 @@ export const mailboxRoutes: Route[] = [
     handler: async (c) => {
       const ctx = authed(c);
       const r = ctx.session.resources;
-      if (!r.contacts || Date.now() - r.contacts.at > 5 * 60_000) r.contacts = { at: Date.now(), list: await r.account.correspondents() };
+      // A minute's cache: composing several messages in a row asks the server once.
+      if (!r.contacts || r.contacts.list.length === 0 || Date.now() - r.contacts.at > 60_000) {
+        r.contacts = { at: Date.now(), list: await r.account.correspondents() };
+      }
       return { kind: 'json', body: r.contacts.list.map((a) => (a.name ? `${a.name} <${a.address}>` : a.address)) };
     },
   },

@@ -23,14 +23,21 @@ export function openDatabase(file: string, migrations: readonly Migration[]): Db
   return db;
 }
 
+/**
+ * Applies what is missing. Several apps open the same database at the same moment (`postern
+ * start`), so each step re-reads the version under the write lock (BEGIN IMMEDIATE) and does
+ * nothing when another process got there first.
+ */
 function migrate(db: Db, migrations: readonly Migration[]): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
+  const version = (): number => db.pragma('user_version', { simple: true }) as number;
+  const current = version();
   if (current > migrations.length) {
     throw new Error(`database ${db.name} has schema version ${current}, newer than this Postern (${migrations.length})`);
   }
   for (let v = current; v < migrations.length; v++) {
     const step = migrations[v]!;
     db.transaction(() => {
+      if (version() > v) return;
       if (typeof step === 'string') db.exec(step);
       else step(db);
       db.pragma(`user_version = ${v + 1}`);

@@ -157,7 +157,9 @@ beforeAll(async () => {
   attachment = big.attachment;
   uid = fx.deliver(ALICE, message);
   const script = fileURLToPath(new URL('./__tests__/serve-child.mjs', import.meta.url));
-  child = fork(script, [fx.dir], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Without concurrent sweeping, a GC frees dead Buffers before it returns: on a loaded machine
+  // the background sweeper lags, and dead chunks would be counted as reachable.
+  child = fork(script, [fx.dir], { execArgv: ['--expose-gc', '--no-concurrent-array-buffer-sweeping'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   port = await ask<number>(null, 'port');
 }, 60_000);
 

@@ -6,7 +6,7 @@
 //
 //   npx turbo run build && node bench/imap/run.mjs --messages 100000 --idle 1000
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +89,10 @@ class Client {
   }
   async cmd(tag, text) {
     this.socket.write(`${tag} ${text}\r\n`);
+    if (text.startsWith('SEARCH')) {
+      const found = await this.until('* SEARCH');
+      this.lastSearchCount = found.split(' ').length - 2;
+    }
     const line = await this.until(`${tag} `);
     if (!line.startsWith(`${tag} OK`)) throw new Error(line);
     return line;
@@ -126,6 +130,7 @@ async function main() {
     mail.store.deliver([{ userId: idler.id, prefix: Buffer.alloc(0), content: makeMessage(1, 500), index: indexMessage(makeMessage(1, 500)) }]);
   });
   mail.close();
+  console.log(`${'mail.db size'.padEnd(44)} ${(statSync(join(dir, 'mail.db')).size / 1e6).toFixed(1).padStart(9)} MB`);
 
   const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], { execArgv: ['--expose-gc'], stdio: 'inherit' });
   const ask = (m) => new Promise((resolve) => child.once('message', resolve) && child.send(m));
@@ -150,6 +155,8 @@ async function main() {
     await timed('SEARCH FROM sender42@', () => c.cmd('q2', 'SEARCH FROM sender42@'));
     await timed(`SEARCH TEXT "token${Math.floor(N / 2)}" (FTS5)`, () => c.cmd('q3', `SEARCH TEXT "token${Math.floor(N / 2)}"`));
     await timed('SEARCH BODY "whiskey xray" (FTS5, many hits)', () => c.cmd('q4', 'SEARCH BODY "whiskey xray"'));
+    await timed(`SEARCH TEXT "oken${Math.floor(N / 2)}" (inside a word)`, async () => (await c.cmd('q6', `SEARCH TEXT "oken${Math.floor(N / 2)}"`)) && `${c.lastSearchCount} hits`);
+    await timed('SEARCH BODY "ipsum dolor" (every message)', async () => (await c.cmd('q7', 'SEARCH BODY "ipsum dolor"')) && `${c.lastSearchCount} hits`);
     await timed('SEARCH UNSEEN LARGER 10000', () => c.cmd('q5', 'SEARCH UNSEEN LARGER 10000'));
     if (BIG > 0) {
       before = c.bytes;

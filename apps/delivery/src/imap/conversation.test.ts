@@ -175,7 +175,9 @@ describe('selected state', () => {
     ]);
     expect(await c.cmd('c UID SEARCH RETURN (SAVE) OR SUBJECT "Message 2" SUBJECT "Message 4"')).toEqual(['c OK UID SEARCH completed']);
     expect(await c.cmd('d FETCH $ (UID)')).toEqual(['* 2 FETCH (UID 2)', '* 4 FETCH (UID 4)', 'd OK FETCH completed']);
-    expect(await c.cmd('e SEARCH CHARSET UTF-8 TEXT "body message"')).toEqual(['* SEARCH 1 2 3 4', 'e OK SEARCH completed']);
+    // Substrings (RFC 9051 §6.4.4): the words must be there in this order.
+    expect(await c.cmd('e SEARCH CHARSET UTF-8 TEXT "body of message"')).toEqual(['* SEARCH 1 2 3 4', 'e OK SEARCH completed']);
+    expect(await c.cmd('e2 SEARCH CHARSET UTF-8 TEXT "body message"')).toEqual(['* SEARCH', 'e2 OK SEARCH completed']);
     const storeLines = await c.cmd('f STORE 3 +FLAGS.SILENT (\\Flagged)');
     expect(last(storeLines)).toBe('f OK STORE completed');
     const mb = fx.mail.store.mailbox(fx.userId(ALICE), 'INBOX')!;

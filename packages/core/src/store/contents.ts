@@ -89,13 +89,16 @@ export function acquireContent(db: Db, raw: Buffer, index: MessageIndex, refs: n
   for (let seq = 0, off = 0; off < raw.length || seq === 0; seq++, off += CHUNK_SIZE) {
     insertChunk.run(id, seq, raw.subarray(off, Math.min(off + CHUNK_SIZE, raw.length)));
   }
-  db.prepare('INSERT INTO content_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(
-    id,
-    index.subject,
-    [index.from, index.to, index.cc, index.bcc].join(' '),
-    index.text,
-  );
+  indexContentText(db, id, index);
   return id;
+}
+
+/** The search text of a content into both full-text indexes (words: content_fts; substrings:
+ * content_trigram, see schema migration 3). Caller's transaction. */
+export function indexContentText(db: Db, id: number, index: Pick<MessageIndex, 'subject' | 'from' | 'to' | 'cc' | 'bcc' | 'text'>): void {
+  const addresses = [index.from, index.to, index.cc, index.bcc].join(' ');
+  db.prepare('INSERT INTO content_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(id, index.subject, addresses, index.text);
+  db.prepare('INSERT INTO content_trigram (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(id, index.subject, addresses, index.text);
 }
 
 /** Drops one reference per listed id (an id may repeat); frees contents nobody holds. Must run
@@ -106,11 +109,13 @@ export function releaseContents(db: Db, ids: readonly number[]): void {
   for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
   const dec = db.prepare('UPDATE contents SET refs = refs - ? WHERE id = ? RETURNING refs');
   const delFts = db.prepare('DELETE FROM content_fts WHERE rowid = ?');
+  const delTrigram = db.prepare('DELETE FROM content_trigram WHERE rowid = ?');
   const delContent = db.prepare('DELETE FROM contents WHERE id = ?');
   for (const [id, n] of counts) {
     const left = dec.pluck().get(n, id) as number | undefined;
     if (left !== undefined && left <= 0) {
       delFts.run(id);
+      delTrigram.run(id);
       delContent.run(id);
     }
   }

@@ -116,6 +116,23 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   ) WITHOUT ROWID;
   CREATE INDEX delivery_keys_age ON delivery_keys (delivered);
   `,
+  // 3: substring search. IMAP SEARCH strings match as substrings (RFC 9051 §6.4.4); content_fts
+  // (unicode61) only finds words and word prefixes. A second contentless index over the same text
+  // with the trigram tokenizer answers any substring of 3 characters or more, case-insensitively
+  // and without diacritics. Contents stored before this migration are listed as pending: until
+  // they are indexed again (the IMAP server does it in the background), searches use content_fts
+  // for them.
+  `
+  CREATE VIRTUAL TABLE content_trigram USING fts5(
+    subject, addresses, body,
+    content = '', contentless_delete = 1,
+    tokenize = 'trigram remove_diacritics 1'
+  );
+  CREATE TABLE content_trigram_pending (
+    content_id INTEGER PRIMARY KEY REFERENCES contents(id) ON DELETE CASCADE
+  );
+  INSERT INTO content_trigram_pending (content_id) SELECT id FROM contents;
+  `,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

@@ -8,10 +8,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { fork, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixture, flow, type Fixture } from './__tests__/fixture.js';
+import { StreamingClient } from './__tests__/streaming-client.js';
 
 const ALICE = 'alice@example.test';
 const MB = 1024 * 1024;
@@ -49,105 +49,6 @@ function bigMessage(): { raw: Buffer; attachment: Buffer } {
       `${b64}\r\n--B--\r\n`,
   );
   return { raw, attachment: data };
-}
-
-/** A raw client that hashes literals as they arrive instead of keeping them. */
-class StreamingClient {
-  private buf = Buffer.alloc(0);
-  private wake: (() => void) | null = null;
-  private closed = false;
-
-  constructor(private readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-      this.wake?.();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-  }
-
-  static open(p: number): Promise<StreamingClient> {
-    return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port: p }, () => resolve(new StreamingClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  private async more(): Promise<void> {
-    if (this.closed) throw new Error('connection closed');
-    await new Promise<void>((r) => (this.wake = r));
-    this.wake = null;
-  }
-
-  async line(): Promise<string> {
-    for (;;) {
-      const i = this.buf.indexOf('\r\n');
-      if (i >= 0) {
-        const l = this.buf.subarray(0, i).toString('latin1');
-        this.buf = this.buf.subarray(i + 2);
-        return l;
-      }
-      await this.more();
-    }
-  }
-
-  /** The next n bytes, hashed, never held together. */
-  async literal(n: number): Promise<{ sha: string; length: number }> {
-    const h = createHash('sha256');
-    let left = n;
-    while (left > 0) {
-      if (this.buf.length === 0) await this.more();
-      const take = Math.min(left, this.buf.length);
-      h.update(this.buf.subarray(0, take));
-      this.buf = this.buf.subarray(take);
-      left -= take;
-    }
-    return { sha: h.digest('hex'), length: n };
-  }
-
-  /** Sends a command; returns the literals of its responses (hashed) and its lines. */
-  async cmd(tag: string, text: string): Promise<{ lines: string[]; literals: Array<{ sha: string; length: number }> }> {
-    this.socket.write(`${tag} ${text}\r\n`);
-    const lines: string[] = [];
-    const literals: Array<{ sha: string; length: number }> = [];
-    for (;;) {
-      const l = await this.line();
-      lines.push(l);
-      const m = /~?\{(\d+)\}$/.exec(l);
-      if (m) literals.push(await this.literal(Number(m[1])));
-      if (l.startsWith(`${tag} `)) return { lines, literals };
-    }
-  }
-
-  send(text: string): void {
-    this.socket.write(`${text}\r\n`);
-  }
-
-  pause(): void {
-    this.socket.pause();
-  }
-
-  resume(): void {
-    this.socket.resume();
-  }
-
-  /** Everything until the server closes the connection (bounded by the test's timeout). */
-  async rest(): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    for (;;) {
-      if (this.buf.length > 0) parts.push(this.buf);
-      this.buf = Buffer.alloc(0);
-      if (this.closed) return Buffer.concat(parts);
-      await new Promise<void>((r) => (this.wake = r));
-      this.wake = null;
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 beforeAll(async () => {
@@ -229,6 +130,7 @@ describe('a 20 MB message', () => {
       expect(sha(source as Buffer)).toBe(sha(message));
       expect(growth.live).toBeLessThan(message.length / 2);
       const { content } = await client.download(String(uid), '2', { uid: true });
+      if (!content) throw new Error('no content stream for part 2');
       const h = createHash('sha256');
       for await (const chunk of content) h.update(chunk as Buffer);
       expect(h.digest('hex')).toBe(sha(attachment));

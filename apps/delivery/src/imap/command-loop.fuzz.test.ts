@@ -258,7 +258,7 @@ const stats = { OK: 0, NO: 0, BAD: 0, continuations: 0, bye: 0, fetchLiterals: 0
 
 /** One raw connection: everything the server says, split into lines (literals skipped). */
 class Wire {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private wakers: Array<() => void> = [];
   readonly tagged = new Map<string, string>();
   continuations = 0;

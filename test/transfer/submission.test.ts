@@ -117,6 +117,15 @@ describe('submission', () => {
     t.close();
   });
 
+  it('refuses an unknown user of a local domain at RCPT with 550 5.1.1, and only that recipient', async () => {
+    const info = await client('alice@a.test', 'alice-password')
+      .sendMail({ envelope: { from: 'alice@a.test', to: ['nobody@a.test', 'carol@a.test'] }, raw: 'Subject: who\r\n\r\nhi\r\n' })
+      .catch((e: SmtpError & { rejectedErrors?: SmtpError[] }) => e);
+    expect('accepted' in info ? info.accepted : []).toEqual(['carol@a.test']);
+    const rejected = 'rejectedErrors' in info ? info.rejectedErrors ?? [] : [];
+    expect(rejected.map((e) => e.response)).toEqual([expect.stringMatching(/^550 5\.1\.1 <nobody@a\.test>: no such user here/)]);
+  });
+
   it('delivers a good message to a local mailbox with Message-ID, Date and Received added', async () => {
     const before = a.messages('bob@a.test').length;
     const info = await client('alice@a.test', 'alice-password').sendMail({

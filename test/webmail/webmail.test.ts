@@ -358,7 +358,6 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
     });
 
     it('shows a refused recipient in words and keeps the draft', async (t) => {
-      // Postern's submission takes any well-formed recipient (and bounces later); Dovecot's stand-in refuses at RCPT.
       if (!b.refusesUnknownRecipients) return t.skip();
       await page.goto(`${b.url}/compose`);
       await fillCompose(page, { to: `nobody-${tag}@${b.me.address.split('@')[1]}`, subject: `Nobody ${tag}`, body: 'Who?' });

@@ -119,12 +119,18 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       if (address.address.startsWith('@') || address.address.includes(':')) {
         return cb(new SmtpReply(553, '5.1.3', 'Source routes are not accepted'));
       }
+      let rcpt;
       try {
-        parseAddress(address.address);
-        cb();
+        rcpt = parseAddress(address.address);
       } catch {
-        cb(new SmtpReply(553, '5.1.3', 'Bad recipient address syntax'));
+        return cb(new SmtpReply(553, '5.1.3', 'Bad recipient address syntax'));
       }
+      // An unknown user of one of our own domains is refused now, while the client can still
+      // tell its user, instead of a bounce later (as Postfix does with local_recipient_maps).
+      if (deps.accounts.resolve(rcpt).kind === 'unknown-user') {
+        return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
+      }
+      cb();
     },
     onData(stream, session, cb) {
       void receive(stream, session).then(

@@ -104,8 +104,8 @@ export async function posternBackend(options: { messageSize?: number } = {}): Pr
     imap: { host: '127.0.0.1', port: instance.imapPort },
     smtp: { host: '127.0.0.1', port: instance.ports.submission },
     messageSize,
-    // apps/submission accepts every well-formed recipient; the queue bounces unknown local ones.
-    refusesUnknownRecipients: false,
+    // apps/submission refuses an unknown user of a local domain at RCPT (550 5.1.1).
+    refusesUnknownRecipients: true,
     webmailLogs: webmail.logs,
     async shortSessionWebmail(ms: number) {
       const port = await freePort();

@@ -32,11 +32,11 @@ export function startTrigramBackfill(store: MailStore, logger: Logger, batch = 2
         stop();
         return;
       }
-      for (const id of ids) {
-        // The content alone (no per-recipient prefix), as it was indexed at delivery.
-        const index = indexMessage(collect(contentChunks(db, id)));
-        if (completeTrigram(db, id, index)) done++;
-      }
+      // The content alone (no per-recipient prefix), as it was indexed at delivery.
+      done += completeTrigram(
+        db,
+        ids.map((id) => ({ id, index: indexMessage(collect(contentChunks(db, id))) })),
+      );
     } catch (e) {
       logger.error({ err: e }, 'substring search index catch-up failed; searches keep using the word index');
       stop();

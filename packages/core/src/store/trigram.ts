@@ -11,21 +11,26 @@ export function trigramPending(db: Db, limit: number): number[] {
   return db.prepare('SELECT content_id FROM content_trigram_pending ORDER BY content_id LIMIT ?').pluck().all(limit) as number[];
 }
 
+/** The text of a content for the substring index (what acquireContent indexes). */
+export type TrigramText = Pick<MessageIndex, 'subject' | 'from' | 'to' | 'cc' | 'bcc' | 'text'>;
+
 /**
- * Adds a pending content's text to the substring index, once: false when it is no longer
- * pending (freed meanwhile, or done by someone else).
+ * Adds pending contents' text to the substring index, in one transaction (one fsync for the
+ * batch); a content no longer pending (freed meanwhile, or done by someone else) is skipped.
+ * Returns how many were added.
  */
-export function completeTrigram(db: Db, id: number, index: Pick<MessageIndex, 'subject' | 'from' | 'to' | 'cc' | 'bcc' | 'text'>): boolean {
+export function completeTrigram(db: Db, batch: ReadonlyArray<{ id: number; index: TrigramText }>): number {
+  const done = db.prepare('DELETE FROM content_trigram_pending WHERE content_id = ?');
+  const insert = db.prepare('INSERT INTO content_trigram (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)');
   return db
     .transaction(() => {
-      if (db.prepare('DELETE FROM content_trigram_pending WHERE content_id = ?').run(id).changes === 0) return false;
-      db.prepare('INSERT INTO content_trigram (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(
-        id,
-        index.subject,
-        [index.from, index.to, index.cc, index.bcc].join(' '),
-        index.text,
-      );
-      return true;
+      let n = 0;
+      for (const { id, index } of batch) {
+        if (done.run(id).changes === 0) continue;
+        insert.run(id, index.subject, [index.from, index.to, index.cc, index.bcc].join(' '), index.text);
+        n++;
+      }
+      return n;
     })
     .immediate();
 }

@@ -75,6 +75,27 @@ describe('before login', () => {
   });
 });
 
+describe('logins relayed by a webmail on this machine', () => {
+  it('throttles by the browser address a loopback client gives in ID x-originating-ip', async () => {
+    const strict = await fx.start({ implicitTls: true, configOverrides: { auth: { failure_delay: '1ms', max_failures_per_ip: 2, max_failures_per_account: 1000 } } });
+    const viaWebmail = async (browser: string): Promise<RawClient> => {
+      const c = await RawClient.connect(strict.port, true);
+      await c.line();
+      expect(last(await c.cmd(`i ID ("name" "Postern webmail" "x-originating-ip" "${browser}")`))).toBe('i OK completed');
+      return c;
+    };
+    const attacker = await viaWebmail('192.0.2.7');
+    for (const t of ['a', 'b']) expect(await attacker.cmd(`${t} LOGIN ${CAROL} wrong`)).toEqual([`${t} NO [AUTHENTICATIONFAILED] invalid user name or password`]);
+    expect(await attacker.cmd(`c LOGIN ${CAROL} "${PASSWORD}"`)).toEqual(['c NO [UNAVAILABLE] too many failed logins, try again later']);
+    attacker.destroy();
+    // another browser behind the same webmail is not locked out by the first one
+    const someoneElse = await viaWebmail('198.51.100.9');
+    expect(last(await someoneElse.cmd(`d LOGIN ${CAROL} "${PASSWORD}"`))).toMatch(/^d OK /);
+    someoneElse.destroy();
+    await strict.close();
+  });
+});
+
 describe('bad input', () => {
   it('answers a 10 MB line once with BAD [TOOBIG] and keeps going', async () => {
     const c = await login(server.port, BOB);

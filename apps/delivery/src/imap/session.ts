@@ -74,11 +74,15 @@ export class ImapSession {
   utf8Accept = false;
   /** RFC 5182 SEARCHRES: UIDs saved by `SEARCH RETURN (SAVE)`. */
   savedSearch: number[] = [];
+  /** Whose failed logins count: the peer, or the browser's address a webmail on this machine
+   * reported with ID x-originating-ip (see cmdId). */
+  clientIp: string;
   private badInARow = 0;
   private closed = false;
 
   constructor(readonly opts: SessionOptions) {
     this.tls = opts.tls;
+    this.clientIp = opts.remoteAddress;
   }
 
   get store(): MailStore {

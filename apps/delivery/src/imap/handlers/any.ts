@@ -1,4 +1,6 @@
 /** Commands valid in every state (RFC 9051 §6.1) and the small ones of the authenticated state. */
+import { isIP } from 'node:net';
+import { isLoopback } from '@postern/core';
 import { capabilityResponse, enabledResponse, idResponse, namespaceResponse, untaggedStatus, type CommandOf } from '@postern/imap';
 import { ok, type Reply } from '../reply.js';
 import type { ImapSession } from '../session.js';
@@ -19,9 +21,15 @@ export async function cmdLogout(s: ImapSession): Promise<Reply> {
   return { status: 'OK', text: 'LOGOUT completed', after: 'close' };
 }
 
-/** RFC 2971: we answer with our name; what the client says is only logged. */
+/**
+ * RFC 2971: we answer with our name; what the client says is logged. One field is used: a proxy
+ * or webmail on this machine (loopback) may say whose login it relays with `x-originating-ip`
+ * (Dovecot's convention), so that failed logins are throttled per browser, not per webmail.
+ */
 export async function cmdId(s: ImapSession, c: CommandOf<'ID'>): Promise<Reply> {
   if (c.params) s.log.debug({ id: Object.fromEntries(c.params.slice(0, 30)) }, 'imap client id');
+  const origin = c.params?.find(([k]) => k.toLowerCase() === 'x-originating-ip')?.[1];
+  if (origin && s.state === 'not-authenticated' && isLoopback(s.opts.remoteAddress) && isIP(origin) !== 0) s.clientIp = origin;
   await s.io.send(idResponse([
     ['name', 'Postern'],
     ['vendor', 'Postern'],

@@ -43,7 +43,8 @@ export async function cmdAuthenticate(s: ImapSession, c: CommandOf<'AUTHENTICATE
 }
 
 async function login(s: ImapSession, name: string, password: string): Promise<Reply> {
-  const { throttle, accounts, remoteAddress, userConnections } = s.opts;
+  const { throttle, accounts, userConnections } = s.opts;
+  const remoteAddress = s.clientIp;
   if (throttle.isLocked(remoteAddress, name)) {
     s.log.warn({ user: name }, 'imap login refused: too many failures');
     throw no('too many failed logins, try again later', 'UNAVAILABLE');

@@ -80,6 +80,13 @@ export class TlsMaterial {
     return this.files;
   }
 
+  /** The context for a new TLS session (STARTTLS, implicit TLS): the current pair, re-read
+   * first if its files changed. */
+  secureContext(): SecureContext {
+    this.refresh();
+    return this.context;
+  }
+
   /** For tls.Server's SNICallback / smtp-server's SNICallback: always the current context. */
   readonly sniCallback = (_servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
     this.refresh();

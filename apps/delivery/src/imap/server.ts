@@ -5,7 +5,7 @@
  */
 import { createServer, isIPv4, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import {
   LoginThrottle,
   newId,
@@ -15,7 +15,6 @@ import {
   type Config,
   type Logger,
   type MailStore,
-  type TlsFiles,
   type TlsMaterial,
   passwordAllowed,
 } from '@postern/core';
@@ -80,16 +79,8 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
   const perIp = new Map<string, number>();
   const connections = new Set<ImapConnection>();
 
-  let contextFor: TlsFiles | null = null;
-  let context: SecureContext | null = null;
-  const secureContext = (): SecureContext => {
-    opts.tls.refresh();
-    if (!context || contextFor !== opts.tls.current) {
-      contextFor = opts.tls.current;
-      context = createSecureContext({ ...contextFor, minVersion: 'TLSv1.2' });
-    }
-    return context;
-  };
+  // The current certificate for each new TLS session (re-read when its files change).
+  const secureContext = (): SecureContext => opts.tls.secureContext();
 
   const onConnection = (socket: Socket): void => {
     const ip = socket.remoteAddress ?? 'unknown';

@@ -5,7 +5,7 @@
  */
 import { createServer, isIPv4, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import {
   LoginThrottle,
   newId,
@@ -15,7 +15,6 @@ import {
   type Config,
   type Logger,
   type MailStore,
-  type TlsFiles,
   type TlsMaterial,
   passwordAllowed,
 } from '@postern/core';
@@ -65,17 +64,8 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
   const perIp = new Map<string, number>();
   const connections = new Set<Pop3Connection>();
 
-  // One SecureContext per certificate generation, rebuilt when TlsMaterial re-reads the files.
-  let contextFor: TlsFiles | null = null;
-  let context: SecureContext | null = null;
-  const secureContext = (): SecureContext => {
-    opts.tls.refresh();
-    if (!context || contextFor !== opts.tls.current) {
-      contextFor = opts.tls.current;
-      context = createSecureContext({ ...contextFor, minVersion: 'TLSv1.2' });
-    }
-    return context;
-  };
+  // The current certificate for each new TLS session (re-read when its files change).
+  const secureContext = (): SecureContext => opts.tls.secureContext();
 
   const onConnection = (socket: Socket): void => {
     const ip = socket.remoteAddress ?? 'unknown';

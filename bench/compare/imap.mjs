@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+// bench/compare/imap: the same mailbox served by Postern's IMAP server and by Dovecot (Debian's
+// dovecot-imapd, maildir, default indexes, no FTS plugin), in one run. For N messages (default
+// 10,000 and 100,000): LOGIN, SELECT, UID FETCH 1:* (FLAGS), FETCH 1:* (ENVELOPE), SEARCH on a
+// header, SEARCH TEXT, body fetch MB/s; each sequence twice (cold: the first time after the
+// messages arrived; warm: again). Then the memory (PSS) the server needs for I connections in
+// IDLE. Prints a table, writes JSON.
+//
+// Postern's mailbox is filled through its store (what LMTP delivery does: parse and index once);
+// Dovecot's is written as maildir files and indexed with `doveadm force-resync`, its delivery-
+// time equivalent. Needs root and dovecot-imapd.
+//
+//   npx turbo run build && node bench/compare/imap.mjs --messages 10000,100000 --idle 1000
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { indexMessage } from '@postern/mime';
+import { available, startPostfixDovecot } from './lib/postfix-dovecot.mjs';
+import { startPostern } from './lib/postern.mjs';
+import { memoryBytes } from './lib/proc.mjs';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '10000,100000' },
+    idle: { type: 'string', default: '1000' },
+    big: { type: 'string', default: '20' },
+    systems: { type: 'string', default: 'postern,dovecot' },
+    out: { type: 'string', default: '' },
+  },
+});
+const here = fileURLToPath(new URL('.', import.meta.url));
+const PASSWORD = 'bench-password';
+const USER = 'user0@bench.test';
+const BIG = Number(values.big);
+
+const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ');
+function makeMessage(i, bodyBytes) {
+  const w = (k) => WORDS[(i * 7 + k * 13) % WORDS.length];
+  let body = `Hello ${w(1)} ${w(2)} ${w(3)}, message number ${i} token${i}.\r\n`;
+  const line = `${w(4)} ${w(5)} ${w(6)} lorem ipsum dolor sit amet consectetur adipiscing elit\r\n`;
+  while (body.length < bodyBytes) body += line;
+  return Buffer.from(
+    `From: Sender ${i % 500} <sender${i % 500}@example.org>\r\nTo: Bench <${USER}>\r\n` +
+      `Subject: Report ${w(0)} ${i}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <b${i}@example.org>\r\n` +
+      `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`,
+  );
+}
+const messageAt = (i) => makeMessage(i, i < BIG ? 1024 * 1024 : 1500);
+
+/** A bare IMAP client: commands, tagged replies, bytes received. */
+class Client {
+  constructor(socket) {
+    this.socket = socket;
+    this.buf = Buffer.alloc(0);
+    this.bytes = 0;
+    this.waiter = null;
+    socket.on('data', (d) => {
+      this.bytes += d.length;
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.waiter?.();
+    });
+  }
+  static open(port) {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port }, () => resolve(new Client(s)));
+      s.once('error', reject);
+    });
+  }
+  async until(prefix) {
+    const needle = Buffer.from(`\r\n${prefix}`);
+    for (;;) {
+      const at = this.buf.length >= prefix.length && this.buf.subarray(0, prefix.length).toString() === prefix ? -2 : this.buf.indexOf(needle);
+      if (at !== -1) {
+        const start = at + 2;
+        const end = this.buf.indexOf('\r\n', start);
+        if (end !== -1) {
+          const line = this.buf.subarray(start, end).toString();
+          this.buf = this.buf.subarray(end + 2);
+          return line;
+        }
+      } else if (this.buf.length > 1 << 20) {
+        this.buf = this.buf.subarray(this.buf.length - 4096);
+      }
+      await new Promise((r) => (this.waiter = r));
+    }
+  }
+  async cmd(tag, text) {
+    this.socket.write(`${tag} ${text}\r\n`);
+    let hits = null;
+    if (/SEARCH/.test(text)) hits = (await this.until('* SEARCH')).split(' ').length - 2;
+    const line = await this.until(`${tag} `);
+    if (!line.startsWith(`${tag} OK`)) throw new Error(`${text}: ${line}`);
+    return hits;
+  }
+}
+
+async function timed(run) {
+  const t = performance.now();
+  const extra = await run();
+  return { ms: performance.now() - t, extra };
+}
+
+async function operations(port, n) {
+  const c = await Client.open(port);
+  await c.until('* OK');
+  const out = {};
+  // LOGIN apart: Postern checks an scrypt hash (slow by design), this Dovecot a plain passwd-file
+  out.login_ms = (await timed(() => c.cmd('l', `LOGIN ${USER} ${PASSWORD}`))).ms;
+  out.select_ms = (await timed(() => c.cmd('s', 'SELECT INBOX'))).ms;
+  out.fetch_flags_ms = (await timed(() => c.cmd('f1', 'UID FETCH 1:* (FLAGS)'))).ms;
+  out.fetch_envelope_ms = (await timed(() => c.cmd('f2', 'FETCH 1:* (ENVELOPE)'))).ms;
+  const subj = await timed(() => c.cmd('q1', `SEARCH SUBJECT "Report ${WORDS[(4242 * 7) % WORDS.length]} 4242"`));
+  out.search_header_ms = subj.ms;
+  out.search_header_hits = subj.extra;
+  const text = await timed(() => c.cmd('q2', `SEARCH TEXT "token${Math.floor(n / 2)}"`));
+  out.search_text_ms = text.ms;
+  out.search_text_hits = text.extra;
+  if (BIG > 0) {
+    const before = c.bytes;
+    const r = await timed(() => c.cmd('b1', `FETCH 1:${BIG} (BODY.PEEK[])`));
+    out.body_big_mb_s = (c.bytes - before) / 1e6 / (r.ms / 1000);
+  }
+  const before = c.bytes;
+  const last = Math.min(n, BIG + 5000);
+  const r = await timed(() => c.cmd('b2', `FETCH ${BIG + 1}:${last} (BODY.PEEK[])`));
+  out.body_small_mb_s = (c.bytes - before) / 1e6 / (r.ms / 1000);
+  c.socket.write('z LOGOUT\r\n');
+  c.socket.destroy();
+  return out;
+}
+
+async function idleMemory(port, roots, count) {
+  if (count === 0) return null;
+  await new Promise((r) => setTimeout(r, 300));
+  const m0 = memoryBytes(roots());
+  const clients = [];
+  const t = performance.now();
+  for (let i = 0; i < count; i++) {
+    const k = await Client.open(port);
+    await k.until('* OK');
+    await k.cmd('l', `LOGIN ${USER} ${PASSWORD}`);
+    await k.cmd('s', 'SELECT INBOX');
+    k.socket.write('i IDLE\r\n');
+    await k.until('+ ');
+    clients.push(k);
+  }
+  const setupMs = performance.now() - t;
+  await new Promise((r) => setTimeout(r, 500));
+  const m1 = memoryBytes(roots());
+  for (const k of clients) k.socket.destroy();
+  return { connections: count, per_connection_kb: (m1 - m0) / count / 1024, total_mb: m1 / 1024 / 1024, setup_ms: setupMs };
+}
+
+async function postern(n) {
+  const t = performance.now();
+  const sys = await startPostern({
+    users: 1,
+    password: PASSWORD,
+    apps: ['delivery'],
+    connections: Number(values.idle) + 100,
+    populate: (mail, users) => {
+      for (let start = 0; start < n; start += 1000) {
+        const batch = [];
+        for (let i = start; i < Math.min(n, start + 1000); i++) {
+          const content = messageAt(i);
+          batch.push({ userId: users[0].id, prefix: Buffer.alloc(0), content, index: indexMessage(content) });
+        }
+        mail.store.deliver(batch);
+      }
+    },
+  });
+  return { sys, port: sys.ports.imap, roots: () => sys.roots().delivery, fillMs: performance.now() - t };
+}
+
+async function dovecot(n) {
+  const t = performance.now();
+  const sys = await startPostfixDovecot({ users: 1, password: PASSWORD, postfix: false });
+  const box = sys.maildir(USER);
+  const nobody = { uid: Number(execFileSync('id', ['-u', 'nobody']).toString()), gid: Number(execFileSync('id', ['-g', 'nobody']).toString()) };
+  for (const sub of ['', 'cur', 'new', 'tmp']) {
+    mkdirSync(join(box, sub), { recursive: true });
+    chownSync(join(box, sub), nobody.uid, nobody.gid);
+  }
+  const stamp = Math.floor(Date.now() / 1000) - n;
+  for (let i = 0; i < n; i++) {
+    const content = messageAt(i);
+    const file = join(box, 'cur', `${stamp + i}.M${i}P1.bench,S=${content.length}:2,`);
+    writeFileSync(file, content);
+    chownSync(file, nobody.uid, nobody.gid);
+  }
+  const r = sys.doveadm('force-resync', '-u', USER, 'INBOX');
+  if (r.status !== 0) throw new Error(`doveadm force-resync: ${r.stderr}`);
+  return { sys, port: sys.ports.imap, roots: () => sys.roots().dovecot, fillMs: performance.now() - t };
+}
+
+const why = values.systems.includes('dovecot') ? available() : null;
+if (why) {
+  console.error(`Dovecot: ${why}`);
+  process.exit(2);
+}
+const load0 = loadavg();
+console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`);
+const rows = [];
+for (const n of values.messages.split(',').map(Number)) {
+  for (const system of values.systems.split(',')) {
+    const s = system === 'postern' ? await postern(n) : await dovecot(n);
+    try {
+      const cold = await operations(s.port, n);
+      const warm = await operations(s.port, n);
+      const idle = await idleMemory(s.port, s.roots, Number(values.idle));
+      const row = { system, messages: n, fill_ms: s.fillMs, cold, warm, idle };
+      rows.push(row);
+      const f = (v, d = 0) => (v === null || v === undefined ? '-' : v.toFixed(d));
+      for (const [pass, o] of [['cold', cold], ['warm', warm]]) {
+        console.log(
+          [system, n, pass, `login ${f(o.login_ms, 1)} ms`, `select ${f(o.select_ms, 1)} ms`, `flags ${f(o.fetch_flags_ms)} ms`, `envelope ${f(o.fetch_envelope_ms)} ms`,
+            `search header ${f(o.search_header_ms, 1)} ms`, `search text ${f(o.search_text_ms, 1)} ms`, `body ${f(o.body_big_mb_s)} MB/s (1 MB), ${f(o.body_small_mb_s)} MB/s (1.5 KB)`].join('\t'),
+        );
+      }
+      if (idle) console.log([system, n, `IDLE x${idle.connections}`, `${f(idle.per_connection_kb, 1)} KB/connection`, `${f(idle.total_mb)} MB in all`].join('\t'));
+    } finally {
+      await s.sys.stop();
+    }
+  }
+}
+const out = values.out || join(here, 'results', `imap-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+mkdirSync(join(out, '..'), { recursive: true });
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, memory_gib: totalmem() / 2 ** 30, node: process.version, loadavg_start: load0, loadavg_end: loadavg() }, rows }, null, 2));
+console.log(`\nJSON: ${out}`);

@@ -119,6 +119,8 @@ describe('fuzzing MIME through LMTP delivery and IMAP', () => {
     let lastWhy = '';
     const result = await fc.check(
       fc.asyncProperty(mimeMessage, async (msg) => {
+        // the known smtp-server bug below, apart so that the rest keeps being checked
+        fc.pre(!msg.toString('latin1').startsWith('\n.'));
         const why = await check(msg);
         if (why) lastWhy = why;
         return why === null;
@@ -131,4 +133,13 @@ describe('fuzzing MIME through LMTP delivery and IMAP', () => {
     }
     expect(a.memory('delivery').rss).toBeLessThan(400 * 1024 * 1024);
   }, 120_000 * SCALE);
+
+  // Found by this fuzzer (seed 99): smtp-server 3.21.6 removes an escape dot only when it finds
+  // it at index >= 2 of the data it scans (lib/smtp-stream.js _feedDataStream starts at i = 2),
+  // so data that begins with a bare LF and then a dot-stuffed line ("\n..\r\n") is stored with
+  // the escape dot still in it: one byte more than was sent. CRLF mail cannot hit this (the
+  // dot is then at index 2). Upstream library; kept here as the failing case until it is fixed.
+  it.fails('keeps a message that starts with a bare LF and a "." line byte for byte (smtp-server bug)', async () => {
+    expect(await check(Buffer.from('\n.\r\n', 'latin1'))).toBeNull();
+  });
 });

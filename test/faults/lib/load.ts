@@ -48,6 +48,11 @@ export class SteadyLoad {
     for (let i = 0; i < this.opts.submission; i++) this.running.push(this.sender('submission', i));
   }
 
+  /** Waits until `max` messages were tried (without stopping early). */
+  async done(): Promise<void> {
+    await Promise.all(this.running);
+  }
+
   /** Stops sending and waits for the senders to finish what they are doing. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -74,6 +79,10 @@ export class SteadyLoad {
       host: '127.0.0.1',
       port: kind === 'mx' ? this.inst.ports.smtp : this.inst.ports.submission,
       ignoreTLS: true,
+      // one kept connection per sender (a new one after a kill), like a real MTA's
+      pool: true,
+      maxConnections: 1,
+      maxMessages: Infinity,
       connectionTimeout: 5_000,
       greetingTimeout: 5_000,
       socketTimeout: 20_000,

@@ -6,15 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRemote, type FakeRemote } from '../lib/fake-remote.js';
-import { createInstance, type Instance } from '../lib/instance.js';
+import { createFullInstance, type FullInstance } from './lib/full-instance.js';
 import { RawTalk } from './lib/raw.js';
 
-let a: Instance;
+let a: FullInstance;
 let foreign: FakeRemote;
 
 beforeAll(async () => {
   foreign = await startFakeRemote();
-  a = await createInstance({ domain: 'a.test', users: { alice: 'alice-password' } });
+  a = await createFullInstance({ domain: 'a.test', users: { alice: 'alice-password' } });
   await a.start({ transfer: { routes: { 'foreign.example': `127.0.0.1:${foreign.port}`, '[192.0.2.1]': `127.0.0.1:${foreign.port}` } } });
 });
 

@@ -12,10 +12,11 @@
  */
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInstance, waitFor, type Instance } from '../lib/instance.js';
+import { waitFor } from '../lib/instance.js';
+import { createFullInstance, type FullInstance } from './lib/full-instance.js';
 import { RawTalk } from './lib/raw.js';
 
-let a: Instance;
+let a: FullInstance;
 let sink: RecordingSink;
 
 /** A minimal SMTP server that records the exact bytes of each DATA phase (no dot handling). */
@@ -66,7 +67,7 @@ function startSink(): Promise<RecordingSink> {
 
 beforeAll(async () => {
   sink = await startSink();
-  a = await createInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password' } });
+  a = await createFullInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password' } });
   await a.start({ transfer: { routes: { 'remote.example': `127.0.0.1:${sink.port}` } } });
 });
 

@@ -7,13 +7,14 @@
  */
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInstance, waitFor, type Instance } from '../lib/instance.js';
+import { waitFor } from '../lib/instance.js';
+import { createFullInstance, type FullInstance } from './lib/full-instance.js';
 import { RawTalk } from './lib/raw.js';
 
-let a: Instance;
+let a: FullInstance;
 
 beforeAll(async () => {
-  a = await createInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password' } });
+  a = await createFullInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password' } });
   await a.start();
   a.db().accounts.addAlias('info@a.test', ['alice@a.test']);
 });

@@ -6,14 +6,15 @@
  */
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInstance, waitFor, type Instance } from '../lib/instance.js';
+import { waitFor } from '../lib/instance.js';
+import { createFullInstance, type FullInstance } from '../attacks/lib/full-instance.js';
 import { ledgerProblems, SteadyLoad, stored } from './lib/load.js';
 
-let a: Instance;
+let a: FullInstance;
 const USERS = ['alice@a.test', 'bob@a.test'];
 
 beforeAll(async () => {
-  a = await createInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password' } });
+  a = await createFullInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password' } });
   await a.start({ transfer: { retry_initial: '300ms', retry_max: '1s', queue_poll: '100ms' }, limits: { connections_per_ip: 100 } });
 });
 

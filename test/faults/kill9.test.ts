@@ -4,15 +4,16 @@
  * `250` must end up in its mailbox exactly once, byte for byte; nothing may be stored twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInstance, waitFor, type AppName, type Instance } from '../lib/instance.js';
+import { waitFor, type AppName } from '../lib/instance.js';
+import { createFullInstance, type FullInstance } from '../attacks/lib/full-instance.js';
 import { ledgerProblems, SteadyLoad, stored } from './lib/load.js';
 
-let a: Instance;
+let a: FullInstance;
 const USERS = ['alice@a.test', 'bob@a.test'];
 const ROUNDS = Number(process.env['POSTERN_FAULT_ROUNDS'] ?? 9);
 
 beforeAll(async () => {
-  a = await createInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password' } });
+  a = await createFullInstance({ domain: 'a.test', users: { alice: 'alice-password', bob: 'bob-password' } });
   await a.start({ transfer: { retry_initial: '200ms', retry_max: '500ms', queue_poll: '100ms' }, limits: { connections_per_ip: 200 } });
 });
 

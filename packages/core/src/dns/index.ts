@@ -49,11 +49,20 @@ function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException | null)?.code ?? 'EUNKNOWN';
 }
 
-/** A resolver on the configured servers ("ip" or "ip:port"), or the system's when none. */
-export function createResolver(config: Pick<Config, 'dns'>): DnsResolver {
+/**
+ * Node's resolver on the configured servers ("ip" or "ip:port"), or the system's when none. The
+ * one place `dns.servers` and `dns.timeout` are applied: MX lookups and the trust checks both
+ * use it. node's timeout is per try; two tries keep one lost UDP packet from failing a lookup.
+ */
+export function createNodeResolver(config: Pick<Config, 'dns'>): NodeResolver {
   const r = new NodeResolver({ timeout: config.dns.timeout, tries: 2 });
   if (config.dns.servers.length > 0) r.setServers(config.dns.servers);
   return r;
+}
+
+/** The MX-lookup view of `createNodeResolver`. */
+export function createResolver(config: Pick<Config, 'dns'>): DnsResolver {
+  return createNodeResolver(config);
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {

@@ -17,6 +17,7 @@ export * from './store/index.js';
 export * from './maildb.js';
 export * from './throttle.js';
 export * from './net.js';
+export * from './connections.js';
 export * from './tls.js';
 export * from './app.js';
 export * from './queue/index.js';

@@ -1,36 +1,30 @@
 /**
- * Connection limits (`limits.connections_per_ip`, `limits.connections_total`), checked in
- * onConnect before the greeting; a refused client gets `421 4.7.0` (RFC 5321 §3.8).
+ * Connection limits for smtp-server, checked in onConnect before the greeting; a refused client
+ * gets `421` (RFC 5321 §3.8). The counting is core's ConnectionCounter, shared with IMAP and POP3.
  */
+import { ConnectionCounter } from '@postern/core';
 import { SmtpReply } from './reply.js';
 
 export class ConnectionLimits {
-  private readonly perIp = new Map<string, number>();
-  private readonly sessions = new Map<string, string>();
-  private total = 0;
+  private readonly counter: ConnectionCounter;
+  private readonly sessions = new Map<string, () => void>();
 
-  constructor(
-    private readonly maxPerIp: number,
-    private readonly maxTotal: number,
-  ) {}
+  constructor(maxPerIp: number, maxTotal: number) {
+    this.counter = new ConnectionCounter(maxPerIp, maxTotal);
+  }
 
   /** Counts the connection in, or throws the 421 to refuse it with. */
   open(sessionId: string, ip: string): void {
-    const n = this.perIp.get(ip) ?? 0;
-    if (n >= this.maxPerIp) throw new SmtpReply(421, '4.7.0', `Too many connections from ${ip}, try again later`);
-    if (this.total >= this.maxTotal) throw new SmtpReply(421, '4.3.2', 'Too many connections, try again later');
-    this.perIp.set(ip, n + 1);
-    this.sessions.set(sessionId, ip);
-    this.total++;
+    const admission = this.counter.admit(ip);
+    if (!admission.ok) {
+      if (admission.reason === 'per-ip') throw new SmtpReply(421, '4.7.0', `Too many connections from ${ip}, try again later`);
+      throw new SmtpReply(421, '4.3.2', 'Too many connections, try again later');
+    }
+    this.sessions.set(sessionId, admission.release);
   }
 
   close(sessionId: string): void {
-    const ip = this.sessions.get(sessionId);
-    if (ip === undefined) return;
+    this.sessions.get(sessionId)?.();
     this.sessions.delete(sessionId);
-    this.total--;
-    const n = (this.perIp.get(ip) ?? 1) - 1;
-    if (n <= 0) this.perIp.delete(ip);
-    else this.perIp.set(ip, n);
   }
 }

@@ -17,6 +17,7 @@ import {
   type MailStore,
   type TlsMaterial,
   passwordAllowed,
+  ConnectionCounter,
 } from '@postern/core';
 import { untaggedStatus } from '@postern/imap';
 import { capabilities } from './capabilities.js';
@@ -76,7 +77,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
     LoginThrottle.fromConfig(config.auth);
   const userConnections = opts.userConnections ?? userConnectionLimit(limits.imap_connections_per_user);
   const idleTimeoutMs = opts.idleTimeoutMs ?? limits.imap_idle_timeout;
-  const perIp = new Map<string, number>();
+  const counter = new ConnectionCounter(limits.connections_per_ip, limits.connections_total);
   const connections = new Set<ImapConnection>();
 
   // The current certificate for each new TLS session (re-read when its files change).
@@ -114,18 +115,15 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       io: conn,
     });
     conn.attach(session);
-    const count = (perIp.get(ip) ?? 0) + 1;
-    perIp.set(ip, count);
+    const admission = counter.admit(ip);
     connections.add(conn);
     conn.onClosed(() => {
       connections.delete(conn);
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) perIp.delete(ip);
-      else perIp.set(ip, left);
+      if (admission.ok) admission.release();
       log.debug('imap disconnected');
     });
-    if (count > limits.connections_per_ip || connections.size > limits.connections_total) {
-      log.warn({ count }, 'imap connection refused: too many connections');
+    if (!admission.ok) {
+      log.warn({ reason: admission.reason }, 'imap connection refused: too many connections');
       if (opts.implicitTls) conn.destroy();
       else void conn.refuse('too many connections, try again later');
       return;

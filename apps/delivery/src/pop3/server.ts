@@ -17,6 +17,7 @@ import {
   type MailStore,
   type TlsMaterial,
   passwordAllowed,
+  ConnectionCounter,
 } from '@postern/core';
 import { Pop3Connection } from './connection.js';
 import { MaildropLocks, Pop3Session } from './session.js';
@@ -61,7 +62,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
     LoginThrottle.fromConfig(config.auth);
   const idleTimeoutMs = opts.idleTimeoutMs ?? Math.max(MIN_IDLE_TIMEOUT_MS, config.limits.command_timeout);
   const locks = MaildropLocks.of(opts.store);
-  const perIp = new Map<string, number>();
+  const counter = new ConnectionCounter(config.limits.connections_per_ip, config.limits.connections_total);
   const connections = new Set<Pop3Connection>();
 
   // The current certificate for each new TLS session (re-read when its files change).
@@ -90,19 +91,16 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
       secureContext,
       sniCallback: opts.tls.sniCallback,
     });
-    const count = (perIp.get(ip) ?? 0) + 1;
-    perIp.set(ip, count);
+    const admission = counter.admit(ip);
     connections.add(conn);
     conn.onClosed(() => {
       connections.delete(conn);
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) perIp.delete(ip);
-      else perIp.set(ip, left);
+      if (admission.ok) admission.release();
       log.debug('pop3 disconnected');
     });
     log.debug('pop3 connected');
-    if (count > config.limits.connections_per_ip || connections.size > config.limits.connections_total) {
-      log.warn({ count }, 'pop3 connection refused: too many connections');
+    if (!admission.ok) {
+      log.warn({ reason: admission.reason }, 'pop3 connection refused: too many connections');
       // On the pop3s port a plaintext refusal would be noise inside a TLS handshake: just close.
       if (opts.implicitTls) conn.destroy();
       else void conn.refuse('too many connections, try again later');

@@ -7,9 +7,9 @@
  * get it, and committed (group commit, synchronous=FULL) before any 250 is sent.
  */
 import { rmSync } from 'node:fs';
-import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { indexMessage } from '@postern/mime';
-import { installEnhancedCodes, SmtpReply, storageFailure } from '@postern/smtp';
+import { installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 
@@ -80,13 +80,12 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       cb();
     },
     onData(stream, session, cb) {
-      void readMessage(stream, limits.message_size).then(
-        async (content) => {
-          const rcpts = sessions.get(session) ?? [];
-          if (content === null) return cb(null, rcpts.map(() => new SmtpReply(552, '5.3.4', 'message too big')));
-          cb(null, await deliver(content, session, rcpts));
-        },
-        (err: Error) => {
+      // No line-length limit here: the MX and submission enforced theirs, and mail injected by
+      // `postern sendmail` must not bounce at the last hop for a long line.
+      void readMessage(stream, limits.message_size, Number.POSITIVE_INFINITY).then(
+        async (content) => cb(null, await deliver(content, session, sessions.get(session) ?? [])),
+        (err: unknown) => {
+          if (err instanceof SmtpReply) return cb(err); // 552 5.3.4, answered for every recipient
           logger.error({ cid: session.id, err }, 'reading message failed');
           cb(new SmtpReply(451, '4.3.0', 'error reading message'));
         },
@@ -172,19 +171,6 @@ function deliveredTo(rcpt: string): string {
   }
 }
 
-/** Collects the DATA stream; null when it went over the limit (the rest is drained). */
-function readMessage(stream: SMTPServerDataStream, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    stream.on('error', reject);
-    stream.on('end', () => resolve(stream.sizeExceeded || size > limit ? null : Buffer.concat(chunks, size)));
-  });
-}
 
 /** Listens on "host:port" or a unix socket path; resolves with the bound port (0 for a socket). */
 function listen(server: SMTPServer, where: string): Promise<number> {

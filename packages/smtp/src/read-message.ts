@@ -20,7 +20,7 @@ export async function readMessage(stream: SMTPServerDataStream, maxSize: number,
     throw new SmtpReply(552, '5.3.4', `Message exceeds fixed maximum message size ${maxSize}`);
   }
   const data = Buffer.concat(chunks, size);
-  if (longestLine(data) > maxLine) throw new SmtpReply(552, '5.3.4', `Message has a line longer than ${maxLine} octets`);
+  if (Number.isFinite(maxLine) && longestLine(data) > maxLine) throw new SmtpReply(552, '5.3.4', `Message has a line longer than ${maxLine} octets`);
   return data;
 }
 

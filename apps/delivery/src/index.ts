@@ -7,6 +7,7 @@ import { ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, 
 import { GroupCommit } from './group-commit.js';
 import { startLmtpServer } from './lmtp.js';
 import { startRetrieval } from './retrieval.js';
+import { SubstringIndexer } from './search-index.js';
 
 export interface DeliveryAgent {
   /** Bound ports by listener name (lmtp, imap, imaps, pop3, pop3s). */
@@ -25,6 +26,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const pruner = setInterval(() => mail.store.pruneDeliveryKeys(), 3_600_000);
   pruner.unref();
   const commits = new GroupCommit(mail.store);
+  const indexer = new SubstringIndexer(mail.store, logger).start();
   const closers: Array<() => Promise<void>> = [];
   const ports: Record<string, number> = {};
   try {
@@ -37,6 +39,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {
+    indexer.stop();
     await Promise.all(closers.map((c) => c()));
     mail.close();
     throw err;
@@ -46,6 +49,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
     async close() {
       clearInterval(pruner);
       stopWatching();
+      indexer.stop();
       await Promise.all(closers.map((c) => c()));
       mail.close();
     },

@@ -17,12 +17,13 @@
  * right answer (the word index found nothing); one every message matches ("ipsum dolor")
  * 210-300 ms instead of 120-130 ms; SELECT and SEARCH on header columns unchanged (within noise);
  * mail.db 645 -> 897 MB (+39%; the text is most of that bench's data, so real mailboxes with
- * attachments pay less); bulk delivery 20 -> 38-68 s per 100,000 (the trigram insert).
+ * attachments pay less); bulk delivery 20 -> 38-68 s per 100,000 (the trigram insert), which is
+ * why delivery leaves the trigrams to the indexer (../search-index.ts): SEARCH indexes the
+ * selected mailbox's pending contents before it runs a query on content_trigram.
  * The word index stays: it serves the cases below and costs little.
  * Left to the word index: strings under 3 characters (a trigram index holds none shorter;
  * they match the decoded Subject/From/To/Cc/Bcc as substrings and body words by prefix), and
- * contents stored before migration 3 until the IMAP server has indexed them again
- * (content_trigram_pending, see search-backfill.ts).
+ * contents delivered while a SEARCH runs (content_trigram_pending).
  *
  * Other semantic notes: header string matching is case-insensitive for ASCII (SQLite LIKE).
  * \Recent is not kept: RECENT and NEW match nothing, OLD matches everything.

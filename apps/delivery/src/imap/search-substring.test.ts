@@ -1,14 +1,14 @@
 /**
  * SEARCH TEXT/BODY as substrings (RFC 9051 §6.4.4) through the trigram index: inside words,
  * across words in order, case and diacritics folded, on decoded text; BODY leaves the header
- * out; contents stored before the index existed answer by word until the background catch-up
- * has indexed them, then by substring.
+ * out. Delivery leaves the substrings pending: SEARCH indexes its mailbox's pending contents
+ * first, and the background indexer catches up once the store is quiet.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@postern/core';
 import { createFixture, login, type Fixture, type RawClient } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
-import { startTrigramBackfill } from './search-backfill.js';
+import { SubstringIndexer } from '../search-index.js';
 
 const ALICE = 'alice@example.test';
 
@@ -68,21 +68,44 @@ describe('SEARCH TEXT/BODY substrings', () => {
     expect(await search('BODY "wo"')).toEqual([1]);
   });
 
-  it('answers by word for contents stored before the index, then by substring once caught up', async () => {
+  it('indexes the pending contents of the mailbox before a substring search, and no others', async () => {
     const db = fx.mail.db;
-    const contentOf = (uid: number): number => db.prepare("SELECT content_id FROM messages WHERE uid = ? AND mailbox_id = (SELECT id FROM mailboxes WHERE name = 'INBOX')").pluck().get(uid) as number;
-    const id = contentOf(1);
-    // As migration 3 leaves a database that had mail: no trigram row, listed as pending.
-    db.prepare('DELETE FROM content_trigram WHERE rowid = ?').run(id);
-    db.prepare('INSERT INTO content_trigram_pending (content_id) VALUES (?)').run(id);
-    expect(await search('BODY "hello"')).toEqual([1]);
-    expect(await search('BODY "ell"')).toEqual([]);
-    startTrigramBackfill(fx.mail.store, createLogger('backfill-test', 'silent'));
-    const until = Date.now() + 5000;
-    while ((db.prepare('SELECT count(*) FROM content_trigram_pending').pluck().get() as number) > 0 && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 10));
+    const pending = (): number[] => db.prepare('SELECT content_id FROM content_trigram_pending ORDER BY 1').pluck().all() as number[];
+    const latest = (): number => db.prepare('SELECT max(id) FROM contents').pluck().get() as number;
+    // The searches above indexed INBOX; delivery leaves the substrings of new mail pending.
+    expect(pending()).toEqual([]);
+    fx.mail.store.createMailbox(fx.userId(ALICE), 'Other');
+    expect(fx.deliver(ALICE, msg('Fresh', 'A freshly baked loaf.'))).toBe(5);
+    const fresh = latest();
+    fx.deliver(ALICE, msg('Kept', 'The hidden treasure.'), 'Other');
+    const other = latest();
+    expect(pending()).toEqual([fresh, other]);
+    await c.cmd('n NOOP');
+    // Under three characters the word index answers: nothing is indexed.
+    expect(await search('BODY "lo"')).toEqual([5]);
+    expect(pending()).toEqual([fresh, other]);
+    expect(await search('BODY "eshly bak"')).toEqual([5]);
+    expect(pending()).toEqual([other]);
+    await c.cmd('o SELECT Other');
+    expect(await search('TEXT "hidden treas"')).toEqual([1]);
+    expect(pending()).toEqual([]);
+    await c.cmd('s SELECT INBOX');
+  });
+
+  it('catches up in the background once the store is quiet', async () => {
+    const db = fx.mail.db;
+    const pending = (): number => db.prepare('SELECT count(*) FROM content_trigram_pending').pluck().get() as number;
+    const indexer = new SubstringIndexer(fx.mail.store, createLogger('indexer-test', 'silent'), 50).start();
+    try {
+      fx.deliver(ALICE, msg('Later', 'A postscript arrives.')); // 6
+      expect(pending()).toBe(1);
+      const until = Date.now() + 10_000;
+      while (pending() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      expect(pending()).toBe(0);
+      const substrings = db.prepare('SELECT count(*) FROM content_trigram WHERE content_trigram MATCH ?').pluck();
+      expect(substrings.get('"ostscrip"')).toBe(1);
+    } finally {
+      indexer.stop();
     }
-    expect(await search('BODY "ell"')).toEqual([1]);
-    expect(await search('TEXT "CAFE"')).toEqual([1, 4]);
   });
 });

@@ -22,7 +22,6 @@ import {
 import { untaggedStatus } from '@postern/imap';
 import { capabilities } from './capabilities.js';
 import { ImapConnection } from './connection.js';
-import { startTrigramBackfill } from './search-backfill.js';
 import { ImapSession, type UserConnections } from './session.js';
 
 /** Literals accepted before login: enough for LOGIN with a literal password, no more. */
@@ -143,11 +142,9 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   logger.info({ listen: `${host}:${bound}`, implicitTls: opts.implicitTls }, 'imap listening');
-  const stopBackfill = startTrigramBackfill(opts.store, logger);
   return {
     port: bound,
     close: async (): Promise<void> => {
-      stopBackfill();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.destroy();
       await closed;

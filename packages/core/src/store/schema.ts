@@ -119,9 +119,9 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   // 3: substring search. IMAP SEARCH strings match as substrings (RFC 9051 §6.4.4); content_fts
   // (unicode61) only finds words and word prefixes. A second contentless index over the same text
   // with the trigram tokenizer answers any substring of 3 characters or more, case-insensitively
-  // and without diacritics. Contents stored before this migration are listed as pending: until
-  // they are indexed again (the IMAP server does it in the background), searches use content_fts
-  // for them.
+  // and without diacritics. Contents stored before this migration are listed as pending, as is
+  // every content delivered since (contents.ts): the delivery agent indexes them in the
+  // background and before a SEARCH that needs them (apps/delivery/src/search-index.ts).
   `
   CREATE VIRTUAL TABLE content_trigram USING fts5(
     subject, addresses, body,

@@ -11,7 +11,7 @@ import { CHUNK_SIZE, type MessageIndex } from './contents.js';
 import { MAIL_MIGRATIONS } from './schema.js';
 import { MailStore } from './store.js';
 import { ContentGoneError, messageChunks } from './stream.js';
-import { completeTrigram, trigramPending } from './trigram.js';
+import { completeTrigram, trigramPending, trigramPendingIn, type TrigramText } from './trigram.js';
 
 function index(content: Buffer): MessageIndex {
   return {
@@ -61,21 +61,39 @@ describe('substring index (migration 3)', () => {
     }
   });
 
-  it('indexes new deliveries at once and forgets freed contents', () => {
+  it('lists new deliveries as pending (word index at once) and forgets freed contents, indexed or not', () => {
     const db = openDatabase(':memory:', MAIL_MIGRATIONS);
     db.prepare("INSERT INTO domains (name, created) VALUES ('b.c', 0)").run();
     db.prepare("INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (1, 'u@b.c', 'u@b.c', 'x', 0)").run();
     const store = new MailStore(db);
-    store.createMailbox(1, 'INBOX');
-    const content = Buffer.from('Subject: x\r\n\r\nsomething inside\r\n');
-    const [out] = store.deliver([{ userId: 1, prefix: Buffer.alloc(0), content, index: index(content) }]);
-    expect(out?.ok).toBe(true);
-    expect(substring(db, 'thing ins')).toHaveLength(1);
-    expect(trigramPending(db, 10)).toEqual([]);
-    const mb = store.mailbox(1, 'INBOX')!;
-    store.store(mb.id, [1], 'add', ['\\Deleted']);
-    store.expunge(mb.id);
+    const inbox = store.createMailbox(1, 'INBOX');
+    const other = store.createMailbox(1, 'Other');
+    const words = (w: string): number[] => db.prepare('SELECT rowid FROM content_fts WHERE content_fts MATCH ?').pluck().all(w) as number[];
+    const deliver = (body: string, mailbox = 'INBOX'): number => {
+      const content = Buffer.from(`Subject: x\r\n\r\n${body}\r\n`);
+      const [out] = store.deliver([{ userId: 1, prefix: Buffer.alloc(0), content, index: index(content), mailbox }]);
+      expect(out?.ok).toBe(true);
+      return db.prepare('SELECT max(id) FROM contents').pluck().get() as number;
+    };
+    const first = deliver('something inside');
+    const second = deliver('another thing', 'Other');
+    expect(words('something')).toEqual([first]);
     expect(substring(db, 'thing ins')).toEqual([]);
+    expect(trigramPending(db, 10)).toEqual([first, second]);
+    expect(trigramPendingIn(db, inbox.id, 10)).toEqual([first]);
+    expect(trigramPendingIn(db, other.id, 10)).toEqual([second]);
+    const text = (id: number): TrigramText => index(store.read(store.message(id === first ? inbox.id : other.id, 1)!));
+    expect(completeTrigram(db, [{ id: first, index: text(first) }])).toBe(1);
+    expect(substring(db, 'thing ins')).toEqual([first]);
+    expect(trigramPendingIn(db, inbox.id, 10)).toEqual([]);
+    // Freed: the indexed one leaves the substring index, the pending one the pending list.
+    store.store(inbox.id, [1], 'add', ['\\Deleted']);
+    store.expunge(inbox.id);
+    store.store(other.id, [1], 'add', ['\\Deleted']);
+    store.expunge(other.id);
+    expect(substring(db, 'thing ins')).toEqual([]);
+    expect(trigramPending(db, 10)).toEqual([]);
+    expect(words('something')).toEqual([]);
   });
 });
 

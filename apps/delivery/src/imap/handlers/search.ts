@@ -4,6 +4,7 @@
  */
 import { esearchResponse, searchResponse, type CommandOf } from '@postern/imap';
 import { ok, type Reply } from '../reply.js';
+import { indexMailboxSubstrings } from '../../search-index.js';
 import { compileSearch, registerSearchFunctions } from '../search-sql.js';
 import type { ImapSession } from '../session.js';
 
@@ -17,6 +18,8 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   if (saving) s.savedSearch = [];
   const compiled = compileSearch(c.criteria, { sel, saved: s.savedSearch, now: Date.now() });
   if (compiled.usesModseq) s.condstore = true;
+  // Contents delivered since the background indexer last ran get their substrings now.
+  if (compiled.sql.includes('content_trigram')) await indexMailboxSubstrings(db, sel.id);
   const needsContent = /\bc\./.test(compiled.sql);
   const sql =
     `SELECT m.uid, m.modseq FROM messages m${needsContent ? ' JOIN contents c ON c.id = m.content_id' : ''}` +

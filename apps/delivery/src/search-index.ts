@@ -1,0 +1,111 @@
+/**
+ * The substring index (content_trigram, schema migration 3), completed off the delivery path.
+ * Delivery stores a content with its word index and lists it in content_trigram_pending: the
+ * trigrams of a 100 KB body cost 80 % of its delivery (core's contents.ts). They are added here:
+ * - in the background, once the store has seen no change for `quietMs`, so a burst of
+ *   deliveries is not slowed down by it and the index catches up when the burst ends;
+ * - before a SEARCH TEXT/BODY, for the pending contents of the mailbox searched, so a search
+ *   is a substring search whatever the backlog (Dovecot's fts also indexes at search time).
+ * Each content is read back and indexed by @postern/mime exactly as at delivery (no prefix).
+ * One transaction (one fsync) per batch of at most BATCH_BYTES, one batch per event-loop turn:
+ * IMAP and LMTP sessions are served between batches.
+ */
+import { completeTrigram, contentChunks, trigramPending, trigramPendingIn, type Db, type Logger, type MailStore } from '@postern/core';
+import { indexMessage } from '@postern/mime';
+
+/** Content bytes per transaction: about 20 ms of tokenizing, the longest the event loop waits. */
+const BATCH_BYTES = 512 * 1024;
+/** Contents per transaction at most (small messages). */
+const BATCH_COUNT = 64;
+
+/** Indexes a prefix of `ids` worth about BATCH_BYTES; returns how many ids it took. */
+function indexBatch(db: Db, ids: readonly number[]): number {
+  const batch = [];
+  let bytes = 0;
+  for (const id of ids) {
+    if (bytes >= BATCH_BYTES) break;
+    // A content freed meanwhile reads as empty; completeTrigram skips it (no longer pending).
+    const raw = Buffer.concat([...contentChunks(db, id)]);
+    bytes += raw.length;
+    batch.push({ id, index: indexMessage(raw) });
+  }
+  completeTrigram(db, batch);
+  return batch.length;
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Indexes every pending content of one mailbox now, a batch per event-loop turn (SEARCH).
+ * Returns how many contents it indexed.
+ */
+export async function indexMailboxSubstrings(db: Db, mailboxId: number): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const ids = trigramPendingIn(db, mailboxId, BATCH_COUNT);
+    if (ids.length === 0) return done;
+    done += indexBatch(db, ids);
+    await turn();
+  }
+}
+
+/** The background half: one per delivery agent process. */
+export class SubstringIndexer {
+  private timer: NodeJS.Timeout | null = null;
+  private lastChange = 0;
+  private indexed = 0;
+  private stopped = false;
+  private readonly onChange = (): void => {
+    this.lastChange = Date.now();
+    this.schedule(this.quietMs);
+  };
+
+  constructor(
+    private readonly store: MailStore,
+    private readonly logger: Logger,
+    /** How long the store must be quiet before the background indexing resumes. */
+    private readonly quietMs = 250,
+  ) {}
+
+  start(): this {
+    this.store.changes.on('change', this.onChange);
+    // Contents left pending by an earlier run or by migration 3.
+    if (trigramPending(this.store.db, 1).length > 0) this.schedule(0);
+    return this;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.store.changes.off('change', this.onChange);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.step();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private step(): void {
+    const wait = this.lastChange + this.quietMs - Date.now();
+    if (wait > 0) return this.schedule(wait);
+    try {
+      const ids = trigramPending(this.store.db, BATCH_COUNT);
+      if (ids.length === 0) {
+        if (this.indexed > 0) this.logger.debug({ contents: this.indexed }, 'substring index caught up');
+        this.indexed = 0;
+        return;
+      }
+      this.indexed += indexBatch(this.store.db, ids);
+    } catch (e) {
+      // SEARCH still indexes what it needs; the background run tries again later.
+      this.logger.error({ err: e }, 'substring indexing failed; retrying in 10 s');
+      return this.schedule(10_000);
+    }
+    this.schedule(0);
+  }
+}

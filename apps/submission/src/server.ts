@@ -3,6 +3,7 @@
  * `listen.submissions` (implicit TLS, RFC 8314).
  *
  * Policy, in the order a session meets it:
+ * - the greeting after `submission.greeting_delay` (default at once);
  * - connection limits per IP and in total (421);
  * - AUTH PLAIN/LOGIN only after TLS (development profile: also on loopback); failed logins are
  *   throttled per IP and per account (growing delay, then `454 4.7.0`) and logged without the
@@ -13,7 +14,7 @@
  * - Message-ID:/Date: added when missing, our Received:, the DKIM seam, then queued durably
  *   before `250`.
  */
-import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import {
   formatAddress,
   has8bit,
@@ -33,7 +34,7 @@ import {
 } from '@postern/core';
 import { completeSubmission } from './message.js';
 import { signMessage } from './sign.js';
-import { authenticateSmtp, ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
+import { authenticateSmtp, ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;
@@ -54,7 +55,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
   const { config, accounts, queue, log } = deps;
   const dev = config.profile === 'development';
 
-  return new SMTPServer({
+  return createSmtpServer({
     name: config.hostname,
     banner: 'Postern ESMTP submission',
     secure: implicitTls,
@@ -142,7 +143,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
         },
       );
     },
-  });
+  }, config.submission.greeting_delay);
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);

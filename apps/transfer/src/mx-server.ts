@@ -2,6 +2,8 @@
  * The inbound MX (RFC 5321) on `listen.smtp`: mail from the internet for local domains only.
  *
  * Policy, in the order a session meets it:
+ * - the greeting after `transfer.greeting_delay` (default at once); a client that talks before
+ *   it gets `421` (as postscreen's pregreet test);
  * - connection limits per IP and in total (421);
  * - AUTH is offered only after STARTTLS (development profile: also on loopback) and, when it
  *   succeeds, lets a local user relay like on submission; so does a `transfer.trusted_networks`
@@ -11,7 +13,7 @@
  *   Received: with the queue id, then the message is queued durably before `250`.
  */
 import { BlockList, isIPv6 } from 'node:net';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import {
   formatAddress,
   headerSection,
@@ -32,7 +34,7 @@ import {
   plainIp,
 } from '@postern/core';
 import { checkInbound } from './inbound-auth.js';
-import { authenticateSmtp, ConnectionLimits, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
+import { authenticateSmtp, ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;
@@ -71,7 +73,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     return trusted.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
   };
 
-  const server = new SMTPServer({
+  const server = createSmtpServer({
     name: config.hostname,
     banner: 'Postern ESMTP',
     key: deps.tls.current.key,
@@ -145,7 +147,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
         },
       );
     },
-  });
+  }, config.transfer.greeting_delay);
 
   function checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): void {
     if (session.envelope.rcptTo.length >= config.limits.recipients) {

@@ -45,6 +45,13 @@ const duration = z
     return Number(m[1]) * UNIT_MS[m[2]!]!;
   });
 
+/**
+ * How long a server waits before its 220 greeting. A client that talks first gets `421 You talk
+ * too soon` (postscreen's pregreet test). At most 5m: RFC 5321 §4.5.3.2.1 has clients give up on
+ * the greeting after 5 minutes.
+ */
+const greetingDelay = duration.refine((v) => v <= 300_000, { message: 'a duration of at most "5m"' });
+
 const posInt = (what: string) =>
   z.number({ message: `a positive integer (${what})` }).int({ message: `a positive integer (${what})` }).positive({
     message: `a positive integer (${what})`,
@@ -106,6 +113,8 @@ const schema = z
         queue_poll: duration.default(1000),
         max_hops: posInt('Received headers before a message counts as looping').default(50),
         outbound_connections: posInt('parallel outbound connections').default(20),
+        /** Before the MX's greeting on `listen.smtp`; "0s" greets at once, as Postfix's smtpd. */
+        greeting_delay: greetingDelay.default(0),
       })
       .strict()
       .default({
@@ -122,7 +131,15 @@ const schema = z
         queue_poll: 1000,
         max_hops: 50,
         outbound_connections: 20,
+        greeting_delay: 0,
       }),
+    submission: z
+      .object({
+        /** Before the greeting on `listen.submission` and `listen.submissions`; "0s": at once. */
+        greeting_delay: greetingDelay.default(0),
+      })
+      .strict()
+      .default({ greeting_delay: 0 }),
     auth: z
       .object({
         /** Failed logins per IP / per account before refusing for `lockout`. */

@@ -4,9 +4,10 @@
  *
  * Invariants: every refusal carries its own RFC 3463 enhanced status code and that code is the
  * one the client sees; message size and line length are checked in one place; connection limits
- * are counted before the greeting.
+ * are counted before the greeting, which comes after the configured delay (0: at once).
  */
 export { SmtpReply, installEnhancedCodes, ENHANCED_CODE, isDiskFull, storageFailure } from './reply.js';
 export { readMessage } from './read-message.js';
 export { ConnectionLimits } from './connection-limits.js';
 export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
+export { createSmtpServer } from './greeting.js';

@@ -46,6 +46,7 @@ servers = []                         # resolvers as "ip:port"; empty = the syste
 [transfer]
 smarthost = ""                       # "host:port": relay all outbound mail through it
 routes = {}                          # { "example.net" = "10.0.0.2:25" }: next hop per domain
+greeting_delay = "0s"                # before the MX's 220; "1s"-"6s": a client that talks first gets 421
 
 [limits]
 message_size = 26214400              # bytes

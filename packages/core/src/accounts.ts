@@ -5,7 +5,7 @@
  * Resolution order for a recipient (as Postfix's virtual maps do): the exact user, an exact
  * alias, then the same two for the address without its +detail, then the domain's catch-all.
  */
-import type { Db } from './sqlite.js';
+import { prepared, type Db } from './sqlite.js';
 import { addressKey, formatAddress, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
@@ -58,7 +58,7 @@ export class Accounts {
   addDomain(name: string): Domain {
     const domain = normalizeDomain(name);
     if (this.findDomain(domain)) throw new AccountError(`domain ${domain} exists already`);
-    const info = this.db.prepare('INSERT INTO domains (name, created) VALUES (?, ?)').run(domain, Date.now());
+    const info = prepared(this.db, 'INSERT INTO domains (name, created) VALUES (?, ?)').run(domain, Date.now());
     return { id: Number(info.lastInsertRowid), name: domain, catchAll: null };
   }
 
@@ -69,8 +69,8 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = this.db
-      .prepare(
+    const row = prepared(
+        this.db,
         'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id WHERE d.name = ?',
       )
       .get(domain) as { id: number; name: string; catch_all: string | null } | undefined;
@@ -78,8 +78,8 @@ export class Accounts {
   }
 
   listDomains(): Domain[] {
-    const rows = this.db
-      .prepare(
+    const rows = prepared(
+        this.db,
         'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id ORDER BY d.name',
       )
       .all() as Array<{ id: number; name: string; catch_all: string | null }>;
@@ -91,9 +91,9 @@ export class Accounts {
     const d = this.findDomain(name);
     if (!d) throw new AccountError(`no domain ${name}`);
     this.db.transaction(() => {
-      this.db.prepare("DELETE FROM aliases WHERE address LIKE '%@' || ?").run(d.name);
+      prepared(this.db, "DELETE FROM aliases WHERE address LIKE '%@' || ?").run(d.name);
       for (const u of this.listUsers(d.name)) this.deleteUserRows(u.id);
-      this.db.prepare('DELETE FROM domains WHERE id = ?').run(d.id);
+      prepared(this.db, 'DELETE FROM domains WHERE id = ?').run(d.id);
     }).immediate();
   }
 
@@ -111,7 +111,7 @@ export class Accounts {
       if (!u) throw new AccountError(`no user ${userAddress}`);
       userId = u.id;
     }
-    this.db.prepare('UPDATE domains SET catch_all_user_id = ? WHERE id = ?').run(userId, d.id);
+    prepared(this.db, 'UPDATE domains SET catch_all_user_id = ? WHERE id = ?').run(userId, d.id);
   }
 
   // --- users -------------------------------------------------------------------------------
@@ -125,8 +125,7 @@ export class Accounts {
     checkPassword(password);
     const hash = await hashPassword(password);
     return this.db.transaction(() => {
-      const info = this.db
-        .prepare('INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (?, ?, ?, ?, ?)')
+      const info = prepared(this.db, 'INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (?, ?, ?, ?, ?)')
         .run(d.id, key, formatAddress(a), hash, Date.now());
       const id = Number(info.lastInsertRowid);
       const insertMailbox = this.db.prepare(
@@ -144,14 +143,14 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
+    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
       | UserRow
       | undefined;
     return row ? toUser(row) : null;
   }
 
   userById(id: number): User | null {
-    const row = this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id) as
+    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id) as
       | UserRow
       | undefined;
     return row ? toUser(row) : null;
@@ -160,12 +159,12 @@ export class Accounts {
   listUsers(domain?: string): User[] {
     const rows = (
       domain
-        ? this.db
-            .prepare(
+        ? prepared(
+              this.db,
               'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
             )
             .all(normalizeDomain(domain))
-        : this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all()
+        : prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all()
     ) as UserRow[];
     return rows.map(toUser);
   }
@@ -175,14 +174,14 @@ export class Accounts {
     if (!u) throw new AccountError(`no user ${address}`);
     checkPassword(password);
     const hash = await hashPassword(password);
-    this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, u.id);
+    prepared(this.db, 'UPDATE users SET password_hash = ? WHERE id = ?').run(hash, u.id);
   }
 
   /** Per-user quota in bytes; 0 means the configured default. */
   setQuota(address: string, bytes: number): void {
     const u = this.findUser(address);
     if (!u) throw new AccountError(`no user ${address}`);
-    this.db.prepare('UPDATE users SET quota_bytes = ? WHERE id = ?').run(bytes, u.id);
+    prepared(this.db, 'UPDATE users SET quota_bytes = ? WHERE id = ?').run(bytes, u.id);
   }
 
   removeUser(address: string): void {
@@ -193,13 +192,12 @@ export class Accounts {
 
   private deleteUserRows(userId: number): void {
     // Drop content references first so shared contents are freed when no one else holds them.
-    const rows = this.db
-      .prepare('SELECT m.content_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?')
+    const rows = prepared(this.db, 'SELECT m.content_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?')
       .pluck()
       .all(userId) as number[];
-    this.db.prepare('DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)').run(userId);
+    prepared(this.db, 'DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)').run(userId);
     releaseContents(this.db, rows);
-    this.db.prepare('DELETE FROM users WHERE id = ?').run(userId);
+    prepared(this.db, 'DELETE FROM users WHERE id = ?').run(userId);
   }
 
   /**
@@ -214,7 +212,7 @@ export class Accounts {
       key = null;
     }
     const row = key
-      ? (this.db.prepare('SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(key) as
+      ? (prepared(this.db, 'SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(key) as
           | (UserRow & { password_hash: string })
           | undefined)
       : undefined;
@@ -248,16 +246,15 @@ export class Accounts {
     if (target) {
       const u = this.findUser(target);
       if (!u) throw new AccountError(`no user ${target}`);
-      n = this.db.prepare('DELETE FROM aliases WHERE address = ? AND user_id = ?').run(key, u.id).changes;
+      n = prepared(this.db, 'DELETE FROM aliases WHERE address = ? AND user_id = ?').run(key, u.id).changes;
     } else {
-      n = this.db.prepare('DELETE FROM aliases WHERE address = ?').run(key).changes;
+      n = prepared(this.db, 'DELETE FROM aliases WHERE address = ?').run(key).changes;
     }
     if (n === 0) throw new AccountError(`no alias ${key}${target ? ` to ${target}` : ''}`);
   }
 
   listAliases(): Alias[] {
-    const rows = this.db
-      .prepare('SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id ORDER BY a.address, u.address')
+    const rows = prepared(this.db, 'SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id ORDER BY a.address, u.address')
       .all() as Array<{ address: string; target: string }>;
     const out: Alias[] = [];
     for (const r of rows) {
@@ -270,7 +267,7 @@ export class Accounts {
 
   /** Every address a user may send as: their own and each alias that reaches them. */
   addressesOf(user: User): string[] {
-    const rows = this.db.prepare('SELECT address FROM aliases WHERE user_id = ?').all(user.id) as Array<{ address: string }>;
+    const rows = prepared(this.db, 'SELECT address FROM aliases WHERE user_id = ?').all(user.id) as Array<{ address: string }>;
     return [user.address, ...rows.map((r) => r.address)];
   }
 
@@ -309,12 +306,12 @@ export class Accounts {
   }
 
   private lookup(key: string): User[] {
-    const user = this.db.prepare('SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
+    const user = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
       | UserRow
       | undefined;
     if (user) return [toUser(user)];
-    const rows = this.db
-      .prepare(
+    const rows = prepared(
+        this.db,
         'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
       )
       .all(key) as UserRow[];

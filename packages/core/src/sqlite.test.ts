@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from './sqlite.js';
+import { openDatabase, prepared } from './sqlite.js';
 
 describe('openDatabase', () => {
   it('runs migrations once when several processes open a new database together', async () => {
@@ -23,6 +23,22 @@ describe('openDatabase', () => {
     expect(codes).toEqual([0, 0, 0, 0, 0, 0]);
     const db = openDatabase(file, ['CREATE TABLE t (x INTEGER)', 'CREATE TABLE u (y INTEGER)']);
     expect(db.pragma('user_version', { simple: true })).toBe(2);
+    db.close();
+  });
+});
+
+describe('prepared', () => {
+  it('compiles a SQL text once and hands it out in plain-rows mode whatever the last caller chose', () => {
+    const db = openDatabase(':memory:', ['CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, \'x\');']);
+    const sql = 'SELECT a, b FROM t';
+    expect(prepared(db, sql).pluck().get()).toBe(1);
+    expect(prepared(db, sql)).toBe(prepared(db, sql));
+    expect(prepared(db, sql).get()).toEqual({ a: 1, b: 'x' });
+    expect(prepared(db, sql).raw().get()).toEqual([1, 'x']);
+    expect(prepared(db, sql).all()).toEqual([{ a: 1, b: 'x' }]);
+    // Statements that return no data have no mode; they are cached as well.
+    prepared(db, 'INSERT INTO t VALUES (?, ?)').run(2, 'y');
+    expect(prepared(db, 'SELECT count(*) FROM t').pluck().get()).toBe(2);
     db.close();
   });
 });

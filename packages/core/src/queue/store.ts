@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { newId } from '../log.js';
-import { openDatabase, type Db } from '../sqlite.js';
+import { openDatabase, prepared, type Db } from '../sqlite.js';
 import { GroupCommit } from './group-commit.js';
 import { QUEUE_MIGRATIONS } from './schema.js';
 
@@ -207,8 +207,8 @@ export class QueueStore {
   private insert(m: NewMessage): string {
     if (m.recipients.length === 0) throw new Error('a queued message needs at least one recipient');
     const arrival = m.arrival ?? this.now();
-    this.db
-      .prepare(
+    prepared(
+        this.db,
         `INSERT INTO messages (id, sender, arrival, size, smtputf8, body8bit, envid, ret, origin, client, data)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -239,7 +239,7 @@ export class QueueStore {
 
   /** When the earliest queued recipient is due, or null when nothing is queued. */
   nextDue(): number | null {
-    const row = this.db.prepare("SELECT MIN(next_attempt) AS t FROM recipients WHERE state = 'queued'").get() as {
+    const row = prepared(this.db, "SELECT MIN(next_attempt) AS t FROM recipients WHERE state = 'queued'").get() as {
       t: number | null;
     };
     return row.t;
@@ -251,8 +251,8 @@ export class QueueStore {
    */
   due(limit: number, busy: ReadonlySet<string> = new Set()): QueueEntry[] {
     const now = this.now();
-    const ids = this.db
-      .prepare(
+    const ids = prepared(
+        this.db,
         `SELECT message_id, MIN(next_attempt) AS t FROM recipients
          WHERE state = 'queued' AND next_attempt <= ? AND message_id NOT IN (SELECT value FROM json_each(?))
          GROUP BY message_id ORDER BY t LIMIT ?`,
@@ -272,13 +272,12 @@ export class QueueStore {
   }
 
   private load(id: string, dueBy?: number): QueueEntry | null {
-    const m = this.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
+    const m = prepared(this.db, 'SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
     if (!m) return null;
     const rows = (
       dueBy === undefined
-        ? this.db.prepare('SELECT * FROM recipients WHERE message_id = ? ORDER BY id').all(id)
-        : this.db
-            .prepare("SELECT * FROM recipients WHERE message_id = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id")
+        ? prepared(this.db, 'SELECT * FROM recipients WHERE message_id = ? ORDER BY id').all(id)
+        : prepared(this.db, "SELECT * FROM recipients WHERE message_id = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id")
             .all(id, dueBy)
     ) as RecipientRow[];
     return {
@@ -359,13 +358,13 @@ export class QueueStore {
   }
 
   private removeIfDone(id: string): void {
-    const left = this.db.prepare("SELECT 1 FROM recipients WHERE message_id = ? AND state = 'queued' LIMIT 1").get(id);
-    if (!left) this.db.prepare('DELETE FROM messages WHERE id = ?').run(id);
+    const left = prepared(this.db, "SELECT 1 FROM recipients WHERE message_id = ? AND state = 'queued' LIMIT 1").get(id);
+    if (!left) prepared(this.db, 'DELETE FROM messages WHERE id = ?').run(id);
   }
 
   list(): QueueSummary[] {
-    const rows = this.db
-      .prepare(
+    const rows = prepared(
+        this.db,
         `SELECT m.id, m.sender, m.arrival, m.size, m.origin,
                 json_group_array(r.address) AS rcpts, MAX(r.attempts) AS attempts,
                 MIN(r.next_attempt) AS next_attempt,
@@ -403,20 +402,20 @@ export class QueueStore {
     const now = this.now();
     const info =
       id === undefined
-        ? this.db.prepare("UPDATE recipients SET next_attempt = ? WHERE state = 'queued'").run(now)
-        : this.db.prepare("UPDATE recipients SET next_attempt = ? WHERE state = 'queued' AND message_id = ?").run(now, id);
+        ? prepared(this.db, "UPDATE recipients SET next_attempt = ? WHERE state = 'queued'").run(now)
+        : prepared(this.db, "UPDATE recipients SET next_attempt = ? WHERE state = 'queued' AND message_id = ?").run(now, id);
     return info.changes;
   }
 
   /** Drops a message from the queue without any notice. */
   remove(id: string): boolean {
-    return this.db.prepare('DELETE FROM messages WHERE id = ?').run(id).changes > 0;
+    return prepared(this.db, 'DELETE FROM messages WHERE id = ?').run(id).changes > 0;
   }
 
   /** Counts by state, for tests and `postern queue`. */
   counts(): { messages: number; queued: number } {
-    const m = this.db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number };
-    const q = this.db.prepare("SELECT COUNT(*) AS n FROM recipients WHERE state = 'queued'").get() as { n: number };
+    const m = prepared(this.db, 'SELECT COUNT(*) AS n FROM messages').get() as { n: number };
+    const q = prepared(this.db, "SELECT COUNT(*) AS n FROM recipients WHERE state = 'queued'").get() as { n: number };
     return { messages: m.n, queued: q.n };
   }
 }

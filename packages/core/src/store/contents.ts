@@ -3,7 +3,7 @@
  * at delivery. A content row lives as long as some message references it (`refs`).
  */
 import { createHash } from 'node:crypto';
-import type { Db } from '../sqlite.js';
+import { prepared, type Db } from '../sqlite.js';
 
 /** What delivery computes once per message (a subset of @postern/mime's IndexedMessage). */
 export interface MessageIndex {
@@ -53,13 +53,13 @@ export interface ContentInfo {
  * Must run inside the caller's transaction. */
 export function acquireContent(db: Db, raw: Buffer, index: MessageIndex, refs: number): number {
   const sha = createHash('sha256').update(raw).digest();
-  const existing = db.prepare('SELECT id FROM contents WHERE sha256 = ?').pluck().get(sha) as number | undefined;
+  const existing = prepared(db, 'SELECT id FROM contents WHERE sha256 = ?').pluck().get(sha) as number | undefined;
   if (existing !== undefined) {
-    db.prepare('UPDATE contents SET refs = refs + ? WHERE id = ?').run(refs, existing);
+    prepared(db, 'UPDATE contents SET refs = refs + ? WHERE id = ?').run(refs, existing);
     return existing;
   }
-  const info = db
-    .prepare(
+  const info = prepared(
+      db,
       `INSERT INTO contents (sha256, size, refs, header_end, envelope, body_structure, body, parts, subject, from_text,
          to_text, cc_text, bcc_text, from_address, message_id, in_reply_to, sent_date, has_attachments)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -102,8 +102,8 @@ export function acquireContent(db: Db, raw: Buffer, index: MessageIndex, refs: n
  */
 export function indexContentText(db: Db, id: number, index: Pick<MessageIndex, 'subject' | 'from' | 'to' | 'cc' | 'bcc' | 'text'>): void {
   const addresses = [index.from, index.to, index.cc, index.bcc].join(' ');
-  db.prepare('INSERT INTO content_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(id, index.subject, addresses, index.text);
-  db.prepare('INSERT INTO content_trigram_pending (content_id) VALUES (?)').run(id);
+  prepared(db, 'INSERT INTO content_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(id, index.subject, addresses, index.text);
+  prepared(db, 'INSERT INTO content_trigram_pending (content_id) VALUES (?)').run(id);
 }
 
 /** Drops one reference per listed id (an id may repeat); frees contents nobody holds. Must run
@@ -149,7 +149,7 @@ interface ContentRow {
 }
 
 export function contentInfo(db: Db, id: number): ContentInfo | null {
-  const r = db.prepare('SELECT * FROM contents WHERE id = ?').get(id) as ContentRow | undefined;
+  const r = prepared(db, 'SELECT * FROM contents WHERE id = ?').get(id) as ContentRow | undefined;
   if (!r) return null;
   return {
     id: r.id,
@@ -177,8 +177,7 @@ export function readContent(db: Db, id: number, start: number, end: number): Buf
   if (end <= start) return Buffer.alloc(0);
   const first = Math.floor(start / CHUNK_SIZE);
   const last = Math.floor((end - 1) / CHUNK_SIZE);
-  const rows = db
-    .prepare('SELECT seq, data FROM content_chunks WHERE content_id = ? AND seq BETWEEN ? AND ? ORDER BY seq')
+  const rows = prepared(db, 'SELECT seq, data FROM content_chunks WHERE content_id = ? AND seq BETWEEN ? AND ? ORDER BY seq')
     .all(id, first, last) as Array<{ seq: number; data: Buffer }>;
   const bufs = rows.map((r) => r.data);
   const joined = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
@@ -188,6 +187,7 @@ export function readContent(db: Db, id: number, start: number, end: number): Buf
 
 /** Chunks of a content, one at a time, for streaming a whole message. */
 export function* contentChunks(db: Db, id: number, start = 0, end = Number.MAX_SAFE_INTEGER): Generator<Buffer> {
+  // Held across yields: its own statement, not a shared prepared() one.
   const stmt = db.prepare('SELECT data FROM content_chunks WHERE content_id = ? AND seq = ?').pluck();
   for (let seq = Math.floor(start / CHUNK_SIZE); seq * CHUNK_SIZE < end; seq++) {
     const data = stmt.get(id, seq) as Buffer | undefined;

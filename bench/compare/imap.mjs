@@ -4,20 +4,21 @@
 // 10,000 and 100,000): LOGIN, SELECT, UID FETCH 1:* (FLAGS), FETCH 1:* (ENVELOPE), SEARCH on a
 // header, SEARCH TEXT, body fetch MB/s; each sequence twice (cold: the first time after the
 // messages arrived; warm: again). Then the memory (PSS) the server needs for I connections in
-// IDLE. Prints a table, writes JSON.
+// IDLE, for each I of `--idle` (a comma list: connections are added up to each count in turn,
+// logged in `--idle-parallel` at a time). Prints a table, writes JSON.
 //
 // Postern's mailbox is filled through its store (what LMTP delivery does: parse and index once);
 // Dovecot's is written as maildir files and indexed with `doveadm force-resync`, its delivery-
 // time equivalent. Needs root and dovecot-imapd.
 //
-//   npx turbo run build && node bench/compare/imap.mjs --messages 10000,100000 --idle 1000
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+//   npx turbo run build && node bench/compare/imap.mjs --messages 10000,100000 --idle 1000,10000
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { indexMessage } from '@postern/mime';
 import { available, startPostfixDovecot } from './lib/postfix-dovecot.mjs';
 import { startPostern } from './lib/postern.mjs';
@@ -27,6 +28,7 @@ const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '10000,100000' },
     idle: { type: 'string', default: '1000' },
+    'idle-parallel': { type: 'string', default: '64' },
     big: { type: 'string', default: '20' },
     systems: { type: 'string', default: 'postern,dovecot' },
     out: { type: 'string', default: '' },
@@ -36,6 +38,9 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const PASSWORD = 'bench-password';
 const USER = 'user0@bench.test';
 const BIG = Number(values.big);
+const IDLE = values.idle.split(',').map(Number).filter((c) => c > 0).sort((a, b) => a - b);
+const IDLE_PARALLEL = Number(values['idle-parallel']);
+const MAX_IDLE = IDLE.at(-1) ?? 0;
 
 const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ');
 function makeMessage(i, bodyBytes) {
@@ -58,16 +63,28 @@ class Client {
     this.buf = Buffer.alloc(0);
     this.bytes = 0;
     this.waiter = null;
+    this.closed = false;
     socket.on('data', (d) => {
       this.bytes += d.length;
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
       this.waiter?.();
     });
+    // a server that refuses (BYE, reset) must fail the waiting command, not leave it hanging
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiter?.();
+    });
   }
-  static open(port) {
+  static open(port, timeoutMs = 30_000) {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(new Client(s)));
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.off('error', reject);
+        s.setTimeout(0);
+        resolve(new Client(s));
+      });
       s.once('error', reject);
+      s.setTimeout(timeoutMs, () => s.destroy(new Error(`connect to ${port}: no answer in ${timeoutMs} ms`)));
     });
   }
   async until(prefix) {
@@ -85,6 +102,7 @@ class Client {
       } else if (this.buf.length > 1 << 20) {
         this.buf = this.buf.subarray(this.buf.length - 4096);
       }
+      if (this.closed) throw new Error(`connection closed waiting for "${prefix}"; last bytes: ${JSON.stringify(this.buf.subarray(-200).toString())}`);
       await new Promise((r) => (this.waiter = r));
     }
   }
@@ -95,6 +113,15 @@ class Client {
     const line = await this.until(`${tag} `);
     if (!line.startsWith(`${tag} OK`)) throw new Error(`${text}: ${line}`);
     return hits;
+  }
+  /** Leaves IDLE and logs out; the server closes first, so TIME_WAIT stays on its side, not on our ephemeral ports. */
+  async logout(ms) {
+    if (this.closed) return;
+    const closed = new Promise((r) => this.socket.once('close', r));
+    this.socket.write('DONE\r\nz LOGOUT\r\n');
+    const timer = new Promise((r) => setTimeout(r, ms).unref());
+    await Promise.race([closed, timer]);
+    this.socket.destroy();
   }
 }
 
@@ -133,26 +160,66 @@ async function operations(port, n) {
   return out;
 }
 
-async function idleMemory(port, roots, count) {
-  if (count === 0) return null;
+/** Runs `job(i)` for i in [0, count) with at most `width` in flight; stops at the first failure. */
+async function pool(count, width, job) {
+  let next = 0;
+  let failed = null;
+  const worker = async () => {
+    while (next < count && !failed) {
+      const i = next++;
+      try {
+        await job(i);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
+  if (failed) throw failed;
+}
+
+/**
+ * Server memory for each count of connections in IDLE (ascending): connections are added until
+ * the next count is reached, and each count is measured against the same baseline, taken before
+ * the first connection. LOGINs run IDLE_PARALLEL at a time (Postern's scrypt is ~50 ms each).
+ */
+async function idleMemory(port, roots, counts) {
+  if (counts.length === 0) return [];
   await new Promise((r) => setTimeout(r, 300));
   const m0 = memoryBytes(roots());
   const clients = [];
+  const out = [];
   const t = performance.now();
-  for (let i = 0; i < count; i++) {
-    const k = await Client.open(port);
-    await k.until('* OK');
-    await k.cmd('l', `LOGIN ${USER} ${PASSWORD}`);
-    await k.cmd('s', 'SELECT INBOX');
-    k.socket.write('i IDLE\r\n');
-    await k.until('+ ');
-    clients.push(k);
+  try {
+    for (const count of counts) {
+      const have = clients.length;
+      await pool(count - have, IDLE_PARALLEL, async () => {
+        const k = await Client.open(port);
+        clients.push(k);
+        // a connection that gets no answer is given up (the server closes nothing for us)
+        const stuck = setTimeout(() => k.socket.destroy(), 60_000);
+        try {
+          await k.until('* OK');
+          await k.cmd('l', `LOGIN ${USER} ${PASSWORD}`);
+          await k.cmd('s', 'SELECT INBOX');
+          k.socket.write('i IDLE\r\n');
+          await k.until('+ ');
+        } finally {
+          clearTimeout(stuck);
+        }
+      });
+      const setupMs = performance.now() - t;
+      await new Promise((r) => setTimeout(r, 500 + count / 10));
+      const m1 = memoryBytes(roots());
+      const alive = clients.filter((k) => !k.closed).length;
+      if (alive !== count) throw new Error(`${count - alive} of ${count} IDLE connections were closed by the server`);
+      out.push({ connections: count, per_connection_kb: (m1 - m0) / count / 1024, total_mb: m1 / 1024 / 1024, baseline_mb: m0 / 1024 / 1024, setup_ms: setupMs });
+      console.log(`  IDLE x${count}: ${((m1 - m0) / count / 1024).toFixed(1)} KB/connection, ${(m1 / 1024 / 1024).toFixed(0)} MB in all, set up in ${(setupMs / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await pool(clients.length, 500, (i) => clients[i].logout(5000));
   }
-  const setupMs = performance.now() - t;
-  await new Promise((r) => setTimeout(r, 500));
-  const m1 = memoryBytes(roots());
-  for (const k of clients) k.socket.destroy();
-  return { connections: count, per_connection_kb: (m1 - m0) / count / 1024, total_mb: m1 / 1024 / 1024, setup_ms: setupMs };
+  return out;
 }
 
 async function postern(n) {
@@ -161,7 +228,7 @@ async function postern(n) {
     users: 1,
     password: PASSWORD,
     apps: ['delivery'],
-    connections: Number(values.idle) + 100,
+    connections: MAX_IDLE + 100,
     populate: (mail, users) => {
       for (let start = 0; start < n; start += 1000) {
         const batch = [];
@@ -197,13 +264,31 @@ async function dovecot(n) {
   return { sys, port: sys.ports.imap, roots: () => sys.roots().dovecot, fillMs: performance.now() - t };
 }
 
+/**
+ * Descriptors: the bench holds one per IDLE connection and so does Postern's delivery process
+ * (Dovecot: its anvil and stats processes, one per imap process), and the servers inherit this
+ * process's limit. Node raises its soft limit to the hard one; where that is still short (often
+ * 1024 or 4096), raised here with prlimit on our own pid (a raise of the hard limit needs
+ * CAP_SYS_RESOURCE) before any server starts.
+ */
+function raiseFdLimit(needed) {
+  const line = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const soft = line?.[1] === 'unlimited' ? Infinity : Number(line?.[1] ?? 0);
+  if (soft >= needed) return soft;
+  const want = Math.max(needed, 65_536);
+  const r = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${want}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`--idle ${MAX_IDLE} needs ${needed} file descriptors per process, the limit is ${soft}, and prlimit could not raise it: ${r.stderr || r.error}`);
+  return want;
+}
+const fdLimit = raiseFdLimit(MAX_IDLE + 1024);
+
 const why = values.systems.includes('dovecot') ? available() : null;
 if (why) {
   console.error(`Dovecot: ${why}`);
   process.exit(2);
 }
 const load0 = loadavg();
-console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`);
+console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, open files limit ${fdLimit}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`);
 const rows = [];
 for (const n of values.messages.split(',').map(Number)) {
   for (const system of values.systems.split(',')) {
@@ -211,7 +296,7 @@ for (const n of values.messages.split(',').map(Number)) {
     try {
       const cold = await operations(s.port, n);
       const warm = await operations(s.port, n);
-      const idle = await idleMemory(s.port, s.roots, Number(values.idle));
+      const idle = await idleMemory(s.port, s.roots, IDLE);
       const row = { system, messages: n, fill_ms: s.fillMs, cold, warm, idle };
       rows.push(row);
       const f = (v, d = 0) => (v === null || v === undefined ? '-' : v.toFixed(d));
@@ -221,7 +306,7 @@ for (const n of values.messages.split(',').map(Number)) {
             `search header ${f(o.search_header_ms, 1)} ms`, `search text ${f(o.search_text_ms, 1)} ms`, `body ${f(o.body_big_mb_s)} MB/s (1 MB), ${f(o.body_small_mb_s)} MB/s (1.5 KB)`].join('\t'),
         );
       }
-      if (idle) console.log([system, n, `IDLE x${idle.connections}`, `${f(idle.per_connection_kb, 1)} KB/connection`, `${f(idle.total_mb)} MB in all`].join('\t'));
+      for (const i of idle) console.log([system, n, `IDLE x${i.connections}`, `${f(i.per_connection_kb, 1)} KB/connection`, `${f(i.total_mb)} MB in all`, `setup ${f(i.setup_ms / 1000, 1)} s`].join('\t'));
     } finally {
       await s.sys.stop();
     }
@@ -229,5 +314,5 @@ for (const n of values.messages.split(',').map(Number)) {
 }
 const out = values.out || join(here, 'results', `imap-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, memory_gib: totalmem() / 2 ** 30, node: process.version, loadavg_start: load0, loadavg_end: loadavg() }, rows }, null, 2));
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), idle_parallel: IDLE_PARALLEL, machine: { cpus: cpus().length, model: cpus()[0]?.model, memory_gib: totalmem() / 2 ** 30, node: process.version, loadavg_start: load0, loadavg_end: loadavg() }, rows }, null, 2));
 console.log(`\nJSON: ${out}`);

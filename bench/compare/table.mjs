@@ -35,8 +35,13 @@ function imap(doc) {
       out.push(`| ${r.messages.toLocaleString('en')} | ${name(r.system)} | ${pass} | ${f(o.login_ms, 1)} | ${f(o.select_ms, 1)} | ${f(o.fetch_flags_ms)} | ${f(o.fetch_envelope_ms)} | ${f(o.search_header_ms, 1)} | ${f(o.search_text_ms, 1)} | ${f(o.body_big_mb_s)} | ${f(o.body_small_mb_s)} |`);
     }
   }
-  out.push('', '| messages | system | IDLE connections | memory per connection (PSS) | server memory in all |', '|---|---|---|---|---|');
-  for (const r of doc.rows) if (r.idle) out.push(`| ${r.messages.toLocaleString('en')} | ${name(r.system)} | ${r.idle.connections} | ${f(r.idle.per_connection_kb)} KB | ${f(r.idle.total_mb)} MB |`);
+  out.push('', '| messages | system | IDLE connections | memory per connection (PSS) | server memory in all | time to get there (connect, LOGIN, SELECT, IDLE) |', '|---|---|---|---|---|---|');
+  // `idle` is a list, one entry per --idle count (older runs: one object)
+  for (const r of doc.rows) {
+    for (const i of [r.idle ?? []].flat()) {
+      out.push(`| ${r.messages.toLocaleString('en')} | ${name(r.system)} | ${i.connections.toLocaleString('en')} | ${f(i.per_connection_kb)} KB | ${f(i.total_mb)} MB | ${f(i.setup_ms / 1000)} s |`);
+    }
+  }
   return out.join('\n');
 }
 

@@ -72,6 +72,13 @@ async function cell(system, generator, size, c) {
     const deadline = Date.now() + 600_000;
     while ((delivered = sys.delivered()) < r.accepted && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     const tDelivered = performance.now();
+    // Postern builds the SEARCH TEXT index after delivery (apps/delivery/src/search-index.ts):
+    // how long after the last delivery it has caught up, CPU included below.
+    let indexed = null;
+    if (sys.substringsPending) {
+      while (sys.substringsPending() > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      indexed = (performance.now() - tDelivered) / 1000;
+    }
     const cpu = Object.fromEntries(names.map((k) => [k, cpuSeconds(groups()[k]) - cpu0[k]]));
     const peak = mem.stop();
     const lat = r.latencies.sort((x, y) => x - y);
@@ -86,6 +93,7 @@ async function cell(system, generator, size, c) {
       delivered,
       accepted_per_s: r.accepted / ((tAccepted - t0) / 1000),
       delivered_per_s: delivered / ((tDelivered - t0) / 1000),
+      index_caught_up_s: indexed,
       p50_ms: percentile(lat, 50),
       p99_ms: percentile(lat, 99),
       cpu_s: cpu,
@@ -101,7 +109,7 @@ const human = (size) => (size >= 1024 ? `${size / 1024}k` : String(size));
 const rows = [];
 const load0 = loadavg();
 console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`);
-const header = ['system', 'load', 'size', 'C', 'N', 'accepted/s', 'delivered/s', 'p50 ms', 'p99 ms', 'CPU s', 'peak PSS MB'];
+const header = ['system', 'load', 'size', 'C', 'N', 'accepted/s', 'delivered/s', 'p50 ms', 'p99 ms', 'CPU s', 'peak PSS MB', 'search index +s'];
 console.log(header.join('\t'));
 for (const size of sizes) {
   for (const c of conns) {
@@ -112,7 +120,7 @@ for (const size of sizes) {
         const cpu = Object.entries(r.cpu_s).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
         const memText = Object.entries(r.peak_pss_mb).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
         console.log(
-          [system, generator, human(size), c, r.messages, fmt(r.accepted_per_s), fmt(r.delivered_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), cpu, memText].join('\t') +
+          [system, generator, human(size), c, r.messages, fmt(r.accepted_per_s), fmt(r.delivered_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), cpu, memText, fmt(r.index_caught_up_s, 1)].join('\t') +
             (r.failed ? `\t(${r.failed} failed)` : ''),
         );
       }

@@ -12,15 +12,15 @@ function smtp(doc) {
   const out = [];
   for (const gen of [...new Set(doc.rows.map((r) => r.generator))]) {
     out.push(gen === 'own' ? '\n**Kept connections** (bench/compare load: C connections, one transaction at a time each)\n' : '\n**smtp-source** (Postfix\'s generator: a new connection per message, C sessions in parallel, all to one user)\n');
-    out.push('| size | C | N | system | accepted/s | delivered/s | ratio (delivered) | p50 ms | p99 ms | CPU s (per app) | peak PSS MB (per app) |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    out.push('| size | C | N | system | accepted/s | delivered/s | ratio (delivered) | p50 ms | p99 ms | CPU s (per app) | peak PSS MB (per app) | search index caught up |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
     const rows = doc.rows.filter((r) => r.generator === gen);
     for (const r of rows) {
       const other = rows.find((o) => o.size === r.size && o.connections === r.connections && o.system !== r.system);
       const ratio = r.system === 'postern' && other ? `**${f(r.delivered_per_s / other.delivered_per_s, 2)}×**` : '';
       const per = (o, d) => Object.entries(o).map(([k, v]) => `${k} ${f(v, d)}`).join(', ');
       out.push(
-        `| ${human(r.size)} | ${r.connections} | ${r.messages} | ${name(r.system)} | ${f(r.accepted_per_s)} | ${f(r.delivered_per_s)} | ${ratio} | ${f(r.p50_ms, 1)} | ${f(r.p99_ms, 1)} | ${f(sum(r.cpu_s), 1)} (${per(r.cpu_s, 1)}) | ${f(sum(r.peak_pss_mb))} (${per(r.peak_pss_mb, 0)}) |`,
+        `| ${human(r.size)} | ${r.connections} | ${r.messages} | ${name(r.system)} | ${f(r.accepted_per_s)} | ${f(r.delivered_per_s)} | ${ratio} | ${f(r.p50_ms, 1)} | ${f(r.p99_ms, 1)} | ${f(sum(r.cpu_s), 1)} (${per(r.cpu_s, 1)}) | ${f(sum(r.peak_pss_mb))} (${per(r.peak_pss_mb, 0)}) | ${r.index_caught_up_s === undefined || r.index_caught_up_s === null ? '' : `+${f(r.index_caught_up_s, 1)} s`} |`,
       );
     }
   }

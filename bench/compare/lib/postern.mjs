@@ -74,6 +74,9 @@ export async function startPostern({ users = 10, password = 'bench-password', ap
     password,
     roots: () => Object.fromEntries([...children].map(([app, c]) => [app, [c.pid]])),
     delivered: () => inboxes.reduce((n, id) => n + mail.store.uids(id).length, 0),
+    // Contents whose substring (SEARCH TEXT) index the delivery agent has yet to build: it is
+    // built after delivery, when the store is quiet (apps/delivery/src/search-index.ts).
+    substringsPending: () => mail.db.prepare('SELECT count(*) FROM content_trigram_pending').pluck().get(),
     async stop() {
       for (const c of children.values()) c.kill('SIGTERM');
       await Promise.all([...children.values()].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', r)))));

@@ -3,7 +3,8 @@
  * Delivery stores a content with its word index and lists it in content_trigram_pending: the
  * trigrams of a 100 KB body cost 80 % of its delivery (core's contents.ts). They are added here:
  * - in the background, once the store has seen no change for `quietMs`, so a burst of
- *   deliveries is not slowed down by it and the index catches up when the burst ends;
+ *   deliveries is not slowed down by it and the index catches up when the burst ends; under
+ *   steady traffic that is never quiet, still one batch every `maxDeferMs`;
  * - before a SEARCH TEXT/BODY, for the pending contents of the mailbox searched, so a search
  *   is a substring search whatever the backlog (Dovecot's fts also indexes at search time).
  * Each content is read back and indexed by @postern/mime exactly as at delivery (no prefix).
@@ -52,12 +53,23 @@ export async function indexMailboxSubstrings(db: Db, mailboxId: number): Promise
 /** The background half: one per delivery agent process. */
 export class SubstringIndexer {
   private timer: NodeJS.Timeout | null = null;
+  /** When the pending timer fires. */
+  private timerAt = 0;
   private lastChange = 0;
+  /** When the last batch ran, or when work arrived while the indexer was idle. */
+  private lastRun = 0;
+  /** After a failure: no batch before this. */
+  private notBefore = 0;
+  private idle = true;
   private indexed = 0;
   private stopped = false;
   private readonly onChange = (): void => {
     this.lastChange = Date.now();
-    this.schedule(this.quietMs);
+    if (this.idle) {
+      this.idle = false;
+      this.lastRun = this.lastChange;
+    }
+    this.schedule();
   };
 
   constructor(
@@ -65,12 +77,17 @@ export class SubstringIndexer {
     private readonly logger: Logger,
     /** How long the store must be quiet before the background indexing resumes. */
     private readonly quietMs = 250,
+    /** The longest it waits for quiet before it runs a batch anyway. */
+    private readonly maxDeferMs = 5_000,
   ) {}
 
   start(): this {
     this.store.changes.on('change', this.onChange);
     // Contents left pending by an earlier run or by migration 3.
-    if (trigramPending(this.store.db, 1).length > 0) this.schedule(0);
+    if (trigramPending(this.store.db, 1).length > 0) {
+      this.idle = false;
+      this.schedule();
+    }
     return this;
   }
 
@@ -81,31 +98,44 @@ export class SubstringIndexer {
     this.timer = null;
   }
 
-  private schedule(ms: number): void {
-    if (this.timer || this.stopped) return;
+  /** The earliest moment the next batch may run: quiet, or deferred long enough. */
+  private nextRun(): number {
+    return Math.max(this.notBefore, Math.min(this.lastChange + this.quietMs, this.lastRun + this.maxDeferMs));
+  }
+
+  /** A timer for nextRun(); an earlier timer is kept (step() checks again when it fires). */
+  private schedule(): void {
+    if (this.stopped) return;
+    const at = this.nextRun();
+    if (this.timer) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.step();
-    }, ms);
+    }, Math.max(0, at - Date.now()));
     this.timer.unref();
   }
 
   private step(): void {
-    const wait = this.lastChange + this.quietMs - Date.now();
-    if (wait > 0) return this.schedule(wait);
+    if (Date.now() < this.nextRun()) return this.schedule();
     try {
       const ids = trigramPending(this.store.db, BATCH_COUNT);
       if (ids.length === 0) {
         if (this.indexed > 0) this.logger.debug({ contents: this.indexed }, 'substring index caught up');
         this.indexed = 0;
+        this.idle = true;
         return;
       }
       this.indexed += indexBatch(this.store.db, ids);
+      this.lastRun = Date.now();
     } catch (e) {
       // SEARCH still indexes what it needs; the background run tries again later.
       this.logger.error({ err: e }, 'substring indexing failed; retrying in 10 s');
-      return this.schedule(10_000);
+      this.notBefore = Date.now() + 10_000;
     }
-    this.schedule(0);
+    this.schedule();
   }
 }

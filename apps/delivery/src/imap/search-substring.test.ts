@@ -108,4 +108,22 @@ describe('SEARCH TEXT/BODY substrings', () => {
       indexer.stop();
     }
   });
+
+  it('under changes that never pause, still indexes a batch once it has waited long enough', async () => {
+    const db = fx.mail.db;
+    const pending = (): number => db.prepare('SELECT count(*) FROM content_trigram_pending').pluck().get() as number;
+    // Never quiet for 10 minutes, but a batch at least every 100 ms.
+    const indexer = new SubstringIndexer(fx.mail.store, createLogger('indexer-test', 'silent'), 600_000, 100).start();
+    const busy = setInterval(() => fx.mail.store.changes.emit('change', 0), 10);
+    try {
+      fx.deliver(ALICE, msg('Steady', 'Traffic never stops.')); // 7
+      expect(pending()).toBe(1);
+      const until = Date.now() + 10_000;
+      while (pending() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      expect(pending()).toBe(0);
+    } finally {
+      clearInterval(busy);
+      indexer.stop();
+    }
+  });
 });

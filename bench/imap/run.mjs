@@ -129,6 +129,9 @@ async function main() {
     }
     mail.store.deliver([{ userId: idler.id, prefix: Buffer.alloc(0), content: makeMessage(1, 500), index: indexMessage(makeMessage(1, 500)) }]);
   });
+  // What the delivery agent does after delivery, in the background (search-index.ts).
+  const { indexMailboxSubstrings } = await import(join(root, 'apps/delivery/dist/search-index.js'));
+  await timed('substring index for SEARCH TEXT (setup)', () => indexMailboxSubstrings(mail.db, mail.store.mailbox(user.id, 'INBOX').id));
   mail.close();
   console.log(`${'mail.db size'.padEnd(44)} ${(statSync(join(dir, 'mail.db')).size / 1e6).toFixed(1).padStart(9)} MB`);
 

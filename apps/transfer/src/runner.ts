@@ -47,6 +47,10 @@ const WATCH_MS = 100;
 
 export class QueueRunner {
   private readonly busy = new Set<string>();
+  /** Messages whose last attempt could not be recorded (queue.db failing, e.g. a full disk),
+   * by when they may be tried again: without this they were offered again at once, ~300
+   * hand-overs a second (found by test/faults/disk-full). */
+  private readonly held = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lmtp: LmtpPool | null;
   private readonly outbound: Semaphore;
@@ -87,9 +91,15 @@ export class QueueRunner {
     if (this.stopped) return;
     const room = MAX_IN_FLIGHT - this.busy.size;
     if (room <= 0) return;
+    const now = Date.now();
+    const skip = new Set(this.busy);
+    for (const [id, until] of this.held) {
+      if (until <= now) this.held.delete(id);
+      else skip.add(id);
+    }
     let entries: QueueEntry[];
     try {
-      entries = this.deps.queue.due(room, this.busy);
+      entries = this.deps.queue.due(room, skip);
     } catch (err) {
       this.deps.log.error({ err }, 'reading the queue failed');
       return;
@@ -97,7 +107,10 @@ export class QueueRunner {
     for (const entry of entries) {
       this.busy.add(entry.id);
       const p = this.process(entry)
-        .catch((err: unknown) => this.deps.log.error({ id: entry.id, err }, 'delivery attempt failed'))
+        .catch((err: unknown) => {
+          this.deps.log.error({ id: entry.id, err }, 'delivery attempt failed; holding the message for retry_initial');
+          this.held.set(entry.id, Date.now() + this.policy.retryInitialMs);
+        })
         .finally(() => {
           this.busy.delete(entry.id);
           this.inFlight.delete(p);

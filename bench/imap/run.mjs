@@ -135,7 +135,7 @@ async function main() {
   mail.close();
   console.log(`${'mail.db size'.padEnd(44)} ${(statSync(join(dir, 'mail.db')).size / 1e6).toFixed(1).padStart(9)} MB`);
 
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], { execArgv: ['--expose-gc'], stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], { execArgv: ['--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)], stdio: 'inherit' });
   const ask = (m) => new Promise((resolve) => child.once('message', resolve) && child.send(m));
   const { port } = await new Promise((resolve) => child.once('message', resolve));
   try {

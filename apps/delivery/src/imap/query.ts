@@ -5,7 +5,7 @@
  * This is SQL over the store's tables (packages/core/src/store/schema.ts), kept here because
  * which columns to read is decided by the FETCH items; it only reads.
  */
-import type { Db, MessageRecord } from '@postern/core';
+import { prepared, type Db, type MessageRecord } from '@postern/core';
 
 export interface FetchNeeds {
   readonly envelope: boolean;
@@ -32,22 +32,6 @@ export interface FetchRow {
   parts?: string;
 }
 
-const statements = new WeakMap<Db, Map<string, ReturnType<Db['prepare']>>>();
-
-function prepared(db: Db, sql: string): ReturnType<Db['prepare']> {
-  let cache = statements.get(db);
-  if (!cache) {
-    cache = new Map();
-    statements.set(db, cache);
-  }
-  let stmt = cache.get(sql);
-  if (!stmt) {
-    stmt = db.prepare(sql);
-    cache.set(sql, stmt);
-  }
-  return stmt;
-}
-
 /** Rows with uid in [fromUid, toUid] (and modseq > changedSince when given), in UID order, at most `limit`. */
 export function fetchPage(
   db: Db,
@@ -59,18 +43,35 @@ export function fetchPage(
   limit: number,
 ): FetchRow[] {
   const cols = ['m.id', 'm.uid', 'm.content_id', 'length(m.prefix) AS prefix_length', 'm.size', 'm.internal_date', 'm.flags', 'm.keywords', 'm.modseq'];
-  if (needs.envelope) cols.push('c.envelope');
-  if (needs.bodyStructure) cols.push('c.body_structure');
-  if (needs.body) cols.push('c.body');
-  if (needs.layout) cols.push('c.header_end', 'c.parts');
-  const join = needs.envelope || needs.bodyStructure || needs.body || needs.layout;
+  const extra: Array<'envelope' | 'body_structure' | 'body' | 'header_end' | 'parts'> = [];
+  if (needs.envelope) extra.push('envelope');
+  if (needs.bodyStructure) extra.push('body_structure');
+  if (needs.body) extra.push('body');
+  if (needs.layout) extra.push('header_end', 'parts');
   const sql =
-    `SELECT ${cols.join(', ')} FROM messages m${join ? ' JOIN contents c ON c.id = m.content_id' : ''}` +
+    `SELECT ${[...cols, ...extra.map((c) => `c.${c}`)].join(', ')} FROM messages m${extra.length > 0 ? ' JOIN contents c ON c.id = m.content_id' : ''}` +
     ` WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?${changedSince !== null ? ' AND m.modseq > ?' : ''} ORDER BY m.uid LIMIT ?`;
   const args: number[] = [mailboxId, fromUid, toUid];
   if (changedSince !== null) args.push(changedSince);
   args.push(limit);
-  return prepared(db, sql).all(...(args as [number])) as FetchRow[];
+  // Rows as arrays, made into objects here: half the cost of better-sqlite3's named-column
+  // objects (bench/imap, `UID FETCH 1:* (FLAGS)` on 100,000 messages: 150 -> 78 ms of SQL).
+  const rows = prepared(db, sql).raw(true).all(...args) as unknown[][];
+  return rows.map((r) => {
+    const row: FetchRow = {
+      id: r[0] as number,
+      uid: r[1] as number,
+      content_id: r[2] as number,
+      prefix_length: r[3] as number,
+      size: r[4] as number,
+      internal_date: r[5] as number,
+      flags: r[6] as number,
+      keywords: r[7] as string,
+      modseq: r[8] as number,
+    };
+    for (let i = 0; i < extra.length; i++) (row as unknown as Record<string, unknown>)[extra[i]!] = r[cols.length + i];
+    return row;
+  });
 }
 
 /** The MessageRecord shape MailStore.read() needs, from a fetch row. */
@@ -86,9 +87,4 @@ export function recordOf(mailboxId: number, r: FetchRow): MessageRecord {
     flags: [],
     modseq: r.modseq,
   };
-}
-
-/** Cached prepared statement for other read-only helpers of the IMAP server. */
-export function cachedStatement(db: Db, sql: string): ReturnType<Db['prepare']> {
-  return prepared(db, sql);
 }

@@ -154,8 +154,34 @@ export class Instance {
     this.config = loadConfig(this.configFile);
   }
 
-  /** Creates the certificate, the domain and users; then starts the apps. */
+  /**
+   * Creates the certificate, the domain and users; then starts the apps. Survives a port race:
+   * free ports are found by binding and closing, and on a busy machine another process can take
+   * one before the app binds it (EADDRINUSE). Then every port is picked again and the apps start
+   * over, at most 3 times.
+   */
   async start(settings: StartSettings = {}): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startOnce(settings);
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+        for (const app of [...this.children.keys()]) await this.stopApp(app);
+        await this.pickPorts();
+      }
+    }
+  }
+
+  /** New free ports for every listener (after a port race). */
+  protected async pickPorts(): Promise<void> {
+    this.ports.smtp = await freePort();
+    this.ports.submission = await freePort();
+    this.ports.submissions = await freePort();
+    this.ports.lmtp = await freePort();
+  }
+
+  private async startOnce(settings: StartSettings): Promise<void> {
     this.writeConfig(settings, settings.dns ? undefined : await silentDnsPort());
     await ensureCertificate(this.config.tlsCert, this.config.tlsKey, this.hostname);
     const m = this.db();

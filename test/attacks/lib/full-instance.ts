@@ -33,28 +33,12 @@ export class FullInstance extends Instance {
     this.config = loadConfig(this.configFile);
   }
 
-  /**
-   * Starts like the harness, but survives a port race: free ports are found by binding and
-   * closing, and on a busy machine another process can take one before the app binds it
-   * (EADDRINUSE). Then every port is picked again and the apps start over (at most 3 times).
-   */
-  override async start(settings: StartSettings = {}): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await super.start(settings);
-        return;
-      } catch (err) {
-        if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
-        for (const app of ['submission', 'transfer', 'delivery'] as const) await this.stopApp(app);
-        this.ports.smtp = await freePort();
-        this.ports.submission = await freePort();
-        this.ports.submissions = await freePort();
-        this.ports.lmtp = await freePort();
-        this.retrieval.imap = await freePort();
-        this.retrieval.pop3 = await freePort();
-        this.retrieval.webmail = await freePort();
-      }
-    }
+  /** The harness's ports and the retrieval ones (after a port race, see Instance.start). */
+  protected override async pickPorts(): Promise<void> {
+    await super.pickPorts();
+    this.retrieval.imap = await freePort();
+    this.retrieval.pop3 = await freePort();
+    this.retrieval.webmail = await freePort();
   }
 
   /** The pid of the running app (null when it is not running). */

@@ -3,8 +3,8 @@
  * the catch-up that reports what other sessions and processes changed.
  *
  * Invariants:
- * - `uids` (ascending) is what the client was told: sequence number n is uids[n-1]. It changes
- *   only when EXISTS (append) or EXPUNGE/VANISHED (removal) is sent.
+ * - The sequence map (sequence-map.ts) is what the client was told: sequence number n is its
+ *   n-th UID. It changes only when EXISTS (append) or EXPUNGE/VANISHED (removal) is sent.
  * - `modseq` is the HIGHESTMODSEQ up to which changes have been reported (or deliberately
  *   skipped because this session made them and already answered with their FETCH).
  * - Expunges seen while EXPUNGE may not be sent stay in `pending`: the messages keep their
@@ -18,6 +18,7 @@ import {
   type FetchResponseItem,
 } from '@postern/imap';
 import type { Mailbox, MailStore } from '@postern/core';
+import { SequenceMap } from './sequence-map.js';
 
 export interface SyncOptions {
   /** EXPUNGE/VANISHED may be sent now. */
@@ -27,18 +28,16 @@ export interface SyncOptions {
 }
 
 export class SelectedMailbox {
-  private map: Uint32Array;
-  private length: number;
+  private readonly map: SequenceMap;
   readonly pending = new Set<number>();
 
   constructor(
     readonly mailbox: Mailbox,
-    uids: Uint32Array,
+    uids: ArrayLike<number>,
     public modseq: number,
     readonly readOnly: boolean,
   ) {
-    this.map = uids;
-    this.length = uids.length;
+    this.map = SequenceMap.from(uids);
   }
 
   get id(): number {
@@ -46,57 +45,26 @@ export class SelectedMailbox {
   }
 
   get count(): number {
-    return this.length;
+    return this.map.length;
   }
 
   /** UID of sequence number `seq` (1-based). */
   uidAt(seq: number): number {
-    return this.map[seq - 1] as number;
+    return this.map.uidAt(seq);
   }
 
   get maxUid(): number {
-    return this.length === 0 ? 0 : (this.map[this.length - 1] as number);
+    return this.map.maxUid;
   }
 
   /** Sequence number of `uid`, or 0 when the client does not know that UID. */
   seqOf(uid: number): number {
-    let lo = 0;
-    let hi = this.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const v = this.map[mid] as number;
-      if (v === uid) return mid + 1;
-      if (v < uid) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return 0;
+    return this.map.seqOf(uid);
   }
 
-  /** The UIDs the client knows, as a plain view (no copy). */
-  view(): Uint32Array {
-    return this.map.subarray(0, this.length);
-  }
-
-  private append(uid: number): void {
-    if (this.length === this.map.length) {
-      const grown = new Uint32Array(Math.max(16, this.map.length * 2));
-      grown.set(this.map.subarray(0, this.length));
-      this.map = grown;
-    }
-    this.map[this.length++] = uid;
-  }
-
-  /** Removes the listed UIDs from the map in one pass; returns their sequence numbers (old numbering). */
-  private remove(uids: ReadonlySet<number>): number[] {
-    const seqs: number[] = [];
-    let w = 0;
-    for (let r = 0; r < this.length; r++) {
-      const uid = this.map[r] as number;
-      if (uids.has(uid)) seqs.push(r + 1);
-      else this.map[w++] = uid;
-    }
-    this.length = w;
-    return seqs;
+  /** The UIDs the client knows in [lo, hi], ascending. */
+  uidsIn(lo: number, hi: number): Iterable<number> {
+    return this.map.uidsIn(lo, hi);
   }
 
   /**
@@ -115,13 +83,13 @@ export class SelectedMailbox {
       this.modseq = snap.mb.highestModseq;
     }
     if (opts.expunge && this.pending.size > 0) out.push(...this.flushExpunges(opts.qresync));
-    const before = this.length;
+    const before = this.map.length;
     const flagChanges: Array<{ uid: number; flags: string[]; modseq: number }> = [];
     for (const m of snap.changed) {
-      if (m.uid > this.maxUid) this.append(m.uid);
+      if (m.uid > this.maxUid) this.map.append(m.uid);
       else if (!this.pending.has(m.uid) && this.seqOf(m.uid) > 0) flagChanges.push(m);
     }
-    if (this.length !== before) out.push(existsResponse(this.length));
+    if (this.map.length !== before) out.push(existsResponse(this.map.length));
     for (const m of flagChanges) {
       const items: FetchResponseItem[] = [
         { kind: 'UID', value: m.uid },
@@ -137,7 +105,7 @@ export class SelectedMailbox {
   flushExpunges(qresync: boolean): Buffer[] {
     if (this.pending.size === 0) return [];
     const uids = [...this.pending].sort((a, b) => a - b);
-    const seqs = this.remove(this.pending);
+    const seqs = this.map.remove(this.pending);
     this.pending.clear();
     // RFC 7162 §3.2.10: with QRESYNC enabled, VANISHED replaces EXPUNGE.
     if (qresync) return [vanishedResponse(uids, false)];

@@ -29,25 +29,8 @@ export function uidRanges(sel: SelectedMailbox, set: SequenceSet, uid: boolean, 
 /** Every known UID in the set, ascending (for STORE/COPY/MOVE, which touch rows one by one anyway). */
 export function uidList(sel: SelectedMailbox, set: SequenceSet, uid: boolean, saved: readonly number[]): number[] {
   const out: number[] = [];
-  const view = sel.view();
   for (const [lo, hi] of uidRanges(sel, set, uid, saved)) {
-    let i = lowerBound(view, lo);
-    for (; i < view.length && (view[i] as number) <= hi; i++) {
-      const u = view[i] as number;
-      if (!sel.pending.has(u)) out.push(u);
-    }
+    for (const u of sel.uidsIn(lo, hi)) if (!sel.pending.has(u)) out.push(u);
   }
   return out;
-}
-
-/** First index whose value is >= v. */
-export function lowerBound(view: Uint32Array, v: number): number {
-  let lo = 0;
-  let hi = view.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((view[mid] as number) < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -37,17 +37,18 @@ function indexBatch(db: Db, ids: readonly number[]): number {
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Indexes every pending content of one mailbox now, a batch per event-loop turn (SEARCH).
- * Returns how many contents it indexed.
+ * Indexes the contents of one mailbox pending when it is called, a batch per event-loop turn
+ * (SEARCH). Mail that arrives meanwhile is left to the background run, so a mailbox under
+ * steady delivery cannot keep a SEARCH waiting. Returns how many contents it indexed.
  */
 export async function indexMailboxSubstrings(db: Db, mailboxId: number): Promise<number> {
+  const ids = trigramPendingIn(db, mailboxId, Number.MAX_SAFE_INTEGER);
   let done = 0;
-  for (;;) {
-    const ids = trigramPendingIn(db, mailboxId, BATCH_COUNT);
-    if (ids.length === 0) return done;
-    done += indexBatch(db, ids);
+  while (done < ids.length) {
+    done += indexBatch(db, ids.slice(done, done + BATCH_COUNT));
     await turn();
   }
+  return done;
 }
 
 /** The background half: one per delivery agent process. */

@@ -19,7 +19,14 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   const compiled = compileSearch(c.criteria, { sel, saved: s.savedSearch, now: Date.now() });
   if (compiled.usesModseq) s.condstore = true;
   // Contents delivered since the background indexer last ran get their substrings now.
-  if (compiled.sql.includes('content_trigram')) await indexMailboxSubstrings(db, sel.id);
+  if (compiled.sql.includes('content_trigram')) {
+    try {
+      await indexMailboxSubstrings(db, sel.id);
+    } catch (e) {
+      // A full disk, say: the contents still pending answer through the word index (search-sql.ts).
+      s.log.warn({ err: e }, 'substring index catch-up failed; searching with the word index for the rest');
+    }
+  }
   const needsContent = /\bc\./.test(compiled.sql);
   const sql =
     `SELECT m.uid, m.modseq FROM messages m${needsContent ? ' JOIN contents c ON c.id = m.content_id' : ''}` +

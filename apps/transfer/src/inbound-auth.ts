@@ -11,7 +11,7 @@
  *   from the message first (RFC 8601 §5): only we write those.
  */
 import type { Config } from '@postern/core';
-import { JUNK_HEADER, checkInbound as check, createDnsLookup, inboundPolicyOf, stripForgedAuthResults, type DnsLookup } from '@postern/trust';
+import { JUNK_HEADER, cachedDnsLookup, checkInbound as check, createDnsLookup, inboundPolicyOf, stripForgedAuthResults, type DnsLookup } from '@postern/trust';
 
 export interface InboundContext {
   /** The client's IP address. */
@@ -37,13 +37,14 @@ export type InboundVerdict =
   | { action: 'junk'; prepend: string; message: Buffer }
   | { action: 'reject'; code: number; enhanced: string; text: string };
 
-/** One resolver per config (node's Resolver keeps its server list; no need for one per message). */
+/** One resolver per config (node's Resolver keeps its server list; no need for one per message),
+ * with the answers kept for `dns.cache`: the same sender domains come back message after message. */
 const lookups = new WeakMap<object, DnsLookup>();
 
 function lookupFor(config: Pick<Config, 'dns'>): DnsLookup {
   let l = lookups.get(config.dns);
   if (!l) {
-    l = createDnsLookup(config);
+    l = cachedDnsLookup(createDnsLookup(config), config.dns.cache);
     lookups.set(config.dns, l);
   }
   return l;

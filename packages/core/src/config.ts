@@ -92,9 +92,11 @@ const schema = z
       .object({
         servers: z.array(hostPort.or(z.string().regex(/^[0-9a-fA-F:.]+$/, { message: 'an IP address' }))).default([]),
         timeout: duration.default(5000),
+        // How long the MX's SPF/DKIM/DMARC checks keep a DNS answer ("0s": not at all).
+        cache: duration.refine((v) => v <= 3_600_000, { message: 'a duration of at most "1h"' }).default(60_000),
       })
       .strict()
-      .default({ servers: [], timeout: 5000 }),
+      .default({ servers: [], timeout: 5000, cache: 60_000 }),
     transfer: z
       .object({
         smarthost: z.string().refine((v) => v === '' || HOST_PORT.test(v), { message: 'empty or "host:port"' }).default(''),

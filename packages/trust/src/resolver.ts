@@ -16,7 +16,7 @@ export type DnsLookup = (name: string, rrtype: string) => Promise<unknown>;
 const TYPES = new Set(['A', 'AAAA', 'MX', 'TXT', 'CNAME', 'PTR', 'SRV', 'NS']);
 
 /** A lookup on `config.dns.servers` (the system's resolvers when the list is empty). */
-export function createDnsLookup(config: Pick<Config, 'dns'>): DnsLookup {
+export function createDnsLookup(config: { dns: Pick<Config['dns'], 'servers' | 'timeout'> }): DnsLookup {
   const resolver = createNodeResolver(config);
   return async (name: string, rrtype: string): Promise<unknown> => {
     const type = rrtype.toUpperCase();
@@ -24,6 +24,35 @@ export function createDnsLookup(config: Pick<Config, 'dns'>): DnsLookup {
       throw Object.assign(new Error(`unsupported record type ${rrtype}`), { code: 'ENOTIMP' });
     }
     return resolver.resolve(name, type);
+  };
+}
+
+/**
+ * A lookup that keeps answers for `maxAgeMs`, for the MX's checks: every message from a domain
+ * asks for the same SPF and DMARC records, and Postern talks to `dns.servers` directly, often
+ * with no caching resolver in between. Answers and "absent" (ENOTFOUND/ENODATA: negative
+ * caching, RFC 2308) are kept; temporary failures are not, so the next message asks again.
+ * Concurrent lookups of one name share one query. node's resolver gives no TTL for most types,
+ * so the age is a fixed bound, short next to the TTLs SPF, DKIM and DMARC records use.
+ */
+export function cachedDnsLookup(lookup: DnsLookup, maxAgeMs: number, maxEntries = 10_000): DnsLookup {
+  if (maxAgeMs <= 0) return lookup;
+  const cache = new Map<string, { expires: number; answer: Promise<unknown> }>();
+  return (name: string, rrtype: string): Promise<unknown> => {
+    const key = `${rrtype.toUpperCase()} ${name.toLowerCase()}`;
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && hit.expires > now) return hit.answer;
+    cache.delete(key);
+    const answer = lookup(name, rrtype);
+    const entry = { expires: now + maxAgeMs, answer };
+    cache.set(key, entry);
+    answer.catch((err: unknown) => {
+      if (!isAbsent(err) && cache.get(key) === entry) cache.delete(key);
+    });
+    // Oldest first in a Map: drop it when full.
+    if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
+    return answer;
   };
 }
 

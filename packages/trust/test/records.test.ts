@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDomainKeys } from '../src/dkim-keys.js';
 import { checkDnsRecords, dnsRecords, formatZone, mtaStsId, mtaStsPolicy, type DnsRecord } from '../src/records.js';
-import { createDnsLookup, expandIpv6, reverseName } from '../src/resolver.js';
+import { cachedDnsLookup, createDnsLookup, expandIpv6, reverseName } from '../src/resolver.js';
 import { testConfig } from './fixtures.js';
 import { addRecords, startDnsServer, zoneLookup, type DnsServer, type ZoneData } from './zone.js';
 
@@ -146,5 +146,50 @@ describe('checkDnsRecords against a DNS server on 127.0.0.1', () => {
       zoneLookup({ 'example.org': { TXT: [['v=spf1 mx -all'], ['v=spf1 -all']] } }),
     );
     expect(checks[0]).toMatchObject({ status: 'wrong', detail: '2 records where one is allowed' });
+  });
+});
+
+describe('cachedDnsLookup', () => {
+  it('keeps answers and absences for its age, shares concurrent lookups, and asks again after a temporary failure', async () => {
+    const asked: string[] = [];
+    let failNext = false;
+    const base = async (name: string, rrtype: string): Promise<unknown> => {
+      asked.push(`${rrtype} ${name}`);
+      if (failNext) {
+        failNext = false;
+        throw Object.assign(new Error('timeout'), { code: 'ETIMEOUT' });
+      }
+      if (name === 'absent.example') throw Object.assign(new Error('no such name'), { code: 'ENOTFOUND' });
+      return [[`answer for ${name}`]];
+    };
+    const lookup = cachedDnsLookup(base, 60_000);
+    const [a, b] = await Promise.all([lookup('Example.ORG', 'txt'), lookup('example.org', 'TXT')]);
+    expect(a).toEqual([['answer for Example.ORG']]);
+    expect(b).toBe(a);
+    await expect(lookup('absent.example', 'TXT')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    await expect(lookup('absent.example', 'TXT')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    expect(asked).toEqual(['txt Example.ORG', 'TXT absent.example']);
+    failNext = true;
+    await expect(lookup('flaky.example', 'TXT')).rejects.toMatchObject({ code: 'ETIMEOUT' });
+    await expect(lookup('flaky.example', 'TXT')).resolves.toEqual([['answer for flaky.example']]);
+    expect(asked.filter((q) => q.includes('flaky'))).toHaveLength(2);
+    // Age 0: no cache at all.
+    const uncached = cachedDnsLookup(base, 0);
+    await uncached('example.org', 'TXT');
+    await uncached('example.org', 'TXT');
+    expect(asked.filter((q) => q === 'TXT example.org')).toHaveLength(2);
+  });
+
+  it('forgets an answer once it is older than its age', async () => {
+    let n = 0;
+    const lookup = cachedDnsLookup(async () => [[`answer ${++n}`]], 50);
+    expect(await lookup('example.org', 'TXT')).toEqual([['answer 1']]);
+    expect(await lookup('example.org', 'TXT')).toEqual([['answer 1']]);
+    const until = Date.now() + 5000;
+    while (Date.now() < until && n === 1) {
+      await new Promise((r) => setTimeout(r, 20));
+      await lookup('example.org', 'TXT');
+    }
+    expect(n).toBe(2);
   });
 });

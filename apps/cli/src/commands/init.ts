@@ -42,6 +42,7 @@ key = "data/tls/key.pem"
 
 [dns]
 servers = []                         # resolvers as "ip:port"; empty = the system's
+cache = "1m"                         # how long the MX's SPF/DKIM/DMARC checks keep a DNS answer
 
 [transfer]
 smarthost = ""                       # "host:port": relay all outbound mail through it

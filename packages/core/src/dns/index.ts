@@ -54,14 +54,14 @@ function codeOf(err: unknown): string {
  * one place `dns.servers` and `dns.timeout` are applied: MX lookups and the trust checks both
  * use it. node's timeout is per try; two tries keep one lost UDP packet from failing a lookup.
  */
-export function createNodeResolver(config: Pick<Config, 'dns'>): NodeResolver {
+export function createNodeResolver(config: { dns: Pick<Config['dns'], 'servers' | 'timeout'> }): NodeResolver {
   const r = new NodeResolver({ timeout: config.dns.timeout, tries: 2 });
   if (config.dns.servers.length > 0) r.setServers(config.dns.servers);
   return r;
 }
 
 /** The MX-lookup view of `createNodeResolver`. */
-export function createResolver(config: Pick<Config, 'dns'>): DnsResolver {
+export function createResolver(config: { dns: Pick<Config['dns'], 'servers' | 'timeout'> }): DnsResolver {
   return createNodeResolver(config);
 }
 

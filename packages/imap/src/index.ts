@@ -114,6 +114,8 @@ export {
   namespaceResponse,
   idResponse,
   fetchResponse,
+  fetchResponseText,
+  type FetchTextItem,
   type ResponseOptions,
   type ResponseStatus,
   type ListEntry,

@@ -276,6 +276,39 @@ function writeData(w: ChunkWriter, data: Buffer | null, binary: boolean): void {
   else w.literal(data, binary && data.includes(0));
 }
 
+/** The items that carry no message data: their whole response is text. */
+export type FetchTextItem = Extract<FetchResponseItem, { kind: 'UID' | 'RFC822.SIZE' | 'MODSEQ' | 'FLAGS' | 'INTERNALDATE' | 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'BINARY.SIZE' }>;
+
+function itemText(item: FetchTextItem): string {
+  switch (item.kind) {
+    case 'UID':
+    case 'RFC822.SIZE':
+      return `${item.kind} ${item.value}`;
+    case 'MODSEQ':
+      return `MODSEQ (${item.value})`;
+    case 'FLAGS':
+      return `FLAGS ${formatFlags(item.flags)}`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE "${formatImapDateTime(item.date, item.offsetMinutes ?? 0)}"`;
+    case 'ENVELOPE':
+    case 'BODYSTRUCTURE':
+    case 'BODY':
+      return `${item.kind} ${item.value}`;
+    case 'BINARY.SIZE':
+      return `BINARY.SIZE[${item.part.join('.')}] ${item.size}`;
+  }
+}
+
+/**
+ * `* 12 FETCH (UID 5 FLAGS (\Seen))\r\n` as text, for items without message data: a FETCH of
+ * many messages can then make one Buffer per page instead of one per message.
+ */
+export function fetchResponseText(seq: number, items: readonly FetchTextItem[]): string {
+  let out = `* ${seq} FETCH (`;
+  for (let i = 0; i < items.length; i++) out += (i > 0 ? ' ' : '') + itemText(items[i]!);
+  return `${out})\r\n`;
+}
+
 /**
  * `* 12 FETCH (UID 5 FLAGS (\Seen) BODY[HEADER] {342}\r\n...)`. Returns Buffers to write in
  * order; message data Buffers are included as they are, without copying.
@@ -289,18 +322,13 @@ export function fetchResponse(seq: number, items: readonly FetchResponseItem[]):
       case 'UID':
       case 'RFC822.SIZE':
       case 'MODSEQ':
-        w.write(item.kind === 'MODSEQ' ? `MODSEQ (${item.value})` : `${item.kind} ${item.value}`);
-        break;
       case 'FLAGS':
-        w.write(`FLAGS ${formatFlags(item.flags)}`);
-        break;
       case 'INTERNALDATE':
-        w.write(`INTERNALDATE "${formatImapDateTime(item.date, item.offsetMinutes ?? 0)}"`);
-        break;
       case 'ENVELOPE':
       case 'BODYSTRUCTURE':
       case 'BODY':
-        w.write(`${item.kind} ${item.value}`);
+      case 'BINARY.SIZE':
+        w.write(itemText(item));
         break;
       case 'RFC822':
       case 'RFC822.HEADER':
@@ -320,9 +348,6 @@ export function fetchResponse(seq: number, items: readonly FetchResponseItem[]):
         writeData(w, item.data, true);
         break;
       }
-      case 'BINARY.SIZE':
-        w.write(`BINARY.SIZE[${item.part.join('.')}] ${item.size}`);
-        break;
     }
   });
   w.write(')\r\n');

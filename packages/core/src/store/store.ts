@@ -120,9 +120,12 @@ const toMailbox = (r: MailboxRow): Mailbox => ({
 });
 
 /** Flag list of a row: system flags in a fixed order, then keywords. */
+const FLAG_LIST = Object.entries(FLAG_BITS) as ReadonlyArray<[SystemFlag, number]>;
+
 export function flagsFromBits(bits: number, keywords: string): string[] {
   const out: string[] = [];
-  for (const [name, bit] of Object.entries(FLAG_BITS)) if (bits & bit) out.push(name);
+  // Once per message of every FETCH FLAGS: no Object.entries() per call.
+  for (const [name, bit] of FLAG_LIST) if (bits & bit) out.push(name);
   if (keywords) out.push(...keywords.split(' '));
   return out;
 }

@@ -4,7 +4,7 @@
  * messages streams in constant memory; a large body section is a literal streamed chunk by
  * chunk from the store, each chunk written only once the socket has taken the one before.
  */
-import { vanishedResponse, type CommandOf } from '@postern/imap';
+import { fetchResponseText, vanishedResponse, type CommandOf, type FetchTextItem } from '@postern/imap';
 import { ContentGoneError, FLAG_BITS } from '@postern/core';
 import { fetchResponseParts } from '../fetch-response.js';
 import type { LiteralSource } from '../literal.js';
@@ -15,6 +15,9 @@ import type { ImapSession } from '../session.js';
 import { uidRanges } from '../targets.js';
 
 const FLUSH_BYTES = 256 * 1024;
+
+/** FETCH items whose responses are text only (no literal): see `textOnly` below. */
+const TEXT_ITEMS = new Set(['UID', 'FLAGS', 'MODSEQ', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BINARY.SIZE']);
 
 export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<Reply> {
   const sel = s.sel();
@@ -47,6 +50,10 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
   const pageSize = bodies ? 25 : 2000;
   let out: Buffer[] = [];
   let bytes = 0;
+  // A flag sync (`UID FETCH 1:* (FLAGS)`) or a header listing carries no literal: its responses
+  // are built as one string per page, one Buffer instead of one per message (bench/imap).
+  const textOnly = c.attributes.every((a) => TEXT_ITEMS.has(a.kind));
+  let text = '';
   for (const [lo, hi] of ranges) {
     let from = lo;
     while (from <= hi) {
@@ -56,6 +63,15 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
       for (const row of rows) {
         const seq = sel.seqOf(row.uid);
         if (seq === 0 || sel.pending.has(row.uid)) continue;
+        if (textOnly) {
+          text += fetchResponseText(seq, renderItems(ctx, row, c.attributes) as FetchTextItem[]);
+          if (text.length >= FLUSH_BYTES) {
+            await s.io.send(Buffer.from(text, 'utf8'));
+            if (s.io.closed) return ok();
+            text = '';
+          }
+          continue;
+        }
         for (const part of fetchResponseParts(seq, renderItems(ctx, row, c.attributes))) {
           if (Buffer.isBuffer(part)) {
             out.push(part);
@@ -79,6 +95,7 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
       from = last + 1;
     }
   }
+  if (text.length > 0) await s.io.send(Buffer.from(text, 'utf8'));
   if (out.length > 0) await s.io.send(out);
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
 }

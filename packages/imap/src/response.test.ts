@@ -14,6 +14,7 @@ import {
   existsResponse,
   expungeResponse,
   fetchResponse,
+  fetchResponseText,
   flagsResponse,
   framingErrorResponse,
   idResponse,
@@ -201,5 +202,24 @@ describe('FETCH responses', () => {
     const [parsed] = (await imapflowParse(chunks)) as Array<{ attributes: unknown[] }>;
     const list = parsed?.attributes[1] as Array<{ type: string; value: unknown }>;
     expect(list[1]).toEqual({ type: 'LITERAL', value: bin });
+  });
+});
+
+describe('fetchResponseText', () => {
+  it('is the same response as fetchResponse for items without message data', () => {
+    const items = [
+      { kind: 'UID', value: 7 },
+      { kind: 'FLAGS', flags: ['\\Seen', '$Label1'] },
+      { kind: 'MODSEQ', value: 12 },
+      { kind: 'RFC822.SIZE', value: 2048 },
+      { kind: 'INTERNALDATE', date: new Date('2026-11-28T10:00:00Z') },
+      { kind: 'ENVELOPE', value: '(NIL "s" NIL NIL NIL NIL NIL NIL NIL NIL)' },
+      { kind: 'BINARY.SIZE', part: [1, 2], size: 10 },
+    ] as const;
+    const text = fetchResponseText(3, items);
+    expect(text).toBe(Buffer.concat(fetchResponse(3, items)).toString('utf8'));
+    expect(text).toBe(
+      '* 3 FETCH (UID 7 FLAGS (\\Seen $Label1) MODSEQ (12) RFC822.SIZE 2048 INTERNALDATE "28-Nov-2026 10:00:00 +0000" ENVELOPE (NIL "s" NIL NIL NIL NIL NIL NIL NIL NIL) BINARY.SIZE[1.2] 10)\r\n',
+    );
   });
 });

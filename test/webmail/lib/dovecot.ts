@@ -13,7 +13,7 @@ import { SMTPServer } from 'smtp-server';
 import { ensureCertificate } from '@postern/core';
 import { freePort, waitFor } from '../../lib/instance.js';
 import type { Backend, User } from './backend.js';
-import { portOpen, spawnWebmail } from './postern.js';
+import { portOpen, startWebmailOnFreePort } from './postern.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 
@@ -139,9 +139,11 @@ export async function dovecotBackend(options: { messageSize?: number } = {}): Pr
         `[webmail]\nimap = "127.0.0.1:${imapPort}"\nsmtp = "127.0.0.1:${smtpPort}"\nsession_lifetime = "${lifetime}"\n` +
         `[tls]\ncert = "cert.pem"\nkey = "key.pem"\n[limits]\nmessage_size = ${messageSize}\n[auth]\nfailure_delay = "10ms"\nmax_failures_per_account = 3\n`,
     );
-  const webmailPort = await freePort();
-  writeWebmailConfig(join(dir, 'postern.toml'), webmailPort, '1h');
-  const webmail = await spawnWebmail(join(dir, 'postern.toml'), webmailPort);
+  const webmail = await startWebmailOnFreePort((port) => {
+    writeWebmailConfig(join(dir, 'postern.toml'), port, '1h');
+    return join(dir, 'postern.toml');
+  });
+  const webmailPort = webmail.port;
   return {
     name: 'dovecot',
     url: `http://127.0.0.1:${webmailPort}`,
@@ -152,10 +154,11 @@ export async function dovecotBackend(options: { messageSize?: number } = {}): Pr
     messageSize,
     refusesUnknownRecipients: true,
     async shortSessionWebmail(ms: number) {
-      const port = await freePort();
-      writeWebmailConfig(join(dir, 'postern-short.toml'), port, `${ms}ms`);
-      const w = await spawnWebmail(join(dir, 'postern-short.toml'), port);
-      return { url: `http://127.0.0.1:${port}`, close: () => w.stop() };
+      const w = await startWebmailOnFreePort((port) => {
+        writeWebmailConfig(join(dir, 'postern-short.toml'), port, `${ms}ms`);
+        return join(dir, 'postern-short.toml');
+      });
+      return { url: `http://127.0.0.1:${w.port}`, close: () => w.stop() };
     },
     async close() {
       await webmail.stop();

@@ -82,6 +82,29 @@ class MuaInstance extends Instance {
     extendConfig(this.configFile, { imap: this.imapPort, webmail: this.webmailPort, ...(this.limits ? { limits: this.limits } : {}) });
     this.config = loadConfig(this.configFile);
   }
+
+  /** The harness's ports and ours (after a port race, see Instance.start). */
+  protected override async pickPorts(): Promise<void> {
+    await super.pickPorts();
+    this.imapPort = await freePort();
+    this.webmailPort = await freePort();
+  }
+}
+
+/**
+ * Picks a free port, writes the config for it (`configFor` returns the file) and starts the
+ * webmail. Another process can take the port between the pick and the bind (EADDRINUSE): then
+ * the port is picked again, at most 3 times.
+ */
+export async function startWebmailOnFreePort(configFor: (port: number) => string): Promise<{ port: number } & Awaited<ReturnType<typeof spawnWebmail>>> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { port, ...(await spawnWebmail(configFor(port), port)) };
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
 }
 
 export async function posternBackend(options: { messageSize?: number } = {}): Promise<Backend & { instance: Instance; webmailLogs(): string }> {
@@ -94,7 +117,11 @@ export async function posternBackend(options: { messageSize?: number } = {}): Pr
   instance.limits = { message_size: messageSize };
   await instance.start({ limits: { message_size: messageSize }, auth: { max_failures_per_account: 3 } });
   await waitFor(() => portOpen(instance.imapPort), 20_000, 'IMAP listener');
-  const webmail = await spawnWebmail(instance.configFile, instance.webmailPort);
+  const webmail = await startWebmailOnFreePort((port) => {
+    instance.webmailPort = port;
+    extendConfig(instance.configFile, { imap: instance.imapPort, webmail: port });
+    return instance.configFile;
+  });
   return {
     name: 'postern',
     instance,
@@ -108,11 +135,12 @@ export async function posternBackend(options: { messageSize?: number } = {}): Pr
     refusesUnknownRecipients: true,
     webmailLogs: webmail.logs,
     async shortSessionWebmail(ms: number) {
-      const port = await freePort();
       const file = join(instance.dir, 'postern-short.toml');
-      extendConfig(instance.configFile, { imap: instance.imapPort, webmail: port, webmailSection: { session_lifetime: `${ms}ms` } }, file);
-      const w = await spawnWebmail(file, port);
-      return { url: `http://127.0.0.1:${port}`, close: () => w.stop() };
+      const w = await startWebmailOnFreePort((port) => {
+        extendConfig(instance.configFile, { imap: instance.imapPort, webmail: port, webmailSection: { session_lifetime: `${ms}ms` } }, file);
+        return file;
+      });
+      return { url: `http://127.0.0.1:${w.port}`, close: () => w.stop() };
     },
     async close() {
       await webmail.stop();

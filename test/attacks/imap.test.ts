@@ -25,6 +25,7 @@ beforeAll(async () => {
   }
   t.close();
   await a.waitForMessages('alice@a.test', SUBJECTS.length);
+  await a.waitForSearchIndex();
 });
 
 afterAll(async () => {

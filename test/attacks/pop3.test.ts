@@ -20,6 +20,7 @@ beforeAll(async () => {
   for (let i = 0; i < 5; i++) await t.sendMail({ envelope: { from: 's@outside.example', to: ['alice@a.test'] }, raw: `Subject: big ${i}\r\n\r\n${body}` });
   t.close();
   await a.waitForMessages('alice@a.test', 5, 30_000);
+  await a.waitForSearchIndex();
 });
 
 afterAll(async () => {

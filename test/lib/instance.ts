@@ -166,8 +166,10 @@ export class Instance {
         await this.startOnce(settings);
         return;
       } catch (err) {
-        if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+        // Apps already started must not outlive a failed start (they would hold ports and CPU
+        // for the rest of the run).
         for (const app of [...this.children.keys()]) await this.stopApp(app);
+        if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
         await this.pickPorts();
       }
     }
@@ -281,6 +283,16 @@ export class Instance {
       timeoutMs,
       `${n} message(s) for ${address}`,
     );
+  }
+
+  /**
+   * Waits until the delivery agent has built the SEARCH TEXT index of everything delivered (it
+   * does so after delivery, once the store is quiet): tests that measure the agent's memory
+   * must not count that work.
+   */
+  async waitForSearchIndex(timeoutMs = 30_000): Promise<void> {
+    const pending = this.db().db.prepare('SELECT count(*) FROM content_trigram_pending').pluck();
+    await waitFor(() => (pending.get() === 0 ? true : null), timeoutMs, 'the search index to catch up');
   }
 
   /** Runs `fn` with queue.db open (read what the queue holds). */

@@ -116,12 +116,18 @@ export async function posternBackend(options: { messageSize?: number } = {}): Pr
   const messageSize = options.messageSize ?? 2_000_000;
   instance.limits = { message_size: messageSize };
   await instance.start({ limits: { message_size: messageSize }, auth: { max_failures_per_account: 3 } });
-  await waitFor(() => portOpen(instance.imapPort), 20_000, 'IMAP listener');
-  const webmail = await startWebmailOnFreePort((port) => {
-    instance.webmailPort = port;
-    extendConfig(instance.configFile, { imap: instance.imapPort, webmail: port });
-    return instance.configFile;
-  });
+  let webmail: Awaited<ReturnType<typeof startWebmailOnFreePort>>;
+  try {
+    await waitFor(() => portOpen(instance.imapPort), 20_000, 'IMAP listener');
+    webmail = await startWebmailOnFreePort((port) => {
+      instance.webmailPort = port;
+      extendConfig(instance.configFile, { imap: instance.imapPort, webmail: port });
+      return instance.configFile;
+    });
+  } catch (err) {
+    await instance.stop(); // nothing of a failed start may outlive it
+    throw err;
+  }
   return {
     name: 'postern',
     instance,

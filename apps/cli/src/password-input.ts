@@ -12,25 +12,26 @@ export async function readPassword(fromStdin: boolean, prompt = 'Password: '): P
     return pw;
   }
   if (!process.stdin.isTTY) throw new CliError('no terminal to ask for a password: use --password-stdin');
-  const ask = async (text: string): Promise<string> => {
-    let muted = false;
-    const output = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        if (!muted) process.stderr.write(chunk);
-        cb();
-      },
-    });
-    const rl = createInterface({ input: process.stdin, output, terminal: true });
-    const answer = new Promise<string>((resolve) => rl.question(text, resolve));
-    muted = true;
-    const value = await answer;
-    rl.close();
-    process.stderr.write('\n');
-    return value;
-  };
-  process.stderr.write('');
-  const first = await ask(prompt);
-  const second = await ask('Again: ');
+  const first = await askHidden(prompt);
+  const second = await askHidden('Again: ');
   if (first !== second) throw new CliError('the two passwords differ');
   return first;
+}
+
+/** Asks on the terminal without echoing the answer (the caller checks there is a terminal). */
+export async function askHidden(text: string): Promise<string> {
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (!muted) process.stderr.write(chunk);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  const answer = new Promise<string>((resolve) => rl.question(text, resolve));
+  muted = true;
+  const value = await answer;
+  rl.close();
+  process.stderr.write('\n');
+  return value;
 }

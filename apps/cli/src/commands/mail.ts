@@ -15,8 +15,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import type { Command } from 'commander';
 import { ImapFlow, type FetchMessageObject, type MessageAddressObject, type MessageStructureObject } from 'imapflow';
@@ -25,6 +23,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import { splitHostPort, type Config } from '@postern/core';
 import { CliError, configOf, printRows, readAll } from '../context.js';
+import { askHidden } from '../password-input.js';
 
 // ---- where to connect -------------------------------------------------------------------
 
@@ -110,20 +109,7 @@ interface Credentials {
 
 async function prompt(text: string): Promise<string> {
   if (!process.stdin.isTTY) throw new CliError('no terminal to ask for the password: use --password-stdin or POSTERN_PASSWORD');
-  let muted = false;
-  const output = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (!muted) process.stderr.write(chunk);
-      cb();
-    },
-  });
-  const rl = createInterface({ input: process.stdin, output, terminal: true });
-  const answer = new Promise<string>((resolve) => rl.question(text, resolve));
-  muted = true;
-  const value = await answer;
-  rl.close();
-  process.stderr.write('\n');
-  return value;
+  return askHidden(text);
 }
 
 async function credentials(cmd: Command, limit: number): Promise<Credentials> {

@@ -97,6 +97,8 @@ export interface Compiled {
   readonly params: unknown[];
   /** A MODSEQ key was used: the response carries the highest modseq (RFC 7162 §3.1.5). */
   readonly usesModseq: boolean;
+  /** The query reads content_trigram: the mailbox's pending contents must be indexed first. */
+  readonly usesSubstringIndex: boolean;
 }
 
 const HEADER_FN = 'postern_header_contains';
@@ -150,6 +152,7 @@ function setRanges(ctx: CompileContext, set: SequenceSet, uid: boolean): Array<[
 export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   const params: unknown[] = [];
   let usesModseq = false;
+  let usesSubstringIndex = false;
   const walk = (k: SearchKey): string => {
     switch (k.type) {
       case 'all':
@@ -194,6 +197,7 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
         const column = k.type === 'body' ? 'body : ' : '';
         const words = ftsQuery(k.value);
         if ([...k.value].length >= TRIGRAM_MIN) {
+          usesSubstringIndex = true;
           params.push(column + trigramQuery(k.value));
           const trigram = 'm.content_id IN (SELECT rowid FROM content_trigram WHERE content_trigram MATCH ?)';
           if (words === null) return trigram;
@@ -270,5 +274,5 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   } catch (e) {
     throw e instanceof Error && e.message.includes('saved') ? bad('no saved search result') : e;
   }
-  return { sql, params, usesModseq };
+  return { sql, params, usesModseq, usesSubstringIndex };
 }

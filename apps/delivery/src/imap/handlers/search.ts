@@ -19,7 +19,7 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   const compiled = compileSearch(c.criteria, { sel, saved: s.savedSearch, now: Date.now() });
   if (compiled.usesModseq) s.condstore = true;
   // Contents delivered since the background indexer last ran get their substrings now.
-  if (compiled.sql.includes('content_trigram')) {
+  if (compiled.usesSubstringIndex) {
     try {
       await indexMailboxSubstrings(db, sel.id);
     } catch (e) {

@@ -8,7 +8,7 @@
  * Errors keep node's codes: ENOTFOUND (no such name) and ENODATA (no record of that type) mean
  * "absent"; anything else (ETIMEOUT, ESERVFAIL, ECONNREFUSED) is a temporary failure.
  */
-import { createNodeResolver, type Config } from '@postern/core';
+import { createNodeResolver, type ResolverSettings } from '@postern/core';
 
 export type DnsLookup = (name: string, rrtype: string) => Promise<unknown>;
 
@@ -16,7 +16,7 @@ export type DnsLookup = (name: string, rrtype: string) => Promise<unknown>;
 const TYPES = new Set(['A', 'AAAA', 'MX', 'TXT', 'CNAME', 'PTR', 'SRV', 'NS']);
 
 /** A lookup on `config.dns.servers` (the system's resolvers when the list is empty). */
-export function createDnsLookup(config: { dns: Pick<Config['dns'], 'servers' | 'timeout'> }): DnsLookup {
+export function createDnsLookup(config: ResolverSettings): DnsLookup {
   const resolver = createNodeResolver(config);
   return async (name: string, rrtype: string): Promise<unknown> => {
     const type = rrtype.toUpperCase();

@@ -49,19 +49,22 @@ function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException | null)?.code ?? 'EUNKNOWN';
 }
 
+/** What a resolver needs of the config: the servers and the per-try timeout. */
+export type ResolverSettings = { dns: Pick<Config['dns'], 'servers' | 'timeout'> };
+
 /**
  * Node's resolver on the configured servers ("ip" or "ip:port"), or the system's when none. The
  * one place `dns.servers` and `dns.timeout` are applied: MX lookups and the trust checks both
  * use it. node's timeout is per try; two tries keep one lost UDP packet from failing a lookup.
  */
-export function createNodeResolver(config: { dns: Pick<Config['dns'], 'servers' | 'timeout'> }): NodeResolver {
+export function createNodeResolver(config: ResolverSettings): NodeResolver {
   const r = new NodeResolver({ timeout: config.dns.timeout, tries: 2 });
   if (config.dns.servers.length > 0) r.setServers(config.dns.servers);
   return r;
 }
 
 /** The MX-lookup view of `createNodeResolver`. */
-export function createResolver(config: { dns: Pick<Config['dns'], 'servers' | 'timeout'> }): DnsResolver {
+export function createResolver(config: ResolverSettings): DnsResolver {
   return createNodeResolver(config);
 }
 

@@ -3,7 +3,8 @@
  * delivers what is in queue.db (locally over LMTP, remotely by MX, routes or smarthost).
  *
  * Invariants:
- * - "250" after DATA only once the message and its recipients are committed in queue.db.
+ * - "250" after DATA only once the message is committed: in every recipient's mailbox (direct
+ *   delivery over LMTP, each recipient's LMTP 250) or in queue.db.
  * - Only local recipients are accepted on port 25 unless the client authenticated or is in
  *   `transfer.trusted_networks`: no open relay.
  * - A recipient that the next hop accepted is recorded delivered and never sent again.
@@ -15,6 +16,7 @@ import {
   LoginThrottle,
   openMailDb,
   QueueStore,
+  retryPolicyOf,
   splitHostPort,
   TlsMaterial,
   reloadTlsOnConnection,
@@ -22,8 +24,14 @@ import {
   type DnsResolver,
   type Logger,
 } from '@postern/core';
+import { DirectDelivery } from './direct-delivery.js';
+import { LmtpPool } from './lmtp.js';
 import { createMxServer } from './mx-server.js';
+import { noticeBuilder } from './notices.js';
 import { QueueRunner } from './runner.js';
+
+/** LMTP connections to the delivery agent, for the runner and direct delivery together. */
+const LMTP_CONNECTIONS = 16;
 
 export interface StartOptions {
   logger?: Logger;
@@ -47,16 +55,28 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queue = QueueStore.open(config);
   const mail = openMailDb(config);
   const resolver = options.resolver ?? createResolver(config);
+  const lmtp = config.listen.lmtp ? new LmtpPool(config.listen.lmtp, config.hostname, LMTP_CONNECTIONS, log) : null;
   const runner = options.noRunner
     ? null
-    : new QueueRunner({ config, queue, accounts: mail.accounts, resolver, log, ...(options.mxPort ? { mxPort: options.mxPort } : {}) });
+    : new QueueRunner({ config, queue, accounts: mail.accounts, resolver, log, lmtp, ...(options.mxPort ? { mxPort: options.mxPort } : {}) });
 
   let server: ReturnType<typeof createMxServer> | null = null;
   let smtpPort: number | null = null;
   if (config.listen.smtp) {
     const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
     const throttle = LoginThrottle.fromConfig(config.auth);
-    server = createMxServer({ config, accounts: mail.accounts, queue, tls, throttle, log, onQueued: () => runner?.wake() });
+    const handOver = new DirectDelivery({
+      config,
+      accounts: mail.accounts,
+      queue,
+      // tests of the MX alone (noRunner) look at what it queued
+      lmtp: runner ? lmtp : null,
+      policy: retryPolicyOf(config),
+      notices: noticeBuilder(config),
+      log,
+      onQueued: () => runner?.wake(),
+    });
+    server = createMxServer({ config, accounts: mail.accounts, handOver, tls, throttle, log });
     const { host, port } = splitHostPort(config.listen.smtp);
     const s = server;
     reloadTlsOnConnection(s, tls);
@@ -83,6 +103,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }
       await runner?.stop();
+      lmtp?.close();
       queue.close();
       mail.close();
     },

@@ -1,16 +1,27 @@
 /**
- * The queue runner's LMTP client (RFC 2033) to the delivery agent: a small pool of long-lived
- * connections, each carrying one transaction at a time, so many messages stream in parallel
- * without a handshake each. LMTP answers DATA once per recipient; each recipient's own reply
- * decides its outcome (delivered, deferred on 4xx, failed on 5xx).
+ * The LMTP client (RFC 2033) to the delivery agent, shared by the queue runner and the MX's
+ * direct delivery: a small pool of long-lived connections, each carrying one transaction at a
+ * time, so many messages stream in parallel without a handshake each. LMTP answers DATA once per
+ * recipient; each recipient's own reply decides its outcome (delivered, deferred on 4xx, failed
+ * on 5xx).
  */
 import { createConnection } from 'node:net';
-import { splitHostPort, type Logger, type QueueEntry, type QueueRecipient, type RecipientOutcome } from '@postern/core';
-import { allDeferred, outcomesOfError, outcomesOfInfo, type ClientError } from './outcomes.js';
+import { splitHostPort, type Logger, type QueueEntry, type RecipientOutcome } from '@postern/core';
+import { allDeferred, outcomesOfError, outcomesOfInfo, type Addressee, type ClientError } from './outcomes.js';
 import { SmtpSession } from './smtp-session.js';
+
+/** What a hand-over needs of a message: the queue id (sent as ENVID), sender and content. */
+export type LmtpMessage = Pick<QueueEntry, 'id' | 'sender' | 'data' | 'body8bit'>;
+
+/** After a failed connect, how long `tryDeliver` does not try (the runner still does). */
+const UNREACHABLE_PAUSE_MS = 2_000;
+
+/** No connection became free in time (`tryDeliver`). */
+class PoolBusy extends Error {}
 
 export class LmtpPool {
   private readonly idle: SmtpSession[] = [];
+  private unreachableUntil = 0;
   private open = 0;
   private readonly waiters: Array<(s: SmtpSession | null) => void> = [];
   private closing = false;
@@ -40,7 +51,9 @@ export class LmtpPool {
     return session;
   }
 
-  private async acquire(): Promise<SmtpSession> {
+  /** A connection: an idle one, a new one while under `max`, else the next one released within
+   * `waitMs` (PoolBusy after that). */
+  private async acquire(waitMs = Infinity): Promise<SmtpSession> {
     for (;;) {
       const s = this.idle.pop();
       if (!s) break;
@@ -53,12 +66,25 @@ export class LmtpPool {
         return await this.connect();
       } catch (err) {
         this.open--;
+        this.unreachableUntil = Date.now() + UNREACHABLE_PAUSE_MS;
         this.wakeOne();
         throw err;
       }
     }
-    const s = await new Promise<SmtpSession | null>((resolve) => this.waiters.push(resolve));
-    return s ?? this.acquire();
+    const s = await new Promise<SmtpSession | null>((resolve, reject) => {
+      if (waitMs === Infinity) return this.waiters.push(resolve);
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new PoolBusy());
+      }, waitMs);
+      const waiter = (s: SmtpSession | null): void => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      this.waiters.push(waiter);
+    });
+    return s ?? this.acquire(waitMs);
   }
 
   private release(s: SmtpSession, reusable: boolean): void {
@@ -79,13 +105,29 @@ export class LmtpPool {
   }
 
   /** Hands one message to the delivery agent for `recipients`; never throws. */
-  async deliver(entry: QueueEntry, recipients: readonly QueueRecipient[]): Promise<RecipientOutcome[]> {
+  async deliver(entry: LmtpMessage, recipients: readonly Addressee[]): Promise<RecipientOutcome[]> {
+    // with no time limit a connection always comes: null cannot happen
+    return (await this.transaction(entry, recipients, Infinity)) ?? allDeferred(recipients, '4.4.1 no connection to the delivery agent');
+  }
+
+  /**
+   * Like deliver, but gives up before sending anything (null) when no connection is free within
+   * `waitMs`, or the agent could not be reached in the last moments: for a caller that has
+   * somewhere else to put the message (the queue).
+   */
+  async tryDeliver(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
+    if (Date.now() < this.unreachableUntil) return null;
+    return this.transaction(entry, recipients, waitMs);
+  }
+
+  private async transaction(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
     const mta = `lmtp ${this.target}`;
     for (let attempt = 0; attempt < 2; attempt++) {
       let session: SmtpSession;
       try {
-        session = await this.acquire();
+        session = await this.acquire(waitMs);
       } catch (err) {
+        if (err instanceof PoolBusy) return null;
         return allDeferred(recipients, `4.4.1 delivery agent at ${this.target} unreachable: ${(err as Error).message}`, mta);
       }
       const reused = session.messages > 0;

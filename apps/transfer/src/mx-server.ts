@@ -10,7 +10,8 @@
  *   address. Everyone else may only reach local recipients: `554 5.7.1` relay denied;
  * - recipients must exist (`550 5.1.1` at RCPT time) and are at most `limits.recipients`;
  * - after DATA: loop detection by counting Received: (`554 5.4.6`), the inbound-auth seam, our
- *   Received: with the queue id, then the message is queued durably before `250`.
+ *   Received: with the queue id, then the message is delivered (direct delivery) or queued,
+ *   durably either way, before `250`.
  */
 import { BlockList, isIPv6 } from 'node:net';
 import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -27,24 +28,23 @@ import {
   type Config,
   type Logger,
   type LoginThrottle,
-  type QueueStore,
   type TlsMaterial,
   type User,
   passwordAllowed,
   plainIp,
 } from '@postern/core';
+import type { DirectDelivery, Handed } from './direct-delivery.js';
 import { checkInbound } from './inbound-auth.js';
 import { authenticateSmtp, ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;
   accounts: Accounts;
-  queue: QueueStore;
+  /** Where accepted messages go: the mailboxes, or queue.db. */
+  handOver: DirectDelivery;
   tls: TlsMaterial;
   throttle: LoginThrottle;
   log: Logger;
-  /** Called after a message was queued, to wake the queue runner. */
-  onQueued: () => void;
 }
 
 /** Parses CIDR strings into a BlockList (the `transfer.trusted_networks` setting). */
@@ -63,7 +63,7 @@ export function trustedNetworks(cidrs: readonly string[]): BlockList {
 
 export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
-  const { config, accounts, queue, log } = deps;
+  const { config, accounts, log } = deps;
   const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
   const trusted = trustedNetworks(config.transfer.trusted_networks);
   const dev = config.profile === 'development';
@@ -139,7 +139,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     },
     onData(stream, session, cb) {
       void receive(stream, session).then(
-        (id) => cb(null, `2.6.0 Ok: queued as ${id}`),
+        ({ id, handed }) => cb(null, handed === 'delivered' ? `2.0.0 Ok: delivered as ${id}` : `2.6.0 Ok: queued as ${id}`),
         (err: unknown) => {
           if (err instanceof SmtpReply) return cb(err);
           log.error({ cid: session.id, err }, 'queueing failed');
@@ -170,7 +170,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     if (!mayRelay(session)) throw new SmtpReply(554, '5.7.1', `<${formatAddress(rcpt)}>: Relay access denied`);
   }
 
-  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
     const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);
     const { header } = headerSection(data);
     // RFC 5321 §6.3: a message with too many trace fields is looping
@@ -203,13 +203,17 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       ...(tlsInfo ? { tls: tlsInfo } : {}),
     });
     const full = Buffer.concat([Buffer.from(received + verdict.prepend), verdict.message]);
-    const recipients = rcpts.map((r) => ({
-      address: formatAddress(parseAddress(r.address)),
-      orcpt: r.dsn?.orcpt ?? null,
-      notify: r.dsn?.notify ?? null,
-    }));
+    // a recipient given twice is one recipient (as Postfix's cleanup does)
+    const recipients = [
+      ...new Map(
+        rcpts.map((r) => {
+          const address = formatAddress(parseAddress(r.address));
+          return [address, { address, orcpt: r.dsn?.orcpt ?? null, notify: r.dsn?.notify ?? null }] as const;
+        }),
+      ).values(),
+    ];
     const envDsn = session.envelope.dsn;
-    await queue.enqueue({
+    const handed = await deps.handOver.accept({
       id,
       sender: sender === '' ? '' : formatAddress(parseAddress(sender)),
       recipients,
@@ -222,11 +226,10 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       body8bit: has8bit(full),
     });
     log.info(
-      { mail: 'queued', id, cid: session.id, from: sender, to: recipients.map((r) => r.address), size: full.length, ip: session.remoteAddress },
-      'queued',
+      { mail: 'received', id, cid: session.id, from: sender, to: recipients.map((r) => r.address), size: full.length, ip: session.remoteAddress, handed },
+      'received',
     );
-    deps.onQueued();
-    return id;
+    return { id, handed };
   }
 
   return server;

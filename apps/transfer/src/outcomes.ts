@@ -13,6 +13,9 @@ export interface ClientError extends Error {
   rejectedErrors?: ClientError[] | undefined;
 }
 
+/** The part of a queue recipient an attempt needs: who, and the id its outcome is filed under. */
+export type Addressee = Pick<QueueRecipient, 'id' | 'address'>;
+
 const oneLine = (s: string): string => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 
 function byCode(recipientId: number, code: number | undefined, reply: string, remoteMta: string): RecipientOutcome {
@@ -21,7 +24,7 @@ function byCode(recipientId: number, code: number | undefined, reply: string, re
 }
 
 /** Outcomes after a completed transaction (`info`), where some recipients may be refused. */
-export function outcomesOfInfo(recipients: readonly QueueRecipient[], info: SMTPConnectionSendInfo, remoteMta: string): RecipientOutcome[] {
+export function outcomesOfInfo(recipients: readonly Addressee[], info: SMTPConnectionSendInfo, remoteMta: string): RecipientOutcome[] {
   const refused = new Map<string, ClientError>();
   for (const e of (info.rejectedErrors ?? []) as ClientError[]) if (e.recipient) refused.set(e.recipient, e);
   const accepted = new Set(info.accepted);
@@ -34,7 +37,7 @@ export function outcomesOfInfo(recipients: readonly QueueRecipient[], info: SMTP
 }
 
 /** Outcomes when the transaction ended in an error after the connection was established. */
-export function outcomesOfError(recipients: readonly QueueRecipient[], err: ClientError, remoteMta: string): RecipientOutcome[] {
+export function outcomesOfError(recipients: readonly Addressee[], err: ClientError, remoteMta: string): RecipientOutcome[] {
   if (err.rejectedErrors && err.rejectedErrors.length > 0) {
     // every recipient refused at RCPT: each has its own reply
     const refused = new Map<string, ClientError>();
@@ -49,10 +52,10 @@ export function outcomesOfError(recipients: readonly QueueRecipient[], err: Clie
 }
 
 /** Every recipient deferred with our own explanation (no remote reply). */
-export function allDeferred(recipients: readonly QueueRecipient[], reply: string, remoteMta?: string): RecipientOutcome[] {
+export function allDeferred(recipients: readonly Addressee[], reply: string, remoteMta?: string): RecipientOutcome[] {
   return recipients.map((r) => ({ recipientId: r.id, kind: 'deferred', reply, ...(remoteMta ? { remoteMta } : {}) }));
 }
 
-export function allFailed(recipients: readonly QueueRecipient[], reply: string): RecipientOutcome[] {
+export function allFailed(recipients: readonly Addressee[], reply: string): RecipientOutcome[] {
   return recipients.map((r) => ({ recipientId: r.id, kind: 'failed', reply }));
 }

@@ -24,7 +24,7 @@ import {
   type QueueStore,
   type RecipientOutcome,
 } from '@postern/core';
-import { LmtpPool } from './lmtp.js';
+import type { LmtpPool } from './lmtp.js';
 import { noticeBuilder } from './notices.js';
 import { deliverRemote, Semaphore, type OutboundDeps } from './outbound.js';
 import { allDeferred } from './outcomes.js';
@@ -36,6 +36,9 @@ export interface RunnerDeps {
   accounts: Accounts;
   resolver: DnsResolver;
   log: Logger;
+  /** The LMTP pool to the delivery agent (shared with the MX's direct delivery); null without
+   * `listen.lmtp`. */
+  lmtp: LmtpPool | null;
   /** Port of remote MX hosts (25; tests point it elsewhere). */
   mxPort?: number;
 }
@@ -64,7 +67,7 @@ export class QueueRunner {
 
   constructor(private readonly deps: RunnerDeps) {
     const { config } = deps;
-    this.lmtp = config.listen.lmtp ? new LmtpPool(config.listen.lmtp, config.hostname, 16, deps.log) : null;
+    this.lmtp = deps.lmtp;
     this.outbound = new Semaphore(config.transfer.outbound_connections);
     this.outboundDeps = { hostname: config.hostname, resolver: deps.resolver, log: deps.log, mxPort: deps.mxPort ?? 25 };
     this.policy = retryPolicyOf(config);
@@ -156,11 +159,11 @@ export class QueueRunner {
     }
   }
 
-  /** Stops taking work and waits for deliveries in flight to be recorded. */
+  /** Stops taking work and waits for deliveries in flight to be recorded (the LMTP pool is the
+   * owner's to close). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.inFlight]);
-    this.lmtp?.close();
   }
 }

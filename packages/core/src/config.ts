@@ -117,6 +117,9 @@ const schema = z
         outbound_connections: posInt('parallel outbound connections').default(20),
         /** Before the MX's greeting on `listen.smtp`; "0s" greets at once, as Postfix's smtpd. */
         greeting_delay: greetingDelay.default(0),
+        /** Deliver the MX's mail for local users over LMTP before answering DATA, queueing only
+         * what that does not deliver (as mox); false queues everything first (as Postfix). */
+        direct_delivery: z.boolean().default(true),
       })
       .strict()
       .default({
@@ -134,6 +137,7 @@ const schema = z
         max_hops: 50,
         outbound_connections: 20,
         greeting_delay: 0,
+        direct_delivery: true,
       }),
     submission: z
       .object({

@@ -199,6 +199,26 @@ export class QueueStore {
     return this.group.run(() => this.insert(message));
   }
 
+  /**
+   * Queues a message whose first attempt was already made before it was queued (the MX's direct
+   * delivery): the outcomes are recorded in the same transaction, as `record` would, so delivered
+   * recipients are not sent again and the others wait for their retry. `outcomes[].recipientId`
+   * is an index into `message.recipients`.
+   */
+  enqueueAttempted(message: NewMessage, outcomes: readonly RecipientOutcome[], policy: RetryPolicy, notices?: NoticeBuilder): Promise<string> {
+    return this.group.run(() => {
+      this.insert(message);
+      const entry = this.load(message.id)!;
+      const rowOf = new Map(entry.recipients.map((r) => [r.address, r.id]));
+      const filed = outcomes.flatMap((o) => {
+        const row = rowOf.get(message.recipients[o.recipientId]?.address ?? '');
+        return row === undefined ? [] : [{ ...o, recipientId: row }];
+      });
+      this.recordIn(entry, filed, policy, notices);
+      return message.id;
+    });
+  }
+
   /** Queues a message in its own transaction, synchronously (sendmail, tests). */
   enqueueNow(message: NewMessage): string {
     return this.db.transaction(() => this.insert(message)).immediate();

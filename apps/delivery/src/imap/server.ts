@@ -3,26 +3,13 @@
  * `listen.imaps`): accepts connections, applies the per-IP and total limits, and gives each
  * socket an ImapConnection and an ImapSession.
  */
-import { createServer, isIPv4, type Socket } from 'node:net';
-import { once } from 'node:events';
 import type { SecureContext } from 'node:tls';
-import {
-  LoginThrottle,
-  newId,
-  sleep,
-  splitHostPort,
-  type Accounts,
-  type Config,
-  type Logger,
-  type MailStore,
-  type TlsMaterial,
-  passwordAllowed,
-  ConnectionCounter,
-} from '@postern/core';
+import { LoginThrottle, passwordAllowed, sleep, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
 import { untaggedStatus } from '@postern/imap';
 import { capabilities } from './capabilities.js';
 import { ImapConnection } from './connection.js';
 import { ImapSession, type UserConnections } from './session.js';
+import { listen, type Listener } from '../listener.js';
 
 /** Literals accepted before login: enough for LOGIN with a literal password, no more. */
 export const PREAUTH_LITERAL_MAX = 8 * 1024;
@@ -44,10 +31,7 @@ export interface ImapServerOptions {
   idleTimeoutMs?: number;
 }
 
-export interface ImapServer {
-  port: number;
-  close(): Promise<void>;
-}
+export type ImapServer = Listener;
 
 
 /** Counts logged-in sessions per user against `imap_connections_per_user`. */
@@ -69,23 +53,16 @@ export function userConnectionLimit(max: number): UserConnections {
 }
 
 export async function startImapServer(opts: ImapServerOptions): Promise<ImapServer> {
-  const { config, logger } = opts;
+  const { config } = opts;
   const limits = config.limits;
-  const throttle =
-    opts.throttle ??
-    LoginThrottle.fromConfig(config.auth);
+  const throttle = opts.throttle ?? LoginThrottle.fromConfig(config.auth);
   const userConnections = opts.userConnections ?? userConnectionLimit(limits.imap_connections_per_user);
   const idleTimeoutMs = opts.idleTimeoutMs ?? limits.imap_idle_timeout;
-  const counter = new ConnectionCounter(limits.connections_per_ip, limits.connections_total);
-  const connections = new Set<ImapConnection>();
-
   // The current certificate for each new TLS session (re-read when its files change).
   const secureContext = (): SecureContext => opts.tls.secureContext();
 
-  const onConnection = (socket: Socket): void => {
-    const ip = socket.remoteAddress ?? 'unknown';
-    const proto = opts.implicitTls ? 'imaps' : 'imap';
-    const log = logger.child({ cid: newId(), proto, ip });
+  const proto = opts.implicitTls ? 'imaps' : 'imap';
+  return listen({ proto, listen: opts.listen, implicitTls: opts.implicitTls, limits, logger: opts.logger }, (socket, ip, log) => {
     const conn = new ImapConnection(socket, {
       logger: log,
       limits: {
@@ -114,40 +91,8 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       io: conn,
     });
     conn.attach(session);
-    const admission = counter.admit(ip);
-    connections.add(conn);
-    conn.onClosed(() => {
-      connections.delete(conn);
-      if (admission.ok) admission.release();
-      log.debug('imap disconnected');
-    });
-    if (!admission.ok) {
-      log.warn({ reason: admission.reason }, 'imap connection refused: too many connections');
-      if (opts.implicitTls) conn.destroy();
-      else void conn.refuse('too many connections, try again later');
-      return;
-    }
     const caps = capabilities({ tls: opts.implicitTls, loginAllowed: opts.implicitTls || plaintextLoginAllowed, authenticated: false, appendLimit: limits.message_size });
     const greeting = untaggedStatus('OK', 'Postern IMAP4rev1 server ready', { code: 'CAPABILITY', capabilities: caps });
-    void conn.start(greeting).catch((e: unknown) => {
-      log.error({ err: e }, 'imap connection failed to start');
-      conn.destroy();
-    });
-  };
-
-  const server = createServer(onConnection);
-  const { host, port } = splitHostPort(opts.listen);
-  server.listen(port, host);
-  await once(server, 'listening');
-  const address = server.address();
-  const bound = typeof address === 'object' && address ? address.port : port;
-  logger.info({ listen: `${host}:${bound}`, implicitTls: opts.implicitTls }, 'imap listening');
-  return {
-    port: bound,
-    close: async (): Promise<void> => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const c of connections) c.destroy();
-      await closed;
-    },
-  };
+    return { conn, start: () => conn.start(greeting) };
+  });
 }

@@ -1,0 +1,85 @@
+/**
+ * The TCP side shared by the retrieval listeners (IMAP, POP3): accept a socket, give it a
+ * connection id in the log, count it against `limits.connections_per_ip` and
+ * `connections_total`, refuse it in the protocol's own words when over (on an implicit-TLS port
+ * just close it: a plaintext refusal would be noise inside a TLS handshake), and on close end
+ * every connection still open.
+ */
+import { createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { ConnectionCounter, newId, splitHostPort, type Config, type Logger } from '@postern/core';
+
+/** What a listener needs of a protocol connection (ImapConnection, Pop3Connection). */
+export interface ListenedConnection {
+  onClosed(handler: () => void): void;
+  destroy(): void;
+  /** Says the server is busy in the protocol's own words, then closes. */
+  refuse(text: string): Promise<void>;
+}
+
+export interface Listener {
+  /** The bound port. */
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface ListenerOptions {
+  /** "imap", "imaps", "pop3", "pop3s": the log's `proto`. */
+  proto: string;
+  /** "host:port"; port 0 picks a free one. */
+  listen: string;
+  implicitTls: boolean;
+  limits: Pick<Config['limits'], 'connections_per_ip' | 'connections_total'>;
+  logger: Logger;
+}
+
+/**
+ * Listens on `opts.listen`; `accept` builds the protocol connection for each socket and returns
+ * it with what starts it (the greeting), which runs only for an admitted connection.
+ */
+export async function listen<C extends ListenedConnection>(
+  opts: ListenerOptions,
+  accept: (socket: Socket, ip: string, log: Logger) => { conn: C; start: () => Promise<void> },
+): Promise<Listener> {
+  const { proto, logger } = opts;
+  const counter = new ConnectionCounter(opts.limits.connections_per_ip, opts.limits.connections_total);
+  const connections = new Set<C>();
+
+  const server = createServer((socket) => {
+    const ip = socket.remoteAddress ?? 'unknown';
+    const log = logger.child({ cid: newId(), proto, ip });
+    const { conn, start } = accept(socket, ip, log);
+    const admission = counter.admit(ip);
+    connections.add(conn);
+    conn.onClosed(() => {
+      connections.delete(conn);
+      if (admission.ok) admission.release();
+      log.debug(`${proto} disconnected`);
+    });
+    if (!admission.ok) {
+      log.warn({ reason: admission.reason }, `${proto} connection refused: too many connections`);
+      if (opts.implicitTls) conn.destroy();
+      else void conn.refuse('too many connections, try again later');
+      return;
+    }
+    log.debug(`${proto} connected`);
+    void start().catch((e: unknown) => {
+      log.error({ err: e }, `${proto} connection failed to start`);
+      conn.destroy();
+    });
+  });
+  const { host, port } = splitHostPort(opts.listen);
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  logger.info({ listen: `${host}:${bound}`, implicitTls: opts.implicitTls }, `${proto} listening`);
+  return {
+    port: bound,
+    close: async (): Promise<void> => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of connections) c.destroy();
+      await closed;
+    },
+  };
+}

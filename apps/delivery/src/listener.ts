@@ -3,10 +3,11 @@
  * connection id in the log, count it against `limits.connections_per_ip` and
  * `connections_total`, refuse it in the protocol's own words when over (on an implicit-TLS port
  * just close it: a plaintext refusal would be noise inside a TLS handshake), and on close end
- * every connection still open.
+ * every connection still open. Also the TLS upgrade both protocols make the same way.
  */
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { TLSSocket, type SecureContext, type TlsOptions } from 'node:tls';
 import { ConnectionCounter, newId, splitHostPort, type Config, type Logger } from '@postern/core';
 
 /** What a listener needs of a protocol connection (ImapConnection, Pop3Connection). */
@@ -82,4 +83,37 @@ export async function listen<C extends ListenedConnection>(
       await closed;
     },
   };
+}
+
+export interface TlsUpgrade {
+  secureContext: () => SecureContext;
+  sniCallback: TlsOptions['SNICallback'];
+  /** The handshake must finish within this, or the socket is destroyed. */
+  timeoutMs: number;
+  logger: Logger;
+  proto: string;
+}
+
+/**
+ * Starts server-side TLS on an accepted socket (implicit TLS, or after STARTTLS/STLS); the
+ * caller swaps its socket for `secure` at once and awaits `handshake`: false, and the socket
+ * destroyed, when the handshake fails or takes longer than `timeoutMs`.
+ */
+export function upgradeToTls(plain: Socket, opts: TlsUpgrade): { secure: TLSSocket; handshake: Promise<boolean> } {
+  plain.setTimeout(0);
+  const secure = new TLSSocket(plain, { isServer: true, secureContext: opts.secureContext(), SNICallback: opts.sniCallback, minVersion: 'TLSv1.2' });
+  const handshake = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => secure.destroy(), opts.timeoutMs);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    secure.on('error', (e) => {
+      clearTimeout(timer);
+      opts.logger.debug({ err: e.message }, `${opts.proto} TLS error`);
+      secure.destroy();
+      resolve(false);
+    });
+  });
+  return { secure, handshake };
 }

@@ -4,7 +4,7 @@
  * and IDLE, STARTTLS, the autologout timer, and the writer with back-pressure.
  */
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import {
   continuation,
   FramingError,
@@ -16,6 +16,7 @@ import {
 } from '@postern/imap';
 import type { Logger } from '@postern/core';
 import type { After, ImapSession, SessionIo } from './session.js';
+import { upgradeToTls } from '../listener.js';
 
 export interface ConnectionOptions {
   logger: Logger;
@@ -258,29 +259,16 @@ export class ImapConnection implements SessionIo {
 
   /** Wraps the socket in TLS; false (and the socket destroyed) when the handshake fails. */
   private startTls(): Promise<boolean> {
-    const plain = this.socket;
-    plain.setTimeout(0);
-    const secure = new TLSSocket(plain, {
-      isServer: true,
-      secureContext: this.opts.secureContext(),
-      SNICallback: this.opts.sniCallback,
-      minVersion: 'TLSv1.2',
+    const { secure, handshake } = upgradeToTls(this.socket, {
+      secureContext: this.opts.secureContext,
+      sniCallback: this.opts.sniCallback,
+      timeoutMs: this.opts.preAuthTimeoutMs,
+      logger: this.opts.logger,
+      proto: 'imap',
     });
     this.socket = secure;
     secure.on('close', () => this.finish());
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => secure.destroy(), this.opts.preAuthTimeoutMs);
-      secure.once('secure', () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-      secure.on('error', (e) => {
-        clearTimeout(timer);
-        this.opts.logger.debug({ err: e.message }, 'imap TLS error');
-        secure.destroy();
-        resolve(false);
-      });
-    });
+    return handshake;
   }
 
   private finish(): void {

@@ -3,12 +3,13 @@
  * are answered one after another, in order), STLS, and the idle timer.
  */
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from '@postern/core';
 import { LineFramer, type FrameEvent } from './framer.js';
 import { ok } from './reply.js';
 import type { Outcome, Pop3Session } from './session.js';
 import { ReplyWriter, TruncatedMessageError } from './writer.js';
+import { upgradeToTls } from '../listener.js';
 
 /** Queued commands before we stop reading from the socket (pipelining backpressure). */
 const MAX_QUEUED = 64;
@@ -123,30 +124,17 @@ export class Pop3Connection {
 
   /** Wraps the socket in TLS; false (and the socket destroyed) when the handshake fails. */
   private startTls(): Promise<boolean> {
-    const plain = this.socket;
-    plain.setTimeout(0);
-    const secure = new TLSSocket(plain, {
-      isServer: true,
-      secureContext: this.opts.secureContext(),
-      SNICallback: this.opts.sniCallback,
-      minVersion: 'TLSv1.2',
+    const { secure, handshake } = upgradeToTls(this.socket, {
+      secureContext: this.opts.secureContext,
+      sniCallback: this.opts.sniCallback,
+      timeoutMs: this.opts.idleTimeoutMs,
+      logger: this.opts.logger,
+      proto: 'pop3',
     });
     this.socket = secure;
     this.writer.setSocket(secure);
     secure.on('close', () => this.finish());
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => secure.destroy(), this.opts.idleTimeoutMs);
-      secure.once('secure', () => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-      secure.on('error', (e) => {
-        clearTimeout(timer);
-        this.opts.logger.debug({ err: e.message }, 'pop3 TLS error');
-        secure.destroy();
-        resolve(false);
-      });
-    });
+    return handshake;
   }
 
   private finish(): void {

@@ -29,12 +29,11 @@ import {
   type QueueStore,
   type TlsMaterial,
   type User,
-  passwordAllowed,
   plainIp,
 } from '@postern/core';
 import { completeSubmission } from './message.js';
 import { signMessage } from './sign.js';
-import { authenticateSmtp, ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
+import { ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;
@@ -53,56 +52,13 @@ const userOf = (session: SMTPServerSession): User => session.user as User;
 export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolean): SMTPServer {
   installEnhancedCodes();
   const { config, accounts, queue, log } = deps;
-  const dev = config.profile === 'development';
 
   return createSmtpServer({
-    name: config.hostname,
+    ...sharedServerOptions(deps),
     banner: 'Postern ESMTP submission',
     secure: implicitTls,
-    key: deps.tls.current.key,
-    cert: deps.tls.current.cert,
-    SNICallback: deps.tls.sniCallback,
-    minVersion: 'TLSv1.2',
-    size: config.limits.message_size,
-    rejectOversized: true,
-    authMethods: ['PLAIN', 'LOGIN'],
     authOptional: false,
     authRequiredMessage: 'Authentication required',
-    // AUTH without TLS is refused in onAuth except on loopback in development
-    allowInsecureAuth: dev,
-    hideENHANCEDSTATUSCODES: false,
-    hideDSN: false,
-    hidePIPELINING: false,
-    hide8BITMIME: false,
-    hideSMTPUTF8: false,
-    disableReverseLookup: true,
-    socketTimeout: config.limits.command_timeout,
-    closeTimeout: 5_000,
-    logger: false,
-    onConnect(session, cb) {
-      try {
-        deps.limits.open(session.id, session.remoteAddress);
-        // RFC 4954 §4: AUTH is not even offered before TLS (development: loopback excepted)
-        if (!session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
-        cb();
-      } catch (err) {
-        log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
-        cb(err as Error);
-      }
-    },
-    onSecure(_socket, session, cb) {
-      session.disabledCommands = [];
-      cb();
-    },
-    onClose(session) {
-      deps.limits.close(session.id);
-    },
-    onAuth(auth, session, cb) {
-      void authenticateSmtp(deps, auth.username ?? '', auth.password ?? '', session).then(
-        (user) => cb(null, { user }),
-        (err: Error) => cb(err),
-      );
-    },
     onMailFrom(address, session, cb) {
       // smtp-server asks for AUTH itself only while AUTH is offered (not before STARTTLS)
       if (!session.user) return cb(new SmtpReply(530, '5.7.0', 'Authentication required'));

@@ -29,13 +29,11 @@ import {
   type Logger,
   type LoginThrottle,
   type TlsMaterial,
-  type User,
-  passwordAllowed,
   plainIp,
 } from '@postern/core';
 import type { DirectDelivery, Handed } from './direct-delivery.js';
 import { checkInbound } from './inbound-auth.js';
-import { authenticateSmtp, ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
+import { ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;
@@ -66,7 +64,6 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   const { config, accounts, log } = deps;
   const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
   const trusted = trustedNetworks(config.transfer.trusted_networks);
-  const dev = config.profile === 'development';
   const mayRelay = (session: SMTPServerSession): boolean => {
     if (session.user) return true;
     const ip = plainIp(session.remoteAddress);
@@ -74,51 +71,9 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   };
 
   const server = createSmtpServer({
-    name: config.hostname,
+    ...sharedServerOptions({ ...deps, limits }),
     banner: 'Postern ESMTP',
-    key: deps.tls.current.key,
-    cert: deps.tls.current.cert,
-    SNICallback: deps.tls.sniCallback,
-    minVersion: 'TLSv1.2',
-    size: config.limits.message_size,
-    rejectOversized: true,
     authOptional: true,
-    authMethods: ['PLAIN', 'LOGIN'],
-    // AUTH before TLS is refused in onAuth except on loopback in development
-    allowInsecureAuth: dev,
-    hideENHANCEDSTATUSCODES: false,
-    hideDSN: false,
-    hidePIPELINING: false,
-    hide8BITMIME: false,
-    hideSMTPUTF8: false,
-    disableReverseLookup: true,
-    socketTimeout: config.limits.command_timeout,
-    closeTimeout: 5_000,
-    logger: false,
-    onConnect(session, cb) {
-      try {
-        limits.open(session.id, session.remoteAddress);
-        // RFC 4954 §4: AUTH is not even offered before TLS (development: loopback excepted)
-        if (!session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
-        cb();
-      } catch (err) {
-        log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
-        cb(err as Error);
-      }
-    },
-    onSecure(_socket, session, cb) {
-      session.disabledCommands = [];
-      cb();
-    },
-    onClose(session) {
-      limits.close(session.id);
-    },
-    onAuth(auth, session, cb) {
-      void authenticateSmtp(deps, auth.username ?? '', auth.password ?? '', session).then(
-        (user) => cb(null, { user }),
-        (err: Error) => cb(err),
-      );
-    },
     onMailFrom(address, session, cb) {
       if (address.address === '') return cb();
       try {

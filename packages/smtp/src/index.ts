@@ -11,3 +11,4 @@ export { readMessage } from './read-message.js';
 export { ConnectionLimits } from './connection-limits.js';
 export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 export { createSmtpServer } from './greeting.js';
+export { sharedServerOptions, type ServerOptionsDeps } from './server-options.js';

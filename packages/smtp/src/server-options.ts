@@ -1,0 +1,64 @@
+/**
+ * The smtp-server options our two internet-facing servers (the MX and submission) share: the
+ * TLS material, the extensions we announce, size and timeouts, connection limits counted before
+ * the greeting (421 when over), and AUTH as authenticateSmtp does it, not even offered before
+ * TLS (RFC 4954 §4; the development profile offers it on loopback too).
+ */
+import type { SMTPServerOptions } from 'smtp-server';
+import { passwordAllowed, type Config, type TlsMaterial } from '@postern/core';
+import { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
+import type { ConnectionLimits } from './connection-limits.js';
+
+export interface ServerOptionsDeps extends SmtpAuthDeps {
+  config: Config;
+  tls: TlsMaterial;
+  limits: ConnectionLimits;
+}
+
+export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions {
+  const { config, log } = deps;
+  return {
+    name: config.hostname,
+    key: deps.tls.current.key,
+    cert: deps.tls.current.cert,
+    SNICallback: deps.tls.sniCallback,
+    minVersion: 'TLSv1.2',
+    size: config.limits.message_size,
+    rejectOversized: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    // AUTH before TLS is refused in authenticateSmtp except on loopback in development
+    allowInsecureAuth: config.profile === 'development',
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    hidePIPELINING: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    disableReverseLookup: true,
+    socketTimeout: config.limits.command_timeout,
+    closeTimeout: 5_000,
+    logger: false,
+    onConnect(session, cb) {
+      try {
+        deps.limits.open(session.id, session.remoteAddress);
+        if (!session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
+        cb();
+      } catch (err) {
+        log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
+        cb(err as Error);
+      }
+    },
+    onSecure(_socket, session, cb) {
+      session.disabledCommands = [];
+      cb();
+    },
+    onClose(session) {
+      deps.limits.close(session.id);
+    },
+    onAuth(auth, session, cb) {
+      void authenticateSmtp(deps, auth.username ?? '', auth.password ?? '', session).then(
+        (user) => cb(null, { user }),
+        (err: Error) => cb(err),
+      );
+    },
+  };
+}

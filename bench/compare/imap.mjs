@@ -13,7 +13,6 @@
 //
 //   npx turbo run build && node bench/compare/imap.mjs --messages 10000,100000 --idle 1000,10000
 import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { indexMessage } from '@postern/mime';
 import { available, startPostfixDovecot } from './lib/postfix-dovecot.mjs';
 import { startPostern } from './lib/postern.mjs';
 import { memoryBytes } from './lib/proc.mjs';
+import { ImapClient, makeMessage, WORDS } from '../lib/imap.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -42,88 +42,7 @@ const IDLE = values.idle.split(',').map(Number).filter((c) => c > 0).sort((a, b)
 const IDLE_PARALLEL = Number(values['idle-parallel']);
 const MAX_IDLE = IDLE.at(-1) ?? 0;
 
-const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ');
-function makeMessage(i, bodyBytes) {
-  const w = (k) => WORDS[(i * 7 + k * 13) % WORDS.length];
-  let body = `Hello ${w(1)} ${w(2)} ${w(3)}, message number ${i} token${i}.\r\n`;
-  const line = `${w(4)} ${w(5)} ${w(6)} lorem ipsum dolor sit amet consectetur adipiscing elit\r\n`;
-  while (body.length < bodyBytes) body += line;
-  return Buffer.from(
-    `From: Sender ${i % 500} <sender${i % 500}@example.org>\r\nTo: Bench <${USER}>\r\n` +
-      `Subject: Report ${w(0)} ${i}\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <b${i}@example.org>\r\n` +
-      `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`,
-  );
-}
-const messageAt = (i) => makeMessage(i, i < BIG ? 1024 * 1024 : 1500);
-
-/** A bare IMAP client: commands, tagged replies, bytes received. */
-class Client {
-  constructor(socket) {
-    this.socket = socket;
-    this.buf = Buffer.alloc(0);
-    this.bytes = 0;
-    this.waiter = null;
-    this.closed = false;
-    socket.on('data', (d) => {
-      this.bytes += d.length;
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this.waiter?.();
-    });
-    // a server that refuses (BYE, reset) must fail the waiting command, not leave it hanging
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closed = true;
-      this.waiter?.();
-    });
-  }
-  static open(port, timeoutMs = 30_000) {
-    return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.off('error', reject);
-        s.setTimeout(0);
-        resolve(new Client(s));
-      });
-      s.once('error', reject);
-      s.setTimeout(timeoutMs, () => s.destroy(new Error(`connect to ${port}: no answer in ${timeoutMs} ms`)));
-    });
-  }
-  async until(prefix) {
-    const needle = Buffer.from(`\r\n${prefix}`);
-    for (;;) {
-      const at = this.buf.length >= prefix.length && this.buf.subarray(0, prefix.length).toString() === prefix ? -2 : this.buf.indexOf(needle);
-      if (at !== -1) {
-        const start = at + 2;
-        const end = this.buf.indexOf('\r\n', start);
-        if (end !== -1) {
-          const line = this.buf.subarray(start, end).toString();
-          this.buf = this.buf.subarray(end + 2);
-          return line;
-        }
-      } else if (this.buf.length > 1 << 20) {
-        this.buf = this.buf.subarray(this.buf.length - 4096);
-      }
-      if (this.closed) throw new Error(`connection closed waiting for "${prefix}"; last bytes: ${JSON.stringify(this.buf.subarray(-200).toString())}`);
-      await new Promise((r) => (this.waiter = r));
-    }
-  }
-  async cmd(tag, text) {
-    this.socket.write(`${tag} ${text}\r\n`);
-    let hits = null;
-    if (/SEARCH/.test(text)) hits = (await this.until('* SEARCH')).split(' ').length - 2;
-    const line = await this.until(`${tag} `);
-    if (!line.startsWith(`${tag} OK`)) throw new Error(`${text}: ${line}`);
-    return hits;
-  }
-  /** Leaves IDLE and logs out; the server closes first, so TIME_WAIT stays on its side, not on our ephemeral ports. */
-  async logout(ms) {
-    if (this.closed) return;
-    const closed = new Promise((r) => this.socket.once('close', r));
-    this.socket.write('DONE\r\nz LOGOUT\r\n');
-    const timer = new Promise((r) => setTimeout(r, ms).unref());
-    await Promise.race([closed, timer]);
-    this.socket.destroy();
-  }
-}
+const messageAt = (i) => makeMessage(i, i < BIG ? 1024 * 1024 : 1500, USER);
 
 async function timed(run) {
   const t = performance.now();
@@ -132,7 +51,7 @@ async function timed(run) {
 }
 
 async function operations(port, n) {
-  const c = await Client.open(port);
+  const c = await ImapClient.open(port);
   await c.until('* OK');
   const out = {};
   // LOGIN apart: Postern checks an scrypt hash (slow by design), this Dovecot a plain passwd-file
@@ -194,7 +113,7 @@ async function idleMemory(port, roots, counts) {
     for (const count of counts) {
       const have = clients.length;
       await pool(count - have, IDLE_PARALLEL, async () => {
-        const k = await Client.open(port);
+        const k = await ImapClient.open(port);
         clients.push(k);
         // a connection that gets no answer is given up (the server closes nothing for us)
         const stuck = setTimeout(() => k.socket.destroy(), 60_000);

@@ -107,15 +107,15 @@ export async function startWebmailOnFreePort(configFor: (port: number) => string
   }
 }
 
-export async function posternBackend(options: { messageSize?: number } = {}): Promise<Backend & { instance: Instance; webmailLogs(): string }> {
+export async function posternBackend(options: { messageSize?: number; limits?: Record<string, unknown> } = {}): Promise<Backend & { instance: Instance; webmailLogs(): string }> {
   const domain = 'mua.test';
   const ports = { smtp: await freePort(), submission: await freePort(), submissions: await freePort(), lmtp: await freePort() };
   const instance = new MuaInstance({ domain, users: { me: 'password-me-1', other: 'password-other-2' } }, ports);
   instance.imapPort = await freePort();
   instance.webmailPort = await freePort();
   const messageSize = options.messageSize ?? 2_000_000;
-  instance.limits = { message_size: messageSize };
-  await instance.start({ limits: { message_size: messageSize }, auth: { max_failures_per_account: 3 } });
+  instance.limits = { message_size: messageSize, ...options.limits };
+  await instance.start({ limits: instance.limits, auth: { max_failures_per_account: 3 } });
   let webmail: Awaited<ReturnType<typeof startWebmailOnFreePort>>;
   try {
     await waitFor(() => portOpen(instance.imapPort), 20_000, 'IMAP listener');

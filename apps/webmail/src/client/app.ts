@@ -136,12 +136,21 @@ function watchedFolder(): string {
   return $('#messages')?.dataset['folder'] ?? ($('article.message') as HTMLElement | null)?.dataset['folder'] ?? 'INBOX';
 }
 
+/** Set when a form on the page is being submitted: the page is on its way elsewhere. */
+let leaving = false;
+window.addEventListener('submit', (e) => {
+  // bubbling reaches the window last, after a form's own handler could prevent the submission
+  if (!e.defaultPrevented) leaving = true;
+});
+
 async function fetchNewer(folder: string): Promise<void> {
   const table = $('#messages');
   const after = Number(table?.dataset['topUid'] ?? body.dataset['topUid'] ?? '0') || 0;
   const r = await fetch(`/newer?f=${encodeURIComponent(folder)}&after=${after}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
   if (r.status === 401) {
-    window.location.href = '/login?expired=1';
+    // After "Log out" the session is gone before this answer: going to "session ended" now
+    // would cancel the navigation to "logged out" (found as a flaky test).
+    if (!leaving) window.location.href = '/login?expired=1';
     return;
   }
   if (!r.ok) return;

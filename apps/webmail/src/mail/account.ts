@@ -15,8 +15,10 @@ import { hasAttachment, messageParts, type MessageParts } from './structure.js';
 
 export class LoginError extends Error {
   constructor(
-    /** auth: the server said no to these credentials; unavailable: it could not be asked. */
-    readonly kind: 'auth' | 'unavailable',
+    /** auth: the server said no to these credentials; refused: it refused the login for now
+     * whatever the credentials (too many connections, locked out: RFC 5530 LIMIT, UNAVAILABLE);
+     * unavailable: it could not be asked. */
+    readonly kind: 'auth' | 'refused' | 'unavailable',
     message: string,
   ) {
     super(message);
@@ -170,8 +172,12 @@ export class MailAccount {
       await client.connect();
     } catch (err) {
       client.close();
-      const e = err as { authenticationFailed?: boolean; serverResponseCode?: string; message?: string };
-      if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') throw new LoginError('auth', 'wrong address or password');
+      const e = err as { authenticationFailed?: boolean; serverResponseCode?: string; response?: string; message?: string };
+      // imapflow marks every NO to LOGIN authenticationFailed; only AUTHENTICATIONFAILED, or a NO
+      // without a response code (servers that give none), says the credentials are wrong.
+      const code = e.serverResponseCode?.toUpperCase();
+      if (code === 'AUTHENTICATIONFAILED' || (e.authenticationFailed && code === undefined)) throw new LoginError('auth', 'wrong address or password');
+      if (e.authenticationFailed) throw new LoginError('refused', (e.response ?? e.message ?? code ?? '').replace(/^.*?\bNO\s+(\[[^\]]*\]\s*)?/i, '').trim());
       throw new LoginError('unavailable', e.message ?? String(err));
     }
     return client;

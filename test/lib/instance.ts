@@ -196,8 +196,13 @@ export class Instance {
     for (const app of this.options.apps ?? APPS) await this.startApp(app);
   }
 
-  private portOf(app: AppName): number {
-    return app === 'delivery' ? this.ports.lmtp : app === 'transfer' ? this.ports.smtp : this.ports.submission;
+  /**
+   * The ports an app listens on, all of which must be open before it counts as started: an app
+   * that binds one listener and then fails on the next (EADDRINUSE) exits, and start() tries
+   * again on other ports, instead of a test meeting a half-started instance.
+   */
+  protected portsOf(app: AppName): number[] {
+    return [app === 'delivery' ? this.ports.lmtp : app === 'transfer' ? this.ports.smtp : this.ports.submission];
   }
 
   async startApp(app: AppName): Promise<void> {
@@ -220,7 +225,8 @@ export class Instance {
     await waitFor(
       async () => {
         if (exited) throw new Error(`${app} exited: ${this.logs(app).slice(-2000)}`);
-        return portOpen(this.portOf(app));
+        for (const port of this.portsOf(app)) if (!(await portOpen(port))) return false;
+        return true;
       },
       20_000,
       `${app} to listen`,

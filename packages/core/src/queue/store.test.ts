@@ -52,6 +52,31 @@ describe('QueueStore', () => {
     expect(q.due(10, new Set(['m2'])).map((e) => e.id)).toEqual(['m1', 'm3']);
   });
 
+  it('queues a message with its first attempt already recorded (direct delivery)', async () => {
+    const m = msg('d1', 'alice@a.test', ['bob@b.test', 'carol@b.test', 'dave@b.test']);
+    await q.enqueueAttempted(
+      m,
+      [
+        { recipientId: 0, kind: 'delivered', reply: '250 2.0.0 ok' },
+        { recipientId: 1, kind: 'deferred', reply: '451 4.3.0 try later' },
+        { recipientId: 2, kind: 'failed', reply: '552 5.2.2 mailbox full' },
+      ],
+      policy,
+      notices,
+    );
+    // only carol waits, for her retry, with the attempt counted
+    const d1 = (): ReturnType<QueueStore['due']> => q.due(10).filter((e) => e.id === 'd1');
+    expect(d1()).toEqual([]);
+    now += policy.retryInitialMs;
+    const [entry] = d1();
+    expect(entry?.recipients.map((r) => [r.address, r.attempts, r.lastError])).toEqual([['carol@b.test', 1, '451 4.3.0 try later']]);
+    // dave's failure went to the sender as a DSN, in the same commit
+    const dsn = q.get('failure-d1');
+    expect(dsn?.recipients.map((r) => r.address)).toEqual(['alice@a.test']);
+    expect(dsn?.data.toString()).toMatch(/Final-Recipient: rfc822;\s*dave@b\.test/i);
+    expect(dsn?.data.toString()).not.toMatch(/Final-Recipient: rfc822;\s*bob@b\.test/i);
+  });
+
   it('rolls back only the piece of a batch that failed', async () => {
     const results = await Promise.allSettled([q.enqueue(msg('ok1')), q.enqueue(msg('ok1')), q.enqueue(msg('ok2'))]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);

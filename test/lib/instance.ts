@@ -77,7 +77,8 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000
   }
 }
 
-function portOpen(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     s.once('connect', () => {

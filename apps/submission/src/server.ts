@@ -33,7 +33,7 @@ import {
 } from '@postern/core';
 import { completeSubmission } from './message.js';
 import { signMessage } from './sign.js';
-import { ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
+import { ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;
@@ -106,7 +106,6 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
     const user = userOf(session);
     const id = newId();
     const added = completeSubmission(data, user, accounts, config.hostname, id);
-    const rcpts = session.envelope.rcptTo;
     const tlsInfo = session.tlsOptions ? `${session.tlsOptions.version ?? ''} ${session.tlsOptions.name}`.trim() : undefined;
     const received = receivedHeader({
       helo: session.hostNameAppearsAs,
@@ -120,12 +119,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
     const sender = formatAddress(parseAddress((session.envelope.mailFrom || { address: user.address }).address));
     const unsigned = Buffer.concat([Buffer.from(received + added), data]);
     const message = await signMessage(unsigned, { domain: parseAddress(sender).domain, selector: config.dkim.selector, dataDir: config.dataDir });
-    const recipients = rcpts.map((r) => ({
-      address: formatAddress(parseAddress(r.address)),
-      orcpt: r.dsn?.orcpt ?? null,
-      notify: r.dsn?.notify ?? null,
-    }));
-    const envDsn = session.envelope.dsn;
+    const { recipients, envid, ret, smtputf8 } = queuedEnvelope(session);
     await queue.enqueue({
       id,
       sender,
@@ -133,12 +127,9 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       data: message,
       origin: 'submission',
       client: `${user.address} ${plainIp(session.remoteAddress)}`,
-      envid: envDsn?.envid ?? null,
-      ret: envDsn?.ret === 'FULL' || envDsn?.ret === 'HDRS' ? envDsn.ret : null,
-      smtputf8:
-        session.envelope.smtpUtf8 === true ||
-        needsSmtpUtf8(parseAddress(sender)) ||
-        recipients.some((r) => needsSmtpUtf8(parseAddress(r.address))),
+      envid,
+      ret,
+      smtputf8: smtputf8 || needsSmtpUtf8(parseAddress(sender)),
       body8bit: has8bit(message),
     });
     log.info(

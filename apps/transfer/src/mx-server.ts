@@ -20,7 +20,6 @@ import {
   headerSection,
   headerValues,
   has8bit,
-  needsSmtpUtf8,
   newId,
   parseAddress,
   receivedHeader,
@@ -33,7 +32,7 @@ import {
 } from '@postern/core';
 import type { DirectDelivery, Handed } from './direct-delivery.js';
 import { checkInbound } from './inbound-auth.js';
-import { ConnectionLimits, createSmtpServer, installEnhancedCodes, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
+import { ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;
@@ -158,16 +157,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       ...(tlsInfo ? { tls: tlsInfo } : {}),
     });
     const full = Buffer.concat([Buffer.from(received + verdict.prepend), verdict.message]);
-    // a recipient given twice is one recipient (as Postfix's cleanup does)
-    const recipients = [
-      ...new Map(
-        rcpts.map((r) => {
-          const address = formatAddress(parseAddress(r.address));
-          return [address, { address, orcpt: r.dsn?.orcpt ?? null, notify: r.dsn?.notify ?? null }] as const;
-        }),
-      ).values(),
-    ];
-    const envDsn = session.envelope.dsn;
+    const { recipients, envid, ret, smtputf8 } = queuedEnvelope(session);
     const handed = await deps.handOver.accept({
       id,
       sender: sender === '' ? '' : formatAddress(parseAddress(sender)),
@@ -175,9 +165,9 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       data: full,
       origin: 'mx',
       client: `${plainIp(session.remoteAddress)} ${session.hostNameAppearsAs}`,
-      envid: envDsn?.envid ?? null,
-      ret: envDsn?.ret === 'FULL' || envDsn?.ret === 'HDRS' ? envDsn.ret : null,
-      smtputf8: session.envelope.smtpUtf8 === true || recipients.some((r) => needsSmtpUtf8(parseAddress(r.address))),
+      envid,
+      ret,
+      smtputf8,
       body8bit: has8bit(full),
     });
     log.info(

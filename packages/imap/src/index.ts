@@ -115,6 +115,7 @@ export {
   idResponse,
   fetchResponse,
   fetchResponseText,
+  isFetchTextKind,
   type FetchTextItem,
   type ResponseOptions,
   type ResponseStatus,

@@ -276,8 +276,16 @@ function writeData(w: ChunkWriter, data: Buffer | null, binary: boolean): void {
   else w.literal(data, binary && data.includes(0));
 }
 
-/** The items that carry no message data: their whole response is text. */
-export type FetchTextItem = Extract<FetchResponseItem, { kind: 'UID' | 'RFC822.SIZE' | 'MODSEQ' | 'FLAGS' | 'INTERNALDATE' | 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'BINARY.SIZE' }>;
+/** The FETCH items that carry no message data: their whole response is text. */
+const TEXT_KINDS = ['UID', 'RFC822.SIZE', 'MODSEQ', 'FLAGS', 'INTERNALDATE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BINARY.SIZE'] as const;
+const TEXT_KIND_SET: ReadonlySet<string> = new Set(TEXT_KINDS);
+
+export type FetchTextItem = Extract<FetchResponseItem, { kind: (typeof TEXT_KINDS)[number] }>;
+
+/** True when a FETCH item of this kind, asked for or answered, is text only (no literal). */
+export function isFetchTextKind(kind: string): boolean {
+  return TEXT_KIND_SET.has(kind);
+}
 
 function itemText(item: FetchTextItem): string {
   switch (item.kind) {

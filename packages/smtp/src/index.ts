@@ -12,3 +12,4 @@ export { ConnectionLimits } from './connection-limits.js';
 export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 export { createSmtpServer } from './greeting.js';
 export { sharedServerOptions, type ServerOptionsDeps } from './server-options.js';
+export { queuedEnvelope, type QueuedEnvelope } from './envelope.js';

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { SMTPServer } from 'smtp-server';
 import { ensureCertificate } from '@postern/core';
-import { freePort, waitFor } from '../../lib/instance.js';
+import { freePort, portOpen, waitFor } from '../../lib/instance.js';
 import type { Backend, User } from './backend.js';
-import { portOpen, startWebmailOnFreePort } from './postern.js';
+import { startWebmailOnFreePort } from './postern.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 

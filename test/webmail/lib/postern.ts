@@ -123,7 +123,6 @@ export async function posternBackend(options: { messageSize?: number; limits?: R
   await instance.start({ limits: instance.limits, auth: { max_failures_per_account: 3 } });
   let webmail: Awaited<ReturnType<typeof startWebmailOnFreePort>>;
   try {
-    await waitFor(() => portOpen(instance.imapPort), 20_000, 'IMAP listener');
     webmail = await startWebmailOnFreePort((port) => {
       instance.webmailPort = port;
       extendConfig(instance.configFile, { imap: instance.imapPort, webmail: port });
@@ -158,16 +157,4 @@ export async function posternBackend(options: { messageSize?: number; limits?: R
       await instance.stop();
     },
   };
-}
-
-export async function portOpen(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

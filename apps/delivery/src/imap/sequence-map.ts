@@ -111,8 +111,10 @@ export class SequenceMap {
 
   /** Removes the listed UIDs; returns the sequence numbers they had, ascending. */
   remove(uids: ReadonlySet<number>): number[] {
-    const gone = [...uids].filter((u) => this.seqOf(u) > 0).sort((a, b) => a - b);
-    const seqs = gone.map((u) => this.seqOf(u));
+    const found = [...uids].map((u) => [u, this.seqOf(u)] as const).filter(([, seq]) => seq > 0);
+    found.sort((a, b) => a[0] - b[0]);
+    const gone = found.map(([u]) => u);
+    const seqs = found.map(([, seq]) => seq);
     if (gone.length === 0) return seqs;
     const old = { starts: this.starts, ends: this.ends, runs: this.runs };
     this.starts = new Uint32Array(Math.max(4, old.runs + gone.length));

@@ -119,9 +119,9 @@ const toMailbox = (r: MailboxRow): Mailbox => ({
   size: r.total_size,
 });
 
-/** Flag list of a row: system flags in a fixed order, then keywords. */
 const FLAG_LIST = Object.entries(FLAG_BITS) as ReadonlyArray<[SystemFlag, number]>;
 
+/** Flag list of a row: system flags in a fixed order, then keywords. */
 export function flagsFromBits(bits: number, keywords: string): string[] {
   const out: string[] = [];
   // Once per message of every FETCH FLAGS: no Object.entries() per call.

@@ -4,7 +4,7 @@
  * messages streams in constant memory; a large body section is a literal streamed chunk by
  * chunk from the store, each chunk written only once the socket has taken the one before.
  */
-import { fetchResponseText, vanishedResponse, type CommandOf, type FetchTextItem } from '@postern/imap';
+import { fetchResponseText, isFetchTextKind, vanishedResponse, type CommandOf, type FetchTextItem } from '@postern/imap';
 import { ContentGoneError, FLAG_BITS } from '@postern/core';
 import { fetchResponseParts } from '../fetch-response.js';
 import type { LiteralSource } from '../literal.js';
@@ -15,9 +15,6 @@ import type { ImapSession } from '../session.js';
 import { uidRanges } from '../targets.js';
 
 const FLUSH_BYTES = 256 * 1024;
-
-/** FETCH items whose responses are text only (no literal): see `textOnly` below. */
-const TEXT_ITEMS = new Set(['UID', 'FLAGS', 'MODSEQ', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BINARY.SIZE']);
 
 export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<Reply> {
   const sel = s.sel();
@@ -52,7 +49,7 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
   let bytes = 0;
   // A flag sync (`UID FETCH 1:* (FLAGS)`) or a header listing carries no literal: its responses
   // are built as one string per page, one Buffer instead of one per message (bench/imap).
-  const textOnly = c.attributes.every((a) => TEXT_ITEMS.has(a.kind));
+  const textOnly = c.attributes.every((a) => isFetchTextKind(a.kind));
   let text = '';
   for (const [lo, hi] of ranges) {
     let from = lo;

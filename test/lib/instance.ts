@@ -197,18 +197,11 @@ export class Instance {
     for (const app of this.options.apps ?? APPS) await this.startApp(app);
   }
 
-  /**
-   * The ports an app listens on, all of which must be open before it counts as started: an app
-   * that binds one listener and then fails on the next (EADDRINUSE) exits, and start() tries
-   * again on other ports, instead of a test meeting a half-started instance.
-   */
-  protected portsOf(app: AppName): number[] {
-    return [app === 'delivery' ? this.ports.lmtp : app === 'transfer' ? this.ports.smtp : this.ports.submission];
-  }
-
   async startApp(app: AppName): Promise<void> {
+    // The IPC channel carries the app's "ready" (runApp): every listener bound. A port probe
+    // would also answer for another process that holds the port while ours failed to bind it.
     const child = spawn(process.execPath, [entryOf(app), '--config', this.configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, POSTERN_LOG_LEVEL: process.env['POSTERN_TEST_LOG_LEVEL'] ?? 'info' },
     });
     this.children.set(app, child);
@@ -219,19 +212,19 @@ export class Instance {
     };
     child.stdout!.on('data', append);
     child.stderr!.on('data', append);
-    let exited = false;
-    child.once('exit', () => {
-      exited = true;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after 20000 ms waiting for ${app} to listen: ${this.logs(app).slice(-2000)}`)), 20_000);
+      child.on('message', (m: unknown) => {
+        if ((m as { postern?: string } | null)?.postern !== 'ready') return;
+        clearTimeout(timer);
+        resolve();
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        // the output may still be arriving: give it a moment, so EADDRINUSE is in the error
+        setTimeout(() => reject(new Error(`${app} exited: ${this.logs(app).slice(-2000)}`)), 50);
+      });
     });
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`${app} exited: ${this.logs(app).slice(-2000)}`);
-        for (const port of this.portsOf(app)) if (!(await portOpen(port))) return false;
-        return true;
-      },
-      20_000,
-      `${app} to listen`,
-    );
   }
 
   logs(app: AppName): string {

@@ -55,6 +55,9 @@ export function runApp(name: string, start: (config: Config, options: { logger: 
     (running) => {
       app = running;
       if (stopping) void running.close().then(() => process.exit(0));
+      // A parent that gave us an IPC channel (the test harness) learns that every listener is
+      // bound, which probing a port cannot tell apart from another process on that port.
+      process.send?.({ postern: 'ready' }, () => process.disconnect?.());
     },
     (err: unknown) => {
       logger.fatal({ err }, 'failed to start');

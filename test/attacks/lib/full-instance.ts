@@ -41,11 +41,6 @@ export class FullInstance extends Instance {
     this.retrieval.webmail = await freePort();
   }
 
-  /** The delivery agent counts as started once IMAP and POP3 listen too. */
-  protected override portsOf(app: AppName): number[] {
-    return app === 'delivery' ? [...super.portsOf(app), this.retrieval.imap, this.retrieval.pop3] : super.portsOf(app);
-  }
-
   /** The pid of the running app (null when it is not running). */
   pid(app: AppName): number | null {
     const entry = `/apps/${app}/dist/main.js`;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'smol-toml';
 import { loadConfig } from '@postern/core';
-import { freePort, Instance, waitFor, type AppName, type StartSettings } from '../../lib/instance.js';
+import { freePort, Instance, waitFor, type StartSettings } from '../../lib/instance.js';
 import type { Backend } from './backend.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -88,11 +88,6 @@ class MuaInstance extends Instance {
     await super.pickPorts();
     this.imapPort = await freePort();
     this.webmailPort = await freePort();
-  }
-
-  /** The delivery agent counts as started once IMAP listens too. */
-  protected override portsOf(app: AppName): number[] {
-    return app === 'delivery' ? [...super.portsOf(app), this.imapPort] : super.portsOf(app);
   }
 }
 

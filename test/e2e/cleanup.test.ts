@@ -7,12 +7,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { skip } from '@postern/testkit';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from './lib/exec.js';
 import { cleanLeftovers, Network, netnsUnavailable } from './lib/netns.js';
 
 const unavailable = netnsUnavailable();
-if (unavailable) process.stdout.write(`e2e: skipped: ${unavailable}\n`);
+if (unavailable) skip('e2e: harness cleanup', unavailable);
 
 /** Running (a zombie waiting for its reaper counts as gone). */
 const alive = (pid: number): boolean => {

@@ -6,16 +6,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { skip } from '@postern/testkit';
 
 const testDir = fileURLToPath(new URL('..', import.meta.url));
 
 if (process.platform !== 'linux' || typeof process.getuid !== 'function' || process.getuid() !== 0) {
-  process.stdout.write('e2e: skipped: the end-to-end suite needs root on Linux (network namespaces); run `sudo npm run test:e2e`\n');
+  skip('e2e: the end-to-end suite', 'root on Linux (network namespaces): run `sudo npm test`');
   process.exit(0);
 }
 const ip = spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' });
 if (ip.error || ip.status !== 0) {
-  process.stdout.write('e2e: skipped: `ip netns` is not available here (install iproute2)\n');
+  skip('e2e: the end-to-end suite', '`ip netns`: apt-get install iproute2');
   process.exit(0);
 }
 const r = spawnSync('npx', ['vitest', 'run', '--config', 'e2e/vitest.config.ts'], { cwd: testDir, stdio: 'inherit' });

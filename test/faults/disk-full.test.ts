@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { skip as skipSuite } from '@postern/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lib/instance.js';
 import { createFullInstance, type FullInstance } from '../attacks/lib/full-instance.js';
@@ -33,8 +34,8 @@ function cannotMount(): string | null {
   }
 }
 
-const skip = cannotMount();
-if (skip) console.warn(`disk-full tests skipped: ${skip}`);
+const cannot = cannotMount();
+const skip = cannot === null ? null : skipSuite('a full disk (faults)', `a tmpfs mount (${cannot}): run as root on Linux`);
 
 let a: FullInstance;
 let dataDir: string;

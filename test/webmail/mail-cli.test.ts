@@ -168,4 +168,4 @@ function suite(name: string, make: () => Promise<Backend & { instance?: { config
 }
 
 suite('Postern', () => posternBackend(), true);
-suite('Dovecot (interop)', () => dovecotBackend(), dovecotAvailable());
+suite('Dovecot (interop)', () => dovecotBackend(), dovecotAvailable('postern mail against Dovecot'));

@@ -13,14 +13,20 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { requirement } from '@postern/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lib/instance.js';
 import { attachmentOf, sendAs, sourceOf, subjects, withImap, type Backend } from './lib/backend.js';
-import { chromiumAvailable, launchChromium, type RunningBrowser } from './lib/browser.js';
+import { findChromium, launchChromium, type RunningBrowser } from './lib/browser.js';
 import { dovecotAvailable, dovecotBackend } from './lib/dovecot.js';
 import { fillCompose, login, navigates, openMessage, recordDialogs, row, shot, waitLive, type Dialogs } from './lib/pages.js';
 import { posternBackend } from './lib/postern.js';
 import { startTracker, type Tracker } from './lib/tracker.js';
+
+const chromiumPath = await findChromium();
+const chromiumMissing = requirement('webmail in a browser', [
+  { what: 'a Chromium that starts here', ok: chromiumPath !== null, install: 'npm ci (installs @sparticuz/chromium), or apt-get install chromium' },
+]);
 
 function suite(name: string, make: () => Promise<Backend>, enabled: boolean): void {
   describe.skipIf(!enabled)(`webmail against ${name}`, () => {
@@ -36,7 +42,7 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
     const subject = `Hello with file ${tag}`;
 
     beforeAll(async () => {
-      [b, chromium, tracker] = await Promise.all([make(), launchChromium(), startTracker()]);
+      [b, chromium, tracker] = await Promise.all([make(), launchChromium(chromiumPath!), startTracker()]);
       browser = chromium.browser;
       context = await browser.newContext();
       page = await context.newPage();
@@ -452,5 +458,5 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
   });
 }
 
-suite('Postern', () => posternBackend(), chromiumAvailable());
-suite('Dovecot (interop)', () => dovecotBackend(), chromiumAvailable() && dovecotAvailable());
+suite('Postern', () => posternBackend(), chromiumMissing === null);
+suite('Dovecot (interop)', () => dovecotBackend(), chromiumMissing === null && dovecotAvailable('webmail in a browser against Dovecot'));

@@ -9,11 +9,15 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requirement } from '@postern/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { indexMessage } from './index.js';
 
 const IMAP_BIN = '/usr/lib/dovecot/imap';
-const available = existsSync(IMAP_BIN);
+const available =
+  requirement('MIME structure against Dovecot (packages/mime)', [
+    { what: 'dovecot', ok: existsSync(IMAP_BIN), install: 'apt-get install dovecot-imapd' },
+  ]) === null;
 const corpusDir = fileURLToPath(new URL('../test/corpus/', import.meta.url));
 
 /** Where we differ from Dovecot 2.3 on purpose, and why. */

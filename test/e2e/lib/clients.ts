@@ -3,9 +3,14 @@
  * with STARTTLS and AUTH), curl (IMAP over implicit TLS), and Python's poplib and smtplib. Each
  * verifies the server's certificate against the file `postern init` made for that host, by its
  * DNS name, so TLS is checked, not waved through.
+ *
+ * swaks is a Debian package a fresh machine lacks: without it, the same submissions and relays
+ * go through Python's smtplib (which every machine has), and the swaks-specific checks are
+ * skipped loudly (an error under POSTERN_TEST_ALL=1).
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { commandNeed, requirement } from '@postern/testkit';
 import type { MailHost } from './mailhost.js';
 import type { Network } from './netns.js';
 
@@ -24,8 +29,53 @@ export interface SwaksMessage {
   headers?: Record<string, string>;
 }
 
+/** Whether swaks runs the submissions (else Python's smtplib does). */
+export const haveSwaks = requirement('e2e: swaks as the SMTP client (Python smtplib stands in)', [commandNeed('swaks')]) === null;
+
+/** What a submission showed: the reply codes to STARTTLS and AUTH, and the DATA reply. */
+export interface Submitted {
+  /** swaks' whole transcript, or '' when Python sent it. */
+  transcript: string;
+  starttls: number | null;
+  auth: number | null;
+  data: string;
+}
+
+/** Python's smtplib sends it (clients/smtp_send.py); the request is its JSON input. */
+async function pythonSend(net: Network, from: string, request: object): Promise<{ code: number | null; out: string; result: Submitted | null }> {
+  const r = await net.run(from, 'python3', [join(clientsDir, 'smtp_send.py')], { input: JSON.stringify(request), timeoutMs: 60_000 });
+  const out = r.stdout.toString('utf8') + r.stderr;
+  const line = r.stdout.toString('utf8').trim().split('\n').at(-1) ?? '';
+  let result: Submitted | null = null;
+  try {
+    const j = JSON.parse(line) as { starttls: number | null; auth: number | null; data: string | null };
+    result = { transcript: '', starttls: j.starttls, auth: j.auth, data: j.data ?? '' };
+  } catch {
+    /* refused before DATA: no result line */
+  }
+  return { code: r.code, out, result };
+}
+
+/** A submission over 587 with STARTTLS and AUTH, by swaks (or Python's smtplib). Throws when it fails. */
+export async function submit(net: Network, from: string, server: MailHost, account: Account, m: SwaksMessage): Promise<Submitted> {
+  if (haveSwaks) {
+    const transcript = await swaksSubmit(net, from, server, account, m);
+    const code = (re: RegExp): number | null => {
+      const x = re.exec(transcript);
+      return x ? Number(x[1]) : null;
+    };
+    // the DATA reply is the last 250 (only QUIT's 221 comes after it)
+    const data = [...transcript.matchAll(/^<~ *(250 .*?)\r?$/gm)].at(-1)?.[1] ?? '';
+    return { transcript, starttls: code(/^ -> STARTTLS\r?\n<- *(\d{3}) /m), auth: code(/^<~ *(235) /m), data };
+  }
+  const request = { host: server.hostname, port: 587, cafile: server.certFile, user: account.address, password: account.password, from: m.from, to: m.to, subject: m.subject, body: m.body, headers: m.headers ?? {} };
+  const r = await pythonSend(net, from, request);
+  if (r.code !== 0 || !r.result) throw new Error(`python smtplib submission failed (${r.code}):\n${r.out}`);
+  return r.result;
+}
+
 /** swaks over 587 with STARTTLS and AUTH; returns its transcript. Throws when it fails. */
-export async function swaksSubmit(net: Network, from: string, server: MailHost, account: Account, m: SwaksMessage): Promise<string> {
+async function swaksSubmit(net: Network, from: string, server: MailHost, account: Account, m: SwaksMessage): Promise<string> {
   const headers = Object.entries({ Subject: m.subject, ...m.headers }).flatMap(([k, v]) => ['--header', `${k}: ${v}`]);
   const r = await net.runOk(
     from,
@@ -43,9 +93,13 @@ export async function swaksSubmit(net: Network, from: string, server: MailHost, 
   return r.stdout.toString('utf8');
 }
 
-/** swaks to port 25 without AUTH or TLS: a stranger handing mail to an MX. `data` is the whole
- * message; returns the transcript and swaks' exit code (non-zero when refused). */
-export async function swaksRelay(net: Network, from: string, mx: string, envelope: { from: string; to: string }, data: string): Promise<{ code: number | null; transcript: string }> {
+/** Port 25 without AUTH or TLS: a stranger handing mail to an MX, by swaks (or Python's smtplib).
+ * `data` is the whole message; returns the transcript and the exit code (non-zero when refused). */
+export async function relay(net: Network, from: string, mx: string, envelope: { from: string; to: string }, data: string): Promise<{ code: number | null; transcript: string }> {
+  if (!haveSwaks) {
+    const r = await pythonSend(net, from, { host: mx, port: 25, ehlo: 'forger.test', from: envelope.from, to: [envelope.to], data });
+    return { code: r.code, transcript: r.out };
+  }
   const r = await net.run(
     from,
     'swaks',

@@ -1,7 +1,7 @@
 /**
  * The whole test network: five hosts on one switch (192.0.2.0/24, TEST-NET-1 of RFC 5737).
  *
- *   ns     192.0.2.53   dnsmasq serving a.test, b.test and the reverse zone
+ *   ns     192.0.2.53   the DNS host (dns-host.mjs, on dns2) serving a.test, b.test and the reverse zone
  *   mxa    192.0.2.10   Postern for a.test (mx.a.test)
  *   mxb    192.0.2.20   Postern for b.test (mx.b.test)
  *   client 192.0.2.100  where the users' mail clients run (swaks, curl, python)
@@ -10,13 +10,13 @@
  * Every host resolves through the DNS host. The mail hosts have no `routes` and no smarthost:
  * they find each other by MX lookup only.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { waitFor } from './exec.js';
 import { MailHost } from './mailhost.js';
 import { cleanLeftovers, Network, type HostProcess } from './netns.js';
-import { dnsmasqConfig, type PrintedRecord } from './zone.js';
+import type { PrintedRecord } from './zone.js';
 
 export const IP = { ns: '192.0.2.53', mxa: '192.0.2.10', mxb: '192.0.2.20', client: '192.0.2.100', forger: '192.0.2.66' } as const;
 
@@ -47,18 +47,10 @@ export const USERS = {
   bob: { address: 'bob@b.test', password: 'bob-pw-2' },
 } as const;
 
-/** The programs the scenarios run (Debian packages, installed by .ci/run). */
-const TOOLS: Record<string, string> = { dnsmasq: 'dnsmasq-base', swaks: 'swaks', curl: 'curl', python3: 'python3', ss: 'iproute2' };
-
-function missingTools(): string[] {
-  return Object.entries(TOOLS)
-    .filter(([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0)
-    .map(([tool, pkg]) => `${tool} (package ${pkg})`);
-}
+/** The DNS host's program: Node and dns2, nothing from the system. */
+const DNS_HOST = fileURLToPath(new URL('./dns-host.mjs', import.meta.url));
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
-  const missing = missingTools();
-  if (missing.length > 0) throw new Error(`the end-to-end suite needs ${missing.join(', ')}: apt-get install them (.ci/run does)`);
   const removed = cleanLeftovers();
   if (removed.length > 0) process.stderr.write(`e2e: removed leftovers of an earlier run: ${removed.join(', ')}\n`);
 
@@ -71,7 +63,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     a,
     b,
     published: new Map(),
-    dnsLog: join(net.dir, 'dnsmasq.log'),
+    dnsLog: '',
     async destroy() {
       await Promise.allSettled([a.stop(), b.stop()]);
       dns?.child.kill('SIGTERM');
@@ -80,7 +72,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     logs() {
       let dnsTail = '';
       try {
-        dnsTail = `--- dnsmasq log (tail) ---\n${readFileSync(world.dnsLog, 'utf8').slice(-3000)}`;
+        dnsTail = `--- DNS host log (tail) ---\n${readFileSync(world.dnsLog, 'utf8').slice(-3000)}`;
       } catch {
         /* not started */
       }
@@ -110,16 +102,17 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
         records.push(...d.records);
       }
     }
-    const conf = join(net.dir, 'dnsmasq.conf');
-    writeFileSync(conf, dnsmasqConfig({ listen: IP.ns, zones: ['test', '2.0.192.in-addr.arpa'], records }));
-    dns = net.start('ns', 'dnsmasq', 'dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`, '--pid-file=']);
+    const zoneFile = join(net.dir, 'zone.json');
+    writeFileSync(zoneFile, JSON.stringify(records));
+    dns = net.start('ns', 'dns', process.execPath, [DNS_HOST, zoneFile, IP.ns]);
     const started = dns;
+    world.dnsLog = started.log;
     let dnsExited = false;
     void started.exited.then(() => (dnsExited = true));
     await waitFor(
-      'dnsmasq to listen',
+      'the DNS host to listen',
       async () => {
-        if (dnsExited) throw new Error(`dnsmasq exited: ${readFileSync(started.log, 'utf8').slice(-2000)}`);
+        if (dnsExited) throw new Error(`the DNS host exited: ${readFileSync(started.log, 'utf8').slice(-2000)}`);
         return (await net.listening('ns')).has(53);
       },
       10_000,

@@ -1,15 +1,34 @@
 /**
- * A real headless Chromium (Debian's `chromium` package) driven by playwright-core over CDP.
- * playwright gives each launch a fresh --user-data-dir of its own (and removes it on close);
+ * A real headless Chromium driven by playwright-core. The browser comes from the npm registry:
+ * `@sparticuz/chromium` ships a Chromium build inside the package (unpacked into the temporary
+ * directory on first use), so the browser tests need no system package. `POSTERN_CHROMIUM` names
+ * another binary; Debian's `/usr/bin/chromium` is the fallback when the packaged one cannot start
+ * here. playwright gives each launch a fresh --user-data-dir of its own (and removes it on close);
  * each test opens its own browser context (cookies, storage) inside it.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import packaged from '@sparticuz/chromium';
 import { chromium, type Browser } from 'playwright-core';
 
-export const CHROMIUM = process.env['POSTERN_CHROMIUM'] ?? '/usr/bin/chromium';
+/** Whether `path` is a Chromium that starts on this machine (its libraries are all present). */
+function starts(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const r = spawnSync(path, ['--version'], { stdio: 'ignore', timeout: 30_000 });
+  return r.status === 0;
+}
 
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
+/** The Chromium to drive, or null when none starts here. */
+export async function findChromium(): Promise<string | null> {
+  const chosen = process.env['POSTERN_CHROMIUM'];
+  if (chosen) return starts(chosen) ? chosen : null;
+  try {
+    const path = await packaged.executablePath();
+    if (starts(path)) return path;
+  } catch {
+    /* the package could not unpack its browser: try the system's */
+  }
+  return starts('/usr/bin/chromium') ? '/usr/bin/chromium' : null;
 }
 
 export interface RunningBrowser {
@@ -17,16 +36,20 @@ export interface RunningBrowser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<RunningBrowser> {
+export async function launchChromium(executablePath: string): Promise<RunningBrowser> {
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
+    // Our own flags, never the package's Lambda defaults (they turn off web security, which the
+    // CSRF and cross-site tests depend on). Without the background-networking flags Chromium
+    // keeps trying hosts this machine cannot reach.
     args: [
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
       '--disable-quic',
       '--no-first-run',
+      '--no-zygote',
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',

@@ -11,14 +11,22 @@ import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { SMTPServer } from 'smtp-server';
 import { ensureCertificate } from '@postern/core';
+import { requirement, rootNeed } from '@postern/testkit';
 import { freePort, portOpen, waitFor } from '../../lib/instance.js';
 import type { Backend, User } from './backend.js';
 import { startWebmailOnFreePort } from './postern.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 
-export function dovecotAvailable(): boolean {
-  return existsSync(DOVECOT) && process.getuid?.() === 0 && spawnSync('id', ['nobody']).status === 0;
+/** Whether the Dovecot interop suite `suite` can run here; a loud skip (see @postern/testkit) when not. */
+export function dovecotAvailable(suite: string): boolean {
+  return (
+    requirement(suite, [
+      { what: 'dovecot', ok: existsSync(DOVECOT), install: 'apt-get install dovecot-imapd' },
+      rootNeed('root (Dovecot drops privileges to nobody)'),
+      { what: 'a user nobody', ok: spawnSync('id', ['nobody'], { stdio: 'ignore' }).status === 0, install: 'useradd nobody' },
+    ]) === null
+  );
 }
 
 function dovecotConfig(dir: string, port: number, passwd: string): string {

@@ -5,36 +5,36 @@
  * before TLS and is refused when tried anyway (RFC 4954 §4, RFC 8314, RFC 2595 §3.1 / §4).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawTalk } from './lib/raw.js';
+import { Talk } from '@postern/testkit';
 import { createFullInstance, type FullInstance } from './lib/full-instance.js';
 
 const plain = (user: string, pass: string): string => Buffer.from(`\0${user}\0${pass}`).toString('base64');
 
-async function smtpOpen(port: number): Promise<RawTalk> {
-  const t = await RawTalk.open(port);
+async function smtpOpen(port: number): Promise<Talk> {
+  const t = await Talk.open(port);
   expect(await t.smtpReply()).toMatch(/^220 /);
   return t;
 }
 
-async function imapOpen(port: number): Promise<RawTalk> {
-  const t = await RawTalk.open(port);
+async function imapOpen(port: number): Promise<Talk> {
+  const t = await Talk.open(port);
   await t.until(/^\* OK.*\r\n/m);
   return t;
 }
 
 /** Sends a tagged IMAP command and returns everything up to and including its tagged reply. */
-async function imap(t: RawTalk, tag: string, command: string): Promise<string> {
+async function imap(t: Talk, tag: string, command: string): Promise<string> {
   await t.write(`${tag} ${command}\r\n`);
   return t.until(new RegExp(`^(?:.*\\r\\n)*?${tag} (?:OK|NO|BAD)[^\\r\\n]*\\r\\n`, 'm'));
 }
 
-async function pop3Open(port: number): Promise<RawTalk> {
-  const t = await RawTalk.open(port);
+async function pop3Open(port: number): Promise<Talk> {
+  const t = await Talk.open(port);
   await t.until(/^\+OK.*\r\n/m);
   return t;
 }
 
-async function pop3(t: RawTalk, line: string): Promise<string> {
+async function pop3(t: Talk, line: string): Promise<string> {
   await t.write(`${line}\r\n`);
   return (await t.until(/^[+-][^\r\n]*\r\n/m)).trimEnd();
 }

@@ -8,7 +8,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFullInstance, type FullInstance } from './lib/full-instance.js';
-import { RawTalk } from './lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 let a: FullInstance;
 const MB = 1024 * 1024;
@@ -32,18 +32,18 @@ afterAll(async () => {
   await a?.stop();
 });
 
-async function open(): Promise<RawTalk> {
-  const t = await RawTalk.open(a.retrieval.imap);
+async function open(): Promise<Talk> {
+  const t = await Talk.open(a.retrieval.imap);
   await t.until(/^\* OK.*\r\n/m);
   return t;
 }
 
-async function cmd(t: RawTalk, tag: string, line: string, timeoutMs = 10_000): Promise<string> {
+async function cmd(t: Talk, tag: string, line: string, timeoutMs = 10_000): Promise<string> {
   await t.write(`${tag} ${line}\r\n`);
   return t.until(new RegExp(`^${tag} (?:OK|NO|BAD)[^\\r\\n]*\\r\\n`, 'm'), timeoutMs);
 }
 
-async function loggedIn(select = true): Promise<RawTalk> {
+async function loggedIn(select = true): Promise<Talk> {
   const t = await open();
   expect(await cmd(t, 'l1', 'LOGIN alice@a.test alice-password')).toMatch(/^l1 OK/m);
   if (select) expect(await cmd(t, 'l2', 'SELECT INBOX')).toMatch(/^l2 OK/m);
@@ -59,7 +59,7 @@ async function stillServing(): Promise<void> {
 }
 
 /** Writes `total` bytes of `fill` in 64 KB pieces (stops early when the server hangs up). */
-async function flood(t: RawTalk, total: number, fill = 'x'): Promise<number> {
+async function flood(t: Talk, total: number, fill = 'x'): Promise<number> {
   const piece = Buffer.alloc(64 * 1024, fill);
   let sent = 0;
   while (sent < total && !t.closed) {
@@ -193,7 +193,7 @@ describe('IMAP parser bombs', () => {
   ])('%s: an answer, not a crash', async (_name, line) => {
     // With the default line limit the framer refuses most of these before any parsing; here the
     // limit is 4 MB (see beforeAll), so they reach the parser and the command handlers.
-    const t = await RawTalk.open(big.retrieval.imap);
+    const t = await Talk.open(big.retrieval.imap);
     await t.until(/^\* OK.*\r\n/m);
     expect(await cmd(t, 'l1', 'LOGIN alice@a.test alice-password')).toMatch(/^l1 OK/m);
     expect(await cmd(t, 'l2', 'SELECT INBOX')).toMatch(/^l2 OK/m);

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFullInstance, type FullInstance } from './lib/full-instance.js';
-import { RawTalk } from './lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 let a: FullInstance;
 const MB = 1024 * 1024;
@@ -59,7 +59,7 @@ const CASES: ReadonlyArray<[string, () => string]> = [
 
 /** Delivers over LMTP; returns the reply to the data. */
 async function lmtpDeliver(message: string): Promise<string> {
-  const t = await RawTalk.open(a.ports.lmtp);
+  const t = await Talk.open(a.ports.lmtp);
   try {
     await t.smtpReply();
     await t.smtp('LHLO attacker.example');
@@ -74,8 +74,8 @@ async function lmtpDeliver(message: string): Promise<string> {
   }
 }
 
-async function imapSession(): Promise<{ t: RawTalk; cmd: (line: string) => Promise<string> }> {
-  const t = await RawTalk.open(a.retrieval.imap, { keep: 64 * MB });
+async function imapSession(): Promise<{ t: Talk; cmd: (line: string) => Promise<string> }> {
+  const t = await Talk.open(a.retrieval.imap, { keep: 64 * MB });
   await t.until(/^\* OK.*\r\n/m);
   let n = 0;
   const cmd = async (line: string): Promise<string> => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRemote, type FakeRemote } from '../lib/fake-remote.js';
 import { createFullInstance, type FullInstance } from './lib/full-instance.js';
-import { RawTalk } from './lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 let a: FullInstance;
 let foreign: FakeRemote;
@@ -23,8 +23,8 @@ afterAll(async () => {
   await foreign?.close();
 });
 
-async function mxSession(port = a.ports.smtp): Promise<RawTalk> {
-  const t = await RawTalk.open(port);
+async function mxSession(port = a.ports.smtp): Promise<Talk> {
+  const t = await Talk.open(port);
   expect(await t.smtpReply()).toMatch(/^220 /);
   expect(await t.smtp('EHLO attacker.example')).toMatch(/^250[ -]/);
   return t;
@@ -112,7 +112,7 @@ describe('open relay tricks on port 25 (unauthenticated)', () => {
   });
 
   it('does not relay for a client that claims to be us in HELO or MAIL FROM', async () => {
-    const t = await RawTalk.open(a.ports.smtp);
+    const t = await Talk.open(a.ports.smtp);
     await t.smtpReply();
     expect(await t.smtp(`EHLO ${a.hostname}`)).toMatch(/^250/);
     expect(await t.smtp('MAIL FROM:<alice@a.test>')).toMatch(/^250/);

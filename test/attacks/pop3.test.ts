@@ -6,7 +6,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFullInstance, type FullInstance } from './lib/full-instance.js';
-import { RawTalk } from './lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 let a: FullInstance;
 const MB = 1024 * 1024;
@@ -29,8 +29,8 @@ afterAll(async () => {
 
 const rss = (): number => a.memory('delivery').rss;
 
-async function pop3Login(keep = 1024 * 1024): Promise<RawTalk> {
-  const t = await RawTalk.open(a.retrieval.pop3, { keep });
+async function pop3Login(keep = 1024 * 1024): Promise<Talk> {
+  const t = await Talk.open(a.retrieval.pop3, { keep });
   await t.until(/^\+OK.*\r\n/m);
   await t.write('USER alice@a.test\r\nPASS alice-password\r\n');
   await t.until(/^\+OK.*\r\n/m);
@@ -42,7 +42,7 @@ async function pop3Login(keep = 1024 * 1024): Promise<RawTalk> {
 describe('POP3 bombs', () => {
   it('a 10 MB line: refused without keeping it, the server stays up', async () => {
     const before = rss();
-    const t = await RawTalk.open(a.retrieval.pop3);
+    const t = await Talk.open(a.retrieval.pop3);
     await t.until(/^\+OK.*\r\n/m);
     const piece = Buffer.alloc(64 * 1024, 'u');
     await t.write('USER ');
@@ -84,7 +84,7 @@ describe('a client that never reads', () => {
 
   it('IMAP: FETCH of 40 MB into a socket nobody reads does not grow the server by 40 MB', async () => {
     const before = rss();
-    const t = await RawTalk.open(a.retrieval.imap);
+    const t = await Talk.open(a.retrieval.imap);
     await t.until(/^\* OK.*\r\n/m);
     await t.write('a LOGIN alice@a.test alice-password\r\nb SELECT INBOX\r\n');
     await t.until(/^b OK.*\r\n/m);

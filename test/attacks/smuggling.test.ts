@@ -14,7 +14,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lib/instance.js';
 import { createFullInstance, type FullInstance } from './lib/full-instance.js';
-import { RawTalk } from './lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 let a: FullInstance;
 let sink: RecordingSink;
@@ -101,7 +101,7 @@ function smuggled(tag: string, rcpt: string, forgedFrom: string): string {
 }
 
 /** Everything that follows the 354: the replies to the data and to QUIT. */
-async function afterData(t: RawTalk, pieces: readonly string[], gapMs: number): Promise<string[]> {
+async function afterData(t: Talk, pieces: readonly string[], gapMs: number): Promise<string[]> {
   for (const p of pieces) {
     await t.write(p);
     if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
@@ -151,8 +151,8 @@ async function expectOneTransaction(replies: string[], tag: string): Promise<voi
   expect(a.withQueue((q) => q.list()).filter((m) => m.sender.includes('bank.example'))).toEqual([]);
 }
 
-async function port25(): Promise<RawTalk> {
-  const t = await RawTalk.open(a.ports.smtp);
+async function port25(): Promise<Talk> {
+  const t = await Talk.open(a.ports.smtp);
   await t.smtpReply();
   await t.smtp('EHLO attacker.example');
   expect(await t.smtp('MAIL FROM:<attacker@outside.example>')).toMatch(/^250/);
@@ -200,7 +200,7 @@ describe('SMTP smuggling on port 25', () => {
 describe('SMTP smuggling on submission (to forge another user)', () => {
   it.each(FAKE_ENDS.slice(0, 6))('%s does not end the data', async (_name, fake) => {
     const tag = tagOf();
-    const t = await RawTalk.open(a.ports.submission);
+    const t = await Talk.open(a.ports.submission);
     await t.smtpReply();
     await t.smtp('EHLO client.example');
     expect(await t.smtp(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^235/);
@@ -216,7 +216,7 @@ describe('SMTP smuggling on submission (to forge another user)', () => {
 describe('smuggling on LMTP (the delivery agent)', () => {
   it.each(FAKE_ENDS.slice(0, 6))('%s does not end the data', async (_name, fake) => {
     const tag = tagOf();
-    const t = await RawTalk.open(a.ports.lmtp);
+    const t = await Talk.open(a.ports.lmtp);
     await t.smtpReply();
     await t.smtp('LHLO transfer.example');
     expect(await t.smtp('MAIL FROM:<attacker@outside.example>')).toMatch(/^250/);
@@ -230,7 +230,7 @@ describe('smuggling on LMTP (the delivery agent)', () => {
 describe('outbound: what we relay cannot be smuggled further', () => {
   it('normalizes every bare CR and LF before the next hop sees the data', async () => {
     const tag = tagOf();
-    const t = await RawTalk.open(a.ports.submission);
+    const t = await Talk.open(a.ports.submission);
     await t.smtpReply();
     await t.smtp('EHLO client.example');
     await t.smtp(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`);

@@ -9,7 +9,7 @@ import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lib/instance.js';
 import { createFullInstance, type FullInstance } from './lib/full-instance.js';
-import { RawTalk } from './lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 let a: FullInstance;
 
@@ -23,8 +23,8 @@ afterAll(async () => {
   await a?.stop();
 });
 
-async function asAlice(): Promise<RawTalk> {
-  const t = await RawTalk.open(a.ports.submission);
+async function asAlice(): Promise<Talk> {
+  const t = await Talk.open(a.ports.submission);
   await t.smtpReply();
   await t.smtp('EHLO client.example');
   expect(await t.smtp(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^235 /);

@@ -13,7 +13,7 @@ import { skip as skipSuite } from '@postern/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lib/instance.js';
 import { createFullInstance, type FullInstance } from '../attacks/lib/full-instance.js';
-import { RawTalk } from '../attacks/lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 const MB = 1024 * 1024;
 
@@ -79,7 +79,7 @@ const body = (tag: string, kb: number): string => `Subject: ${tag}\r\nX-Tag: ${t
 
 /** One message over a raw session; returns the reply to the data (or to MAIL/RCPT if refused there). */
 async function send(port: number, tag: string, kb: number, auth = false): Promise<string> {
-  const t = await RawTalk.open(port);
+  const t = await Talk.open(port);
   try {
     await t.smtpReply();
     await t.smtp('EHLO client.example');

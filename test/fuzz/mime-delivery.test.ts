@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFullInstance, type FullInstance } from '../attacks/lib/full-instance.js';
-import { RawTalk } from '../attacks/lib/raw.js';
+import { Talk } from '@postern/testkit';
 import { corpus, saveToCorpus, SCALE, SEED } from './lib/session-fuzz.js';
 
 let a: FullInstance;
@@ -47,7 +47,7 @@ const mimeMessage = fc
   .map(([head, body, nl]) => Buffer.from(`${[...head, '', ...body].join(nl)}\r\n`, 'utf8'));
 
 async function lmtpDeliver(message: Buffer): Promise<string> {
-  const t = await RawTalk.open(a.ports.lmtp);
+  const t = await Talk.open(a.ports.lmtp);
   try {
     await t.smtpReply();
     await t.smtp('LHLO fuzz.example');
@@ -79,7 +79,7 @@ async function check(message: Buffer): Promise<string | null> {
   if (a.pid('delivery') === null) return `delivery died: ${a.logs('delivery').slice(-2000)}`;
   const stored = a.messages('alice@a.test');
   const last = stored[stored.length - 1]!;
-  const t = await RawTalk.open(a.retrieval.imap, { keep: 16 * 1024 * 1024 });
+  const t = await Talk.open(a.retrieval.imap, { keep: 16 * 1024 * 1024 });
   try {
     await t.until(/^\* OK.*\r\n/m);
     let n = 0;

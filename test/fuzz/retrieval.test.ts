@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFullInstance, type FullInstance } from '../attacks/lib/full-instance.js';
-import { RawTalk } from '../attacks/lib/raw.js';
+import { Talk } from '@postern/testkit';
 import { fuzzTarget, longRun, mutated, noise, SCALE, sessionOf, type Target } from './lib/session-fuzz.js';
 
 let a: FullInstance;
@@ -58,7 +58,7 @@ const pop3Line = fc.oneof(
 const pop3Login = ['', 'USER alice@a.test\r\nPASS alice-password\r\n', `AUTH PLAIN ${b64('\0bob@a.test\0bob-password')}\r\n`, 'CAPA\r\n'];
 
 async function pop3Probe(): Promise<void> {
-  const t = await RawTalk.open(a.retrieval.pop3);
+  const t = await Talk.open(a.retrieval.pop3);
   try {
     await t.until(/^\+OK.*\r\n/m, 5_000);
     // the maildrop may be locked by a session the server has not noticed closing yet: retry briefly
@@ -127,7 +127,7 @@ const imapLine = fc.oneof(
 const imapLogin = ['', 'a0 LOGIN alice@a.test alice-password\r\n', 'a0 LOGIN bob@a.test bob-password\r\na00 SELECT INBOX\r\n', 'a0 LOGIN alice@a.test alice-password\r\na00 ENABLE QRESYNC\r\na01 SELECT INBOX\r\n'];
 
 async function imapProbe(): Promise<void> {
-  const t = await RawTalk.open(a.retrieval.imap);
+  const t = await Talk.open(a.retrieval.imap);
   try {
     await t.until(/^\* OK.*\r\n/m, 5_000);
     await t.write('p1 LOGIN alice@a.test alice-password\r\n');

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFullInstance, type FullInstance } from '../attacks/lib/full-instance.js';
-import { RawTalk } from '../attacks/lib/raw.js';
+import { Talk } from '@postern/testkit';
 import { fuzzTarget, longRun, mutated, noise, SCALE, sessionOf, type Target } from './lib/session-fuzz.js';
 
 let a: FullInstance;
@@ -82,7 +82,7 @@ const smtpSession = (prefixes: readonly string[]) =>
 
 /** A real transaction after the noise: the server still delivers. */
 async function smtpProbe(port: number, greeting: string, authenticate: boolean): Promise<void> {
-  const t = await RawTalk.open(port);
+  const t = await Talk.open(port);
   try {
     await t.smtpReply(5_000);
     if (!(await t.smtp(`${greeting} probe.example`, 5_000)).startsWith('250')) throw new Error('no 250 to the greeting');

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInstance, waitFor, type Instance } from '../lib/instance.js';
-import { SmtpTalk } from '../lib/smtp-talk.js';
+import { Talk } from '@postern/testkit';
 
 let a: Instance;
 
@@ -25,15 +25,15 @@ afterAll(async () => {
 
 /** One transaction on port 25; the DATA reply. */
 async function send(port: number, from: string, to: readonly string[], tag: string): Promise<string> {
-  const t = await SmtpTalk.open(port);
-  expect(await t.reply()).toMatch(/^220 /);
-  expect(await t.command('EHLO outside.example')).toMatch(/^250/);
-  expect(await t.command(`MAIL FROM:<${from}>`)).toMatch(/^250/);
-  for (const rcpt of to) expect(await t.command(`RCPT TO:<${rcpt}>`)).toMatch(/^250/);
-  expect(await t.command('DATA')).toMatch(/^354/);
+  const t = await Talk.open(port);
+  expect(await t.smtpReply()).toMatch(/^220 /);
+  expect(await t.smtp('EHLO outside.example')).toMatch(/^250/);
+  expect(await t.smtp(`MAIL FROM:<${from}>`)).toMatch(/^250/);
+  for (const rcpt of to) expect(await t.smtp(`RCPT TO:<${rcpt}>`)).toMatch(/^250/);
+  expect(await t.smtp('DATA')).toMatch(/^354/);
   t.write(`From: ${from}\r\nSubject: ${tag}\r\nX-Tag: ${tag}\r\n\r\nbody of ${tag}\r\n.\r\n`);
-  const reply = await t.reply();
-  await t.command('QUIT');
+  const reply = await t.smtpReply();
+  await t.smtp('QUIT');
   t.close();
   return reply;
 }

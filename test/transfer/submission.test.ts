@@ -5,7 +5,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInstance, waitFor, type Instance } from '../lib/instance.js';
-import { SmtpTalk } from '../lib/smtp-talk.js';
+import { Talk } from '@postern/testkit';
 
 let a: Instance;
 
@@ -50,18 +50,18 @@ async function sendError(p: Promise<unknown>): Promise<SmtpError> {
 
 describe('submission', () => {
   it('offers AUTH only after STARTTLS and wants AUTH before MAIL', async () => {
-    const t = await SmtpTalk.open(a.ports.submission);
-    expect(await t.reply()).toMatch(/^220 /);
-    const ehlo = await t.command('EHLO client.test');
+    const t = await Talk.open(a.ports.submission);
+    expect(await t.smtpReply()).toMatch(/^220 /);
+    const ehlo = await t.smtp('EHLO client.test');
     expect(ehlo).toMatch(/STARTTLS/);
     expect(ehlo).not.toMatch(/AUTH/);
-    expect(await t.command(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^5\d\d /);
-    expect(await t.command('MAIL FROM:<alice@a.test>')).toMatch(/^530 5\.7\.0/);
-    expect(await t.command('STARTTLS')).toMatch(/^220 /);
+    expect(await t.smtp(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^5\d\d /);
+    expect(await t.smtp('MAIL FROM:<alice@a.test>')).toMatch(/^530 5\.7\.0/);
+    expect(await t.smtp('STARTTLS')).toMatch(/^220 /);
     await t.upgrade();
-    expect(await t.command('EHLO client.test')).toMatch(/AUTH PLAIN LOGIN/);
-    expect(await t.command(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^235 /);
-    expect(await t.command('MAIL FROM:<alice@a.test>')).toMatch(/^250 /);
+    expect(await t.smtp('EHLO client.test')).toMatch(/AUTH PLAIN LOGIN/);
+    expect(await t.smtp(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^235 /);
+    expect(await t.smtp('MAIL FROM:<alice@a.test>')).toMatch(/^250 /);
     t.close();
   });
 
@@ -102,18 +102,18 @@ describe('submission', () => {
   });
 
   it('refuses recipients past the limit with 452 4.5.3', async () => {
-    const t = await SmtpTalk.open(a.ports.submission);
-    await t.reply();
-    await t.command('EHLO client.test');
-    await t.command('STARTTLS');
+    const t = await Talk.open(a.ports.submission);
+    await t.smtpReply();
+    await t.smtp('EHLO client.test');
+    await t.smtp('STARTTLS');
     await t.upgrade();
-    await t.command('EHLO client.test');
-    expect(await t.command(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^235/);
-    expect(await t.command('MAIL FROM:<alice@a.test>')).toMatch(/^250/);
-    for (const n of [1, 2, 3]) expect(await t.command(`RCPT TO:<r${n}@remote.test>`)).toMatch(/^250/);
-    expect(await t.command('RCPT TO:<r4@remote.test>')).toMatch(/^452 4\.5\.3/);
-    expect(await t.command('RSET')).toMatch(/^250/);
-    expect(await t.command('QUIT')).toMatch(/^221/);
+    await t.smtp('EHLO client.test');
+    expect(await t.smtp(`AUTH PLAIN ${Buffer.from('\0alice@a.test\0alice-password').toString('base64')}`)).toMatch(/^235/);
+    expect(await t.smtp('MAIL FROM:<alice@a.test>')).toMatch(/^250/);
+    for (const n of [1, 2, 3]) expect(await t.smtp(`RCPT TO:<r${n}@remote.test>`)).toMatch(/^250/);
+    expect(await t.smtp('RCPT TO:<r4@remote.test>')).toMatch(/^452 4\.5\.3/);
+    expect(await t.smtp('RSET')).toMatch(/^250/);
+    expect(await t.smtp('QUIT')).toMatch(/^221/);
     t.close();
   });
 

@@ -14,6 +14,7 @@
  * and a test can send bare CR, NUL or 8-bit octets. Every wait has a deadline and fails with what
  * was received, so a test never hangs on a server that stopped talking.
  */
+import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
@@ -23,11 +24,13 @@ export interface TalkOptions {
   tls?: boolean;
   /** Local address to connect from (any 127.0.0.0/8 address on loopback). */
   localAddress?: string;
-  /** How many received octets to keep (default 1,000,000). */
+  /** How many received octets to keep, unconsumed and in `all` (default 1,000,000). */
   keep?: number;
+  /** Whether `all` records what was received (default true; false for large downloads). */
+  record?: boolean;
   /** Default deadline of every wait, in ms (default 10,000). */
   timeoutMs?: number;
-  /** How received lines are decoded: 'latin1' (default: one code unit per octet) or 'utf8'. */
+  /** How text is encoded and lines decoded: 'latin1' (default: one code unit per octet) or 'utf8'. */
   encoding?: 'latin1' | 'utf8';
 }
 
@@ -48,6 +51,7 @@ export class Talk {
     private readonly keep: number,
     private readonly timeoutMs: number,
     private readonly encoding: 'latin1' | 'utf8',
+    private readonly record: boolean,
   ) {
     this.closedPromise = this.attach(socket);
   }
@@ -59,7 +63,7 @@ export class Talk {
       const s: Socket = options.tls ? tlsConnect({ ...base, rejectUnauthorized: false, servername: 'localhost' }) : connect(base);
       s.once(options.tls ? 'secureConnect' : 'connect', () => {
         s.removeListener('error', reject);
-        resolve(new Talk(s, options.keep ?? 1_000_000, options.timeoutMs ?? 10_000, options.encoding ?? 'latin1'));
+        resolve(new Talk(s, options.keep ?? 1_000_000, options.timeoutMs ?? 10_000, options.encoding ?? 'latin1', options.record ?? true));
       });
       s.once('error', reject);
     });
@@ -68,8 +72,13 @@ export class Talk {
   private attach(socket: Socket): Promise<void> {
     socket.on('data', (d: Buffer) => {
       const s = d.toString('latin1');
-      this.buffer = (this.buffer + s).slice(-this.keep);
-      this.all = (this.all + s).slice(-this.keep);
+      // slice only past the cap: slicing flattens the string, and a big download arrives in many pieces
+      this.buffer += s;
+      if (this.buffer.length > this.keep) this.buffer = this.buffer.slice(-this.keep);
+      if (this.record) {
+        this.all += s;
+        if (this.all.length > this.keep) this.all = this.all.slice(-this.keep);
+      }
       this.wake?.();
     });
     socket.on('error', () => undefined);
@@ -99,18 +108,18 @@ export class Talk {
 
   // ---- sending ----
 
-  /** Writes bytes (a string is sent as latin1: every code unit one octet). */
+  /** Writes bytes as they are; a string in the connection's encoding (latin1: one octet per code unit). */
   write(data: string | Buffer): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const ok = this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, () => resolve());
+      const ok = this.socket.write(typeof data === 'string' ? Buffer.from(data, this.encoding) : data, () => resolve());
       if (!ok) this.socket.once('drain', () => resolve());
     });
   }
 
-  /** Sends one line; CRLF is added. */
-  send(line: string): Promise<void> {
-    return this.write(`${line}\r\n`);
+  /** Sends one line, adding CRLF; a Buffer is sent as it is (for bytes that are not one line). */
+  send(line: string | Buffer): Promise<void> {
+    return this.write(typeof line === 'string' ? `${line}\r\n` : line);
   }
 
   // ---- receiving ----
@@ -248,6 +257,44 @@ export class Talk {
     }
   }
 
+  /** The next `n` octets, hashed as they arrive and never held together (a large literal). */
+  async imapLiteral(n: number, timeoutMs = this.timeoutMs): Promise<{ sha: string; length: number }> {
+    const deadline = Date.now() + timeoutMs;
+    const h = createHash('sha256');
+    let left = n;
+    while (left > 0) {
+      if (this.buffer.length === 0) {
+        const wait = deadline - Date.now();
+        if (wait <= 0 || this.closed) throw new Error(`${this.closed ? 'connection closed' : 'timed out'} with ${left} of ${n} literal octets to come`);
+        await this.sleepUntilData(wait);
+        continue;
+      }
+      const take = Math.min(left, this.buffer.length);
+      h.update(Buffer.from(this.buffer.slice(0, take), 'latin1'));
+      this.buffer = this.buffer.slice(take);
+      left -= take;
+    }
+    return { sha: h.digest('hex'), length: n };
+  }
+
+  /**
+   * Sends `tag text` and reads the answer with every literal hashed instead of kept (see
+   * `imapLiteral`): a test can check 20 MB of FETCH output without holding it.
+   */
+  async imapHashed(tag: string, text: string, timeoutMs = this.timeoutMs): Promise<{ lines: string[]; literals: Array<{ sha: string; length: number }> }> {
+    await this.send(`${tag} ${text}`);
+    const deadline = Date.now() + timeoutMs;
+    const lines: string[] = [];
+    const literals: Array<{ sha: string; length: number }> = [];
+    for (;;) {
+      const l = await this.line(Math.max(1, deadline - Date.now()));
+      lines.push(l);
+      const m = /~?\{(\d+)\}$/.exec(l);
+      if (m) literals.push(await this.imapLiteral(Number(m[1]), Math.max(1, deadline - Date.now())));
+      if (l.startsWith(`${tag} `)) return { lines, literals };
+    }
+  }
+
   /** Sends a tagged command (its first word is the tag unless `tag` is given); every line of the answer. */
   async imap(line: string, tag = line.split(' ')[0] ?? '', timeoutMs = this.timeoutMs): Promise<string[]> {
     await this.send(line);
@@ -291,6 +338,23 @@ export class Talk {
   async sieve(line: string, timeoutMs = this.timeoutMs): Promise<string[]> {
     await this.send(line);
     return this.sieveResponse(timeoutMs);
+  }
+
+  /** Everything still to come until the server closes the connection. */
+  async rest(timeoutMs = this.timeoutMs): Promise<Buffer> {
+    if (!(await this.waitClosed(timeoutMs))) throw new Error(`the server did not close the connection within ${timeoutMs} ms`);
+    const r = Buffer.from(this.buffer, 'latin1');
+    this.buffer = '';
+    return r;
+  }
+
+  /** Stops reading from the socket (the server's writes back up), until `resume()`. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   private sleepUntilData(ms: number): Promise<void> {

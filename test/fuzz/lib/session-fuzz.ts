@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { AppName } from '../../lib/instance.js';
 import type { FullInstance } from '../../attacks/lib/full-instance.js';
-import { RawTalk } from '../../attacks/lib/raw.js';
+import { Talk } from '@postern/testkit';
 
 export const SCALE = Math.max(1, Number(process.env['POSTERN_FUZZ_SCALE'] ?? 1));
 /** Fixed in CI so a run is repeatable; any number replays another campaign. */
@@ -91,7 +91,7 @@ const PROBE_EVERY = 8;
 
 /** One session of `input` against `target`, then the checks. */
 export async function runSession(inst: FullInstance, target: Target, input: SessionInput, pidBefore: number, probe = true): Promise<RunOutcome> {
-  const t = await RawTalk.open(target.port, { keep: 64 * 1024 });
+  const t = await Talk.open(target.port, { keep: 64 * 1024 });
   try {
     await t.until(target.greeting, 10_000);
     for (const seg of segments(input)) {

@@ -11,7 +11,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixture, flow, type Fixture } from './__tests__/fixture.js';
-import { StreamingClient } from './__tests__/streaming-client.js';
+import { Talk } from '@postern/testkit';
+
+/** Literals are hashed as they arrive (`imapHashed`), so nothing large is recorded. */
+const LARGE = { keep: 64 * 1024 * 1024, record: false, timeoutMs: 60_000 } as const;
 
 const ALICE = 'alice@example.test';
 const MB = 1024 * 1024;
@@ -90,25 +93,25 @@ async function measured(label: string, work: () => Promise<void>): Promise<{ rss
 
 describe('a 20 MB message', () => {
   it('streams BODY[] and BINARY[2] to a raw socket, byte for byte, without holding the message', async () => {
-    const c = await StreamingClient.open(port);
+    const c = await Talk.open(port, LARGE);
     await c.line();
-    await c.cmd('l', `LOGIN ${ALICE} "correct horse battery"`);
-    await c.cmd('s', 'SELECT INBOX');
+    await c.imapHashed('l', `LOGIN ${ALICE} "correct horse battery"`);
+    await c.imapHashed('s', 'SELECT INBOX');
     let whole: { sha: string; length: number } | undefined;
     let binary: { sha: string; length: number } | undefined;
     const growth = await measured('raw socket BODY.PEEK[] + BINARY.PEEK[2]', async () => {
-      const r = await c.cmd('f', `UID FETCH ${uid} (BODY.PEEK[] BINARY.SIZE[2])`);
+      const r = await c.imapHashed('f', `UID FETCH ${uid} (BODY.PEEK[] BINARY.SIZE[2])`);
       expect(r.lines.at(-1)).toBe('f OK UID FETCH completed');
       expect(r.lines.join("\n")).toContain(`BINARY.SIZE[2] ${attachment.length})`);
       whole = r.literals[0];
-      const b = await c.cmd('g', `UID FETCH ${uid} (BINARY.PEEK[2])`);
+      const b = await c.imapHashed('g', `UID FETCH ${uid} (BINARY.PEEK[2])`);
       expect(b.lines.at(-1)).toBe('g OK UID FETCH completed');
       binary = b.literals[0];
     });
     expect(whole).toEqual({ sha: sha(message), length: message.length });
     // Random bytes hold NUL: the server had to announce literal8 (RFC 3516 §4.3).
     expect(binary).toEqual({ sha: sha(attachment), length: attachment.length });
-    const partial = await c.cmd('p', `UID FETCH ${uid} (BINARY.PEEK[2]<5000000.3000000> BODY.PEEK[2]<100.200000>)`);
+    const partial = await c.imapHashed('p', `UID FETCH ${uid} (BINARY.PEEK[2]<5000000.3000000> BODY.PEEK[2]<100.200000>)`);
     expect(partial.lines[0]).toMatch(/BINARY\[2\]<5000000> ~\{3000000\}$/);
     expect(partial.literals[0]?.sha).toBe(sha(attachment.subarray(5_000_000, 8_000_000)));
     const p2 = message.indexOf('\r\n\r\n', message.indexOf('Content-Transfer-Encoding: base64')) + 4;
@@ -141,20 +144,20 @@ describe('a 20 MB message', () => {
 
   // Last: it expunges the message.
   it('drops the connection when the message is expunged part way through its literal', async () => {
-    const reader = await StreamingClient.open(port);
+    const reader = await Talk.open(port, LARGE);
     await reader.line();
-    await reader.cmd('l', `LOGIN ${ALICE} "correct horse battery"`);
-    await reader.cmd('s', 'EXAMINE INBOX');
+    await reader.imapHashed('l', `LOGIN ${ALICE} "correct horse battery"`);
+    await reader.imapHashed('s', 'EXAMINE INBOX');
     reader.pause();
     reader.send(`f UID FETCH ${uid} (BODY.PEEK[])`);
     // Let the server fill the socket buffers and wait for them to drain.
     await new Promise((r) => setTimeout(r, 300));
-    const other = await StreamingClient.open(port);
+    const other = await Talk.open(port, LARGE);
     await other.line();
-    await other.cmd('l', `LOGIN ${ALICE} "correct horse battery"`);
-    await other.cmd('s', 'SELECT INBOX');
-    expect((await other.cmd('d', `UID STORE ${uid} +FLAGS.SILENT (\\Deleted)`)).lines.at(-1)).toMatch(/^d OK/);
-    expect((await other.cmd('e', 'EXPUNGE')).lines.at(-1)).toMatch(/^e OK/);
+    await other.imapHashed('l', `LOGIN ${ALICE} "correct horse battery"`);
+    await other.imapHashed('s', 'SELECT INBOX');
+    expect((await other.imapHashed('d', `UID STORE ${uid} +FLAGS.SILENT (\\Deleted)`)).lines.at(-1)).toMatch(/^d OK/);
+    expect((await other.imapHashed('e', 'EXPUNGE')).lines.at(-1)).toMatch(/^e OK/);
     other.close();
     reader.resume();
     const head = await reader.line();

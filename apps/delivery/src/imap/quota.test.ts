@@ -5,7 +5,8 @@
  * does not grow the usage and is not refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFixture, flow, login, message, type Fixture, type RawClient } from './__tests__/fixture.js';
+import { Talk } from '@postern/testkit';
+import { createFixture, flow, login, message, type Fixture, type connect } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
 
 const ALICE = 'alice@example.test';
@@ -23,13 +24,13 @@ const sized = (n: number, size: number): string => {
   return m + 'x'.repeat(Math.max(0, size - m.length - 2)) + '\r\n';
 };
 
-async function append(c: RawClient, tag: string, mailbox: string, ...messages: string[]): Promise<string> {
+async function append(c: Talk, tag: string, mailbox: string, ...messages: string[]): Promise<string> {
   const literals = messages.map((m) => `{${Buffer.byteLength(m)}+}\r\n${m}`).join(' ');
-  return last(await c.cmd(`${tag} APPEND ${mailbox} ${literals}`, tag));
+  return last(await c.imap(`${tag} APPEND ${mailbox} ${literals}`, tag));
 }
 
-async function status(c: RawClient, tag: string, mailbox: string): Promise<string> {
-  return (await c.cmd(`${tag} STATUS ${mailbox} (MESSAGES SIZE)`, tag))[0] as string;
+async function status(c: Talk, tag: string, mailbox: string): Promise<string> {
+  return (await c.imap(`${tag} STATUS ${mailbox} (MESSAGES SIZE)`, tag))[0] as string;
 }
 
 beforeAll(async () => {
@@ -54,19 +55,19 @@ describe('[OVERQUOTA]', () => {
     expect(await status(c, 's2', 'Sent')).toBe('* STATUS Sent (MESSAGES 0 SIZE 0)');
     // What still fits is taken.
     expect(await append(c, 'a5', 'Sent', sized(6, 300))).toMatch(/^a5 OK \[APPENDUID/);
-    c.destroy();
+    c.close();
   });
 
   it('refuses a COPY that would exceed the quota, copies nothing, and lets MOVE through', async () => {
     const c = await login(server.port, ALICE);
-    await c.cmd('s SELECT INBOX');
-    expect(last(await c.cmd('c1 COPY 1:2 Archive'))).toBe('c1 NO [OVERQUOTA] quota exceeded');
-    expect(last(await c.cmd('c2 UID COPY 1 Archive'))).toBe('c2 NO [OVERQUOTA] quota exceeded');
+    await c.imap('s SELECT INBOX');
+    expect(last(await c.imap('c1 COPY 1:2 Archive'))).toBe('c1 NO [OVERQUOTA] quota exceeded');
+    expect(last(await c.imap('c2 UID COPY 1 Archive'))).toBe('c2 NO [OVERQUOTA] quota exceeded');
     expect(await status(c, 's1', 'Archive')).toBe('* STATUS Archive (MESSAGES 0 SIZE 0)');
     // MOVE within the user's own mailboxes does not grow the usage.
-    expect(last(await c.cmd('m1 MOVE 1 Archive'))).toMatch(/^m1 OK/);
+    expect(last(await c.imap('m1 MOVE 1 Archive'))).toMatch(/^m1 OK/);
     expect(await status(c, 's2', 'Archive')).toBe('* STATUS Archive (MESSAGES 1 SIZE 800)');
-    c.destroy();
+    c.close();
   });
 
   it('applies a per-user quota set with Accounts.setQuota, over the default; imapflow sees the code', async () => {
@@ -74,7 +75,7 @@ describe('[OVERQUOTA]', () => {
     const c = await login(server.port, BOB);
     expect(await append(c, 'a1', 'INBOX', sized(1, 600))).toBe('a1 NO [OVERQUOTA] quota exceeded');
     expect(await append(c, 'a2', 'INBOX', sized(2, 400))).toMatch(/^a2 OK/);
-    c.destroy();
+    c.close();
     const client = await flow(server.port, BOB);
     try {
       const err = await client.append('INBOX', sized(3, 200)).then(

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@postern/core';
-import { createFixture, login, type Fixture, type RawClient } from './__tests__/fixture.js';
+import { Talk } from '@postern/testkit';
+import { createFixture, login, type Fixture, type connect } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
 import { SubstringIndexer } from '../search-index.js';
 
@@ -14,7 +15,7 @@ const ALICE = 'alice@example.test';
 
 let fx: Fixture;
 let server: ImapServer;
-let c: RawClient;
+let c: Talk;
 
 const msg = (subject: string, body: string, extra = ''): string =>
   `From: Zoë Müller <zoe@example.org>\r\nTo: alice@example.test\r\nSubject: ${subject}\r\n${extra}\r\n${body}\r\n`;
@@ -22,7 +23,7 @@ const msg = (subject: string, body: string, extra = ''): string =>
 let n = 0;
 async function search(criteria: string): Promise<number[]> {
   const tag = `q${++n}`;
-  const lines = await c.cmd(`${tag} UID SEARCH ${criteria}`, tag);
+  const lines = await c.imap(`${tag} UID SEARCH ${criteria}`, tag);
   expect(lines.at(-1)).toBe(`${tag} OK UID SEARCH completed`);
   const found = lines.find((l) => l.startsWith('* SEARCH'));
   return (found ?? '* SEARCH').slice(8).trim().split(' ').filter(Boolean).map(Number);
@@ -36,11 +37,11 @@ beforeAll(async () => {
   fx.deliver(ALICE, msg('Encoded', 'caf=C3=A9 cr=C3=A8me br=C3=BBl=\r\n=C3=A9e', 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n')); // 4
   server = await fx.start();
   c = await login(server.port, ALICE);
-  await c.cmd('s SELECT INBOX');
+  await c.imap('s SELECT INBOX');
 });
 
 afterAll(async () => {
-  c.destroy();
+  c.close();
   await fx.cleanup();
 });
 
@@ -80,16 +81,16 @@ describe('SEARCH TEXT/BODY substrings', () => {
     fx.deliver(ALICE, msg('Kept', 'The hidden treasure.'), 'Other');
     const other = latest();
     expect(pending()).toEqual([fresh, other]);
-    await c.cmd('n NOOP');
+    await c.imap('n NOOP');
     // Under three characters the word index answers: nothing is indexed.
     expect(await search('BODY "lo"')).toEqual([5]);
     expect(pending()).toEqual([fresh, other]);
     expect(await search('BODY "eshly bak"')).toEqual([5]);
     expect(pending()).toEqual([other]);
-    await c.cmd('o SELECT Other');
+    await c.imap('o SELECT Other');
     expect(await search('TEXT "hidden treas"')).toEqual([1]);
     expect(pending()).toEqual([]);
-    await c.cmd('s SELECT INBOX');
+    await c.imap('s SELECT INBOX');
   });
 
   it('catches up in the background once the store is quiet', async () => {

@@ -9,15 +9,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePartBody, headerFields, indexMessage, type MimePart } from '@postern/mime';
 import { createFixture, PASSWORD, type Fixture } from './__tests__/fixture.js';
-import { StreamingClient } from './__tests__/streaming-client.js';
+import { Talk } from '@postern/testkit';
 import type { ImapServer } from './index.js';
+
+/** Literals are hashed as they arrive (`imapHashed`), so nothing large is recorded. */
+const LARGE = { keep: 64 * 1024 * 1024, record: false, timeoutMs: 60_000 } as const;
 
 const ALICE = 'alice@example.test';
 const PREFIX = 'Return-Path: <carol@example.org>\r\nDelivered-To: alice@example.test\r\n';
 
 let fx: Fixture;
 let server: ImapServer;
-let c: StreamingClient;
+let c: Talk;
 let raw: Buffer;
 let parts: MimePart[];
 let uid: number;
@@ -62,10 +65,10 @@ beforeAll(async () => {
   parts = indexMessage(content).parts;
   uid = fx.deliver(ALICE, content, undefined, PREFIX);
   server = await fx.start();
-  c = await StreamingClient.open(server.port);
+  c = await Talk.open(server.port, LARGE);
   await c.line();
-  await c.cmd('l', `LOGIN ${ALICE} "${PASSWORD}"`);
-  await c.cmd('s', 'EXAMINE INBOX');
+  await c.imapHashed('l', `LOGIN ${ALICE} "${PASSWORD}"`);
+  await c.imapHashed('s', 'EXAMINE INBOX');
 });
 
 afterAll(async () => {
@@ -74,7 +77,7 @@ afterAll(async () => {
 });
 
 async function fetchOne(items: string): Promise<{ head: string; sha: string | undefined; length: number | undefined }> {
-  const r = await c.cmd('f', `UID FETCH ${uid} (${items})`);
+  const r = await c.imapHashed('f', `UID FETCH ${uid} (${items})`);
   expect(r.lines.at(-1)).toBe('f OK UID FETCH completed');
   return { head: r.lines[0] as string, sha: r.literals[0]?.sha, length: r.literals[0]?.length };
 }
@@ -115,7 +118,7 @@ describe('streamed body sections', () => {
     const two = await fetchOne('BINARY.PEEK[2]<100.100000>');
     expect(two.head).toMatch(/BINARY\[2\]<100> ~\{100000\}$/);
     expect(two.sha).toBe(sha(bin.subarray(100, 100_100)));
-    const sizes = await c.cmd('z', `UID FETCH ${uid} (BINARY.SIZE[1] BINARY.SIZE[2])`);
+    const sizes = await c.imapHashed('z', `UID FETCH ${uid} (BINARY.SIZE[1] BINARY.SIZE[2])`);
     expect(sizes.lines[0]).toBe(`* 1 FETCH (UID ${uid} BINARY.SIZE[1] ${qp.length} BINARY.SIZE[2] ${bin.length})`);
   });
 });

@@ -4,12 +4,11 @@
  * raw-socket client for exact conversations.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { configFromObject, createLogger, ensureCertificate, openMailDb, TlsMaterial, type Config, type MailDb } from '@postern/core';
 import { indexMessage } from '@postern/mime';
+import { Talk } from '@postern/testkit';
 import { ImapFlow } from 'imapflow';
 import { startImapServer, type ImapServer, type ImapServerOptions } from '../index.js';
 
@@ -116,121 +115,20 @@ export function message(n: number, extra: { subject?: string; body?: string; fro
   );
 }
 
-/** A raw IMAP conversation: send lines, read response lines (literals included in the line text). */
-export class RawClient {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  closed = false;
-
-  private constructor(private socket: Socket) {
-    this.attach(socket);
-  }
-
-  static async connect(port: number, implicitTls = false): Promise<RawClient> {
-    const socket = implicitTls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : netConnect({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(implicitTls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    return new RawClient(socket);
-  }
-
-  private attach(socket: Socket): void {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  private async waitFor<T>(take: () => T | null, what: string): Promise<T> {
-    for (;;) {
-      const got = take();
-      if (got !== null) return got;
-      if (this.closed) throw new Error(`connection closed while waiting for ${what}; have ${JSON.stringify(this.buf.toString().slice(0, 500))}`);
-      const timedOut = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(true), WAIT_MS);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve(false);
-        });
-      });
-      if (timedOut) throw new Error(`no ${what} within ${WAIT_MS} ms; have ${JSON.stringify(this.buf.toString().slice(0, 500))}`);
-    }
-  }
-
-  send(data: string | Buffer): void {
-    this.socket.write(typeof data === 'string' ? `${data}\r\n` : data);
-  }
-
-  /** The next response line without CRLF; a literal `{n}` is read whole and kept inline. */
-  line(): Promise<string> {
-    return this.waitFor(() => {
-      let pos = 0;
-      for (;;) {
-        const i = this.buf.indexOf('\r\n', pos);
-        if (i < 0) return null;
-        const m = /\{(\d+)\}$/.exec(this.buf.subarray(pos, i).toString('latin1'));
-        if (m) {
-          const end = i + 2 + Number(m[1]);
-          if (this.buf.length < end) return null;
-          pos = end;
-          continue;
-        }
-        const l = this.buf.subarray(0, i).toString('utf8');
-        this.buf = this.buf.subarray(i + 2);
-        return l;
-      }
-    }, 'a line');
-  }
-
-  /** Sends a tagged command and returns every line up to and including the tagged one. */
-  async cmd(line: string, tag = line.split(' ')[0] as string): Promise<string[]> {
-    this.send(line);
-    return this.until(tag);
-  }
-
-  async until(tag: string): Promise<string[]> {
-    const out: string[] = [];
-    for (;;) {
-      const l = await this.line();
-      out.push(l);
-      if (l.startsWith(`${tag} `)) return out;
-    }
-  }
-
-  async startTls(): Promise<void> {
-    this.socket.removeAllListeners('data');
-    const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    this.socket = secure;
-    this.attach(secure);
-  }
-
-  async waitClosed(): Promise<void> {
-    await this.waitFor(() => (this.closed ? true : null), 'close').catch(() => undefined);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
+/** A raw IMAP conversation (@postern/testkit's Talk, UTF-8, literals inline in `imapLine`). */
+export function connect(port: number, implicitTls = false): Promise<Talk> {
+  // keep: a whole large message (the raw clients these tests had kept everything)
+  return Talk.open(port, { tls: implicitTls, encoding: 'utf8', timeoutMs: WAIT_MS, keep: 256 * 1024 * 1024 });
 }
 
 /** Connects over STARTTLS and logs in; returns the client after the tagged OK. */
-export async function login(port: number, user: string, password = PASSWORD): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.line();
-  const st = await c.cmd('s1 STARTTLS');
+export async function login(port: number, user: string, password = PASSWORD): Promise<Talk> {
+  const c = await connect(port);
+  await c.imapLine();
+  const st = await c.imap('s1 STARTTLS');
   if (!st.at(-1)?.startsWith('s1 OK')) throw new Error(st.join('\n'));
-  await c.startTls();
-  const r = await c.cmd(`l1 LOGIN "${user}" "${password}"`);
+  await c.upgrade();
+  const r = await c.imap(`l1 LOGIN "${user}" "${password}"`);
   if (!r.at(-1)?.startsWith('l1 OK')) throw new Error(r.join('\n'));
   return c;
 }

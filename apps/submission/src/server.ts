@@ -33,7 +33,7 @@ import {
 } from '@postern/core';
 import { completeSubmission } from './message.js';
 import { signMessage } from './sign.js';
-import { ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
+import { type ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;

@@ -16,7 +16,7 @@ const log = createLogger('test', 'silent');
 const message = (id: string) => ({ id, sender: 'a@outside.example', data: Buffer.from(`Subject: ${id}\r\n\r\nhi\r\n`), body8bit: false });
 const to = [{ id: 1, address: 'alice@a.test' }];
 
-let closing: Array<() => Promise<void>> = [];
+const closing: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of closing.splice(0).reverse()) await c();
 });

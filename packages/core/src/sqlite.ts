@@ -35,9 +35,15 @@ const compiled = new WeakMap<Db, Map<string, Database.Statement>>();
  */
 export function prepared(db: Db, sql: string): Database.Statement {
   let cache = compiled.get(db);
-  if (!cache) compiled.set(db, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    compiled.set(db, cache);
+  }
   let stmt = cache.get(sql);
-  if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    cache.set(sql, stmt);
+  }
   else if (stmt.reader) stmt.pluck(false).expand(false).raw(false);
   return stmt;
 }

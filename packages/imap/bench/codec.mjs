@@ -14,7 +14,7 @@ const framer = new ImapFramer();
 const frame = (text) => {
   framer.push(Buffer.from(text));
   const ev = framer.next();
-  if (!ev || ev.kind !== 'command') throw new Error('no command');
+  if (ev?.kind !== 'command') throw new Error('no command');
   return ev.unit;
 };
 

@@ -10,7 +10,7 @@ function events(framer: ImapFramer): FrameEvent[] {
 }
 
 function lines(ev: FrameEvent | undefined): string[] {
-  if (!ev || ev.kind !== 'command') throw new Error(`expected a command, got ${ev?.kind}`);
+  if (ev?.kind !== 'command') throw new Error(`expected a command, got ${ev?.kind}`);
   return ev.unit.lines.map((l) => l.toString('latin1'));
 }
 
@@ -37,7 +37,7 @@ describe('ImapFramer', () => {
     expect(f.next()).toBeNull();
     f.push(Buffer.from('lo\r\nA2 NOOP\r\n'));
     const cmd = f.next();
-    if (!cmd || cmd.kind !== 'command') throw new Error('no command');
+    if (cmd?.kind !== 'command') throw new Error('no command');
     expect(cmd.unit.lines.map(String)).toEqual(['A1 APPEND INBOX (\\Seen) {5}', '']);
     expect(cmd.unit.literals.map((l) => l.data.toString())).toEqual(['hello']);
     expect(cmd.unit.size).toBe('A1 APPEND INBOX (\\Seen) {5}'.length + 5);
@@ -56,7 +56,7 @@ describe('ImapFramer', () => {
     const r = run('A1 APPEND INBOX {3+}\r\nabc ~{4+}\r\n\0\0\0\0\r\nA2 NOOP\r\n');
     expect(r.continuations).toBe(0);
     const ev = r.events[0];
-    if (!ev || ev.kind !== 'command') throw new Error('no command');
+    if (ev?.kind !== 'command') throw new Error('no command');
     expect(ev.unit.literals).toEqual([
       { data: Buffer.from('abc'), binary: false, nonSync: true },
       { data: Buffer.alloc(4), binary: true, nonSync: true },

@@ -431,7 +431,7 @@ export class ImapFramer {
     if (end > 0 && tail[end - 1] === 0x0d) end--;
     const marker = findLiteralMarker(tail.subarray(0, end));
     this.state = { name: 'line' };
-    if (!marker || !marker.nonSync) return null;
+    if (!marker?.nonSync) return null;
     if (!Number.isSafeInteger(marker.size)) {
       this.fail();
       return { kind: 'error', error: new FramingError('LITERAL_TOO_BIG', 'Literal size out of range', null, true) };
@@ -485,7 +485,7 @@ export class ImapFramer {
   ): FrameEvent {
     const tag = this.commandTag;
     this.resetCommand();
-    if (marker && marker.nonSync) {
+    if (marker?.nonSync) {
       // The client sends the literal regardless: skip it and the rest of the command.
       if (!Number.isSafeInteger(marker.size)) {
         this.fail();

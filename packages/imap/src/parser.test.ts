@@ -717,7 +717,7 @@ describe('parseCommand: errors carry the tag', () => {
     ['A1 UID EXPUNGE\r\n', 'A1'],
     ['A1 AUTHENTICATE PLAIN !!!\r\n', 'A1'],
     ['A1 ENABLE\r\n', 'A1'],
-    ['A1 ID (\"a\")\r\n', 'A1'],
+    ['A1 ID ("a")\r\n', 'A1'],
     ['A1 APPEND INBOX (\\Seen) "31-Foo-2024 00:00:00 +0000" {1+}\r\nx\r\n', 'A1'],
     ['A1 APPEND INBOX {1+}\r\nx garbage\r\n', 'A1'],
     ['A1 SELECT "a\0b"\r\n', 'A1'],

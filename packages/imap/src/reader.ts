@@ -29,7 +29,7 @@ CLASS[0x2a] = LIST | SEQ; // *
 for (const ch of '0123456789:,$') CLASS[ch.charCodeAt(0)] = (CLASS[ch.charCodeAt(0)] as number) | SEQ;
 for (let c = 0; c < 256; c++) {
   const s = String.fromCharCode(c);
-  if (/[A-Za-z0-9.\-]/.test(s)) CLASS[c] = (CLASS[c] as number) | NAME;
+  if (/[A-Za-z0-9.-]/.test(s)) CLASS[c] = (CLASS[c] as number) | NAME;
 }
 
 const SYSTEM_FLAGS = new Map(['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', '\\Recent'].map((f) => [f.toUpperCase(), f]));

@@ -27,7 +27,7 @@ export const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\r', 
 export const mailbox = text.map(normalizeMailboxName);
 
 const atom = fc.stringMatching(/^[A-Za-z0-9$_\-.]{1,10}$/);
-const keywordFlag = fc.stringMatching(/^[A-Za-z$][A-Za-z0-9$_\-]{0,10}$/);
+const keywordFlag = fc.stringMatching(/^[A-Za-z$][A-Za-z0-9$_-]{0,10}$/);
 const systemFlag = fc.constantFrom('\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft');
 const specialUse = fc.constantFrom('\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash');
 export const flags = fc.array(fc.oneof(systemFlag, keywordFlag), { maxLength: 4 });

@@ -2,7 +2,7 @@
  * Test helpers: drive the framer the way a server does (accepting every synchronizing literal)
  * and collect what comes out.
  */
-import { FramingError, ImapFramer, ImapParseError, parseCommand, type Command, type FrameEvent, type FramerLimits } from '../src/index.js';
+import { type FramingError, ImapFramer, ImapParseError, parseCommand, type Command, type FrameEvent, type FramerLimits } from '../src/index.js';
 
 export interface Collected {
   events: FrameEvent[];

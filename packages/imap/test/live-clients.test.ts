@@ -50,7 +50,7 @@ for (const literalPlus of [true, false]) {
         expect(messages[0]?.bodyStructure?.type).toBe('text/plain');
 
         const one = await client.fetchOne('2', { headers: ['subject'], bodyParts: ['text'] }, { uid: true });
-        expect(one && one.headers?.toString()).toContain('Subject: Lunch?');
+        expect(one ? one.headers?.toString() : one).toContain('Subject: Lunch?');
 
         expect(await client.messageFlagsAdd('2:3', ['\\Flagged'], { uid: true })).toBe(true);
         expect([...(inbox?.messages[1]?.flags ?? [])]).toEqual(['\\Flagged']);
@@ -59,13 +59,13 @@ for (const literalPlus of [true, false]) {
 
         const raw = Buffer.from('From: bob@example.org\r\nSubject: draft with ünïcode\r\n\r\n' + 'x'.repeat(5000) + '\r\n');
         const appended = await client.append('Sent', raw, ['\\Seen'], new Date('2024-05-06T07:08:09Z'));
-        expect(appended && appended.uid).toBe(1);
+        expect(appended ? appended.uid : appended).toBe(1);
         expect(server.mailboxes.get('Sent')?.messages[0]?.raw.equals(raw)).toBe(true);
         const small = Buffer.from('Subject: small\r\n\r\nshort body\r\n');
         expect((await client.append('Sent', small)) && server.mailboxes.get('Sent')?.messages[1]?.raw.equals(small)).toBe(true);
 
         const moved = await client.messageMove('1', 'Trash', { uid: true });
-        expect(moved && moved.uidMap?.get(1)).toBe(1);
+        expect(moved ? moved.uidMap?.get(1) : moved).toBe(1);
         expect(server.mailboxes.get('Trash')?.messages.length).toBe(1);
 
         const idle = client.idle();

@@ -136,11 +136,13 @@ export class ScriptServer {
       switch (cmd.name) {
         case 'CAPABILITY':
           write(capabilityResponse(this.options.capabilities));
-          return ok('CAPABILITY completed');
+          ok('CAPABILITY completed');
+          return;
         case 'NOOP':
         case 'CHECK':
           if (selected) write(existsResponse(selected.messages.length));
-          return ok(`${cmd.name} completed`);
+          ok(`${cmd.name} completed`);
+          return;
         case 'LOGOUT':
           write(untaggedStatus('BYE', 'Logging out'));
           ok('LOGOUT completed');
@@ -149,32 +151,40 @@ export class ScriptServer {
         case 'LOGIN':
           if (cmd.username !== this.options.user || cmd.password !== this.options.pass) throw new Reply('NO', 'Invalid credentials', { code: 'AUTHENTICATIONFAILED' });
           authenticated = true;
-          return ok('LOGIN completed', { code: 'CAPABILITY', capabilities: this.options.capabilities });
+          ok('LOGIN completed', { code: 'CAPABILITY', capabilities: this.options.capabilities });
+          return;
         case 'AUTHENTICATE':
           if (cmd.mechanism !== 'PLAIN') throw new Reply('NO', 'Unsupported mechanism');
-          if (cmd.initialResponse !== null) return finishPlain(cmd.tag, cmd.initialResponse);
+          if (cmd.initialResponse !== null) {
+            finishPlain(cmd.tag, cmd.initialResponse);
+            return;
+          }
           pendingAuth = cmd.tag;
           framer.readRawLine();
           write(continuation());
           return;
         case 'ID':
           write(idResponse([['name', 'script-server']]));
-          return ok('ID completed');
+          ok('ID completed');
+          return;
         case 'ENABLE': {
           const now = cmd.capabilities.filter((c) => (c === 'CONDSTORE' || c === 'UTF8=ACCEPT') && !enabled.has(c));
           for (const c of now) enabled.add(c);
           write(enabledResponse(now));
-          return ok('ENABLE completed');
+          ok('ENABLE completed');
+          return;
         }
         case 'NAMESPACE':
           write(namespaceResponse([{ prefix: '', delimiter: '/' }], null, null));
-          return ok('NAMESPACE completed');
+          ok('NAMESPACE completed');
+          return;
         case 'LIST':
         case 'LSUB': {
           const patterns = cmd.name === 'LIST' ? cmd.patterns : [cmd.pattern];
           if (cmd.name === 'LIST' && patterns.length === 1 && patterns[0] === '') {
             write(listResponse({ attributes: ['\\Noselect'], delimiter: '/', name: '' }));
-            return ok('LIST completed');
+            ok('LIST completed');
+            return;
           }
           for (const mb of this.mailboxes.values()) {
             if (!patterns.some((p) => matchPattern(p, mb.name))) continue;
@@ -183,11 +193,13 @@ export class ScriptServer {
             write(listResponse({ attributes, delimiter: '/', name: mb.name }, { command: cmd.name, utf8Accept: enabled.has('UTF8=ACCEPT') }));
             if (cmd.name === 'LIST' && cmd.returnOptions.status) write(statusResponse(mb.name, status(mb, cmd.returnOptions.status), { utf8Accept: enabled.has('UTF8=ACCEPT') }));
           }
-          return ok(`${cmd.name} completed`);
+          ok(`${cmd.name} completed`);
+          return;
         }
         case 'STATUS':
           write(statusResponse(cmd.mailbox, status(mailbox(cmd.mailbox), cmd.items), { utf8Accept: enabled.has('UTF8=ACCEPT') }));
-          return ok('STATUS completed');
+          ok('STATUS completed');
+          return;
         case 'SELECT':
         case 'EXAMINE': {
           const mb = mailbox(cmd.mailbox);
@@ -199,12 +211,14 @@ export class ScriptServer {
           write(untaggedStatus('OK', 'UIDs valid', { code: 'UIDVALIDITY', value: mb.uidValidity }));
           write(untaggedStatus('OK', 'Predicted next UID', { code: 'UIDNEXT', value: mb.uidNext }));
           if (enabled.has('CONDSTORE')) write(untaggedStatus('OK', 'Highest', { code: 'HIGHESTMODSEQ', value: 1 }));
-          return ok(`${cmd.name} completed`, { code: cmd.name === 'SELECT' ? 'READ-WRITE' : 'READ-ONLY' });
+          ok(`${cmd.name} completed`, { code: cmd.name === 'SELECT' ? 'READ-WRITE' : 'READ-ONLY' });
+          return;
         }
         case 'CREATE':
           if (this.mailboxes.has(cmd.mailbox)) throw new Reply('NO', 'Mailbox exists', { code: 'ALREADYEXISTS' });
           this.mailboxes.set(cmd.mailbox, { name: cmd.mailbox, specialUse: [...cmd.specialUse], subscribed: false, uidValidity: 1, uidNext: 1, messages: [] });
-          return ok('CREATE completed');
+          ok('CREATE completed');
+          return;
         case 'APPEND': {
           const mb = this.mailboxes.get(cmd.mailbox);
           if (!mb) throw new Reply('NO', 'No such mailbox', { code: 'TRYCREATE' });
@@ -214,7 +228,8 @@ export class ScriptServer {
             uids.push(uid);
             mb.messages.push({ ...makeMessage(uid, 'appended', ''), raw: m.data, flags: new Set(m.flags), internalDate: m.internalDate?.date ?? new Date() });
           }
-          return ok('APPEND completed', { code: 'APPENDUID', uidValidity: mb.uidValidity, uids });
+          ok('APPEND completed', { code: 'APPENDUID', uidValidity: mb.uidValidity, uids });
+          return;
         }
         case 'IDLE':
           idleTag = cmd.tag;
@@ -224,9 +239,11 @@ export class ScriptServer {
         case 'CLOSE':
         case 'UNSELECT':
           selected = null;
-          return ok(`${cmd.name} completed`);
+          ok(`${cmd.name} completed`);
+          return;
         case 'FETCH':
-          return fetch(cmd, ok);
+          fetch(cmd, ok);
+          return;
         case 'STORE': {
           const mb = requireSelected();
           forEachMessage(mb, cmd.uid, cmd.set, (m, seq) => {
@@ -234,7 +251,8 @@ export class ScriptServer {
             else for (const f of cmd.flags) cmd.action === 'add' ? m.flags.add(f) : m.flags.delete(f);
             if (!cmd.silent) write(fetchResponse(seq, [...(cmd.uid ? [{ kind: 'UID' as const, value: m.uid }] : []), { kind: 'FLAGS', flags: [...m.flags] }]));
           });
-          return ok('STORE completed');
+          ok('STORE completed');
+          return;
         }
         case 'SEARCH': {
           const mb = requireSelected();
@@ -248,7 +266,8 @@ export class ScriptServer {
           } else {
             write(searchResponse(hits));
           }
-          return ok('SEARCH completed');
+          ok('SEARCH completed');
+          return;
         }
         case 'COPY':
         case 'MOVE': {
@@ -272,9 +291,11 @@ export class ScriptServer {
               write(expungeResponse(mb.messages.indexOf(m) + 1));
               mb.messages.splice(mb.messages.indexOf(m), 1);
             }
-            return ok('MOVE completed');
+            ok('MOVE completed');
+            return;
           }
-          return ok('COPY completed', code);
+          ok('COPY completed', code);
+          return;
         }
         case 'EXPUNGE': {
           const mb = requireSelected();
@@ -285,7 +306,8 @@ export class ScriptServer {
               write(expungeResponse(i + 1));
             }
           }
-          return ok('EXPUNGE completed');
+          ok('EXPUNGE completed');
+          return;
         }
         default:
           throw new Reply('BAD', `${cmd.name} not supported here`);
@@ -314,7 +336,7 @@ export class ScriptServer {
     const forEachMessage = (mb: Mailbox, uid: boolean, set: Parameters<typeof iterateSequenceSet>[0], fn: (m: StoredMessage, seq: number) => void): void => {
       if (uid) {
         const max = mb.messages.at(-1)?.uid ?? 0;
-        [...mb.messages].forEach((m) => sequenceSetContains(set, m.uid, max) && fn(m, mb.messages.indexOf(m) + 1));
+        for (const [i, m] of mb.messages.entries()) if (sequenceSetContains(set, m.uid, max)) fn(m, i + 1);
       } else {
         for (const seq of iterateSequenceSet(set, mb.messages.length)) fn(mb.messages[seq - 1] as StoredMessage, seq);
       }

@@ -31,8 +31,7 @@ export function installEnhancedCodes(): void {
   };
   const original = proto.send;
   proto.send = function send(this: unknown, code: number, data?: string | string[], context?: string | false): void {
-    if (typeof data === 'string' && ENHANCED_CODE.test(data)) return original.call(this, code, data, false);
-    return original.call(this, code, data, context);
+    original.call(this, code, data, typeof data === 'string' && ENHANCED_CODE.test(data) ? false : context);
   };
 }
 

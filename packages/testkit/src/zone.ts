@@ -38,32 +38,34 @@ export function addRecords(zone: ZoneData, records: readonly PrintedRecord[], op
       if (options.skipEmpty !== false) continue;
       throw new Error(`record without a value (was --ip given?): ${r.type} ${r.name}`);
     }
-    const node = (zone[dotless(r.name)] ??= {});
+    const key = dotless(r.name);
+    const node = zone[key] ?? {};
+    zone[key] = node;
     const f = r.value.trim().split(/\s+/);
     switch (r.type) {
       case 'A':
       case 'AAAA':
-        (node[r.type] ??= []).push(r.value);
+        node[r.type] = [...(node[r.type] ?? []), r.value];
         break;
       case 'MX': // "10 mx.a.test."
-        (node.MX ??= []).push({ priority: Number(f[0]), exchange: dotless(f[1] ?? '') });
+        node.MX = [...(node.MX ?? []), { priority: Number(f[0]), exchange: dotless(f[1] ?? '') }];
         break;
       case 'TXT': {
         // character-strings of at most 255 octets (RFC 1035 §3.3.14)
         const chunks: string[] = [];
         for (let i = 0; i < r.value.length; i += 255) chunks.push(r.value.slice(i, i + 255));
-        (node.TXT ??= []).push(chunks);
+        node.TXT = [...(node.TXT ?? []), chunks];
         break;
       }
       case 'SRV': {
         // "priority weight port target."; a target of "." says: not offered (RFC 2782)
         const [priority, weight, port, target] = f;
-        (node.SRV ??= []).push({ priority: Number(priority), weight: Number(weight), port: Number(port), name: target === '.' ? '' : dotless(target ?? '') });
+        node.SRV = [...(node.SRV ?? []), { priority: Number(priority), weight: Number(weight), port: Number(port), name: target === '.' ? '' : dotless(target ?? '') }];
         break;
       }
       case 'CNAME':
       case 'PTR':
-        (node[r.type] ??= []).push(dotless(r.value));
+        node[r.type] = [...(node[r.type] ?? []), dotless(r.value)];
         break;
       default:
         throw new Error(`the test DNS server cannot serve a ${r.type} record (${r.name})`);

@@ -5,7 +5,9 @@ import { dkimKeyDir, dkimTxtValue, ensureDomainKeys, loadDomainKeys } from '../s
 import { testConfig } from './fixtures.js';
 
 const cleanups: Array<() => void> = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
 
 describe('DKIM keys', () => {
   it('makes an RSA 2048 and an Ed25519 key per domain, private (0600), and reuses them', () => {

@@ -7,7 +7,9 @@ import { testConfig, message } from './fixtures.js';
 import { addRecords, zoneLookup, type ZoneData } from './zone.js';
 
 const cleanups: Array<() => void> = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
 
 function setup(): { config: ReturnType<typeof testConfig>['config']; zone: ZoneData } {
   const { config, cleanup } = testConfig('mail.a.test');

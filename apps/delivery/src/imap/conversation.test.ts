@@ -3,7 +3,7 @@
  * one mailbox seeing each other's changes in the order RFC 9051 §7.4.1 requires.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Talk } from '@postern/testkit';
+import type { Talk } from '@postern/testkit';
 import { createFixture, login, message, PASSWORD, connect, type Fixture } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
 

@@ -5,8 +5,8 @@
  * does not grow the usage and is not refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Talk } from '@postern/testkit';
-import { createFixture, flow, login, message, type Fixture, type connect } from './__tests__/fixture.js';
+import type { Talk } from '@postern/testkit';
+import { createFixture, flow, login, message, type Fixture, } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
 
 const ALICE = 'alice@example.test';

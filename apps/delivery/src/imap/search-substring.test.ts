@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@postern/core';
-import { Talk } from '@postern/testkit';
-import { createFixture, login, type Fixture, type connect } from './__tests__/fixture.js';
+import type { Talk } from '@postern/testkit';
+import { createFixture, login, type Fixture, } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
 import { SubstringIndexer } from '../search-index.js';
 

@@ -3,7 +3,7 @@
  * socket for exact replies and bad input.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Talk } from '@postern/testkit';
+import type { Talk } from '@postern/testkit';
 import { createFixture, login, PASSWORD, connect, type Fixture } from './__tests__/fixture.js';
 import type { Pop3Server } from './index.js';
 

@@ -9,14 +9,14 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requirement } from '@postern/testkit';
+import { isExecutable, requirement } from '@postern/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { indexMessage } from './index.js';
 
 const IMAP_BIN = '/usr/lib/dovecot/imap';
 const available =
   requirement('MIME structure against Dovecot (packages/mime)', [
-    { what: 'dovecot', ok: existsSync(IMAP_BIN), install: 'apt-get install dovecot-imapd' },
+    { what: 'dovecot', ok: isExecutable(IMAP_BIN), install: 'apt-get install dovecot-imapd' },
   ]) === null;
 const corpusDir = fileURLToPath(new URL('../test/corpus/', import.meta.url));
 

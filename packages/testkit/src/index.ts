@@ -4,5 +4,5 @@
  * - `requirement`/`skip`: loud skips for what npm cannot provide (POSTERN_TEST_ALL=1 fails them).
  */
 export { Talk, type TalkOptions } from './talk.js';
-export { commandNeed, hasCommand, requirement, rootNeed, skip, SKIP_LOG, TEST_ALL, type Need, type SkipRecord } from './skips.js';
+export { commandNeed, hasCommand, isExecutable, requirement, rootNeed, skip, SKIP_LOG, TEST_ALL, type Need, type SkipRecord } from './skips.js';
 export { addRecords, startDnsServer, type DnsServer, type PrintedRecord, type ServeOptions, type ZoneData } from './zone.js';

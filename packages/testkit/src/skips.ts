@@ -9,7 +9,7 @@
  *   proves that every suite ran.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants } from 'node:fs';
 
 export interface Need {
   /** What is needed, as a person would say it: "chromium", "root", "dovecot". */
@@ -23,6 +23,16 @@ export interface Need {
 /** Whether `cmd` is on the PATH (or an absolute path to an executable). */
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0;
+}
+
+/** Whether `path` is a program this process may run. */
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A Debian package's command: `commandNeed('swaks')`, `commandNeed('dnsmasq', 'dnsmasq-base')`. */

@@ -7,13 +7,13 @@
  * each test opens its own browser context (cookies, storage) inside it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import packaged from '@sparticuz/chromium';
+import { isExecutable } from '@postern/testkit';
 import { chromium, type Browser } from 'playwright-core';
 
 /** Whether `path` is a Chromium that starts on this machine (its libraries are all present). */
 function starts(path: string): boolean {
-  if (!existsSync(path)) return false;
+  if (!isExecutable(path)) return false;
   const r = spawnSync(path, ['--version'], { stdio: 'ignore', timeout: 30_000 });
   return r.status === 0;
 }

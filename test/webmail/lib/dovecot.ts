@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { SMTPServer } from 'smtp-server';
 import { ensureCertificate } from '@postern/core';
-import { requirement, rootNeed } from '@postern/testkit';
+import { isExecutable, requirement, rootNeed } from '@postern/testkit';
 import { freePort, portOpen, waitFor } from '../../lib/instance.js';
 import type { Backend, User } from './backend.js';
 import { startWebmailOnFreePort } from './postern.js';
@@ -22,7 +22,7 @@ const DOVECOT = '/usr/sbin/dovecot';
 export function dovecotAvailable(suite: string): boolean {
   return (
     requirement(suite, [
-      { what: 'dovecot', ok: existsSync(DOVECOT), install: 'apt-get install dovecot-imapd' },
+      { what: 'dovecot', ok: isExecutable(DOVECOT), install: 'apt-get install dovecot-imapd' },
       rootNeed('root (Dovecot drops privileges to nobody)'),
       { what: 'a user nobody', ok: spawnSync('id', ['nobody'], { stdio: 'ignore' }).status === 0, install: 'useradd nobody' },
     ]) === null

@@ -54,7 +54,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
   const { config, accounts, queue, log } = deps;
 
   return createSmtpServer({
-    ...sharedServerOptions(deps),
+    ...sharedServerOptions({ ...deps, auth: true }),
     banner: 'Postern ESMTP submission',
     secure: implicitTls,
     authOptional: false,

@@ -5,7 +5,7 @@
  * Invariants:
  * - "250" after DATA only once the message is committed: in every recipient's mailbox (direct
  *   delivery over LMTP, each recipient's LMTP 250) or in queue.db.
- * - Only local recipients are accepted on port 25 unless the client authenticated or is in
+ * - Only local recipients are accepted on port 25 (which offers no AUTH) unless the client is in
  *   `transfer.trusted_networks`: no open relay.
  * - A recipient that the next hop accepted is recorded delivered and never sent again.
  */

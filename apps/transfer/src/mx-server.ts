@@ -5,9 +5,9 @@
  * - the greeting after `transfer.greeting_delay` (default at once); a client that talks before
  *   it gets `421` (as postscreen's pregreet test);
  * - connection limits per IP and in total (421);
- * - AUTH is offered only after STARTTLS (development profile: also on loopback) and, when it
- *   succeeds, lets a local user relay like on submission; so does a `transfer.trusted_networks`
- *   address. Everyone else may only reach local recipients: `554 5.7.1` relay denied;
+ * - no AUTH at all (`503 5.5.1`, as Postfix's smtpd on 25): users send through submission, where
+ *   the sender checks, signing and queueing apply. Only a `transfer.trusted_networks` address
+ *   may relay; everyone else may only reach local recipients: `554 5.7.1` relay denied;
  * - recipients must exist (`550 5.1.1` at RCPT time) and are at most `limits.recipients`;
  * - after DATA: loop detection by counting Received: (`554 5.4.6`), the inbound-auth seam, our
  *   Received: with the queue id, then the message is delivered (direct delivery) or queued,
@@ -64,13 +64,12 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
   const trusted = trustedNetworks(config.transfer.trusted_networks);
   const mayRelay = (session: SMTPServerSession): boolean => {
-    if (session.user) return true;
     const ip = plainIp(session.remoteAddress);
     return trusted.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
   };
 
   const server = createSmtpServer({
-    ...sharedServerOptions({ ...deps, limits }),
+    ...sharedServerOptions({ ...deps, limits, auth: false }),
     banner: 'Postern ESMTP',
     authOptional: true,
     onMailFrom(address, session, cb) {

@@ -2,7 +2,8 @@
  * The smtp-server options our two internet-facing servers (the MX and submission) share: the
  * TLS material, the extensions we announce, size and timeouts, connection limits counted before
  * the greeting (421 when over), and AUTH as authenticateSmtp does it, not even offered before
- * TLS (RFC 4954 §4; the development profile offers it on loopback too).
+ * TLS (RFC 4954 §4; the development profile offers it on loopback too). A server with
+ * `auth: false` (the MX) offers no AUTH at all and answers it `503 5.5.1`.
  */
 import type { SMTPServerOptions } from 'smtp-server';
 import { passwordAllowed, type Config, type TlsMaterial } from '@postern/core';
@@ -13,6 +14,8 @@ export interface ServerOptionsDeps extends SmtpAuthDeps {
   config: Config;
   tls: TlsMaterial;
   limits: ConnectionLimits;
+  /** Whether this server offers AUTH at all (submission: yes; the MX: no, as Postfix on 25). */
+  auth: boolean;
 }
 
 export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions {
@@ -25,7 +28,8 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
     minVersion: 'TLSv1.2',
     size: config.limits.message_size,
     rejectOversized: true,
-    authMethods: ['PLAIN', 'LOGIN'],
+    // [] is createSmtpServer's "no AUTH on this server"
+    authMethods: deps.auth ? ['PLAIN', 'LOGIN'] : [],
     // AUTH before TLS is refused in authenticateSmtp except on loopback in development
     allowInsecureAuth: config.profile === 'development',
     hideENHANCEDSTATUSCODES: false,
@@ -40,7 +44,7 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
     onConnect(session, cb) {
       try {
         deps.limits.open(session.id, session.remoteAddress);
-        if (!session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
+        if (deps.auth && !session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
         cb();
       } catch (err) {
         log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');

@@ -8,7 +8,7 @@
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { TLSSocket, type SecureContext, type TlsOptions } from 'node:tls';
-import { ConnectionCounter, newId, splitHostPort, type Config, type Logger } from '@postern/core';
+import { ConnectionCounter, newId, SERVER_TLS, splitHostPort, type Config, type Logger } from '@postern/core';
 
 /** What a listener needs of a protocol connection (ImapConnection, Pop3Connection). */
 export interface ListenedConnection {
@@ -101,7 +101,7 @@ export interface TlsUpgrade {
  */
 export function upgradeToTls(plain: Socket, opts: TlsUpgrade): { secure: TLSSocket; handshake: Promise<boolean> } {
   plain.setTimeout(0);
-  const secure = new TLSSocket(plain, { isServer: true, secureContext: opts.secureContext(), SNICallback: opts.sniCallback, minVersion: 'TLSv1.2' });
+  const secure = new TLSSocket(plain, { isServer: true, secureContext: opts.secureContext(), SNICallback: opts.sniCallback, ...SERVER_TLS });
   const handshake = new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => secure.destroy(), opts.timeoutMs);
     secure.once('secure', () => {

@@ -11,7 +11,8 @@
  * - the envelope sender and the From:/Sender: addresses must be the user's own or their
  *   aliases (`553 5.7.1`); at most `limits.recipients` recipients (`452 4.5.3`);
  * - size (`552 5.3.4`) and line length limits; `limits.command_timeout` per command;
- * - Message-ID:/Date: added when missing, our Received:, the DKIM seam, then queued durably
+ * - a client's Return-Path: and Authentication-Results: naming us are dropped; Message-ID:/Date:
+ *   added when missing, our Received:, the DKIM seam, then queued durably
  *   before `250`.
  */
 import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -31,7 +32,7 @@ import {
   type User,
   plainIp,
 } from '@postern/core';
-import { completeSubmission } from './message.js';
+import { completeSubmission, withoutForgedTrace } from './message.js';
 import { signMessage } from './sign.js';
 import { ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
 
@@ -102,7 +103,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
   }, config.submission.greeting_delay);
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);
+    const data = withoutForgedTrace(await readMessage(stream, config.limits.message_size, config.limits.line_length), config.hostname);
     const user = userOf(session);
     const id = newId();
     const added = completeSubmission(data, user, accounts, config.hostname, id);

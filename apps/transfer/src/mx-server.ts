@@ -106,6 +106,10 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     if (session.envelope.rcptTo.length >= config.limits.recipients) {
       throw new SmtpReply(452, '4.5.3', 'Too many recipients');
     }
+    // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted; it is our primary
+    // domain's postmaster (the envelope carries the full address from here on)
+    const primary = /^postmaster$/i.test(address.address) ? accounts.primaryDomain(config.hostname) : null;
+    if (primary) address.address = `postmaster@${primary.name}`;
     const raw = address.address;
     // Source routes (RFC 5321 §4.1.1.3, "@a,@b:user@c") and the %-hack / bang paths are old
     // relaying tricks: refuse them outright instead of guessing what they mean.

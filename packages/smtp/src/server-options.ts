@@ -6,9 +6,10 @@
  * `auth: false` (the MX) offers no AUTH at all and answers it `503 5.5.1`.
  */
 import type { SMTPServerOptions } from 'smtp-server';
-import { passwordAllowed, type Config, type TlsMaterial } from '@postern/core';
+import { passwordAllowed, SERVER_TLS, type Config, type TlsMaterial } from '@postern/core';
 import { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
+import { SmtpReply } from './reply.js';
 
 export interface ServerOptionsDeps extends SmtpAuthDeps {
   config: Config;
@@ -25,7 +26,7 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
     key: deps.tls.current.key,
     cert: deps.tls.current.cert,
     SNICallback: deps.tls.sniCallback,
-    minVersion: 'TLSv1.2',
+    ...SERVER_TLS,
     size: config.limits.message_size,
     rejectOversized: true,
     // [] is createSmtpServer's "no AUTH on this server"
@@ -59,6 +60,12 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
       deps.limits.close(session.id);
     },
     onAuth(auth, session, cb) {
+      // RFC 4616 §2: acting as another user (an authzid other than the authcid) is not offered,
+      // as IMAP and POP3 refuse it; smtp-server would drop the authzid without a word
+      if (auth.authzid && auth.authzid.toLowerCase() !== (auth.username ?? '').toLowerCase()) {
+        log.warn({ cid: session.id, ip: session.remoteAddress, user: auth.username }, 'auth refused: foreign authorization identity');
+        return cb(new SmtpReply(535, '5.7.8', 'Authorization identity not allowed'));
+      }
       void authenticateSmtp(deps, auth.username ?? '', auth.password ?? '', session).then(
         (user) => cb(null, { user }),
         (err: Error) => cb(err),

@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { indexMessage } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
-import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
+import { newId, nextHopMessageSize, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 
 export interface LmtpOptions {
@@ -51,7 +51,8 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     hideDSN: false,
     hide8BITMIME: false,
     hideSMTPUTF8: false,
-    size: limits.message_size,
+    // what the MX or submission accepted (limits.message_size) plus the fields they prepended
+    size: nextHopMessageSize(limits),
     rejectOversized: true,
     maxRecipients: limits.recipients,
     socketTimeout: limits.command_timeout,
@@ -82,7 +83,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     onData(stream, session, cb) {
       // No line-length limit here: the MX and submission enforced theirs, and mail injected by
       // `postern sendmail` must not bounce at the last hop for a long line.
-      void readMessage(stream, limits.message_size, Number.POSITIVE_INFINITY).then(
+      void readMessage(stream, nextHopMessageSize(limits), Number.POSITIVE_INFINITY).then(
         async (content) => cb(null, await deliver(content, session, sessions.get(session) ?? [])),
         (err: unknown) => {
           if (err instanceof SmtpReply) return cb(err); // 552 5.3.4, answered for every recipient

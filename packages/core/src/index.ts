@@ -18,6 +18,7 @@ export * from './maildb.js';
 export * from './throttle.js';
 export * from './net.js';
 export * from './connections.js';
+export * from './limits.js';
 export * from './tls.js';
 export * from './app.js';
 export * from './queue/index.js';

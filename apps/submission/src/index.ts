@@ -11,6 +11,7 @@ import { ConnectionLimits } from '@postern/smtp';
 import type { AddressInfo } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import {
+  connectionCaps,
   createLogger,
   LoginThrottle,
   openMailDb,
@@ -38,7 +39,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const mail = openMailDb(config);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
   const throttle = LoginThrottle.fromConfig(config.auth);
-  const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
+  const limits = new ConnectionLimits(connectionCaps(config.limits));
   const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, log };
   const servers: SMTPServer[] = [];
   const ports: SubmissionApp['ports'] = { submission: null, submissions: null };

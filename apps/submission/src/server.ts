@@ -17,6 +17,7 @@
  */
 import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import {
+  deadlinesOf,
   formatAddress,
   has8bit,
   needsSmtpUtf8,
@@ -54,7 +55,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
   installEnhancedCodes();
   const { config, accounts, queue, log } = deps;
 
-  return createSmtpServer({
+  const server = createSmtpServer({
     ...sharedServerOptions({ ...deps, auth: true }),
     banner: 'Postern ESMTP submission',
     secure: implicitTls,
@@ -100,7 +101,10 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
         },
       );
     },
-  }, config.submission.greeting_delay);
+  }, config.submission.greeting_delay, deadlinesOf(config.limits));
+  deps.limits.serve(server);
+
+  return server;
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const data = withoutForgedTrace(await readMessage(stream, config.limits.message_size, config.limits.line_length), config.hostname);

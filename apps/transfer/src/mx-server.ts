@@ -16,6 +16,8 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import {
+  connectionCaps,
+  deadlinesOf,
   formatAddress,
   headerSection,
   headerValues,
@@ -61,7 +63,8 @@ export function trustedNetworks(cidrs: readonly string[]): BlockList {
 export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
   const { config, accounts, log } = deps;
-  const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
+  // no one logs in on port 25: no slots to keep for sessions that did
+  const limits = new ConnectionLimits(connectionCaps(config.limits, false));
   const trusted = trustedNetworks(config.transfer.trusted_networks);
   const mayRelay = (session: SMTPServerSession): boolean => {
     const ip = plainIp(session.remoteAddress);
@@ -100,7 +103,8 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
         },
       );
     },
-  }, config.transfer.greeting_delay);
+  }, config.transfer.greeting_delay, deadlinesOf(config.limits));
+  limits.serve(server);
 
   function checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): void {
     if (session.envelope.rcptTo.length >= config.limits.recipients) {

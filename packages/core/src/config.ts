@@ -163,8 +163,21 @@ const schema = z
         recipients: posInt('recipients per message').default(100),
         line_length: posInt('bytes per line').default(4096),
         command_timeout: duration.default(300_000),
+        /** The whole command line must arrive within this, however slowly it trickles (SMTP;
+         * IMAP and POP3 before login). RFC 5321 §4.5.3.2.7: at least 5 minutes. */
+        command_deadline: duration.default(300_000),
+        /** SMTP DATA, from the 354 to the final dot. */
+        data_deadline: duration.default(900_000),
+        /** The longest SMTP session, and the longest IMAP/POP3 session before login. */
+        session_lifetime: duration.default(3_600_000),
         connections_per_ip: posInt('connections').default(20),
+        /** Per IPv4 /24 or IPv6 /64 (never below connections_per_ip). */
+        connections_per_subnet: posInt('connections').default(100),
         connections_total: posInt('connections').default(1000),
+        /** New connections are refused while this share of connections_total is not logged in. */
+        connections_unauthenticated_percent: posInt('percent of connections_total')
+          .max(100, { message: 'a positive integer (percent of connections_total, at most 100)' })
+          .default(80),
         imap_line_length: posInt('bytes').default(65_536),
         imap_idle_timeout: duration.default(1_800_000),
         imap_connections_per_user: posInt('connections').default(50),
@@ -177,8 +190,13 @@ const schema = z
         recipients: 100,
         line_length: 4096,
         command_timeout: 300_000,
+        command_deadline: 300_000,
+        data_deadline: 900_000,
+        session_lifetime: 3_600_000,
         connections_per_ip: 20,
+        connections_per_subnet: 100,
         connections_total: 1000,
+        connections_unauthenticated_percent: 80,
         imap_line_length: 65_536,
         imap_idle_timeout: 1_800_000,
         imap_connections_per_user: 50,

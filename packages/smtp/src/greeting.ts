@@ -29,14 +29,19 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import type { Deadlines } from '@postern/core';
+import { watchDeadlines } from './deadlines.js';
 
 class GreetingServer extends SMTPServer {
   readonly #greetingDelay: number;
   readonly #authRefused: boolean;
 
-  constructor(options: SMTPServerOptions, greetingDelay: number, authRefused: boolean) {
+  readonly #deadlines: Deadlines | null;
+
+  constructor(options: SMTPServerOptions, greetingDelay: number, authRefused: boolean, deadlines: Deadlines | null) {
     super(options);
     this.#greetingDelay = greetingDelay;
+    this.#deadlines = deadlines;
     this.#authRefused = authRefused;
     // EHLO lists AUTH only while authMethods is non-empty (the constructor filled in its defaults)
     if (authRefused) this.options.authMethods = [];
@@ -49,6 +54,7 @@ class GreetingServer extends SMTPServer {
     connection.on('error', (err: Error) => this._onError(err));
     connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
     if (this.#authRefused) connection.handler_AUTH = refuseAuth;
+    if (this.#deadlines) watchDeadlines(connection, this.#deadlines);
     greet(this, connection, this.#greetingDelay);
   }
 }
@@ -82,8 +88,11 @@ function greet(server: SMTPServer, connection: SMTPConnection, delay: number): v
   });
 }
 
-/** An SMTPServer whose connections are greeted `greetingDelay` ms after they open (0: at once). */
-export function createSmtpServer(options: SMTPServerOptions, greetingDelay: number): SMTPServer {
+/**
+ * An SMTPServer whose connections are greeted `greetingDelay` ms after they open (0: at once),
+ * and held to `deadlines` (deadlines.ts) when given.
+ */
+export function createSmtpServer(options: SMTPServerOptions, greetingDelay: number, deadlines: Deadlines | null = null): SMTPServer {
   // read before smtp-server's constructor replaces an empty list (in `options` itself) by its defaults
-  return new GreetingServer(options, greetingDelay, options.authMethods?.length === 0);
+  return new GreetingServer(options, greetingDelay, options.authMethods?.length === 0, deadlines);
 }

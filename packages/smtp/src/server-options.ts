@@ -44,7 +44,7 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
     logger: false,
     onConnect(session, cb) {
       try {
-        deps.limits.open(session.id, session.remoteAddress);
+        deps.limits.open(session);
         if (deps.auth && !session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
         cb();
       } catch (err) {

@@ -16,7 +16,7 @@ import {
 } from '@postern/imap';
 import type { Logger } from '@postern/core';
 import type { After, ImapSession, SessionIo } from './session.js';
-import { upgradeToTls } from '../listener.js';
+import { upgradeToTls, type Progress } from '../listener.js';
 
 export interface ConnectionOptions {
   logger: Logger;
@@ -37,6 +37,8 @@ export class ImapConnection implements SessionIo {
   private framer: ImapFramer;
   private session: ImapSession | null = null;
   private busy = false;
+  /** Commands received (the listener's deadlines count them). */
+  private commands = 0;
   private finished = false;
   private lineWaiter: ((line: Buffer | null) => void) | null = null;
   private readonly closedHandlers: Array<() => void> = [];
@@ -77,6 +79,14 @@ export class ImapConnection implements SessionIo {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  progress(): Progress {
+    return { authenticated: this.session !== null && this.session.state !== 'not-authenticated', commands: this.commands, busy: this.busy };
+  }
+
+  expire(text: string): void {
+    void this.send(untaggedStatus('BYE', `Autologout; ${text}`)).finally(() => this.socket.destroy());
   }
 
   setLimits(limits: Partial<FramerLimits>): void {
@@ -223,6 +233,7 @@ export class ImapConnection implements SessionIo {
             break;
           }
           case 'command': {
+            this.commands++;
             let cmd;
             try {
               cmd = parseCommand(ev.unit, { utf8Accept: session.utf8Accept });

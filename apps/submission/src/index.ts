@@ -11,6 +11,7 @@ import { ConnectionLimits } from '@postern/smtp';
 import type { AddressInfo } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import {
+  ByteBudget,
   connectionCaps,
   createLogger,
   LoginThrottle,
@@ -40,7 +41,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
   const throttle = LoginThrottle.fromConfig(config.auth);
   const limits = new ConnectionLimits(connectionCaps(config.limits));
-  const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, log };
+  const inFlight = new ByteBudget(config.limits.data_in_flight);
+  const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, inFlight, log };
   const servers: SMTPServer[] = [];
   const ports: SubmissionApp['ports'] = { submission: null, submissions: null };
 

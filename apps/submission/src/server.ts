@@ -25,6 +25,7 @@ import {
   parseAddress,
   receivedHeader,
   type Accounts,
+  type ByteBudget,
   type Config,
   type Logger,
   type LoginThrottle,
@@ -44,6 +45,8 @@ export interface SubmissionDeps {
   tls: TlsMaterial;
   throttle: LoginThrottle;
   limits: ConnectionLimits;
+  /** The process's bytes in flight (limits.data_in_flight), both listeners together. */
+  inFlight: ByteBudget;
   log: Logger;
 }
 
@@ -107,7 +110,15 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
   return server;
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const data = withoutForgedTrace(await readMessage(stream, config.limits.message_size, config.limits.line_length), config.hostname);
+    const received = await readMessage(stream, config.limits.message_size, config.limits.line_length, { budget: deps.inFlight, dataDir: config.dataDir });
+    try {
+      return await enqueue(withoutForgedTrace(received.data, config.hostname), session);
+    } finally {
+      received.release();
+    }
+  }
+
+  async function enqueue(data: Buffer, session: SMTPServerSession): Promise<string> {
     const user = userOf(session);
     const id = newId();
     const added = completeSubmission(data, user, accounts, config.hostname, id);

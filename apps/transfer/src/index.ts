@@ -11,6 +11,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import {
+  ByteBudget,
   createLogger,
   createResolver,
   LoginThrottle,
@@ -76,7 +77,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       log,
       onQueued: () => runner?.wake(),
     });
-    server = createMxServer({ config, accounts: mail.accounts, handOver, tls, throttle, log });
+    const inFlight = new ByteBudget(config.limits.data_in_flight);
+    server = createMxServer({ config, accounts: mail.accounts, handOver, tls, throttle, inFlight, log });
     const { host, port } = splitHostPort(config.listen.smtp);
     const s = server;
     reloadTlsOnConnection(s, tls);

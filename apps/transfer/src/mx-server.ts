@@ -26,6 +26,7 @@ import {
   parseAddress,
   receivedHeader,
   type Accounts,
+  type ByteBudget,
   type Config,
   type Logger,
   type LoginThrottle,
@@ -43,6 +44,8 @@ export interface MxServerDeps {
   handOver: DirectDelivery;
   tls: TlsMaterial;
   throttle: LoginThrottle;
+  /** The process's bytes in flight (limits.data_in_flight). */
+  inFlight: ByteBudget;
   log: Logger;
 }
 
@@ -132,7 +135,15 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   }
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
-    const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);
+    const received = await readMessage(stream, config.limits.message_size, config.limits.line_length, { budget: deps.inFlight, dataDir: config.dataDir });
+    try {
+      return await handOver(received.data, session);
+    } finally {
+      received.release();
+    }
+  }
+
+  async function handOver(data: Buffer, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
     const { header } = headerSection(data);
     // RFC 5321 §6.3: a message with too many trace fields is looping
     if (headerValues(header, 'Received').length >= config.transfer.max_hops) {

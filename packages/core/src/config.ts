@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
+import { nextHopMessageSize, TRACE_HEADROOM } from './limits.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -181,6 +182,9 @@ const schema = z
         imap_line_length: posInt('bytes').default(65_536),
         imap_idle_timeout: duration.default(1_800_000),
         imap_connections_per_user: posInt('connections').default(50),
+        /** Bytes of arriving messages one process holds at once (memory and spool together);
+         * at least message_size + TRACE_HEADROOM, checked in configFromObject. */
+        data_in_flight: posInt('bytes').default(268_435_456),
         /** Per-user storage limit in bytes; 0 means no limit. */
         mailbox_quota: z.number().int().nonnegative({ message: 'a non-negative integer (bytes; 0 = no limit)' }).default(0),
       })
@@ -200,6 +204,7 @@ const schema = z
         imap_line_length: 65_536,
         imap_idle_timeout: 1_800_000,
         imap_connections_per_user: 50,
+        data_in_flight: 268_435_456,
         mailbox_quota: 0,
       }),
     webmail: z
@@ -279,6 +284,11 @@ export function configFromObject(raw: unknown, file: string): Config {
     }
     if (issue.code === 'invalid_value') expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     throw new ConfigError(file, key, expected, describe(valueAt(raw, issue.path)));
+  }
+  // one message of the largest size, with the fields our hops add, must fit
+  const largest = nextHopMessageSize(result.data.limits);
+  if (result.data.limits.data_in_flight < largest) {
+    throw new ConfigError(file, 'limits.data_in_flight', `at least limits.message_size + ${TRACE_HEADROOM} (${largest})`, `${result.data.limits.data_in_flight}`);
   }
   const base = dirname(file);
   const abs = (p: string, from: string): string => (isAbsolute(p) ? p : resolve(from, p));

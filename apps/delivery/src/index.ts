@@ -5,6 +5,7 @@
  */
 import { ByteBudget, ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
 import { GroupCommit } from './group-commit.js';
+import { cleanSpool } from '@postern/smtp';
 import { startLmtpServer } from './lmtp.js';
 import { startRetrieval } from './retrieval.js';
 import { SubstringIndexer } from './search-index.js';
@@ -29,6 +30,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const indexer = new SubstringIndexer(mail.store, logger).start();
   // one budget for LMTP and IMAP APPEND together (limits.data_in_flight)
   const inFlight = new ByteBudget(config.limits.data_in_flight);
+  if (config.listen.lmtp) cleanSpool(config.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const ports: Record<string, number> = {};
   try {

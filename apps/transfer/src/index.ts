@@ -25,6 +25,7 @@ import {
   type DnsResolver,
   type Logger,
 } from '@postern/core';
+import { cleanSpool } from '@postern/smtp';
 import { DirectDelivery } from './direct-delivery.js';
 import { LmtpPool } from './lmtp.js';
 import { createMxServer } from './mx-server.js';
@@ -78,6 +79,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       onQueued: () => runner?.wake(),
     });
     const inFlight = new ByteBudget(config.limits.data_in_flight);
+    cleanSpool(config.dataDir);
     server = createMxServer({ config, accounts: mail.accounts, handOver, tls, throttle, inFlight, log });
     const { host, port } = splitHostPort(config.listen.smtp);
     const s = server;

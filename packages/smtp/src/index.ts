@@ -7,7 +7,7 @@
  * are counted before the greeting, which comes after the configured delay (0: at once).
  */
 export { SmtpReply, installEnhancedCodes, ENHANCED_CODE, isDiskFull, storageFailure } from './reply.js';
-export { readMessage, SPOOL_AFTER, type InFlight, type ReadMessage } from './read-message.js';
+export { cleanSpool, readMessage, SPOOL_AFTER, type InFlight, type ReadMessage } from './read-message.js';
 export { ConnectionLimits } from './connection-limits.js';
 export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 export { createSmtpServer } from './greeting.js';

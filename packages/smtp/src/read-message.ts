@@ -8,9 +8,11 @@
  * `<data_dir>/spool/` as it arrives, so a hundred clients halfway through large messages hold
  * disk, not memory. The file is read back once the message is complete and removed at once (also
  * when the transfer fails). The message's bytes stay counted in flight until `release()`: the
- * caller calls it once the message has been handed on (stored, queued or refused).
+ * caller calls it once the message has been handed on (stored, queued or refused). Files a
+ * killed process left behind are removed by `cleanSpool` when an app starts.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SMTPServerDataStream } from 'smtp-server';
@@ -86,6 +88,35 @@ export async function readMessage(stream: SMTPServerDataStream, maxSize: number,
       await spool.file.close().catch(() => undefined);
       await rm(spool.path, { force: true });
     }
+  }
+}
+
+/**
+ * Removes spool files of processes that no longer run (named `<pid>-<uuid>`; the MX, submission
+ * and LMTP share the folder, so a running one's files stay). Called once at start.
+ */
+export function cleanSpool(dataDir: string): void {
+  const dir = join(dataDir, 'spool');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -35,14 +35,13 @@ import { watchDeadlines } from './deadlines.js';
 class GreetingServer extends SMTPServer {
   readonly #greetingDelay: number;
   readonly #authRefused: boolean;
-
   readonly #deadlines: Deadlines | null;
 
   constructor(options: SMTPServerOptions, greetingDelay: number, authRefused: boolean, deadlines: Deadlines | null) {
     super(options);
     this.#greetingDelay = greetingDelay;
-    this.#deadlines = deadlines;
     this.#authRefused = authRefused;
+    this.#deadlines = deadlines;
     // EHLO lists AUTH only while authMethods is non-empty (the constructor filled in its defaults)
     if (authRefused) this.options.authMethods = [];
   }

@@ -98,12 +98,11 @@ describe('open relay tricks on port 25 (unauthenticated)', () => {
     assertNothingRelayed();
   });
 
-  it('does not relay after a failed AUTH, or with AUTH sent but never completed', async () => {
+  it('does not relay after an AUTH attempt (port 25 offers none: mx-auth.test.ts)', async () => {
     const t = await mxSession();
-    const bad = Buffer.from('\0alice@a.test\0wrong-password').toString('base64');
-    expect(await t.smtp(`AUTH PLAIN ${bad}`)).toMatch(/^535 /);
-    expect(await t.smtp('AUTH LOGIN')).toMatch(/^334 /);
-    expect(await t.smtp('*')).toMatch(/^501 /); // RFC 4954 §4: "*" cancels the exchange
+    const good = Buffer.from('\0alice@a.test\0alice-password').toString('base64');
+    expect(await t.smtp(`AUTH PLAIN ${good}`)).toMatch(/^503 5\.5\.1 /);
+    expect(await t.smtp('AUTH LOGIN')).toMatch(/^503 5\.5\.1 /);
     expect(await t.smtp('MAIL FROM:<alice@a.test>')).toMatch(/^250/);
     expect(await t.smtp('RCPT TO:<victim@foreign.example>')).toMatch(/^554 5\.7\.1/);
     await t.smtp('QUIT');
@@ -119,6 +118,25 @@ describe('open relay tricks on port 25 (unauthenticated)', () => {
     expect(await t.smtp('RCPT TO:<victim@foreign.example>')).toMatch(/^554 5\.7\.1/);
     await t.smtp('QUIT');
     t.close();
+    assertNothingRelayed();
+  });
+});
+
+describe('a bare postmaster (RFC 5321 §4.5.1)', () => {
+  it('accepts RCPT TO:<postmaster> and delivers it to the primary domain\'s postmaster', async () => {
+    a.db().accounts.addAlias('postmaster@a.test', ['alice@a.test']);
+    const t = await mxSession();
+    expect(await t.smtp('MAIL FROM:<reporter@elsewhere.example>')).toMatch(/^250/);
+    expect(await t.smtp('RCPT TO:<postmaster>')).toMatch(/^250/);
+    expect(await t.smtp('RCPT TO:<Postmaster>')).toMatch(/^250/);
+    expect(await t.smtp('DATA')).toMatch(/^354/);
+    expect(await t.smtp('Subject: to the bare postmaster\r\n\r\nhi\r\n.')).toMatch(/^250/);
+    await t.smtp('QUIT');
+    t.close();
+    const got = await a.waitForMessages('alice@a.test', 1);
+    const mine = got.filter((m) => m.raw.includes('Subject: to the bare postmaster'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.raw).toMatch(/^Delivered-To: postmaster@a\.test\r$/m);
     assertNothingRelayed();
   });
 });

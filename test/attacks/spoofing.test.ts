@@ -100,3 +100,36 @@ describe('sender spoofing on submission', () => {
     expect(shown.filter((x) => x !== 'alice@a.test'), `${header} was accepted and shows as`).toEqual([]);
   });
 });
+
+describe('trace fields and identities a client cannot claim on submission', () => {
+  it('drops an Authentication-Results: naming our host and a Return-Path: (RFC 8601 §5, RFC 5321 §4.4)', async () => {
+    const tag = `trace-${Math.random().toString(36).slice(2)}`;
+    const forged = [
+      `Authentication-Results: ${a.hostname}; dkim=pass header.d=bank.example; dmarc=pass header.from=bank.example`,
+      `Authentication-Results: ${a.hostname.toUpperCase()}. (comment); spf=pass smtp.mailfrom=bank.example`,
+      'Authentication-Results: mx.elsewhere.example; spf=none',
+      'Return-Path: <ceo@bank.example>',
+      'return-path:\r\n <ceo@bank.example>',
+    ].join('\r\n');
+    expect(await submit('alice@a.test', `${forged}\r\nFrom: alice@a.test\r\nSubject: ${tag}\r\n\r\nhi`)).toMatch(/^250 /);
+    const msg = await waitFor(() => a.messages('carol@a.test').find((m) => m.raw.includes(tag)), 15_000, 'the submitted message');
+    const header = msg.raw.slice(0, msg.raw.indexOf('\r\n\r\n'));
+    // the one Return-Path is the delivery agent's, from the envelope
+    expect(header.match(/^return-path:.*$/gim)).toEqual(['Return-Path: <alice@a.test>']);
+    expect(header).not.toMatch(new RegExp(`^Authentication-Results: ${a.hostname.replace(/\./g, '\\.')}`, 'im'));
+    // another host's results are that host's business (RFC 8601 §5 removes only our own)
+    expect(header).toContain('Authentication-Results: mx.elsewhere.example; spf=none');
+  });
+
+  it('refuses AUTH PLAIN with another authorization identity (535 5.7.8), as IMAP and POP3 do', async () => {
+    const t = await Talk.open(a.ports.submission);
+    await t.smtpReply();
+    await t.smtp('EHLO client.example');
+    const asBob = (authzid: string): string => Buffer.from(`${authzid}\0alice@a.test\0alice-password`).toString('base64');
+    expect(await t.smtp(`AUTH PLAIN ${asBob('bob@a.test')}`)).toMatch(/^535 5\.7\.8 /);
+    expect(await t.smtp(`AUTH PLAIN ${asBob('ceo@bank.example')}`)).toMatch(/^535 5\.7\.8 /);
+    // her own name as authzid is no change of identity (the positive control)
+    expect(await t.smtp(`AUTH PLAIN ${asBob('Alice@A.test')}`)).toMatch(/^235 /);
+    t.close();
+  });
+});

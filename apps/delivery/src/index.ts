@@ -3,8 +3,9 @@
  * through which the transfer app delivers, and the retrieval service (IMAP, POP3) that serves the
  * stored mail to logged-in users, all in one process so IDLE sees deliveries at once.
  */
-import { ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
+import { ByteBudget, ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
 import { GroupCommit } from './group-commit.js';
+import { cleanSpool } from '@postern/smtp';
 import { startLmtpServer } from './lmtp.js';
 import { startRetrieval } from './retrieval.js';
 import { SubstringIndexer } from './search-index.js';
@@ -27,15 +28,18 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   pruner.unref();
   const commits = new GroupCommit(mail.store);
   const indexer = new SubstringIndexer(mail.store, logger).start();
+  // one budget for LMTP and IMAP APPEND together (limits.data_in_flight)
+  const inFlight = new ByteBudget(config.limits.data_in_flight);
+  if (config.listen.lmtp) cleanSpool(config.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const ports: Record<string, number> = {};
   try {
     if (config.listen.lmtp) {
-      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp });
+      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp, inFlight });
       ports['lmtp'] = lmtp.port;
       closers.push(lmtp.close);
     }
-    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger });
+    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, inFlight });
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {

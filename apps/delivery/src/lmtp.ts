@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { indexMessage } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
-import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
+import { ByteBudget, newId, nextHopMessageSize, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 
 export interface LmtpOptions {
@@ -20,6 +20,8 @@ export interface LmtpOptions {
   logger: Logger;
   /** "host:port" or a unix socket path. */
   listen: string;
+  /** The process's bytes in flight (shared with IMAP APPEND); one of its own otherwise. */
+  inFlight?: ByteBudget;
 }
 
 export interface LmtpServer {
@@ -39,6 +41,7 @@ const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const { config, accounts, commits, logger } = opts;
   const limits = config.limits;
+  const inFlight = opts.inFlight ?? new ByteBudget(limits.data_in_flight);
   installEnhancedCodes();
 
   const server = createSmtpServer({
@@ -51,7 +54,8 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     hideDSN: false,
     hide8BITMIME: false,
     hideSMTPUTF8: false,
-    size: limits.message_size,
+    // what the MX or submission accepted (limits.message_size) plus the fields they prepended
+    size: nextHopMessageSize(limits),
     rejectOversized: true,
     maxRecipients: limits.recipients,
     socketTimeout: limits.command_timeout,
@@ -82,10 +86,16 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     onData(stream, session, cb) {
       // No line-length limit here: the MX and submission enforced theirs, and mail injected by
       // `postern sendmail` must not bounce at the last hop for a long line.
-      void readMessage(stream, limits.message_size, Number.POSITIVE_INFINITY).then(
-        async (content) => cb(null, await deliver(content, session, sessions.get(session) ?? [])),
+      void readMessage(stream, nextHopMessageSize(limits), Number.POSITIVE_INFINITY, { budget: inFlight, dataDir: config.dataDir }).then(
+        async ({ data, release }) => {
+          try {
+            cb(null, await deliver(data, session, sessions.get(session) ?? []));
+          } finally {
+            release();
+          }
+        },
         (err: unknown) => {
-          if (err instanceof SmtpReply) return cb(err); // 552 5.3.4, answered for every recipient
+          if (err instanceof SmtpReply) return cb(err); // 552 5.3.4 or 452 4.3.1, answered for every recipient
           logger.error({ cid: session.id, err }, 'reading message failed');
           cb(new SmtpReply(451, '4.3.0', 'error reading message'));
         },

@@ -2,7 +2,7 @@
  * The retrieval service: IMAP (143 STARTTLS, 993 TLS) and POP3 (110 STLS, 995 TLS) listeners,
  * each started when its `listen.*` key is set.
  */
-import { LoginThrottle, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
+import { LoginThrottle, type Accounts, type ByteBudget, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
 import { startImapServer, userConnectionLimit } from './imap/index.js';
 import { startPop3Server } from './pop3/index.js';
 
@@ -12,6 +12,8 @@ export interface RetrievalOptions {
   store: MailStore;
   tls: TlsMaterial;
   logger: Logger;
+  /** The process's bytes in flight, shared with LMTP (IMAP APPEND takes from it). */
+  inFlight?: ByteBudget;
 }
 
 export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: Record<string, number>; close(): Promise<void> }> {

@@ -7,10 +7,12 @@
  * - A user sends only as their own addresses and aliases.
  * - "250" after DATA only once the message is committed in queue.db.
  */
-import { ConnectionLimits } from '@postern/smtp';
+import { cleanSpool, ConnectionLimits } from '@postern/smtp';
 import type { AddressInfo } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import {
+  ByteBudget,
+  connectionCaps,
   createLogger,
   LoginThrottle,
   openMailDb,
@@ -38,8 +40,10 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const mail = openMailDb(config);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
   const throttle = LoginThrottle.fromConfig(config.auth);
-  const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
-  const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, log };
+  const limits = new ConnectionLimits(connectionCaps(config.limits));
+  const inFlight = new ByteBudget(config.limits.data_in_flight);
+  cleanSpool(config.dataDir);
+  const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, inFlight, log };
   const servers: SMTPServer[] = [];
   const ports: SubmissionApp['ports'] = { submission: null, submissions: null };
 

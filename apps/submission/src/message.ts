@@ -1,12 +1,14 @@
 /**
  * What submission (RFC 6409 §8) checks and completes in a message before queueing it: every
  * From: and Sender: address must belong to the authenticated user (`553 5.7.1` otherwise), and a
- * missing Date: or Message-ID: is added (§8.2, §8.3).
+ * missing Date: or Message-ID: is added (§8.2, §8.3). Trace fields a client cannot have written
+ * are dropped first (withoutForgedTrace).
  */
 import { randomBytes } from 'node:crypto';
 import addressparser from 'nodemailer/lib/addressparser';
 import { headerSection, headerValues, rfc5322Date, type Accounts, type User } from '@postern/core';
 import { SmtpReply } from '@postern/smtp';
+import { headerSection as fieldsOf, stripForgedAuthResults } from '@postern/trust';
 
 /** Every mailbox address in header values (groups flattened). */
 export function mailboxesOf(values: readonly string[]): string[] {
@@ -35,4 +37,19 @@ export function completeSubmission(data: Buffer, user: User, accounts: Accounts,
     add += `Message-ID: <${queueId}.${randomBytes(6).toString('hex')}@${hostname}>\r\n`;
   }
   return add;
+}
+
+/**
+ * The submitted message without the fields only our own servers may write: an
+ * Authentication-Results naming our host (RFC 8601 §5; the MX does the same) and any
+ * Return-Path (RFC 5321 §4.4: added once, at final delivery, where the delivery agent adds ours).
+ * Every other byte is kept.
+ */
+export function withoutForgedTrace(data: Buffer, hostname: string): Buffer {
+  const stripped = stripForgedAuthResults(data, hostname);
+  const section = fieldsOf(stripped);
+  const isReturnPath = (name: string): boolean => name.toLowerCase() === 'return-path';
+  if (!section.fields.some((f) => isReturnPath(f.name))) return stripped;
+  const kept = section.fields.filter((f) => !isReturnPath(f.name)).map((f) => f.raw);
+  return Buffer.concat([...kept, stripped.subarray(section.fieldsEnd)]);
 }

@@ -11,11 +11,13 @@
  * - the envelope sender and the From:/Sender: addresses must be the user's own or their
  *   aliases (`553 5.7.1`); at most `limits.recipients` recipients (`452 4.5.3`);
  * - size (`552 5.3.4`) and line length limits; `limits.command_timeout` per command;
- * - Message-ID:/Date: added when missing, our Received:, the DKIM seam, then queued durably
+ * - a client's Return-Path: and Authentication-Results: naming us are dropped; Message-ID:/Date:
+ *   added when missing, our Received:, the DKIM seam, then queued durably
  *   before `250`.
  */
 import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import {
+  deadlinesOf,
   formatAddress,
   has8bit,
   needsSmtpUtf8,
@@ -23,6 +25,7 @@ import {
   parseAddress,
   receivedHeader,
   type Accounts,
+  type ByteBudget,
   type Config,
   type Logger,
   type LoginThrottle,
@@ -31,7 +34,7 @@ import {
   type User,
   plainIp,
 } from '@postern/core';
-import { completeSubmission } from './message.js';
+import { completeSubmission, withoutForgedTrace } from './message.js';
 import { signMessage } from './sign.js';
 import { type ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
 
@@ -42,6 +45,8 @@ export interface SubmissionDeps {
   tls: TlsMaterial;
   throttle: LoginThrottle;
   limits: ConnectionLimits;
+  /** The process's bytes in flight (limits.data_in_flight), both listeners together. */
+  inFlight: ByteBudget;
   log: Logger;
 }
 
@@ -53,8 +58,8 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
   installEnhancedCodes();
   const { config, accounts, queue, log } = deps;
 
-  return createSmtpServer({
-    ...sharedServerOptions(deps),
+  const server = createSmtpServer({
+    ...sharedServerOptions({ ...deps, auth: true }),
     banner: 'Postern ESMTP submission',
     secure: implicitTls,
     authOptional: false,
@@ -99,10 +104,21 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
         },
       );
     },
-  }, config.submission.greeting_delay);
+  }, config.submission.greeting_delay, deadlinesOf(config.limits));
+  deps.limits.serve(server);
+
+  return server;
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);
+    const received = await readMessage(stream, config.limits.message_size, config.limits.line_length, { budget: deps.inFlight, dataDir: config.dataDir });
+    try {
+      return await enqueue(withoutForgedTrace(received.data, config.hostname), session);
+    } finally {
+      received.release();
+    }
+  }
+
+  async function enqueue(data: Buffer, session: SMTPServerSession): Promise<string> {
     const user = userOf(session);
     const id = newId();
     const added = completeSubmission(data, user, accounts, config.hostname, id);

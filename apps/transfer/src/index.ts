@@ -5,12 +5,13 @@
  * Invariants:
  * - "250" after DATA only once the message is committed: in every recipient's mailbox (direct
  *   delivery over LMTP, each recipient's LMTP 250) or in queue.db.
- * - Only local recipients are accepted on port 25 unless the client authenticated or is in
+ * - Only local recipients are accepted on port 25 (which offers no AUTH) unless the client is in
  *   `transfer.trusted_networks`: no open relay.
  * - A recipient that the next hop accepted is recorded delivered and never sent again.
  */
 import type { AddressInfo } from 'node:net';
 import {
+  ByteBudget,
   createLogger,
   createResolver,
   LoginThrottle,
@@ -24,6 +25,7 @@ import {
   type DnsResolver,
   type Logger,
 } from '@postern/core';
+import { cleanSpool } from '@postern/smtp';
 import { DirectDelivery } from './direct-delivery.js';
 import { LmtpPool } from './lmtp.js';
 import { createMxServer } from './mx-server.js';
@@ -76,7 +78,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       log,
       onQueued: () => runner?.wake(),
     });
-    server = createMxServer({ config, accounts: mail.accounts, handOver, tls, throttle, log });
+    const inFlight = new ByteBudget(config.limits.data_in_flight);
+    cleanSpool(config.dataDir);
+    server = createMxServer({ config, accounts: mail.accounts, handOver, tls, throttle, inFlight, log });
     const { host, port } = splitHostPort(config.listen.smtp);
     const s = server;
     reloadTlsOnConnection(s, tls);

@@ -5,9 +5,9 @@
  * - the greeting after `transfer.greeting_delay` (default at once); a client that talks before
  *   it gets `421` (as postscreen's pregreet test);
  * - connection limits per IP and in total (421);
- * - AUTH is offered only after STARTTLS (development profile: also on loopback) and, when it
- *   succeeds, lets a local user relay like on submission; so does a `transfer.trusted_networks`
- *   address. Everyone else may only reach local recipients: `554 5.7.1` relay denied;
+ * - no AUTH at all (`503 5.5.1`, as Postfix's smtpd on 25): users send through submission, where
+ *   the sender checks, signing and queueing apply. Only a `transfer.trusted_networks` address
+ *   may relay; everyone else may only reach local recipients: `554 5.7.1` relay denied;
  * - recipients must exist (`550 5.1.1` at RCPT time) and are at most `limits.recipients`;
  * - after DATA: loop detection by counting Received: (`554 5.4.6`), the inbound-auth seam, our
  *   Received: with the queue id, then the message is delivered (direct delivery) or queued,
@@ -16,6 +16,8 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import {
+  connectionCaps,
+  deadlinesOf,
   formatAddress,
   headerSection,
   headerValues,
@@ -24,6 +26,7 @@ import {
   parseAddress,
   receivedHeader,
   type Accounts,
+  type ByteBudget,
   type Config,
   type Logger,
   type LoginThrottle,
@@ -41,6 +44,8 @@ export interface MxServerDeps {
   handOver: DirectDelivery;
   tls: TlsMaterial;
   throttle: LoginThrottle;
+  /** The process's bytes in flight (limits.data_in_flight). */
+  inFlight: ByteBudget;
   log: Logger;
 }
 
@@ -61,16 +66,16 @@ export function trustedNetworks(cidrs: readonly string[]): BlockList {
 export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
   const { config, accounts, log } = deps;
-  const limits = new ConnectionLimits(config.limits.connections_per_ip, config.limits.connections_total);
+  // no one logs in on port 25: no slots to keep for sessions that did
+  const limits = new ConnectionLimits(connectionCaps(config.limits, false));
   const trusted = trustedNetworks(config.transfer.trusted_networks);
   const mayRelay = (session: SMTPServerSession): boolean => {
-    if (session.user) return true;
     const ip = plainIp(session.remoteAddress);
     return trusted.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
   };
 
   const server = createSmtpServer({
-    ...sharedServerOptions({ ...deps, limits }),
+    ...sharedServerOptions({ ...deps, limits, auth: false }),
     banner: 'Postern ESMTP',
     authOptional: true,
     onMailFrom(address, session, cb) {
@@ -101,12 +106,17 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
         },
       );
     },
-  }, config.transfer.greeting_delay);
+  }, config.transfer.greeting_delay, deadlinesOf(config.limits));
+  limits.serve(server);
 
   function checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): void {
     if (session.envelope.rcptTo.length >= config.limits.recipients) {
       throw new SmtpReply(452, '4.5.3', 'Too many recipients');
     }
+    // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted; it is our primary
+    // domain's postmaster (the envelope carries the full address from here on)
+    const primary = /^postmaster$/i.test(address.address) ? accounts.primaryDomain(config.hostname) : null;
+    if (primary) address.address = `postmaster@${primary.name}`;
     const raw = address.address;
     // Source routes (RFC 5321 §4.1.1.3, "@a,@b:user@c") and the %-hack / bang paths are old
     // relaying tricks: refuse them outright instead of guessing what they mean.
@@ -125,7 +135,15 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   }
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
-    const data = await readMessage(stream, config.limits.message_size, config.limits.line_length);
+    const received = await readMessage(stream, config.limits.message_size, config.limits.line_length, { budget: deps.inFlight, dataDir: config.dataDir });
+    try {
+      return await handOver(received.data, session);
+    } finally {
+      received.release();
+    }
+  }
+
+  async function handOver(data: Buffer, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
     const { header } = headerSection(data);
     // RFC 5321 §6.3: a message with too many trace fields is looping
     if (headerValues(header, 'Received').length >= config.transfer.max_hops) {

@@ -97,6 +97,20 @@ export class Accounts {
     }).immediate();
   }
 
+  /**
+   * The domain our host is named in: `hostname` itself or its nearest parent that is local
+   * (mail.example.org -> example.org), else the first domain added; null with no domain. Where
+   * a bare `postmaster` (RFC 5321 §4.5.1) goes.
+   */
+  primaryDomain(hostname: string): Domain | null {
+    const labels = hostname.toLowerCase().replace(/\.$/, '').split('.');
+    for (let i = 0; i < labels.length - 1; i++) {
+      const d = this.findDomain(labels.slice(i).join('.'));
+      if (d) return d;
+    }
+    return this.listDomains().sort((x, y) => x.id - y.id)[0] ?? null;
+  }
+
   isLocalDomain(name: string): boolean {
     return this.findDomain(name) !== null;
   }

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
+import { nextHopMessageSize, TRACE_HEADROOM } from './limits.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -163,11 +164,27 @@ const schema = z
         recipients: posInt('recipients per message').default(100),
         line_length: posInt('bytes per line').default(4096),
         command_timeout: duration.default(300_000),
+        /** The whole command line must arrive within this, however slowly it trickles (SMTP;
+         * IMAP and POP3 before login). RFC 5321 §4.5.3.2.7: at least 5 minutes. */
+        command_deadline: duration.default(300_000),
+        /** SMTP DATA, from the 354 to the final dot. */
+        data_deadline: duration.default(900_000),
+        /** The longest SMTP session, and the longest IMAP/POP3 session before login. */
+        session_lifetime: duration.default(3_600_000),
         connections_per_ip: posInt('connections').default(20),
+        /** Per IPv4 /24 or IPv6 /64 (never below connections_per_ip). */
+        connections_per_subnet: posInt('connections').default(100),
         connections_total: posInt('connections').default(1000),
+        /** New connections are refused while this share of connections_total is not logged in. */
+        connections_unauthenticated_percent: posInt('percent of connections_total')
+          .max(100, { message: 'a positive integer (percent of connections_total, at most 100)' })
+          .default(80),
         imap_line_length: posInt('bytes').default(65_536),
         imap_idle_timeout: duration.default(1_800_000),
         imap_connections_per_user: posInt('connections').default(50),
+        /** Bytes of arriving messages one process holds at once (memory and spool together);
+         * at least message_size + TRACE_HEADROOM, checked in configFromObject. */
+        data_in_flight: posInt('bytes').default(268_435_456),
         /** Per-user storage limit in bytes; 0 means no limit. */
         mailbox_quota: z.number().int().nonnegative({ message: 'a non-negative integer (bytes; 0 = no limit)' }).default(0),
       })
@@ -177,11 +194,17 @@ const schema = z
         recipients: 100,
         line_length: 4096,
         command_timeout: 300_000,
+        command_deadline: 300_000,
+        data_deadline: 900_000,
+        session_lifetime: 3_600_000,
         connections_per_ip: 20,
+        connections_per_subnet: 100,
         connections_total: 1000,
+        connections_unauthenticated_percent: 80,
         imap_line_length: 65_536,
         imap_idle_timeout: 1_800_000,
         imap_connections_per_user: 50,
+        data_in_flight: 268_435_456,
         mailbox_quota: 0,
       }),
     webmail: z
@@ -261,6 +284,11 @@ export function configFromObject(raw: unknown, file: string): Config {
     }
     if (issue.code === 'invalid_value') expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     throw new ConfigError(file, key, expected, describe(valueAt(raw, issue.path)));
+  }
+  // one message of the largest size, with the fields our hops add, must fit
+  const largest = nextHopMessageSize(result.data.limits);
+  if (result.data.limits.data_in_flight < largest) {
+    throw new ConfigError(file, 'limits.data_in_flight', `at least limits.message_size + ${TRACE_HEADROOM} (${largest})`, `${result.data.limits.data_in_flight}`);
   }
   const base = dirname(file);
   const abs = (p: string, from: string): string => (isAbsolute(p) ? p : resolve(from, p));

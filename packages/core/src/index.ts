@@ -18,6 +18,8 @@ export * from './maildb.js';
 export * from './throttle.js';
 export * from './net.js';
 export * from './connections.js';
+export * from './limits.js';
+export * from './deadlines.js';
 export * from './tls.js';
 export * from './app.js';
 export * from './queue/index.js';

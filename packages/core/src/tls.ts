@@ -26,6 +26,28 @@ export async function ensureCertificate(certPath: string, keyPath: string, hostn
   return true;
 }
 
+/**
+ * What every TLS listener accepts: TLS 1.3, and TLS 1.2 only with ECDHE key exchange and an AEAD
+ * cipher (Mozilla's "intermediate" profile without DHE), so every session has forward secrecy
+ * (RFC 7525 §4.2). Node reads the TLS 1.3 suites from the same list: without them TLS 1.3 would
+ * be off. Port 25 included: a sender that offers nothing better gets plaintext, as with no TLS.
+ */
+export const SERVER_TLS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: true,
+} as const;
+
 export interface TlsFiles {
   key: Buffer;
   cert: Buffer;
@@ -44,7 +66,7 @@ export class TlsMaterial {
     readonly keyPath: string,
   ) {
     this.files = this.read();
-    this.context = createSecureContext({ ...this.files, minVersion: 'TLSv1.2' });
+    this.context = createSecureContext({ ...this.files, ...SERVER_TLS });
     this.stamp = this.mtimes();
   }
 
@@ -66,7 +88,7 @@ export class TlsMaterial {
     if (now === this.stamp) return false;
     try {
       const files = this.read();
-      this.context = createSecureContext({ ...files, minVersion: 'TLSv1.2' });
+      this.context = createSecureContext({ ...files, ...SERVER_TLS });
       this.files = files;
       this.stamp = now;
       this.generation++;

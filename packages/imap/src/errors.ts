@@ -21,7 +21,9 @@ export type FramingErrorCode =
   /** The command's lines and literals together exceeded `maxCommandSize`. */
   | 'COMMAND_TOO_BIG'
   /** Unprocessed input piled up beyond `maxBuffered` (the server did not apply back-pressure). */
-  | 'BUFFER_OVERFLOW';
+  | 'BUFFER_OVERFLOW'
+  /** The literal gate (the server's bytes in flight) refused the literal for now. */
+  | 'LITERAL_REFUSED_FOR_NOW';
 
 export class FramingError extends Error {
   override readonly name = 'FramingError';

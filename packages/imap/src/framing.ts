@@ -15,6 +15,11 @@
  * NO/BAD (e.g. `[TOOBIG]`), after which the client does not send the literal (§7.5).
  * Non-synchronizing literals `{n+}` are read without a continuation.
  *
+ * A literal gate (`setLiteralGate`), when set, is asked about every literal that passed the
+ * limits before any of its octets is kept: a server counts the bytes it holds in flight across
+ * connections and refuses a literal for now (`LITERAL_REFUSED_FOR_NOW`, skipped like a literal
+ * over the limit).
+ *
  * Memory is bounded by the limits: a line is never buffered past `maxLineLength` (the rest is
  * skipped), literal octets over a limit are skipped without being stored, and `push()` refuses
  * input beyond `maxBuffered` when the server does not apply back-pressure.
@@ -182,8 +187,15 @@ export class ImapFramer {
   private commandSize = 0;
   private commandTag: string | null = null;
 
+  private literalGate: ((size: number) => boolean) | null = null;
+
   constructor(limits: Partial<FramerLimits> = {}) {
     this.limits = { ...DEFAULT_FRAMER_LIMITS, ...limits };
+  }
+
+  /** Asked before a literal's octets are kept; false refuses the command with LITERAL_REFUSED_FOR_NOW. */
+  setLiteralGate(gate: ((size: number) => boolean) | null): void {
+    this.literalGate = gate;
   }
 
   /** Changes limits from now on (e.g. a larger APPENDLIMIT once authenticated). */
@@ -468,6 +480,9 @@ export class ImapFramer {
     if (marker.nonSync && this.limits.literalMinus && marker.size > LITERAL_MINUS_MAX) {
       return this.rejectCommand('NON_SYNC_LITERAL_TOO_BIG', `Non-synchronizing literal larger than ${LITERAL_MINUS_MAX} octets`, marker);
     }
+    if (this.literalGate && !this.literalGate(marker.size)) {
+      return this.rejectCommand('LITERAL_REFUSED_FOR_NOW', 'Too much data in flight, try again later', marker);
+    }
     this.commandSize += marker.size;
     if (marker.nonSync) {
       this.literalPieces = [];
@@ -479,7 +494,7 @@ export class ImapFramer {
   }
 
   private rejectCommand(
-    code: 'COMMAND_TOO_BIG' | 'LITERAL_TOO_BIG' | 'NON_SYNC_LITERAL_TOO_BIG',
+    code: 'COMMAND_TOO_BIG' | 'LITERAL_TOO_BIG' | 'NON_SYNC_LITERAL_TOO_BIG' | 'LITERAL_REFUSED_FOR_NOW',
     message: string,
     marker: LiteralMarker | null,
   ): FrameEvent {

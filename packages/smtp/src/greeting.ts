@@ -19,18 +19,31 @@
  * smtp-server's own .d.ts declares them, so no cast is needed, but they are not documented API:
  * greeting.test.ts pins the source of the two originals, so an upgrade that changes them fails
  * a test instead of silently losing a check (maxClients, the early-talker 421, reverse DNS).
+ *
+ * The same hook on each new connection serves a server that offers no AUTH at all (the MX, as
+ * Postfix's smtpd on port 25 without `smtpd_sasl_auth_enable`): `authMethods: []` in the
+ * options. smtp-server would read an empty list as "the defaults" (PLAIN, LOGIN); here EHLO then
+ * lists no AUTH and the command gets Postfix's `503 5.5.1 Error: authentication not enabled`.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import type { Deadlines } from '@postern/core';
+import { watchDeadlines } from './deadlines.js';
 
 class GreetingServer extends SMTPServer {
   readonly #greetingDelay: number;
+  readonly #authRefused: boolean;
+  readonly #deadlines: Deadlines | null;
 
-  constructor(options: SMTPServerOptions, greetingDelay: number) {
+  constructor(options: SMTPServerOptions, greetingDelay: number, authRefused: boolean, deadlines: Deadlines | null) {
     super(options);
     this.#greetingDelay = greetingDelay;
+    this.#authRefused = authRefused;
+    this.#deadlines = deadlines;
+    // EHLO lists AUTH only while authMethods is non-empty (the constructor filled in its defaults)
+    if (authRefused) this.options.authMethods = [];
   }
 
   /** smtp-server 3.21.6's connect(), with `greet()` in place of `connection.init()`. */
@@ -39,8 +52,16 @@ class GreetingServer extends SMTPServer {
     this.connections.add(connection);
     connection.on('error', (err: Error) => this._onError(err));
     connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
+    if (this.#authRefused) connection.handler_AUTH = refuseAuth;
+    if (this.#deadlines) watchDeadlines(connection, this.#deadlines);
     greet(this, connection, this.#greetingDelay);
   }
+}
+
+/** AUTH on a server without it, in Postfix's words when `smtpd_sasl_auth_enable = no`. */
+function refuseAuth(this: SMTPConnection, _command: Buffer, callback: () => void): void {
+  this.send(503, '5.5.1 Error: authentication not enabled');
+  callback();
 }
 
 /**
@@ -66,7 +87,11 @@ function greet(server: SMTPServer, connection: SMTPConnection, delay: number): v
   });
 }
 
-/** An SMTPServer whose connections are greeted `greetingDelay` ms after they open (0: at once). */
-export function createSmtpServer(options: SMTPServerOptions, greetingDelay: number): SMTPServer {
-  return new GreetingServer(options, greetingDelay);
+/**
+ * An SMTPServer whose connections are greeted `greetingDelay` ms after they open (0: at once),
+ * and held to `deadlines` (deadlines.ts) when given.
+ */
+export function createSmtpServer(options: SMTPServerOptions, greetingDelay: number, deadlines: Deadlines | null = null): SMTPServer {
+  // read before smtp-server's constructor replaces an empty list (in `options` itself) by its defaults
+  return new GreetingServer(options, greetingDelay, options.authMethods?.length === 0, deadlines);
 }

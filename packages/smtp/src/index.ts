@@ -4,10 +4,12 @@
  *
  * Invariants: every refusal carries its own RFC 3463 enhanced status code and that code is the
  * one the client sees; message size and line length are checked in one place; connection limits
- * are counted before the greeting, which comes after the configured delay (0: at once).
+ * are counted before the greeting, which comes after the configured delay (0: at once); the
+ * MX and submission hold every session to deadlines a trickling client cannot stretch, and count
+ * the bytes of arriving messages against the process's budget (spooled past 1 MiB).
  */
 export { SmtpReply, installEnhancedCodes, ENHANCED_CODE, isDiskFull, storageFailure } from './reply.js';
-export { readMessage } from './read-message.js';
+export { cleanSpool, readMessage, SPOOL_AFTER, type InFlight, type ReadMessage } from './read-message.js';
 export { ConnectionLimits } from './connection-limits.js';
 export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 export { createSmtpServer } from './greeting.js';

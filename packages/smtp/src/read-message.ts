@@ -1,27 +1,123 @@
 /**
- * Reads a DATA stream (already dot-unstuffed by smtp-server) into one Buffer, and checks the
- * limits that need the bytes: size (RFC 1870, `552 5.3.4`) and line length (RFC 5321
- * §4.5.3.1.6 allows 1000 octets; we allow `limits.line_length`).
-
+ * Reads a DATA stream (already dot-unstuffed by smtp-server) and checks the limits that need the
+ * bytes: size (RFC 1870, `552 5.3.4`), line length (RFC 5321 §4.5.3.1.6 allows 1000 octets; we
+ * allow `limits.line_length`) and the process's bytes in flight (`452 4.3.1` past
+ * `limits.data_in_flight`: insufficient system storage, RFC 3463, try again later).
+ *
+ * A message stays in memory up to SPOOL_AFTER bytes; the rest goes to a file under
+ * `<data_dir>/spool/` as it arrives, so a hundred clients halfway through large messages hold
+ * disk, not memory. The file is read back once the message is complete and removed at once (also
+ * when the transfer fails). The message's bytes stay counted in flight until `release()`: the
+ * caller calls it once the message has been handed on (stored, queued or refused). Files a
+ * killed process left behind are removed by `cleanSpool` when an app starts.
  */
+import { randomUUID } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { SMTPServerDataStream } from 'smtp-server';
+import type { ByteBudget } from '@postern/core';
 import { SmtpReply } from './reply.js';
 
-export async function readMessage(stream: SMTPServerDataStream, maxSize: number, maxLine: number): Promise<Buffer> {
+/** Bytes kept in memory before a message goes to the spool. */
+export const SPOOL_AFTER = 1024 * 1024;
+
+export interface InFlight {
+  budget: ByteBudget;
+  /** The data directory; the spool is its `spool/` folder. */
+  dataDir: string;
+}
+
+export interface ReadMessage {
+  data: Buffer;
+  /** Gives the message's bytes back to the budget; idempotent. */
+  release(): void;
+}
+
+export async function readMessage(stream: SMTPServerDataStream, maxSize: number, maxLine: number, flight: InFlight): Promise<ReadMessage> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    const b = chunk as Buffer;
-    size += b.length;
-    // keep reading (smtp-server needs the stream drained) but stop keeping bytes
-    if (size <= maxSize) chunks.push(b);
+  let held = 0;
+  let overBudget = false;
+  let spool: { path: string; file: FileHandle } | null = null;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    flight.budget.give(held);
+  };
+  try {
+    for await (const chunk of stream) {
+      const b = chunk as Buffer;
+      size += b.length;
+      // keep reading (smtp-server needs the stream drained) but stop keeping bytes
+      if (size > maxSize || overBudget) continue;
+      if (!flight.budget.take(b.length)) {
+        overBudget = true;
+        continue;
+      }
+      held += b.length;
+      if (!spool && size > SPOOL_AFTER) {
+        const dir = join(flight.dataDir, 'spool');
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        const path = join(dir, `${process.pid}-${randomUUID()}`);
+        spool = { path, file: await open(path, 'wx', 0o600) };
+        for (const c of chunks.splice(0)) await spool.file.write(c);
+      }
+      if (spool) await spool.file.write(b);
+      else chunks.push(b);
+    }
+    if (stream.sizeExceeded || size > maxSize) {
+      throw new SmtpReply(552, '5.3.4', `Message exceeds fixed maximum message size ${maxSize}`);
+    }
+    if (overBudget) throw new SmtpReply(452, '4.3.1', 'Insufficient system resources, try again later');
+    let data: Buffer;
+    if (spool) {
+      await spool.file.close();
+      data = await readFile(spool.path);
+    } else {
+      data = Buffer.concat(chunks, size);
+    }
+    if (Number.isFinite(maxLine) && longestLine(data) > maxLine) throw new SmtpReply(552, '5.3.4', `Message has a line longer than ${maxLine} octets`);
+    return { data, release };
+  } catch (err) {
+    release();
+    throw err;
+  } finally {
+    if (spool) {
+      await spool.file.close().catch(() => undefined);
+      await rm(spool.path, { force: true });
+    }
   }
-  if (stream.sizeExceeded || size > maxSize) {
-    throw new SmtpReply(552, '5.3.4', `Message exceeds fixed maximum message size ${maxSize}`);
+}
+
+/**
+ * Removes spool files of processes that no longer run (named `<pid>-<uuid>`; the MX, submission
+ * and LMTP share the folder, so a running one's files stay). Called once at start.
+ */
+export function cleanSpool(dataDir: string): void {
+  const dir = join(dataDir, 'spool');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
   }
-  const data = Buffer.concat(chunks, size);
-  if (Number.isFinite(maxLine) && longestLine(data) > maxLine) throw new SmtpReply(552, '5.3.4', `Message has a line longer than ${maxLine} octets`);
-  return data;
+  for (const name of names) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function longestLine(data: Buffer): number {

@@ -2,17 +2,21 @@
  * The smtp-server options our two internet-facing servers (the MX and submission) share: the
  * TLS material, the extensions we announce, size and timeouts, connection limits counted before
  * the greeting (421 when over), and AUTH as authenticateSmtp does it, not even offered before
- * TLS (RFC 4954 §4; the development profile offers it on loopback too).
+ * TLS (RFC 4954 §4; the development profile offers it on loopback too). A server with
+ * `auth: false` (the MX) offers no AUTH at all and answers it `503 5.5.1`.
  */
 import type { SMTPServerOptions } from 'smtp-server';
-import { passwordAllowed, type Config, type TlsMaterial } from '@postern/core';
+import { passwordAllowed, SERVER_TLS, type Config, type TlsMaterial } from '@postern/core';
 import { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
+import { SmtpReply } from './reply.js';
 
 export interface ServerOptionsDeps extends SmtpAuthDeps {
   config: Config;
   tls: TlsMaterial;
   limits: ConnectionLimits;
+  /** Whether this server offers AUTH at all (submission: yes; the MX: no, as Postfix on 25). */
+  auth: boolean;
 }
 
 export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions {
@@ -22,10 +26,11 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
     key: deps.tls.current.key,
     cert: deps.tls.current.cert,
     SNICallback: deps.tls.sniCallback,
-    minVersion: 'TLSv1.2',
+    ...SERVER_TLS,
     size: config.limits.message_size,
     rejectOversized: true,
-    authMethods: ['PLAIN', 'LOGIN'],
+    // [] is createSmtpServer's "no AUTH on this server"
+    authMethods: deps.auth ? ['PLAIN', 'LOGIN'] : [],
     // AUTH before TLS is refused in authenticateSmtp except on loopback in development
     allowInsecureAuth: config.profile === 'development',
     hideENHANCEDSTATUSCODES: false,
@@ -39,8 +44,8 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
     logger: false,
     onConnect(session, cb) {
       try {
-        deps.limits.open(session.id, session.remoteAddress);
-        if (!session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
+        deps.limits.open(session);
+        if (deps.auth && !session.secure && !passwordAllowed(config, false, session.remoteAddress)) session.disabledCommands = ['AUTH'];
         cb();
       } catch (err) {
         log.info({ cid: session.id, ip: session.remoteAddress }, 'connection refused: limit');
@@ -55,6 +60,12 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
       deps.limits.close(session.id);
     },
     onAuth(auth, session, cb) {
+      // RFC 4616 §2: acting as another user (an authzid other than the authcid) is not offered,
+      // as IMAP and POP3 refuse it; smtp-server would drop the authzid without a word
+      if (auth.authzid && auth.authzid.toLowerCase() !== (auth.username ?? '').toLowerCase()) {
+        log.warn({ cid: session.id, ip: session.remoteAddress, user: auth.username }, 'auth refused: foreign authorization identity');
+        return cb(new SmtpReply(535, '5.7.8', 'Authorization identity not allowed'));
+      }
       void authenticateSmtp(deps, auth.username ?? '', auth.password ?? '', session).then(
         (user) => cb(null, { user }),
         (err: Error) => cb(err),

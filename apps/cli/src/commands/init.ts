@@ -52,6 +52,8 @@ greeting_delay = "0s"                # before the MX's 220; "1s"-"6s": a client 
 [limits]
 message_size = 26214400              # bytes
 recipients = 100                     # per message
+# data_in_flight = 268435456         # bytes of arriving mail per process; at least message_size + 65536
+# connections_per_subnet = 100       # per IPv4 /24 or IPv6 /64; the README lists the other limits
 `;
 }
 

@@ -14,9 +14,9 @@ import {
   untaggedStatus,
   type FramerLimits,
 } from '@postern/imap';
-import type { Logger } from '@postern/core';
+import type { ByteBudget, Logger } from '@postern/core';
 import type { After, ImapSession, SessionIo } from './session.js';
-import { upgradeToTls } from '../listener.js';
+import { upgradeToTls, type Progress } from '../listener.js';
 
 export interface ConnectionOptions {
   logger: Logger;
@@ -27,6 +27,8 @@ export interface ConnectionOptions {
   implicitTls: boolean;
   secureContext: () => SecureContext;
   sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+  /** The process's bytes in flight (limits.data_in_flight): literals take from it until their command is done. */
+  inFlight: ByteBudget;
 }
 
 /** Writes smaller than this are joined into one socket write. */
@@ -37,6 +39,8 @@ export class ImapConnection implements SessionIo {
   private framer: ImapFramer;
   private session: ImapSession | null = null;
   private busy = false;
+  /** Commands received (the listener's deadlines count them). */
+  private commands = 0;
   private finished = false;
   private lineWaiter: ((line: Buffer | null) => void) | null = null;
   private readonly closedHandlers: Array<() => void> = [];
@@ -46,9 +50,27 @@ export class ImapConnection implements SessionIo {
     private readonly opts: ConnectionOptions,
   ) {
     this.socket = raw;
-    this.framer = new ImapFramer(opts.limits);
+    this.framer = this.newFramer();
     raw.on('close', () => this.finish());
     raw.on('error', (e) => opts.logger.debug({ err: e.message }, 'imap socket error'));
+  }
+
+  /** Bytes the literals of the command being read took from the budget. */
+  private heldForLiterals = 0;
+
+  private newFramer(): ImapFramer {
+    const framer = new ImapFramer(this.opts.limits);
+    framer.setLiteralGate((size) => {
+      if (!this.opts.inFlight.take(size)) return false;
+      this.heldForLiterals += size;
+      return true;
+    });
+    return framer;
+  }
+
+  private releaseLiterals(): void {
+    this.opts.inFlight.give(this.heldForLiterals);
+    this.heldForLiterals = 0;
   }
 
   get closed(): boolean {
@@ -77,6 +99,14 @@ export class ImapConnection implements SessionIo {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  progress(): Progress {
+    return { authenticated: this.session !== null && this.session.state !== 'not-authenticated', commands: this.commands, busy: this.busy };
+  }
+
+  expire(text: string): void {
+    void this.send(untaggedStatus('BYE', `Autologout; ${text}`)).finally(() => this.socket.destroy());
   }
 
   setLimits(limits: Partial<FramerLimits>): void {
@@ -210,10 +240,14 @@ export class ImapConnection implements SessionIo {
             // A raw line nobody waits for (cannot happen: raw mode is set only by readLine()).
             break;
           case 'error': {
+            this.releaseLiterals();
             const e = ev.error;
             if (e.fatal) {
               await this.send(untaggedStatus('BYE', e.message, { code: 'TOOBIG' }));
               after = 'close';
+            } else if (e.code === 'LITERAL_REFUSED_FOR_NOW') {
+              // RFC 5530 §3: LIMIT, a server limit that a later try may not meet
+              after = await session.framingError(e.tag, 'NO', e.message, { code: 'LIMIT' });
             } else if (e.code === 'LINE_TOO_LONG') {
               after = await session.framingError(e.tag, 'BAD', e.message, { code: 'TOOBIG' });
             } else {
@@ -223,15 +257,21 @@ export class ImapConnection implements SessionIo {
             break;
           }
           case 'command': {
+            this.commands++;
             let cmd;
             try {
               cmd = parseCommand(ev.unit, { utf8Accept: session.utf8Accept });
             } catch (e) {
               if (!(e instanceof ImapParseError)) throw e;
+              this.releaseLiterals();
               after = await session.parseError(e);
               break;
             }
-            after = await session.run(cmd);
+            try {
+              after = await session.run(cmd);
+            } finally {
+              this.releaseLiterals();
+            }
             this.armTimer();
             break;
           }
@@ -243,7 +283,8 @@ export class ImapConnection implements SessionIo {
         if (after === 'starttls') {
           // RFC 9051 §6.2.1: whatever the client sent after STARTTLS is discarded.
           this.socket.off('data', this.onData);
-          this.framer = new ImapFramer(this.opts.limits);
+          this.releaseLiterals();
+          this.framer = this.newFramer();
           if (!(await this.startTls())) break;
           session.tlsStarted();
           this.watch(this.socket);
@@ -274,6 +315,7 @@ export class ImapConnection implements SessionIo {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.releaseLiterals();
     const waiter = this.lineWaiter;
     this.lineWaiter = null;
     waiter?.(null);

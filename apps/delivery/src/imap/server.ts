@@ -4,7 +4,7 @@
  * socket an ImapConnection and an ImapSession.
  */
 import type { SecureContext } from 'node:tls';
-import { LoginThrottle, passwordAllowed, sleep, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
+import { ByteBudget, LoginThrottle, passwordAllowed, sleep, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
 import { untaggedStatus } from '@postern/imap';
 import { capabilities } from './capabilities.js';
 import { ImapConnection } from './connection.js';
@@ -29,6 +29,8 @@ export interface ImapServerOptions {
   userConnections?: UserConnections;
   /** Overrides the autologout timer (tests). */
   idleTimeoutMs?: number;
+  /** The process's bytes in flight (shared with LMTP); one of our own otherwise. */
+  inFlight?: ByteBudget;
 }
 
 export type ImapServer = Listener;
@@ -58,6 +60,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
   const throttle = opts.throttle ?? LoginThrottle.fromConfig(config.auth);
   const userConnections = opts.userConnections ?? userConnectionLimit(limits.imap_connections_per_user);
   const idleTimeoutMs = opts.idleTimeoutMs ?? limits.imap_idle_timeout;
+  const inFlight = opts.inFlight ?? new ByteBudget(limits.data_in_flight);
   // The current certificate for each new TLS session (re-read when its files change).
   const secureContext = (): SecureContext => opts.tls.secureContext();
 
@@ -75,6 +78,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       implicitTls: opts.implicitTls,
       secureContext,
       sniCallback: opts.tls.sniCallback,
+      inFlight,
     });
     const plaintextLoginAllowed = passwordAllowed(config, false, ip);
     const session = new ImapSession({

@@ -9,7 +9,7 @@ import { LineFramer, type FrameEvent } from './framer.js';
 import { ok } from './reply.js';
 import type { Outcome, Pop3Session } from './session.js';
 import { ReplyWriter, TruncatedMessageError } from './writer.js';
-import { upgradeToTls } from '../listener.js';
+import { upgradeToTls, type Progress } from '../listener.js';
 
 /** Queued commands before we stop reading from the socket (pipelining backpressure). */
 const MAX_QUEUED = 64;
@@ -32,6 +32,8 @@ export class Pop3Connection {
   private readonly framer: LineFramer;
   private readonly queue: FrameEvent[] = [];
   private busy = false;
+  /** Commands received (the listener's deadlines count them). */
+  private commands = 0;
   private ended = false;
   private finished = false;
   private readonly closedHandlers: Array<() => void> = [];
@@ -68,6 +70,15 @@ export class Pop3Connection {
     this.socket.destroy();
   }
 
+  progress(): Progress {
+    return { authenticated: this.opts.session.state !== 'AUTHORIZATION', commands: this.commands, busy: this.busy };
+  }
+
+  expire(text: string): void {
+    this.ended = true;
+    void this.writer.write({ kind: 'err', text, code: 'SYS/TEMP' }).finally(() => this.socket.destroy());
+  }
+
   private watch(socket: Socket): void {
     socket.on('data', this.onData);
     // RFC 1939 §3: an idle client is logged out without entering UPDATE and without a reply.
@@ -89,6 +100,7 @@ export class Pop3Connection {
     try {
       while (this.queue.length > 0 && !this.ended) {
         const event = this.queue.shift()!;
+        this.commands++;
         const session = this.opts.session;
         const outcome: Outcome = event.kind === 'too-long' ? session.lineTooLong() : await session.handleLine(event.line.toString('utf8'));
         if (this.ended) break;

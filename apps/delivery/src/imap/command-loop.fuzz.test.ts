@@ -201,7 +201,22 @@ function mutate(line: string, ms: readonly Mutation[]): string {
         break;
     }
   }
-  return s;
+  return boundNonSyncLiterals(s);
+}
+
+/**
+ * The server reads (or skips, past its limits) every octet a non-synchronizing literal announces
+ * (RFC 7888 §4), so a mutation that turns `{18+}` into `{180000+}` leaves it reading 180,000
+ * octets that this harness never sends, and the sync NOOP goes unanswered. Announced sizes are
+ * kept within what the sync's filler supplies; sizes beyond a safe integer stay (the server
+ * closes the connection on those).
+ */
+function boundNonSyncLiterals(line: string): string {
+  return line.replace(/\{(\d+)\+\}/g, (marker, digits: string) => {
+    const n = Number(digits);
+    if (!Number.isSafeInteger(n) || n <= FILLER.length - 16) return marker;
+    return `{${n % (FILLER.length - 16)}+}`;
+  });
 }
 
 const conn = fc.integer({ min: 0, max: 1 });

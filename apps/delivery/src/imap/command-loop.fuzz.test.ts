@@ -201,7 +201,7 @@ function mutate(line: string, ms: readonly Mutation[]): string {
         break;
     }
   }
-  return boundNonSyncLiterals(s);
+  return s;
 }
 
 /**
@@ -450,7 +450,7 @@ async function play(run: Run, sc: Scenario): Promise<void> {
           }
           break;
         case 'raw':
-          w.send(st.bytes);
+          w.send(boundNonSyncLiterals(st.bytes));
           break;
       }
       // Sync: whatever state the bytes left the session in (IDLE, a SASL exchange, a literal of

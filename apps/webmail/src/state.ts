@@ -1,5 +1,5 @@
-/** What every request handler can reach: config, logger, sessions, login throttle, endpoints. */
-import type { Config, Logger, LoginThrottle } from '@postern/core';
+/** What every request handler can reach: config, logger, sessions, endpoints. */
+import type { Config, Logger } from '@postern/core';
 import type { Endpoint } from './endpoints.js';
 import type { Address, MailAccount } from './mail/account.js';
 import type { Session, SessionResources, SessionStore } from './session.js';
@@ -24,7 +24,6 @@ export interface WebmailState {
   config: Config;
   logger: Logger;
   sessions: SessionStore<UserResources>;
-  throttle: LoginThrottle;
   imap: Endpoint;
   smtp: Endpoint;
 }

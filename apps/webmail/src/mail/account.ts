@@ -20,6 +20,8 @@ export class LoginError extends Error {
      * unavailable: it could not be asked. */
     readonly kind: 'auth' | 'refused' | 'unavailable',
     message: string,
+    /** The server's response code (RFC 5530), when it gave one. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'LoginError';
@@ -129,11 +131,14 @@ export class MailAccount {
     readonly user: string,
     private readonly password: string,
     private readonly logger: Logger,
+    /** The browser's address at login: every later connection of the session names it, so a
+     * server that throttles by source lets the session back in as the source that logged in. */
+    readonly clientIp: string | undefined,
   ) {}
 
   /** Logs in (the webmail's password check); resolves to a connected account. */
   static async login(endpoint: Endpoint, user: string, password: string, logger: Logger, clientIp?: string): Promise<MailAccount> {
-    const account = new MailAccount(endpoint, user, password, logger);
+    const account = new MailAccount(endpoint, user, password, logger, clientIp);
     account.client = await MailAccount.connect(endpoint, user, password, logger, false, clientIp);
     account.watchClose(account.client);
     return account;
@@ -177,7 +182,7 @@ export class MailAccount {
       // without a response code (servers that give none), says the credentials are wrong.
       const code = e.serverResponseCode?.toUpperCase();
       if (code === 'AUTHENTICATIONFAILED' || (e.authenticationFailed && code === undefined)) throw new LoginError('auth', 'wrong address or password');
-      if (e.authenticationFailed) throw new LoginError('refused', (e.response ?? e.message ?? code ?? '').replace(/^.*?\bNO\s+(\[[^\]]*\]\s*)?/i, '').trim());
+      if (e.authenticationFailed) throw new LoginError('refused', (e.response ?? e.message ?? code ?? '').replace(/^.*?\bNO\s+(\[[^\]]*\]\s*)?/i, '').trim(), code);
       throw new LoginError('unavailable', e.message ?? String(err));
     }
     return client;
@@ -186,7 +191,7 @@ export class MailAccount {
   private async connection(): Promise<ImapFlow> {
     if (this.client?.usable) return this.client;
     if (this.connecting) return this.connecting;
-    this.connecting = MailAccount.connect(this.endpoint, this.user, this.password, this.logger, false)
+    this.connecting = MailAccount.connect(this.endpoint, this.user, this.password, this.logger, false, this.clientIp)
       .then((c) => {
         this.client = c;
         this.watchClose(c);

@@ -29,7 +29,7 @@ export const eventRoutes: Route[] = [
         await oldest();
       }
 
-      const client: ImapFlow = await MailAccount.connect(state.imap, session.user, session.password, state.logger, true);
+      const client: ImapFlow = await MailAccount.connect(state.imap, session.user, session.password, state.logger, true, session.resources.account.clientIp);
       let stopped = false;
       let keepalive: NodeJS.Timeout | undefined;
       const stop = async (): Promise<void> => {

@@ -58,9 +58,10 @@ export class RawTalk {
     this.closedPromise = this.attach(secure);
   }
 
-  static open(port: number, options: { host?: string; keep?: number } = {}): Promise<RawTalk> {
+  /** `localAddress`: the source address (any of 127.0.0.0/8 on Linux), to play several clients. */
+  static open(port: number, options: { host?: string; keep?: number; localAddress?: string } = {}): Promise<RawTalk> {
     return new Promise((resolve, reject) => {
-      const s = connect(port, options.host ?? '127.0.0.1');
+      const s = connect({ port, host: options.host ?? '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
       s.once('connect', () => resolve(new RawTalk(s, options.keep ?? 1_000_000)));
       s.once('error', reject);
     });

@@ -22,7 +22,7 @@ import { mailboxRoutes } from './routes/mailbox.js';
 import { messageRoutes } from './routes/message.js';
 import { staticRoutes } from './routes/static.js';
 import { createHandler } from './server.js';
-import { SessionStore } from './session.js';
+import { LoginForms, SessionStore } from './session.js';
 import type { UserResources, WebmailState } from './state.js';
 
 export interface RunningWebmail {
@@ -38,6 +38,7 @@ export async function start(config: Config, options: { logger: Logger }): Promis
     config,
     logger,
     sessions: new SessionStore<UserResources>(config.webmail.session_lifetime),
+    loginForms: new LoginForms(),
     imap: imapEndpoint(config),
     smtp: smtpEndpoint(config),
   };

@@ -12,7 +12,7 @@ import type { MailAccount } from './mail/account.js';
 import { authRoutes } from './routes/auth.js';
 import { mailboxRoutes } from './routes/mailbox.js';
 import { createHandler, SESSION_COOKIE } from './server.js';
-import { SessionStore } from './session.js';
+import { LoginForms, SessionStore } from './session.js';
 import { UserResources, type WebmailState } from './state.js';
 
 const config = configFromObject(
@@ -24,6 +24,7 @@ const state: WebmailState = {
   config,
   logger: createLogger('webmail', 'silent'),
   sessions,
+  loginForms: new LoginForms(),
   imap: imapEndpoint(config),
   smtp: smtpEndpoint(config),
 };
@@ -84,15 +85,24 @@ describe('webmail request guards', () => {
     expect(r.status).toBe(403);
     const page = await fetch(`${base}/login`);
     const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1];
-    expect(page.headers.get('set-cookie')).toContain(`postern_login=${token}; Path=/; HttpOnly; SameSite=Strict`);
+    expect(page.headers.get('set-cookie')).toMatch(/^postern_login=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
+    // the cookie names the form; the token is not in it, and a planted double-submit pair is refused
+    expect(page.headers.get('set-cookie')).not.toContain(token);
+    const planted = await fetch(`${base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `postern_login=${token}` },
+      body: form({ _csrf: token!, user: 'ann@example.test', password: 'pw' }),
+    });
+    expect(planted.status).toBe(403);
   });
 
   it('tells the user in words when the mail server cannot be reached', async () => {
     const page = await fetch(`${base}/login`);
     const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
     const r = await fetch(`${base}/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `postern_login=${token}` },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
       body: form({ _csrf: token, user: 'ann@example.test', password: 'pw' }),
     });
     expect(r.status).toBe(503);

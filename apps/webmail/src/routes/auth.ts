@@ -9,19 +9,18 @@
 import { field, HttpError, type Reply } from '../http.js';
 import { LoginError, MailAccount } from '../mail/account.js';
 import { LOGIN_COOKIE, sessionCookie, type Ctx, type Route } from '../server.js';
-import { newToken } from '../session.js';
 import { UserResources } from '../state.js';
 import { urls } from '../urls.js';
 import { loginPage } from '../views/login.js';
 
 function loginForm(ctx: Ctx, status: number, user: string, error: string | null, notice: string | null): Reply {
-  // A fresh pre-login token per form: the login POST must echo it (login CSRF).
-  const token = newToken();
+  // A fresh form (pre-session) per page: the cookie names it, the login POST must echo its token.
+  const form = ctx.state.loginForms.issue(ctx.ip);
   return {
     kind: 'html',
     status,
-    body: loginPage({ csrf: token, user, error, notice }),
-    cookies: [{ name: LOGIN_COOKIE, value: token, secure: ctx.secure }],
+    body: loginPage({ csrf: form.token, user, error, notice }),
+    cookies: [{ name: LOGIN_COOKIE, value: form.id, secure: ctx.secure }],
   };
 }
 

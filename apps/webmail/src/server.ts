@@ -7,7 +7,7 @@
  * except the event stream; every page carries a CSP that allows our own script and style only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoginError } from './mail/account.js';
+import { LoginError, NoSuchFolder } from './mail/account.js';
 import { clientIp, contentDisposition, HttpError, isSecureRequest, parseCookies, readForm, serializeCookie, field, type Cookie, type Reply } from './http.js';
 import { tokensEqual } from './session.js';
 import type { UserSession, WebmailState } from './state.js';
@@ -225,6 +225,7 @@ async function dispatch(ctx: Ctx, table: Map<string, Route>, paths: Set<string>)
 
 function failure(ctx: Ctx, err: unknown): Reply {
   const loggedIn = ctx.session !== null;
+  if (err instanceof NoSuchFolder) err = new HttpError(404, 'There is no such folder.');
   if (err instanceof HttpError) {
     if (ctx.url.pathname === '/events' || ctx.url.pathname === '/newer' || ctx.url.pathname === '/contacts') {
       return { kind: 'json', status: err.status, body: { error: err.message } };

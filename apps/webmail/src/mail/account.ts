@@ -28,6 +28,28 @@ export class LoginError extends Error {
   }
 }
 
+/** The server has no such folder (RFC 5530 NONEXISTENT): the page asked for one that is not there. */
+export class NoSuchFolder extends Error {
+  constructor(readonly folder: string) {
+    super(`no folder ${folder}`);
+    this.name = 'NoSuchFolder';
+  }
+}
+
+/** Opens (selects) a folder, telling a folder that does not exist apart from any other failure. */
+export async function openFolder<T>(path: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    const e = err as { serverResponseCode?: string; responseText?: string };
+    // RFC 5530 §3; a server that gives no code says so in words (Dovecot: "Mailbox doesn't exist")
+    if (e.serverResponseCode?.toUpperCase() === 'NONEXISTENT' || (e.serverResponseCode === undefined && /\b(?:doesn't|does not|not) exist|no such mailbox|unknown mailbox/i.test(e.responseText ?? ''))) {
+      throw new NoSuchFolder(path);
+    }
+    throw err;
+  }
+}
+
 export interface Address {
   name: string;
   address: string;
@@ -206,7 +228,7 @@ export class MailAccount {
   /** Runs `fn` with `path` selected and locked. */
   private async inFolder<T>(path: string, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
     const c = await this.connection();
-    const lock = await c.getMailboxLock(path);
+    const lock = await openFolder(path, () => c.getMailboxLock(path));
     try {
       return await fn(c);
     } finally {
@@ -351,7 +373,7 @@ export class MailAccount {
    */
   async download(folder: string, uid: number, part: string | null): Promise<Readable | null> {
     const c = await this.connection();
-    const lock = await c.getMailboxLock(folder);
+    const lock = await openFolder(folder, () => c.getMailboxLock(folder));
     try {
       const d = await c.download(String(uid), part ?? undefined, { uid: true, decodeText: false });
       if (!d.content) {

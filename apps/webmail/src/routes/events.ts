@@ -4,7 +4,7 @@
  * FLAGS) goes to the page as server-sent events. The page then asks /newer for the rows.
  */
 import type { ImapFlow } from 'imapflow';
-import { MailAccount } from '../mail/account.js';
+import { MailAccount, openFolder } from '../mail/account.js';
 import type { Route } from '../server.js';
 import { authed, folderParam } from './common.js';
 
@@ -45,7 +45,7 @@ export const eventRoutes: Route[] = [
       streams.add(stop);
       req.on('close', () => void stop());
       try {
-        await client.mailboxOpen(folder, { readOnly: true });
+        await openFolder(folder, () => client.mailboxOpen(folder, { readOnly: true }));
       } catch (err) {
         const gone = stopped;
         await stop();

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { plainIp } from '@postern/core';
-import type { Html } from './html.js';
+import { plainName, type Html } from './html.js';
 
 /** A refusal meant for the user: the status and a sentence saying why. */
 export class HttpError extends Error {
@@ -156,7 +156,9 @@ export function formatBytes(n: number): string {
 }
 
 /** RFC 6266 §4.3: a filename parameter that every browser reads, ASCII fallback plus UTF-8. */
-export function contentDisposition(kind: 'inline' | 'attachment', filename: string): string {
+export function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
+  // the saved file must not be disguised by direction controls either
+  const filename = plainName(name);
   const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
   const utf8 = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${utf8}`;

@@ -72,7 +72,7 @@ describe('password guessing (development profile: AUTH allowed on loopback witho
   });
 
   it('submission: a password spray over many accounts from one address locks the address', async () => {
-    // the submission process has its own throttle: alice's 5 failures above count for this IP
+    // alice's failures above count for this IP too
     const t = await smtpOpen(a.ports.submission);
     await t.smtp('EHLO attacker.example');
     const replies: string[] = [];
@@ -88,13 +88,11 @@ describe('password guessing (development profile: AUTH allowed on loopback witho
     u.close();
   });
 
-  it('port 25: AUTH (offered for relaying users) is throttled the same way', async () => {
+  it('port 25: AUTH (offered for relaying users) shares the throttle: the address locked on submission is locked here', async () => {
+    // one throttle for every process (mail.db): the spray above locked this address everywhere
     const t = await smtpOpen(a.ports.smtp);
     await t.smtp('EHLO attacker.example');
-    const replies: string[] = [];
-    for (let i = 0; i < 4; i++) replies.push(await t.smtp(`AUTH PLAIN ${plain('bob@a.test', `guess-${i}`)}`));
-    expect(replies[0]).toMatch(/^535 /);
-    expect(replies[3]).toMatch(/^454 4\.7\.0/);
+    expect(await t.smtp(`AUTH PLAIN ${plain('bob@a.test', 'guess-0')}`)).toMatch(/^454 4\.7\.0/);
     expect(await t.smtp(`AUTH PLAIN ${plain('bob@a.test', 'bob-password')}`)).toMatch(/^454 4\.7\.0/);
     t.close();
   });

@@ -110,8 +110,9 @@ interface LoginForm {
   expiresAt: number;
 }
 
-const MAX_LOGIN_FORMS = 10_000;
-const MAX_LOGIN_FORMS_PER_IP = 16;
+const MAX_LOGIN_FORMS = 50_000;
+// a whole office or campus behind one NAT address loads the login page within the hour
+const MAX_LOGIN_FORMS_PER_IP = 100;
 
 /**
  * Login forms handed out (a pre-session per form, against login CSRF). The cookie carries only

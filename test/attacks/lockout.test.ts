@@ -148,6 +148,15 @@ describe('a locked account locks out strangers, not its owner', () => {
     console.log(`owner during the lockout: ${JSON.stringify(ownerNow)}`);
     expect(ownerNow).toEqual({ imap: 'ok', pop3: 'ok', smtp: 'ok', webmail: 'ok' });
 
+    // the webmail session still sends: its SMTP login comes from the webmail's own address,
+    // which the relayed IMAP login made a known source of the account
+    await session.get('/compose');
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ to: 'alice@a.test', subject: 'sent during the lockout', body: 'still here' })) form.set(k, v);
+    const sent = await session.post('/compose', form);
+    console.log(`owner's webmail sends during the lockout: ${sent.status} ${sent.headers.get('location') ?? sent.body.slice(0, 200)}`);
+    expect(sent.status).toBe(303);
+
     // the open webmail session outlives its IMAP connection: it logs in again as its browser
     expect((await session.get('/list?f=INBOX')).status).toBe(200);
     await a.restart('delivery');

@@ -39,6 +39,14 @@ describe('LoginThrottle', () => {
     expect(th.begin('192.0.2.1', 'u@dom.test')).toBeNull();
   });
 
+  it('remembers the webmail that relayed a login as a known source too', () => {
+    const th = new LoginThrottle(limits);
+    th.begin('198.51.100.1', 'u@dom.test')!.succeeded('::ffff:127.0.0.1');
+    for (let i = 0; i < 3; i++) th.begin('192.0.2.1', 'u@dom.test')!.failed();
+    expect(th.begin('127.0.0.1', 'u@dom.test')).not.toBeNull();
+    expect(th.begin('127.0.0.2', 'u@dom.test')).toBeNull();
+  });
+
   it('still refuses a source past its own limit, whatever account it names', () => {
     const th = new LoginThrottle({ ...limits, maxFailuresPerIp: 4 });
     th.begin('192.0.2.9', 'a@dom.test')!.succeeded();

@@ -54,8 +54,12 @@ export interface ThrottleOptions {
 
 /** One login in progress: its failure is already counted; say how it ended. */
 export interface LoginAttempt {
-  /** The password was right: the reserved failure is taken back and the source remembered. */
-  succeeded(): void;
+  /**
+   * The password was right: the reserved failure is taken back and the source remembered; with
+   * `relayedBy`, the proxy (a webmail) that relayed the login for that source is remembered too,
+   * since it goes on to log in to the other services (SMTP submission) on the user's behalf.
+   */
+  succeeded(relayedBy?: string): void;
   /** The password was wrong: returns how long to wait before answering. */
   failed(): number;
 }
@@ -125,9 +129,10 @@ export class LoginThrottle {
     this.maybePrune(t);
     let settled = false;
     return {
-      succeeded: () => {
+      succeeded: (relayedBy?: string) => {
         if (settled) return;
         settled = true;
+        const known = relayedBy === undefined ? [source] : [source, plainIp(relayedBy)];
         this.db
           .transaction(() => {
             const at = this.now();
@@ -135,8 +140,10 @@ export class LoginThrottle {
               prepared(this.db, 'UPDATE login_failures SET failures = failures - 1 WHERE scope = ? AND key = ? AND failures > 0').run(scope, key);
             }
             prepared(this.db, 'DELETE FROM login_failures WHERE failures = 0').run();
-            prepared(this.db, 'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last')
-              .run(account, source, at);
+            for (const ip of known) {
+              prepared(this.db, 'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last')
+                .run(account, ip, at);
+            }
           })
           .immediate();
       },

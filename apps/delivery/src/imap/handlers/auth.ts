@@ -57,7 +57,9 @@ async function login(s: ImapSession, name: string, password: string): Promise<Re
     await s.opts.sleep(delay);
     throw no('invalid user name or password', 'AUTHENTICATIONFAILED');
   }
-  attempt.succeeded();
+  // A login relayed for a browser (ID x-originating-ip) also makes the relaying webmail a known
+  // source of this account: it submits the user's mail over SMTP from its own address.
+  attempt.succeeded(remoteAddress !== s.opts.remoteAddress ? s.opts.remoteAddress : undefined);
   if (s.io.closed) throw no('connection closed');
   if (!userConnections.acquire(user.id)) throw no('too many connections for this user', 'LIMIT');
   s.loggedIn(user);

@@ -111,7 +111,8 @@ export class LoginThrottle {
    */
   begin(ip: string, login: string): LoginAttempt | null {
     const source = plainIp(ip);
-    const account = loginKey(login) ?? login.trim().toLowerCase();
+    // a name that is no address cannot log in, but still counts (cut: a row per guess stays small)
+    const account = loginKey(login) ?? login.trim().toLowerCase().slice(0, 320);
     const t = this.now();
     const counts = this.db
       .transaction((): { ip: number; account: number; known: boolean } | null => {
@@ -138,8 +139,8 @@ export class LoginThrottle {
             const at = this.now();
             for (const [scope, key] of [['ip', source], ['account', account]] as const) {
               prepared(this.db, 'UPDATE login_failures SET failures = failures - 1 WHERE scope = ? AND key = ? AND failures > 0').run(scope, key);
+              prepared(this.db, 'DELETE FROM login_failures WHERE scope = ? AND key = ? AND failures = 0').run(scope, key);
             }
-            prepared(this.db, 'DELETE FROM login_failures WHERE failures = 0').run();
             for (const ip of known) {
               prepared(this.db, 'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last')
                 .run(account, ip, at);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { MAIL_MIGRATIONS } from './store/schema.js';
 import { openDatabase } from './sqlite.js';
@@ -65,6 +66,26 @@ describe('LoginThrottle', () => {
     for (let i = 0; i < 3; i++) th.begin('192.0.2.2', 'u@dom.test')?.failed();
     now += 60_000;
     expect(th.begin('198.51.100.1', 'u@dom.test')).toBeNull();
+  });
+
+  it('still decides, without reserving, when mail.db cannot be written (a full disk must not stop logins)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-throttle-'));
+    const file = join(dir, 'mail.db');
+    const rw = openDatabase(file, MAIL_MIGRATIONS);
+    const ro = new Database(file, { readonly: true });
+    try {
+      for (let i = 0; i < 3; i++) new LoginThrottle(limits, rw).begin('192.0.2.1', 'u@dom.test')!.failed();
+      const th = new LoginThrottle(limits, ro);
+      expect(th.begin('192.0.2.1', 'u@dom.test')).toBeNull();
+      const other = th.begin('192.0.2.2', 'v@dom.test');
+      expect(other).not.toBeNull();
+      expect(() => other!.failed()).not.toThrow();
+      expect(() => th.begin('192.0.2.2', 'v@dom.test')!.succeeded()).not.toThrow();
+    } finally {
+      ro.close();
+      rw.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('shares one state between two connections to one database (two processes)', () => {

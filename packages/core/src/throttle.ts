@@ -114,47 +114,73 @@ export class LoginThrottle {
     // a name that is no address cannot log in, but still counts (cut: a row per guess stays small)
     const account = loginKey(login) ?? login.trim().toLowerCase().slice(0, 320);
     const t = this.now();
-    const counts = this.db
-      .transaction((): { ip: number; account: number; known: boolean } | null => {
-        const ipFailures = this.failures('ip', source, t);
-        if (ipFailures >= this.opts.maxFailuresPerIp) return null;
-        const accountFailures = this.failures('account', account, t);
-        const known = this.isKnown(account, source, t);
-        if (!known && accountFailures >= this.opts.maxFailuresPerAccount) return null;
+    const decide = (reserve: boolean): { ip: number; account: number; known: boolean } | null => {
+      const ipFailures = this.failures('ip', source, t);
+      if (ipFailures >= this.opts.maxFailuresPerIp) return null;
+      const accountFailures = this.failures('account', account, t);
+      const known = this.isKnown(account, source, t);
+      if (!known && accountFailures >= this.opts.maxFailuresPerAccount) return null;
+      if (reserve) {
         this.count('ip', source, t, ipFailures + 1);
         this.count('account', account, t, accountFailures + 1);
-        return { ip: ipFailures + 1, account: accountFailures + 1, known };
-      })
-      .immediate();
+      }
+      return { ip: ipFailures + 1, account: accountFailures + 1, known };
+    };
+    let counts: ReturnType<typeof decide>;
+    let reserved = true;
+    try {
+      counts = this.db.transaction(() => decide(true)).immediate();
+    } catch (err) {
+      // mail.db cannot be written (disk full, I/O error, locked past the busy timeout): the
+      // decision is still made from what is recorded, but nothing is reserved. Refusing every
+      // login instead would lock everyone out of reading their mail while the disk is full.
+      if (!isSqliteError(err)) throw err;
+      reserved = false;
+      counts = decide(false);
+    }
     if (!counts) return null;
-    this.maybePrune(t);
+    if (reserved) this.maybePrune(t);
     let settled = false;
     return {
       succeeded: (relayedBy?: string) => {
         if (settled) return;
         settled = true;
         const known = relayedBy === undefined ? [source] : [source, plainIp(relayedBy)];
-        this.db
-          .transaction(() => {
-            const at = this.now();
-            for (const [scope, key] of [['ip', source], ['account', account]] as const) {
-              prepared(this.db, 'UPDATE login_failures SET failures = failures - 1 WHERE scope = ? AND key = ? AND failures > 0').run(scope, key);
-              prepared(this.db, 'DELETE FROM login_failures WHERE scope = ? AND key = ? AND failures = 0').run(scope, key);
-            }
-            for (const ip of known) {
-              prepared(this.db, 'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last')
-                .run(account, ip, at);
-            }
-          })
-          .immediate();
+        this.tryWrite(() => {
+          const at = this.now();
+          for (const [scope, key] of reserved ? ([['ip', source], ['account', account]] as const) : []) {
+            prepared(this.db, 'UPDATE login_failures SET failures = failures - 1 WHERE scope = ? AND key = ? AND failures > 0').run(scope, key);
+            prepared(this.db, 'DELETE FROM login_failures WHERE scope = ? AND key = ? AND failures = 0').run(scope, key);
+          }
+          for (const ip of known) {
+            prepared(this.db, 'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last')
+              .run(account, ip, at);
+          }
+        });
       },
       failed: () => {
+        if (!settled && !reserved) {
+          // counted now, as before reservations existed (see begin)
+          this.tryWrite(() => {
+            this.count('ip', source, t, counts.ip);
+            this.count('account', account, t, counts.account);
+          });
+        }
         settled = true;
         // A known source is slowed by its own failures only, an unknown one by the account's too.
         const n = counts.known ? counts.ip : Math.max(counts.ip, counts.account);
         return Math.min(MAX_DELAY_MS, this.opts.failureDelayMs * 2 ** Math.max(0, n - 1));
       },
     };
+  }
+
+  /** A write of the throttle's own; one mail.db cannot take (see begin) is given up. */
+  private tryWrite(fn: () => void): void {
+    try {
+      this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (!isSqliteError(err)) throw err;
+    }
   }
 
   private failures(scope: 'ip' | 'account', key: string, t: number): number {
@@ -176,19 +202,22 @@ export class LoginThrottle {
 
   private maybePrune(t: number): void {
     if (++this.writes % PRUNE_EVERY !== 0) return;
-    this.db
-      .transaction(() => {
-        prepared(this.db, 'DELETE FROM login_failures WHERE last < ?').run(t - this.opts.lockoutMs);
-        prepared(this.db, 'DELETE FROM login_sources WHERE last < ?').run(t - this.knownSourceMs);
-        for (const table of ['login_failures', 'login_sources'] as const) {
-          const n = prepared(this.db, `SELECT count(*) FROM ${table}`).pluck().get() as number;
-          if (n > MAX_ROWS) {
-            prepared(this.db, `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} ORDER BY last LIMIT ?)`).run(n - MAX_ROWS);
-          }
+    this.tryWrite(() => {
+      prepared(this.db, 'DELETE FROM login_failures WHERE last < ?').run(t - this.opts.lockoutMs);
+      prepared(this.db, 'DELETE FROM login_sources WHERE last < ?').run(t - this.knownSourceMs);
+      for (const table of ['login_failures', 'login_sources'] as const) {
+        const n = prepared(this.db, `SELECT count(*) FROM ${table}`).pluck().get() as number;
+        if (n > MAX_ROWS) {
+          prepared(this.db, `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} ORDER BY last LIMIT ?)`).run(n - MAX_ROWS);
         }
-      })
-      .immediate();
+      }
+    });
   }
+}
+
+/** An error of SQLite itself (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY ...), not of our code. */
+function isSqliteError(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('SQLITE_');
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref?.());

@@ -52,6 +52,10 @@ greeting_delay = "0s"                # before the MX's 220; "1s"-"6s": a client 
 [limits]
 message_size = 26214400              # bytes
 recipients = 100                     # per message
+
+[webmail]
+trusted_proxies = []                 # the reverse proxy in front of the webmail, e.g. ["127.0.0.1"]:
+                                     # only its X-Forwarded-For (the browser's address) is believed
 `;
 }
 

@@ -72,7 +72,7 @@ describe('password guessing (development profile: AUTH allowed on loopback witho
   });
 
   it('submission: a password spray over many accounts from one address locks the address', async () => {
-    // the submission process has its own throttle: alice's 5 failures above count for this IP
+    // alice's failures above count for this IP too
     const t = await smtpOpen(a.ports.submission);
     await t.smtp('EHLO attacker.example');
     const replies: string[] = [];

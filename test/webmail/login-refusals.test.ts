@@ -22,10 +22,11 @@ afterAll(async () => {
 async function login(password: string): Promise<{ status: number; text: string; location: string | null }> {
   const page = await fetch(`${b.url}/login`);
   const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+  const cookie = page.headers.get('set-cookie')!.split(';')[0]!; // postern_login: the form's id
   const r = await fetch(`${b.url}/login`, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `postern_login=${token}`, origin: b.url },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin: b.url },
     body: new URLSearchParams({ _csrf: token, user: b.me.address, password }),
   });
   return { status: r.status, text: await r.text(), location: r.headers.get('location') };

@@ -67,7 +67,9 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
       expect(r.status()).toBe(303);
     });
 
-    it('throttles repeated failures for one account', async () => {
+    // The throttle is the IMAP server's (the webmail names the browser in ID x-originating-ip):
+    // Postern's refuses with [UNAVAILABLE]; Dovecot's auth_penalty only delays, and is off here.
+    it.skipIf(name !== 'Postern')('throttles repeated failures for one account', async () => {
       const ctx = await browser.newContext();
       const p = await ctx.newPage();
       const ghost = { address: `ghost-${tag}@nowhere.test`, password: 'x' };

@@ -3,7 +3,7 @@
  * through which the transfer app delivers, and the retrieval service (IMAP, POP3) that serves the
  * stored mail to logged-in users, all in one process so IDLE sees deliveries at once.
  */
-import { ByteBudget, ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
+import { ByteBudget, ensureCertificate, LoginThrottle, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
 import { GroupCommit } from './group-commit.js';
 import { cleanSpool } from '@postern/smtp';
 import { startLmtpServer } from './lmtp.js';
@@ -39,7 +39,9 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
       ports['lmtp'] = lmtp.port;
       closers.push(lmtp.close);
     }
-    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, inFlight });
+    // One throttle for IMAP, POP3 and the other processes: failures anywhere count together.
+    const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
+    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, inFlight, throttle });
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {

@@ -2,7 +2,7 @@
  * The retrieval service: IMAP (143 STARTTLS, 993 TLS) and POP3 (110 STLS, 995 TLS) listeners,
  * each started when its `listen.*` key is set.
  */
-import { LoginThrottle, type Accounts, type ByteBudget, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
+import type { Accounts, ByteBudget, Config, Logger, LoginThrottle, MailStore, TlsMaterial } from '@postern/core';
 import { startImapServer, userConnectionLimit } from './imap/index.js';
 import { startPop3Server } from './pop3/index.js';
 
@@ -14,14 +14,15 @@ export interface RetrievalOptions {
   logger: Logger;
   /** The process's bytes in flight, shared with LMTP (IMAP APPEND takes from it). */
   inFlight?: ByteBudget;
+  /** mail.db's throttle, shared with the other processes that take passwords. */
+  throttle: LoginThrottle;
 }
 
 export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: Record<string, number>; close(): Promise<void> }> {
   const ports: Record<string, number> = {};
   const closers: Array<() => Promise<void>> = [];
-  const { listen, auth } = opts.config;
-  // One throttle for every protocol of this process: failures over IMAP and POP3 count together.
-  const throttle = LoginThrottle.fromConfig(auth);
+  const { listen } = opts.config;
+  const { throttle } = opts;
   const userConnections = userConnectionLimit(opts.config.limits.imap_connections_per_user);
   const imap = [
     ['imap', listen.imap, false],

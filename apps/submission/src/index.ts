@@ -39,7 +39,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queue = QueueStore.open(config);
   const mail = openMailDb(config);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-  const throttle = LoginThrottle.fromConfig(config.auth);
+  const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
   const limits = new ConnectionLimits(connectionCaps(config.limits));
   const inFlight = new ByteBudget(config.limits.data_in_flight);
   cleanSpool(config.dataDir);

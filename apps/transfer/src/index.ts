@@ -66,7 +66,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   let smtpPort: number | null = null;
   if (config.listen.smtp) {
     const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-    const throttle = LoginThrottle.fromConfig(config.auth);
+    const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
     const handOver = new DirectDelivery({
       config,
       accounts: mail.accounts,

@@ -33,6 +33,27 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Htm
   return new Html(out);
 }
 
+/**
+ * Unicode's explicit direction controls (UAX #9 §2: embeddings, overrides, isolates, the marks and
+ * ALM). In a name they only serve to disguise it: U+202E shows "invoice\u202Efdp.exe" as
+ * "invoiceexe.pdf".
+ */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** The name with each direction control it hides shown as a visible marker, e.g. "[U+202E]". */
+export function plainName(name: string): string {
+  return name.replace(BIDI_CONTROLS, (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`);
+}
+
+/**
+ * A file or folder name on a page: its direction controls made visible (plainName) and the whole
+ * isolated (<bdi>, UAX #9 §2.7), so that neither it nor right-to-left text in it reorders what
+ * stands around it.
+ */
+export function isolatedName(name: string): Html {
+  return html`<bdi>${plainName(name)}</bdi>`;
+}
+
 /** Marks trusted markup (our sanitizer's output). Never pass text from a message here. */
 export function trusted(markup: string): Html {
   return new Html(markup);

@@ -4,8 +4,10 @@
  * Replies are data; `server.ts` is the one place that writes them.
  */
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { Html } from './html.js';
+import { plainIp } from '@postern/core';
+import { plainName, type Html } from './html.js';
 
 /** A refusal meant for the user: the status and a sentence saying why. */
 export class HttpError extends Error {
@@ -63,27 +65,35 @@ export function serializeCookie(c: Cookie): string {
   return s;
 }
 
+/** Is the peer one of `webmail.trusted_proxies`? Only such a peer is believed about X-Forwarded-*. */
+function fromTrustedProxy(req: IncomingMessage, trustedProxies: readonly string[]): boolean {
+  return trustedProxies.includes(plainIp(req.socket.remoteAddress ?? ''));
+}
+
 /**
- * Is the page served over HTTPS? Directly (a TLS socket), or through a reverse proxy on this
- * machine that says so: only a loopback peer is believed about X-Forwarded-Proto.
+ * Is the page served over HTTPS? Directly (a TLS socket), or through a trusted reverse proxy
+ * that says so in X-Forwarded-Proto.
  */
-export function isSecureRequest(req: IncomingMessage): boolean {
+export function isSecureRequest(req: IncomingMessage, trustedProxies: readonly string[]): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted) return true;
   const proto = req.headers['x-forwarded-proto'];
-  return isLoopback(req.socket.remoteAddress ?? '') && typeof proto === 'string' && proto.split(',')[0]?.trim() === 'https';
+  return fromTrustedProxy(req, trustedProxies) && typeof proto === 'string' && proto.split(',')[0]?.trim() === 'https';
 }
 
-export function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
-}
-
-/** The client's address: the socket peer, or the proxy's X-Forwarded-For when the peer is loopback. */
-export function clientIp(req: IncomingMessage): string {
-  const peer = req.socket.remoteAddress ?? '';
+/**
+ * The client's address, which the login throttle keys on: the socket peer; behind a trusted
+ * proxy, the address that proxy saw (X-Forwarded-For read from the right, skipping our own
+ * trusted proxies; entries further left were written by the client and prove nothing).
+ */
+export function clientIp(req: IncomingMessage, trustedProxies: readonly string[]): string {
+  const peer = plainIp(req.socket.remoteAddress ?? '');
   const fwd = req.headers['x-forwarded-for'];
-  if (isLoopback(peer) && typeof fwd === 'string' && fwd.trim() !== '') {
-    const parts = fwd.split(',');
-    return parts[parts.length - 1]!.trim();
+  if (!fromTrustedProxy(req, trustedProxies) || typeof fwd !== 'string') return peer;
+  const hops = fwd.split(',').map((h) => plainIp(h.trim()));
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (isIP(hop) === 0) return peer; // not an address: believe nothing of this header
+    if (!trustedProxies.includes(hop)) return hop;
   }
   return peer;
 }
@@ -146,7 +156,9 @@ export function formatBytes(n: number): string {
 }
 
 /** RFC 6266 §4.3: a filename parameter that every browser reads, ASCII fallback plus UTF-8. */
-export function contentDisposition(kind: 'inline' | 'attachment', filename: string): string {
+export function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
+  // the saved file must not be disguised by direction controls either
+  const filename = plainName(name);
   const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
   const utf8 = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${utf8}`;

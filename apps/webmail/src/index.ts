@@ -7,11 +7,12 @@
  * - Pages are rendered on the server from escaped templates; message HTML is sanitized and
  *   shown only in a sandboxed frame with its own CSP; remote images stay blocked until asked.
  * - The browser holds a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) and
- *   nothing else; every write needs the session's CSRF token; logins are throttled.
+ *   nothing else; every write needs the session's CSRF token; logins are throttled by the IMAP
+ *   server it logs in to, which it tells the browser's address.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LoginThrottle, splitHostPort, type Config, type Logger } from '@postern/core';
+import { splitHostPort, type Config, type Logger } from '@postern/core';
 import { loadAssets } from './assets.js';
 import { imapEndpoint, smtpEndpoint } from './endpoints.js';
 import { authRoutes } from './routes/auth.js';
@@ -21,7 +22,7 @@ import { mailboxRoutes } from './routes/mailbox.js';
 import { messageRoutes } from './routes/message.js';
 import { staticRoutes } from './routes/static.js';
 import { createHandler } from './server.js';
-import { SessionStore } from './session.js';
+import { LoginForms, SessionStore } from './session.js';
 import type { UserResources, WebmailState } from './state.js';
 
 export interface RunningWebmail {
@@ -37,12 +38,7 @@ export async function start(config: Config, options: { logger: Logger }): Promis
     config,
     logger,
     sessions: new SessionStore<UserResources>(config.webmail.session_lifetime),
-    throttle: new LoginThrottle({
-      maxFailuresPerIp: config.auth.max_failures_per_ip,
-      maxFailuresPerAccount: config.auth.max_failures_per_account,
-      lockoutMs: config.auth.lockout,
-      failureDelayMs: config.auth.failure_delay,
-    }),
+    loginForms: new LoginForms(),
     imap: imapEndpoint(config),
     smtp: smtpEndpoint(config),
   };

@@ -57,6 +57,29 @@ describe('sanitizeCss', () => {
     const r = sanitizeCss('p{background:\\75 rl(http://evil.test/x)}', false);
     expect(r.css).not.toContain('evil.test');
   });
+  it('leaves no remote load in any spelling the browser would still read', () => {
+    const css = [
+      'a{background:url("http://e1.evil.test/a)b")}',
+      'b{background:image-set("http://e2.evil.test/x.png" 1x)}',
+      'c{background:src("http://e3.evil.test/x")}',
+      '@namespace svg url(http://e4.evil.test/ns);',
+      'd{background:/* x */url(//e5.evil.test/x)}',
+      'e{background:url(http://e6.evil.test/cut-off',
+    ].join('\n');
+    expect(sanitizeCss(css, false).css).not.toContain('evil.test');
+  });
+  it('releases with "Show images" only what paints an image, and counts exactly that when blocked', () => {
+    const css =
+      'p{background:url(https://x.test/bg.png)} li{list-style-image:url("https://x.test/dot.png")}' +
+      ' a:hover{background:url(https://x.test/hover.png)} q{cursor:url(https://x.test/c.cur),auto}' +
+      ' @font-face{font-family:f;src:url(https://x.test/f.woff)}';
+    const shown = sanitizeCss(css, true).css;
+    expect(shown).toContain('https://x.test/bg.png');
+    expect(shown).toContain('https://x.test/dot.png');
+    for (const never of ['hover.png', 'c.cur', 'f.woff']) expect(shown).not.toContain(never);
+    expect(sanitizeCss(css, false)).toMatchObject({ blocked: 2 });
+    expect(sanitizeCss(css, false).css).not.toContain('x.test');
+  });
   it('keeps http(s) url() only when remote loads are allowed', () => {
     expect(sanitizeCss('a{background:url("https://x.test/y.png")}', true).css).toContain('https://x.test/y.png');
     expect(sanitizeCss('a{background:url(javascript:alert(1))}', true).css).not.toContain('javascript');

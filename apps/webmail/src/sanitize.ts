@@ -1,9 +1,12 @@
 /**
  * HTML mail made harmless before it reaches the browser. The sanitizer keeps formatting only:
  * no scripts, no event handlers, no forms, no frames, no `javascript:`/`data:` links, no
- * `<base>`/`<meta>`/`<link>`, no CSS `url()`/`@import`/`expression()`. Remote images are
- * removed (and counted, so the page can offer to show them) unless the user asked for them;
- * `cid:` images become URLs of the message's own parts.
+ * `<base>`/`<meta>`/`<link>`, no CSS `@import`/`expression()`, no remote load from CSS. Remote
+ * images are removed (and counted, so the page can offer to show them) unless the user asked for
+ * them; "Show images" releases `<img>` and the CSS url()s that paint an image (backgrounds, list
+ * markers, border images) outside rules on the reader's actions, never fonts, cursors or hover
+ * effects; inline `style` attributes never load anything. `cid:` images become URLs of the
+ * message's own parts.
  *
  * This is one of three walls: the result is also served with a CSP that forbids scripts and
  * (unless asked) remote loads, inside an `<iframe sandbox>` without `allow-scripts`.
@@ -48,32 +51,112 @@ const ALLOWED_STYLES: Record<string, RegExp[]> = Object.fromEntries(STYLE_PROPS.
 
 const DATA_IMAGE = /^data:image\/(?:png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$/i;
 
+/** Properties whose url() paints an image: the only ones "Show images" releases. */
+const IMAGE_PROPERTIES = new Set(['background', 'background-image', 'list-style', 'list-style-image', 'border-image', 'border-image-source']);
 /**
- * A `<style>` element's text: @import, url() (unless remote loads are allowed and it is http(s)),
- * legacy script hooks (expression(), behavior, -moz-binding) and escapes that could hide them are
- * removed. Returns the CSS and how many remote references were dropped.
+ * Selectors that match on what the reader does (hover, focus, a click): a remote load there would
+ * report their actions, not that the message was opened, so it is never released.
+ */
+const INTERACTIVE = /:(?:hover|active|focus|focus-within|focus-visible|target|checked|visited|indeterminate|placeholder-shown|valid|invalid|user-valid|user-invalid|open|playing|paused)\b/i;
+/** A string that names a resource (a scheme or //): image-set("…"), src("…"), @import "…" load it. */
+const URL_LIKE = /^\s*(?:[a-z][a-z0-9+.-]*:|\/\/)/i;
+
+/** The index just past the string literal that opens at `i` (CSS Syntax §4.3.5; EOF ends it too). */
+function stringEnd(css: string, i: number): number {
+  const quote = css[i];
+  let j = i + 1;
+  while (j < css.length && css[j] !== quote && css[j] !== '\n') j++;
+  return Math.min(css.length, j + 1);
+}
+
+/**
+ * A `<style>` element's text, read as CSS tokens (CSS Syntax §4), not patterns, so that no
+ * spelling of a remote load survives: escapes are decoded first (they can spell any word),
+ * comments dropped, @import and @namespace removed, every url() and src() resolved on its own
+ * (quoted, unquoted, or cut off by the end of the text), and any string that names a resource
+ * (what image-set(), src() and @import load) emptied. A remote http(s) url() is kept only when
+ * remote loads are allowed, and then only where it paints an image (IMAGE_PROPERTIES) in a rule
+ * that does not depend on the reader's actions (INTERACTIVE): exactly the loads "Show images"
+ * stands for. `blocked` counts those, left out because they were not allowed. Legacy script
+ * hooks (expression(), behavior, -moz-binding) are removed.
  */
 export function sanitizeCss(css: string, allowRemote: boolean): { css: string; blocked: number } {
   let blocked = 0;
-  // Backslash escapes can spell any of the words below (`\75 rl(`): decode them first
-  // (CSS Syntax §4.3.7), then drop any backslash left.
-  let out = css
+  // CSS Syntax §4.3.7: an escape is a backslash and up to 6 hex digits, or any other character.
+  const src = css
     .replace(/\\([0-9a-f]{1,6})\s?/gi, (_m, hex: string) => {
       const cp = Number.parseInt(hex, 16);
       return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
     })
-    .replace(/\\(.)/g, '$1');
-  out = out.replace(/<!--|-->|<\/?/g, '');
-  out = out.replace(/@import[^;]*;?/gi, () => {
-    blocked++;
-    return '';
-  });
-  out = out.replace(/url\s*\(\s*(['"]?)([^'")]*)\1\s*\)/gi, (_m, _q: string, target: string) => {
-    if (allowRemote && /^https?:\/\//i.test(target.trim())) return `url("${target.trim().replace(/["\\]/g, '')}")`;
-    if (/^https?:|^\/\//i.test(target.trim())) blocked++;
-    return 'none';
-  });
+    .replace(/\\(.)/g, '$1')
+    .replace(/\\/g, '')
+    .replace(/<!--|-->|<\/?/g, '')
+    .replace(/\/\*[\s\S]*?(?:\*\/|$)/g, ' ')
+    .replace(/@(?:import|namespace)\b[^;{}]*;?/gi, (m) => {
+      if (/^@import/i.test(m)) blocked++;
+      return '';
+    });
+  const preludes: string[] = []; // the selectors (or at-rule preludes) of the open blocks
+  let statement = ''; // since the last { } or ;: a prelude or a declaration
+  let out = '';
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === '"' || c === "'") {
+      const end = stringEnd(src, i);
+      const literal = src.slice(i, end);
+      out += URL_LIKE.test(literal.slice(1)) ? `${c}${c}` : literal;
+      statement += literal;
+      i = end;
+      continue;
+    }
+    const fn = /^(url|src)\(/i.exec(src.slice(i, i + 4));
+    if (fn && !/[\w-]/.test(src[i - 1] ?? '')) {
+      // the argument: a string, or raw text up to ")" (CSS Syntax §4.3.6); the end of the text closes it
+      let j = i + fn[0].length;
+      while (j < src.length && /\s/.test(src[j]!)) j++;
+      let target: string;
+      if (src[j] === '"' || src[j] === "'") {
+        const end = stringEnd(src, j);
+        target = src.slice(j + 1, src[end - 1] === src[j] && end - 1 > j ? end - 1 : end);
+        j = end;
+      } else {
+        const close = src.indexOf(')', j);
+        target = src.slice(j, close < 0 ? src.length : close);
+        j = close < 0 ? src.length : close;
+      }
+      const close = src.indexOf(')', j);
+      i = close < 0 ? src.length : close + 1;
+      target = target.trim();
+      const property = statement.split(':')[0]!.trim().toLowerCase();
+      const releasable =
+        fn[1]!.toLowerCase() === 'url' && /^https?:\/\//i.test(target) && IMAGE_PROPERTIES.has(property) && !preludes.some((p) => INTERACTIVE.test(p) || /^@font-face/i.test(p));
+      if (releasable && allowRemote) {
+        out += `url("${target.replace(/["\\\r\n\f()]/g, (ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)}")`;
+      } else {
+        if (releasable) blocked++;
+        out += 'none';
+      }
+      statement += 'none';
+      continue;
+    }
+    if (c === '{') {
+      preludes.push(statement.trim());
+      statement = '';
+    } else if (c === '}') {
+      preludes.pop();
+      statement = '';
+    } else if (c === ';') {
+      statement = '';
+    } else {
+      statement += c;
+    }
+    out += c;
+    i++;
+  }
   out = out.replace(/expression\s*\(|behavior\s*:|-moz-binding|javascript:/gi, '');
+  // a remote reference in an unexpected place (remote-looking text the tokens above kept) must not load
+  if (!allowRemote && /url\s*\(/i.test(out)) out = out.replace(/url\s*\(/gi, 'none(');
   return { css: out, blocked };
 }
 

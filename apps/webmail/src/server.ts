@@ -7,7 +7,7 @@
  * except the event stream; every page carries a CSP that allows our own script and style only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoginError } from './mail/account.js';
+import { LoginError, NoSuchFolder } from './mail/account.js';
 import { clientIp, contentDisposition, HttpError, isSecureRequest, parseCookies, readForm, serializeCookie, field, type Cookie, type Reply } from './http.js';
 import { tokensEqual } from './session.js';
 import type { UserSession, WebmailState } from './state.js';
@@ -41,7 +41,7 @@ export interface Route {
   auth: boolean;
   /** How large a body may be: 'form' (small) or 'upload' (the message size limit). */
   body?: 'form' | 'upload';
-  /** 'session': the session's token; 'login': the pre-login cookie's token; none for GET. */
+  /** 'session': the session's token; 'login': the token of the login form the cookie names; none for GET. */
   csrf?: 'session' | 'login';
   /** How a missing session is answered: a redirect to the login page, or 401 for scripts. */
   api?: boolean;
@@ -158,8 +158,8 @@ export function createHandler(state: WebmailState, routes: Route[]): (req: Incom
       req,
       res,
       url,
-      ip: clientIp(req),
-      secure: isSecureRequest(req),
+      ip: clientIp(req, state.config.webmail.trusted_proxies),
+      secure: isSecureRequest(req, state.config.webmail.trusted_proxies),
       cookies: parseCookies(req.headers.cookie),
       state,
       session: null,
@@ -209,8 +209,13 @@ async function dispatch(ctx: Ctx, table: Map<string, Route>, paths: Set<string>)
   if (route.method === 'POST') {
     ctx.form = await readForm(req, route.body === 'upload' ? state.config.limits.message_size + 1024 * 1024 : FORM_LIMIT);
     const sent = field(ctx.form, '_csrf') || String(req.headers['x-csrf-token'] ?? '');
-    const expected = route.csrf === 'login' ? (ctx.cookies.get(LOGIN_COOKIE) ?? '') : (ctx.session?.csrf ?? '');
-    if (route.csrf && !tokensEqual(sent, expected)) {
+    const valid =
+      route.csrf === 'login'
+        ? state.loginForms.redeem(ctx.cookies.get(LOGIN_COOKIE), sent, ctx.ip)
+        : route.csrf === 'session'
+          ? tokensEqual(sent, ctx.session?.csrf ?? '')
+          : true;
+    if (!valid) {
       state.logger.warn({ ip: ctx.ip, path: url.pathname }, 'csrf token refused');
       throw new HttpError(403, route.csrf === 'login' ? 'The login form had expired. Reload the page and try again.' : 'This form had expired or came from another site. Go back, reload the page and try again.');
     }
@@ -220,6 +225,7 @@ async function dispatch(ctx: Ctx, table: Map<string, Route>, paths: Set<string>)
 
 function failure(ctx: Ctx, err: unknown): Reply {
   const loggedIn = ctx.session !== null;
+  if (err instanceof NoSuchFolder) err = new HttpError(404, 'There is no such folder.');
   if (err instanceof HttpError) {
     if (ctx.url.pathname === '/events' || ctx.url.pathname === '/newer' || ctx.url.pathname === '/contacts') {
       return { kind: 'json', status: err.status, body: { error: err.message } };

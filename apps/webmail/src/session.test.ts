@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SessionStore, tokensEqual } from './session.js';
+import { LoginForms, SessionStore, tokensEqual } from './session.js';
 
 function resources(): { close(): Promise<void>; closed: boolean } {
   const r = {
@@ -58,5 +58,33 @@ describe('tokensEqual', () => {
     expect(tokensEqual('abc', 'abd')).toBe(false);
     expect(tokensEqual('abc', 'abcd')).toBe(false);
     expect(tokensEqual('', '')).toBe(false);
+  });
+});
+
+describe('LoginForms', () => {
+  it('accepts a form once, from the address it was issued to, before it expires', () => {
+    let t = 0;
+    const forms = new LoginForms(1000, () => t);
+    const f = forms.issue('192.0.2.1');
+    expect(forms.redeem(f.id, f.token, '192.0.2.1')).toBe(true);
+    expect(forms.redeem(f.id, f.token, '192.0.2.1')).toBe(false);
+    const g = forms.issue('192.0.2.1');
+    expect(forms.redeem(g.id, g.token, '198.51.100.1')).toBe(false);
+    const h = forms.issue('192.0.2.1');
+    expect(forms.redeem(h.id, h.id, '192.0.2.1')).toBe(false);
+    const old = forms.issue('192.0.2.1');
+    t = 1001;
+    expect(forms.redeem(old.id, old.token, '192.0.2.1')).toBe(false);
+    expect(forms.redeem(undefined, 'x', '192.0.2.1')).toBe(false);
+  });
+
+  it('holds a bounded number of forms per address', () => {
+    const forms = new LoginForms();
+    const first = forms.issue('192.0.2.9');
+    for (let i = 0; i < 500; i++) forms.issue('192.0.2.9');
+    expect(forms.size).toBeLessThanOrEqual(100);
+    expect(forms.redeem(first.id, first.token, '192.0.2.9')).toBe(false);
+    const other = forms.issue('198.51.100.9');
+    expect(forms.redeem(other.id, other.token, '198.51.100.9')).toBe(true);
   });
 });

@@ -8,7 +8,8 @@
  * - A session ends at `lifetime` after login (absolute, not sliding), at logout, or when the
  *   process restarts; an ended session is forgotten at once and its connections are closed.
  * - Every state-changing request carries the session's CSRF token (synchronizer token); it is
- *   compared in constant time.
+ *   compared in constant time. The login POST carries its form's token, kept here too
+ *   (LoginForms): no cookie can supply it.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -100,5 +101,72 @@ export class SessionStore<R extends SessionResources = SessionResources> {
   async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
     await Promise.all([...this.sessions.keys()].map((id) => this.destroy(id)));
+  }
+}
+
+interface LoginForm {
+  token: string;
+  ip: string;
+  expiresAt: number;
+}
+
+const MAX_LOGIN_FORMS = 50_000;
+// a whole office or campus behind one NAT address loads the login page within the hour
+const MAX_LOGIN_FORMS_PER_IP = 100;
+
+/**
+ * Login forms handed out (a pre-session per form, against login CSRF). The cookie carries only
+ * the form's random id; its token lives here and the POST must echo it. A token an attacker makes
+ * up, or plants with a cookie, is therefore refused (a double-submit cookie would be believed),
+ * and a form obtained by the attacker and planted in a victim's browser is refused too: a form is
+ * valid only from the address that fetched it, once, for `lifetimeMs`.
+ */
+export class LoginForms {
+  private readonly forms = new Map<string, LoginForm>();
+  private readonly perIp = new Map<string, number>();
+
+  constructor(
+    private readonly lifetimeMs = 3_600_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.forms.size;
+  }
+
+  issue(ip: string): { id: string; token: string } {
+    // Bounded: one address cannot hold more than a few forms, nor everyone more than the cap
+    // (the map keeps insertion order: the oldest go first).
+    if ((this.perIp.get(ip) ?? 0) >= MAX_LOGIN_FORMS_PER_IP) {
+      for (const [id, f] of this.forms) {
+        if (f.ip === ip) {
+          this.remove(id);
+          break;
+        }
+      }
+    }
+    while (this.forms.size >= MAX_LOGIN_FORMS) this.remove(this.forms.keys().next().value as string);
+    const id = newToken();
+    const token = newToken();
+    this.forms.set(id, { token, ip, expiresAt: this.now() + this.lifetimeMs });
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    return { id, token };
+  }
+
+  /** Whether `token` is the one issued with form `id` to `ip`; the form is used up either way. */
+  redeem(id: string | undefined, token: string, ip: string): boolean {
+    const f = id === undefined ? undefined : this.forms.get(id);
+    if (!f || id === undefined) return false;
+    this.remove(id);
+    return this.now() < f.expiresAt && f.ip === ip && tokensEqual(token, f.token);
+  }
+
+  private remove(id: string): void {
+    const f = this.forms.get(id);
+    if (!f) return;
+    this.forms.delete(id);
+    const n = (this.perIp.get(f.ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(f.ip);
+    else this.perIp.set(f.ip, n);
   }
 }

@@ -1,8 +1,8 @@
-/** What every request handler can reach: config, logger, sessions, login throttle, endpoints. */
-import type { Config, Logger, LoginThrottle } from '@postern/core';
+/** What every request handler can reach: config, logger, sessions, endpoints. */
+import type { Config, Logger } from '@postern/core';
 import type { Endpoint } from './endpoints.js';
 import type { Address, MailAccount } from './mail/account.js';
-import type { Session, SessionResources, SessionStore } from './session.js';
+import type { LoginForms, Session, SessionResources, SessionStore } from './session.js';
 
 /** A logged-in user's connections: the command connection and any live event streams. */
 export class UserResources implements SessionResources {
@@ -24,7 +24,8 @@ export interface WebmailState {
   config: Config;
   logger: Logger;
   sessions: SessionStore<UserResources>;
-  throttle: LoginThrottle;
+  /** The login forms handed out (login CSRF pre-sessions). */
+  loginForms: LoginForms;
   imap: Endpoint;
   smtp: Endpoint;
 }

@@ -6,7 +6,7 @@
  * alias, then the same two for the address without its +detail, then the domain's catch-all.
  */
 import { prepared, type Db } from './sqlite.js';
-import { addressKey, formatAddress, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
+import { addressKey, formatAddress, loginKey, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
 import { releaseContents } from './store/contents.js';
@@ -219,12 +219,7 @@ export class Accounts {
    * the same time (a dummy hash is verified for unknown users).
    */
   async authenticate(address: string, password: string): Promise<User | null> {
-    let key: string | null = null;
-    try {
-      key = addressKey(parseAddress(address));
-    } catch {
-      key = null;
-    }
+    const key = loginKey(address);
     const row = key
       ? (prepared(this.db, 'SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(key) as
           | (UserRow & { password_hash: string })

@@ -112,6 +112,19 @@ export function addressKey(a: Address): string {
   return `${a.local.toLowerCase()}@${a.domain}`;
 }
 
+/**
+ * The account a login names: the address's lookup key (quotes, case, a trailing dot of the
+ * domain, surrounding space and Unicode forms normalised away), or null when it is no address.
+ * Authentication and the login throttle both key on it, so no spelling of a name is a fresh one.
+ */
+export function loginKey(login: string): string | null {
+  try {
+    return addressKey(parseAddress(login));
+  } catch {
+    return null;
+  }
+}
+
 /** True when the address needs SMTPUTF8 (RFC 6531) to be transported. */
 export function needsSmtpUtf8(a: Address): boolean {
   return /[^\x00-\x7f]/.test(a.local);

@@ -89,6 +89,13 @@ message_size = 1000
 
     const e8 = refusal('hostname = "a.b"\n[limits\n');
     expect(e8.message).toMatch(/valid TOML/);
+
+    const e9 = refusal('hostname = "a.b"\n[webmail]\ntrusted_proxies = ["127.0.0.1", "proxy.example"]\n');
+    expect(e9.key).toBe('webmail.trusted_proxies.1');
+    expect(e9.message).toMatch(/an IP address/);
+
+    const e10 = refusal('hostname = "a.b"\n[auth]\nknown_source_lifetime = "forever"\n');
+    expect(e10.key).toBe('auth.known_source_lifetime');
   });
 
   it('reports a missing file by name', () => {

@@ -6,6 +6,7 @@
  * against the directory of the config file. Every size and count has a limit with a default.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
@@ -155,9 +156,11 @@ const schema = z
         lockout: duration.default(900_000),
         /** Base of the growing delay added after each failure. */
         failure_delay: duration.default(500),
+        /** A source that logged in successfully is not locked out with its account for this long. */
+        known_source_lifetime: duration.default(2_592_000_000),
       })
       .strict()
-      .default({ max_failures_per_ip: 10, max_failures_per_account: 5, lockout: 900_000, failure_delay: 500 }),
+      .default({ max_failures_per_ip: 10, max_failures_per_account: 5, lockout: 900_000, failure_delay: 500, known_source_lifetime: 2_592_000_000 }),
     limits: z
       .object({
         message_size: posInt('bytes').default(26_214_400),
@@ -213,9 +216,18 @@ const schema = z
         /** IMAP and submission endpoints the webmail logs in to; default: our own listeners. */
         imap: hostPort.optional(),
         smtp: hostPort.optional(),
+        /**
+         * Reverse proxies in front of the webmail whose X-Forwarded-For (the browser's address,
+         * which the login throttle keys on) and X-Forwarded-Proto are believed; from any other
+         * peer those headers are ignored.
+         */
+        trusted_proxies: z
+          .array(z.string().refine((v) => isIP(v) !== 0, { message: 'an IP address such as "127.0.0.1" or "::1"' }))
+          .max(100, { message: 'at most 100 addresses' })
+          .default([]),
       })
       .strict()
-      .default({ session_lifetime: 43_200_000 }),
+      .default({ session_lifetime: 43_200_000, trusted_proxies: [] }),
     dkim: z
       .object({
         selector: z.string().regex(/^[A-Za-z0-9._-]+$/, { message: 'a DKIM selector (letters, digits, - . _)' }).default('postern'),

@@ -7,7 +7,11 @@ export class WebmailClient {
   private readonly cookies = new Map<string, string>();
   csrf = '';
 
-  constructor(readonly base: string) {}
+  /** `fixed`: headers sent with every request (a proxy's X-Forwarded-For, say). */
+  constructor(
+    readonly base: string,
+    private readonly fixed: Record<string, string> = {},
+  ) {}
 
   private remember(res: Response): void {
     for (const c of res.headers.getSetCookie()) {
@@ -21,7 +25,7 @@ export class WebmailClient {
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...extra };
+    return { ...this.fixed, cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...extra };
   }
 
   private readCsrf(html: string): void {

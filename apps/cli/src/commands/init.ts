@@ -54,6 +54,10 @@ message_size = 26214400              # bytes
 recipients = 100                     # per message
 # data_in_flight = 268435456         # bytes of arriving mail per process; at least message_size + 65536
 # connections_per_subnet = 100       # per IPv4 /24 or IPv6 /64; the README lists the other limits
+
+[webmail]
+trusted_proxies = []                 # the reverse proxy in front of the webmail, e.g. ["127.0.0.1"]:
+                                     # only its X-Forwarded-For (the browser's address) is believed
 `;
 }
 

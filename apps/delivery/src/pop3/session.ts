@@ -239,18 +239,19 @@ export class Pop3Session {
 
   private async login(name: string, password: string): Promise<Outcome> {
     const { throttle, accounts, remoteAddress, logger } = this.opts;
-    if (throttle.isLocked(remoteAddress, name)) {
+    const attempt = throttle.begin(remoteAddress, name);
+    if (!attempt) {
       logger.warn({ user: name }, 'pop3 login refused: too many failures');
       throw new Pop3Error('too many failed logins, try again later', 'LOGIN-DELAY');
     }
     const user = await accounts.authenticate(name, password);
     if (!user) {
-      const delay = throttle.fail(remoteAddress, name);
+      const delay = attempt.failed();
       logger.info({ user: name }, 'pop3 login failed');
       await this.opts.sleep(delay);
       throw new Pop3Error('invalid user name or password', 'AUTH');
     }
-    throttle.succeed(name);
+    attempt.succeeded();
     if (this.closed) throw new Pop3Error('connection closed');
     if (!this.opts.locks.acquire(user.id)) throw new Pop3Error('maildrop is locked by another POP3 session', 'IN-USE');
     const drop = Maildrop.open(this.opts.store, user.id);

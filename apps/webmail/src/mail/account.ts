@@ -20,9 +20,33 @@ export class LoginError extends Error {
      * unavailable: it could not be asked. */
     readonly kind: 'auth' | 'refused' | 'unavailable',
     message: string,
+    /** The server's response code (RFC 5530), when it gave one. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'LoginError';
+  }
+}
+
+/** The server has no such folder (RFC 5530 NONEXISTENT): the page asked for one that is not there. */
+export class NoSuchFolder extends Error {
+  constructor(readonly folder: string) {
+    super(`no folder ${folder}`);
+    this.name = 'NoSuchFolder';
+  }
+}
+
+/** Opens (selects) a folder, telling a folder that does not exist apart from any other failure. */
+export async function openFolder<T>(path: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    const e = err as { serverResponseCode?: string; responseText?: string };
+    // RFC 5530 §3; a server that gives no code says so in words (Dovecot: "Mailbox doesn't exist")
+    if (e.serverResponseCode?.toUpperCase() === 'NONEXISTENT' || (e.serverResponseCode === undefined && /\b(?:doesn't|does not|not) exist|no such mailbox|unknown mailbox/i.test(e.responseText ?? ''))) {
+      throw new NoSuchFolder(path);
+    }
+    throw err;
   }
 }
 
@@ -129,11 +153,14 @@ export class MailAccount {
     readonly user: string,
     private readonly password: string,
     private readonly logger: Logger,
+    /** The browser's address at login: every later connection of the session names it, so a
+     * server that throttles by source lets the session back in as the source that logged in. */
+    readonly clientIp: string | undefined,
   ) {}
 
   /** Logs in (the webmail's password check); resolves to a connected account. */
   static async login(endpoint: Endpoint, user: string, password: string, logger: Logger, clientIp?: string): Promise<MailAccount> {
-    const account = new MailAccount(endpoint, user, password, logger);
+    const account = new MailAccount(endpoint, user, password, logger, clientIp);
     account.client = await MailAccount.connect(endpoint, user, password, logger, false, clientIp);
     account.watchClose(account.client);
     return account;
@@ -177,7 +204,7 @@ export class MailAccount {
       // without a response code (servers that give none), says the credentials are wrong.
       const code = e.serverResponseCode?.toUpperCase();
       if (code === 'AUTHENTICATIONFAILED' || (e.authenticationFailed && code === undefined)) throw new LoginError('auth', 'wrong address or password');
-      if (e.authenticationFailed) throw new LoginError('refused', (e.response ?? e.message ?? code ?? '').replace(/^.*?\bNO\s+(\[[^\]]*\]\s*)?/i, '').trim());
+      if (e.authenticationFailed) throw new LoginError('refused', (e.response ?? e.message ?? code ?? '').replace(/^.*?\bNO\s+(\[[^\]]*\]\s*)?/i, '').trim(), code);
       throw new LoginError('unavailable', e.message ?? String(err));
     }
     return client;
@@ -186,7 +213,7 @@ export class MailAccount {
   private async connection(): Promise<ImapFlow> {
     if (this.client?.usable) return this.client;
     if (this.connecting) return this.connecting;
-    this.connecting = MailAccount.connect(this.endpoint, this.user, this.password, this.logger, false)
+    this.connecting = MailAccount.connect(this.endpoint, this.user, this.password, this.logger, false, this.clientIp)
       .then((c) => {
         this.client = c;
         this.watchClose(c);
@@ -201,7 +228,7 @@ export class MailAccount {
   /** Runs `fn` with `path` selected and locked. */
   private async inFolder<T>(path: string, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
     const c = await this.connection();
-    const lock = await c.getMailboxLock(path);
+    const lock = await openFolder(path, () => c.getMailboxLock(path));
     try {
       return await fn(c);
     } finally {
@@ -346,7 +373,7 @@ export class MailAccount {
    */
   async download(folder: string, uid: number, part: string | null): Promise<Readable | null> {
     const c = await this.connection();
-    const lock = await c.getMailboxLock(folder);
+    const lock = await openFolder(folder, () => c.getMailboxLock(folder));
     try {
       const d = await c.download(String(uid), part ?? undefined, { uid: true, decodeText: false });
       if (!d.content) {

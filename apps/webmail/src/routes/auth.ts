@@ -1,25 +1,26 @@
 /**
- * Logging in and out. The password is checked by logging in to the IMAP server with it; failures
- * are throttled per client address and per account (core's LoginThrottle), and the answer never
- * says which of address or password was wrong.
+ * Logging in and out. The password is checked by logging in to the IMAP server with it, naming
+ * the browser's address (ID x-originating-ip): that server's throttle is the one throttle of
+ * every Postern process (core's LoginThrottle over mail.db), so the webmail keeps no count of its
+ * own that could disagree with it: a guess here counts against IMAP, POP3 and SMTP AUTH, a
+ * lockout there holds here, and a source that logged in before is let in the same everywhere.
+ * The answer never says which of address or password was wrong.
  */
-import { sleep } from '@postern/core';
 import { field, HttpError, type Reply } from '../http.js';
 import { LoginError, MailAccount } from '../mail/account.js';
 import { LOGIN_COOKIE, sessionCookie, type Ctx, type Route } from '../server.js';
-import { newToken } from '../session.js';
 import { UserResources } from '../state.js';
 import { urls } from '../urls.js';
 import { loginPage } from '../views/login.js';
 
 function loginForm(ctx: Ctx, status: number, user: string, error: string | null, notice: string | null): Reply {
-  // A fresh pre-login token per form: the login POST must echo it (login CSRF).
-  const token = newToken();
+  // A fresh form (pre-session) per page: the cookie names it, the login POST must echo its token.
+  const form = ctx.state.loginForms.issue(ctx.ip);
   return {
     kind: 'html',
     status,
-    body: loginPage({ csrf: token, user, error, notice }),
-    cookies: [{ name: LOGIN_COOKIE, value: token, secure: ctx.secure }],
+    body: loginPage({ csrf: form.token, user, error, notice }),
+    cookies: [{ name: LOGIN_COOKIE, value: form.id, secure: ctx.secure }],
   };
 }
 
@@ -51,19 +52,19 @@ export const authRoutes: Route[] = [
       const user = field(ctx.form!, 'user').trim().slice(0, 320);
       const password = field(ctx.form!, 'password');
       if (user === '' || password === '') return loginForm(ctx, 400, user, 'Enter your email address and password.', null);
-      if (state.throttle.isLocked(ctx.ip, user)) {
-        state.logger.warn({ ip: ctx.ip, user }, 'webmail login refused: too many failures');
-        return loginForm(ctx, 429, user, 'Too many failed logins. Wait a few minutes and try again.', null);
-      }
       let account: MailAccount;
       try {
         account = await MailAccount.login(state.imap, user, password, state.logger, ctx.ip);
       } catch (err) {
         if (err instanceof LoginError && err.kind === 'auth') {
-          const delay = state.throttle.fail(ctx.ip, user);
+          // the server has counted the failure and waited its delay before saying so
           state.logger.info({ ip: ctx.ip, user }, 'webmail login failed');
-          await sleep(delay);
           return loginForm(ctx, 401, user, 'Wrong email address or password.', null);
+        }
+        if (err instanceof LoginError && err.kind === 'refused' && err.code === 'UNAVAILABLE') {
+          // our IMAP server's throttle: this source (or any unknown source of this account) is locked out
+          state.logger.warn({ ip: ctx.ip, user }, 'webmail login refused: too many failures');
+          return loginForm(ctx, 429, user, 'Too many failed logins. Wait a few minutes and try again.', null);
         }
         if (err instanceof LoginError && err.kind === 'refused') {
           // not a wrong password: the server turns every login away for now; no failure counted
@@ -76,7 +77,6 @@ export const authRoutes: Route[] = [
         }
         throw err;
       }
-      state.throttle.succeed(user);
       const session = state.sessions.create(user, password, new UserResources(account));
       state.logger.info({ ip: ctx.ip, user }, 'webmail login');
       return {

@@ -4,7 +4,7 @@
  * FLAGS) goes to the page as server-sent events. The page then asks /newer for the rows.
  */
 import type { ImapFlow } from 'imapflow';
-import { MailAccount } from '../mail/account.js';
+import { MailAccount, openFolder } from '../mail/account.js';
 import type { Route } from '../server.js';
 import { authed, folderParam } from './common.js';
 
@@ -29,26 +29,27 @@ export const eventRoutes: Route[] = [
         await oldest();
       }
 
-      const client: ImapFlow = await MailAccount.connect(state.imap, session.user, session.password, state.logger, true);
+      const client: ImapFlow = await MailAccount.connect(state.imap, session.user, session.password, state.logger, true, session.resources.account.clientIp);
       let stopped = false;
       let keepalive: NodeJS.Timeout | undefined;
-      const stop = async (): Promise<void> => {
+      /** `answering`: the request is still to be answered (with an error), so the response stays. */
+      const stop = async (answering = false): Promise<void> => {
         if (stopped) return;
         stopped = true;
         clearInterval(keepalive);
         streams.delete(stop);
         if (res.headersSent && !res.writableEnded) res.end();
-        else if (!res.headersSent) res.destroy();
+        else if (!res.headersSent && !answering) res.destroy();
         if (client.usable) await client.logout().catch(() => client.close());
         else client.close();
       };
       streams.add(stop);
       req.on('close', () => void stop());
       try {
-        await client.mailboxOpen(folder, { readOnly: true });
+        await openFolder(folder, () => client.mailboxOpen(folder, { readOnly: true }));
       } catch (err) {
         const gone = stopped;
-        await stop();
+        await stop(true);
         if (gone) return { kind: 'handled' }; // the page left (or logged out) meanwhile
         throw err;
       }

@@ -1,5 +1,6 @@
 /** Folder pages and bulk actions: list (paged), search, mark, flag, move, delete, empty. */
 import { field, fields, HttpError, safeReturnPath } from '../http.js';
+import { plainName } from '../html.js';
 import type { SearchField } from '../mail/account.js';
 import type { Route } from '../server.js';
 import { intParam, urls, withDone } from '../urls.js';
@@ -21,7 +22,7 @@ export const mailboxRoutes: Route[] = [
       const p = pageParam(ctx.url.searchParams.get('p'));
       const special = await account.specialFolders();
       const result = await account.page(folder, p);
-      const body = await page(ctx, folder.toUpperCase() === 'INBOX' ? 'Inbox' : folder, folder, (folders) =>
+      const body = await page(ctx, folder.toUpperCase() === 'INBOX' ? 'Inbox' : plainName(folder), folder, (folders) =>
         messageList({
           page: result,
           folder: folders.find((f) => f.path === folder) ?? null,

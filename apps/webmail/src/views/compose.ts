@@ -1,5 +1,5 @@
 /** The composer: one form, sent as multipart/form-data, that works without the page script. */
-import { html, type Html } from '../html.js';
+import { html, isolatedName, type Html } from '../html.js';
 import type { Draft } from '../mail/compose.js';
 import { size } from './format.js';
 
@@ -52,7 +52,7 @@ ${d.body}</textarea>
 ${
   v.kept.length > 0
     ? html`<ul class="kept">${v.kept.map(
-        (a) => html`<li><label><input type="checkbox" name="keep" value="${a.part}" checked> ${a.filename} <span class="meta">${size(a.size)}</span></label></li>`,
+        (a) => html`<li><label><input type="checkbox" name="keep" value="${a.part}" checked> ${isolatedName(a.filename)} <span class="meta">${size(a.size)}</span></label></li>`,
       )}</ul>`
     : ''
 }

@@ -3,7 +3,7 @@
  * and the content. Server-rendered HTML; the one script only adds to it (live updates, keys).
  */
 import { assetUrl } from '../assets.js';
-import { html, type Html } from '../html.js';
+import { html, isolatedName, type Html } from '../html.js';
 import type { Folder } from '../mail/account.js';
 import { urls } from '../urls.js';
 
@@ -47,10 +47,10 @@ function folderLinks(folders: Folder[], current: string | null): Html {
     (f) =>
       html`<li class="depth-${Math.min(f.depth, 4)}">${
         f.selectable
-          ? html`<a href="${urls.list(f.path)}" data-folder="${f.path}"${f.path === current ? html` class="current" aria-current="page"` : ''}><span class="fname">${f.name}</span>${
+          ? html`<a href="${urls.list(f.path)}" data-folder="${f.path}"${f.path === current ? html` class="current" aria-current="page"` : ''}><span class="fname">${isolatedName(f.name)}</span>${
               f.unseen > 0 ? html`<span class="count" title="${f.unseen} unread">${f.unseen}</span>` : html`<span class="count"></span>`
             }</a>`
-          : html`<span class="fname">${f.name}</span>`
+          : html`<span class="fname">${isolatedName(f.name)}</span>`
       }</li>`,
   )}</ul>`;
 }

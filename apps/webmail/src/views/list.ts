@@ -1,5 +1,5 @@
 /** The message list: paged newest first, bulk actions, and rows the page script can add to live. */
-import { html, type Html } from '../html.js';
+import { html, isolatedName, plainName, type Html } from '../html.js';
 import type { Folder, MessagePage, MessageSummary } from '../mail/account.js';
 import { urls } from '../urls.js';
 import { displayName, plural, size, timeTag } from './format.js';
@@ -55,12 +55,12 @@ ${last < total ? html`<a href="${link(page + 1)}" rel="next" class="button">Olde
 export function moveSelect(folders: Folder[], current: string, name = 'to'): Html {
   return html`<select name="${name}" aria-label="Move to folder"><option value="" selected disabled>Move to…</option>${folders
     .filter((f) => f.selectable && f.path !== current)
-    .map((f) => html`<option value="${f.path}">${'  '.repeat(f.depth)}${f.name}</option>`)}</select>`;
+    .map((f) => html`<option value="${f.path}">${'  '.repeat(f.depth)}${plainName(f.name)}</option>`)}</select>`;
 }
 
 export function messageList(v: ListView): Html {
   const folderPath = v.page.folder;
-  const name = v.folder?.name ?? folderPath;
+  const name = isolatedName(v.folder?.name ?? folderPath);
   const heading = v.search ? html`Search in ${name}: “${v.search.query}”` : html`${name}`;
   const empty = v.search ? 'Nothing matches.' : 'This folder is empty.';
   return html`<section class="list">

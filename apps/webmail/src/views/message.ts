@@ -1,5 +1,5 @@
 /** Reading one message: headers, actions, the body (text inline, HTML in a sandboxed frame), attachments. */
-import { html, type Html } from '../html.js';
+import { html, isolatedName, plainName, type Html } from '../html.js';
 import type { Folder, MessageDetail } from '../mail/account.js';
 import { urls } from '../urls.js';
 import { addressList, size, timeTag } from './format.js';
@@ -47,7 +47,7 @@ export function readPage(v: ReadView): Html {
       : html`<iframe class="mail-body" id="mail-body" title="Message" src="${urls.body(v.folder, m.uid, v.remoteShown)}" sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer"></iframe>`;
   return html`<article class="message" data-uid="${m.uid}" data-folder="${v.folder}">
 <nav class="actions" aria-label="Message actions">
-<a class="button" href="${urls.list(v.folder)}" accesskey="u" data-key="u" title="Back to ${v.folderName} (u)">‹ ${v.folderName}</a>
+<a class="button" href="${urls.list(v.folder)}" accesskey="u" data-key="u" title="Back to ${plainName(v.folderName)} (u)">‹ ${isolatedName(v.folderName)}</a>
 <a class="button" href="${urls.compose('reply', v.folder, m.uid)}" data-key="r" id="reply" title="Reply (r)">Reply</a>
 <a class="button" href="${urls.compose('all', v.folder, m.uid)}" data-key="a" id="reply-all" title="Reply all (a)">Reply all</a>
 <a class="button" href="${urls.compose('fwd', v.folder, m.uid)}" data-key="f" id="forward" title="Forward (f)">Forward</a>
@@ -80,7 +80,7 @@ ${
 ${
   m.parts.attachments.length > 0
     ? html`<section class="attachments" aria-label="Attachments"><h2>${m.parts.attachments.length} attachment${m.parts.attachments.length === 1 ? '' : 's'}</h2><ul>${m.parts.attachments.map(
-        (a) => html`<li><a href="${urls.part(v.folder, m.uid, a.part, true)}" download="${a.filename}" class="attachment">${a.filename}</a> <span class="meta">${a.type}, ${size(a.size)}</span>${
+        (a) => html`<li><a href="${urls.part(v.folder, m.uid, a.part, true)}" download="${plainName(a.filename)}" class="attachment">${isolatedName(a.filename)}</a> <span class="meta">${a.type}, ${size(a.size)}</span>${
           /^image\/(png|jpeg|gif|webp)$/.test(a.type) ? html` <a href="${urls.part(v.folder, m.uid, a.part, false)}" target="_blank" rel="noopener">view</a>` : ''
         }</li>`,
       )}</ul></section>`

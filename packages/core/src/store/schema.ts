@@ -10,6 +10,7 @@
  * System flags are a bitmask (see FLAG_BITS); keywords are a space-separated list.
  */
 import type { Migration } from '../sqlite.js';
+import { LOGIN_THROTTLE_SCHEMA } from '../throttle.js';
 
 export const MAIL_MIGRATIONS: readonly Migration[] = [
   `
@@ -133,6 +134,9 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   );
   INSERT INTO content_trigram_pending (content_id) SELECT id FROM contents;
   `,
+  // 4: the login throttle every process shares (failures per source and per account, and the
+  // sources that logged in successfully), see ../throttle.ts.
+  LOGIN_THROTTLE_SCHEMA,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

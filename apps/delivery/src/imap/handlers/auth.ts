@@ -45,18 +45,21 @@ export async function cmdAuthenticate(s: ImapSession, c: CommandOf<'AUTHENTICATE
 async function login(s: ImapSession, name: string, password: string): Promise<Reply> {
   const { throttle, accounts, userConnections } = s.opts;
   const remoteAddress = s.clientIp;
-  if (throttle.isLocked(remoteAddress, name)) {
+  const attempt = throttle.begin(remoteAddress, name);
+  if (!attempt) {
     s.log.warn({ user: name }, 'imap login refused: too many failures');
     throw no('too many failed logins, try again later', 'UNAVAILABLE');
   }
   const user = await accounts.authenticate(name, password);
   if (!user) {
-    const delay = throttle.fail(remoteAddress, name);
+    const delay = attempt.failed();
     s.log.info({ user: name }, 'imap login failed');
     await s.opts.sleep(delay);
     throw no('invalid user name or password', 'AUTHENTICATIONFAILED');
   }
-  throttle.succeed(name);
+  // A login relayed for a browser (ID x-originating-ip) also makes the relaying webmail a known
+  // source of this account: it submits the user's mail over SMTP from its own address.
+  attempt.succeeded(remoteAddress !== s.opts.remoteAddress ? s.opts.remoteAddress : undefined);
   if (s.io.closed) throw no('connection closed');
   if (!userConnections.acquire(user.id)) throw no('too many connections for this user', 'LIMIT');
   s.loggedIn(user);

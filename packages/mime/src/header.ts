@@ -21,11 +21,24 @@ export interface RawField {
 
 const COLON = 0x3a;
 
-/** Splits raw[start, end) into fields, stopping at the first empty line. */
-export function splitFields(raw: Buffer, start: number, end: number): RawField[] {
+/**
+ * How much of a header splitFields may read: a header past it keeps its bytes (its extent is
+ * still the empty line) but its later fields are not split out, so a hostile header costs a
+ * bounded number of field objects. `lines` is shared by every header of one message.
+ */
+export interface HeaderBudget {
+  /** Bytes of one header read into fields; a field cut by it ends there. */
+  maxBytes: number;
+  /** Header lines (fields and continuation lines) left for the whole message; decremented. */
+  lines: number;
+}
+
+/** Splits raw[start, end) into fields, stopping at the first empty line (or when `budget` is spent). */
+export function splitFields(raw: Buffer, start: number, end: number, budget?: HeaderBudget): RawField[] {
   const fields: RawField[] = [];
   let current: RawField | null = null;
   let p = start;
+  if (budget !== undefined) end = Math.min(end, start + budget.maxBytes);
   while (p < end) {
     const lf = raw.indexOf(LF, p);
     const next = lf === -1 || lf >= end ? end : lf + 1;
@@ -33,13 +46,27 @@ export function splitFields(raw: Buffer, start: number, end: number): RawField[]
     if (contentEnd > p && raw[contentEnd - 1] === LF) contentEnd--;
     if (contentEnd > p && raw[contentEnd - 1] === CR) contentEnd--;
     if (contentEnd === p) break; // the empty line that ends the header
+    if (budget !== undefined) {
+      if (budget.lines <= 0) break;
+      budget.lines--;
+    }
     const first = raw[p];
     if ((first === SP || first === TAB) && current !== null) {
       current.end = next;
       current.valueEnd = contentEnd;
     } else {
-      const colon = first === SP || first === TAB ? -1 : raw.indexOf(COLON, p);
-      if (colon !== -1 && colon < contentEnd) {
+      // the colon is looked for in this line only: searching the rest of the message made a
+      // header of colon-less lines quadratic (issue 14)
+      let colon = -1;
+      if (first !== SP && first !== TAB) {
+        for (let i = p; i < contentEnd; i++) {
+          if (raw[i] === COLON) {
+            colon = i;
+            break;
+          }
+        }
+      }
+      if (colon !== -1) {
         let nameEnd = colon;
         while (nameEnd > p && (raw[nameEnd - 1] === SP || raw[nameEnd - 1] === TAB)) nameEnd--;
         const name = raw.toString('latin1', p, nameEnd);

@@ -8,6 +8,7 @@ import { GroupCommit } from './group-commit.js';
 import { startLmtpServer } from './lmtp.js';
 import { startRetrieval } from './retrieval.js';
 import { SubstringIndexer } from './search-index.js';
+import { defaultIndexThreads, IndexPool } from './index-pool.js';
 
 export interface DeliveryAgent {
   /** Bound ports by listener name (lmtp, imap, imaps, pop3, pop3s). */
@@ -26,21 +27,23 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const pruner = setInterval(() => mail.store.pruneDeliveryKeys(), 3_600_000);
   pruner.unref();
   const commits = new GroupCommit(mail.store);
-  const indexer = new SubstringIndexer(mail.store, logger).start();
+  const pool = new IndexPool({ size: config.limits.index_threads || defaultIndexThreads(), logger });
+  const indexer = new SubstringIndexer(mail.store, logger, undefined, undefined, pool).start();
   const closers: Array<() => Promise<void>> = [];
   const ports: Record<string, number> = {};
   try {
     if (config.listen.lmtp) {
-      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp });
+      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp, indexer: pool });
       ports['lmtp'] = lmtp.port;
       closers.push(lmtp.close);
     }
-    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger });
+    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, indexer: pool });
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {
     indexer.stop();
     await Promise.all(closers.map((c) => c()));
+    await pool.close();
     mail.close();
     throw err;
   }
@@ -51,6 +54,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
       stopWatching();
       indexer.stop();
       await Promise.all(closers.map((c) => c()));
+      await pool.close();
       mail.close();
     },
   };

@@ -8,10 +8,10 @@
  */
 import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
-import { indexMessage } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
+import { inlineIndexer, type MessageIndexer } from './index-pool.js';
 
 export interface LmtpOptions {
   config: Config;
@@ -20,6 +20,8 @@ export interface LmtpOptions {
   logger: Logger;
   /** "host:port" or a unix socket path. */
   listen: string;
+  /** Where messages are MIME-indexed: the agent's thread pool; inline by default (tests). */
+  indexer?: MessageIndexer;
 }
 
 export interface LmtpServer {
@@ -38,6 +40,7 @@ const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
 
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const { config, accounts, commits, logger } = opts;
+  const indexer = opts.indexer ?? inlineIndexer;
   const limits = config.limits;
   installEnhancedCodes();
 
@@ -107,7 +110,13 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   /** Stores the message for every recipient; returns one reply (string or Error) per RCPT. */
   async function deliver(content: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
     const qid = newId();
-    const index = indexMessage(content);
+    let index;
+    try {
+      index = await indexer.index(content);
+    } catch (err) {
+      logger.error({ cid: session.id, qid, err }, 'indexing failed');
+      return rcpts.map(() => new SmtpReply(451, '4.3.0', 'temporary failure indexing the message, try again later'));
+    }
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     // Postern's transfer app sends its queue id as ENVID: the key that makes a repeated hand-over
     // (transfer killed after our 250, before its own commit) a no-op instead of a duplicate.

@@ -5,6 +5,7 @@
 import { LoginThrottle, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
 import { startImapServer, userConnectionLimit } from './imap/index.js';
 import { startPop3Server } from './pop3/index.js';
+import type { MessageIndexer } from './index-pool.js';
 
 export interface RetrievalOptions {
   config: Config;
@@ -12,6 +13,8 @@ export interface RetrievalOptions {
   store: MailStore;
   tls: TlsMaterial;
   logger: Logger;
+  /** Where APPEND indexes messages. */
+  indexer?: MessageIndexer;
 }
 
 export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: Record<string, number>; close(): Promise<void> }> {

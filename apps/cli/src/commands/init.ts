@@ -52,6 +52,8 @@ greeting_delay = "0s"                # before the MX's 220; "1s"-"6s": a client 
 [limits]
 message_size = 26214400              # bytes
 recipients = 100                     # per message
+index_threads = 0                    # threads that MIME-index mail; 0 = cores - 1, at most 4
+imap_search_keys = 100               # keys in one IMAP SEARCH; more get NO [LIMIT]
 `;
 }
 

@@ -21,7 +21,7 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   // Contents delivered since the background indexer last ran get their substrings now.
   if (compiled.usesSubstringIndex) {
     try {
-      await indexMailboxSubstrings(db, sel.id);
+      await indexMailboxSubstrings(db, sel.id, s.indexer);
     } catch (e) {
       // A full disk, say: the contents still pending answer through the word index (search-sql.ts).
       s.log.warn({ err: e }, 'substring index catch-up failed; searching with the word index for the rest');

@@ -3,10 +3,21 @@
  * (RFC 5182) and MODSEQ (RFC 7162 §3.1.5): one SQL query per command (search-sql.ts).
  */
 import { esearchResponse, searchResponse, type CommandOf } from '@postern/imap';
-import { ok, type Reply } from '../reply.js';
+import { no, ok, type Reply } from '../reply.js';
 import { indexMailboxSubstrings } from '../../search-index.js';
-import { compileSearch, registerSearchFunctions } from '../search-sql.js';
+import { compileSearch, countSearchKeys, registerSearchFunctions, resetSearchFunctions } from '../search-sql.js';
 import type { ImapSession } from '../session.js';
+
+/** limits.imap_search_keys when the session was given none (tests). */
+const DEFAULT_MAX_KEYS = 100;
+/**
+ * Messages per query when the search parses stored headers: at most this many headers (each at
+ * most one 256 KB chunk) are read in one event-loop turn, so a SEARCH over a big mailbox lets
+ * every other session run between its slices.
+ */
+const HEADER_SCAN_SLICE = 100;
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise<Reply> {
   const sel = s.sel();
@@ -16,6 +27,9 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   const saving = opts?.includes('SAVE') ?? false;
   // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves an empty saved result.
   if (saving) s.savedSearch = [];
+  const maxKeys = s.opts.maxSearchKeys ?? DEFAULT_MAX_KEYS;
+  const keys = countSearchKeys(c.criteria);
+  if (keys > maxKeys) throw no(`SEARCH with ${keys} keys; at most ${maxKeys} are allowed`, 'LIMIT');
   const compiled = compileSearch(c.criteria, { sel, saved: s.savedSearch, now: Date.now() });
   if (compiled.usesModseq) s.condstore = true;
   // Contents delivered since the background indexer last ran get their substrings now.
@@ -30,8 +44,30 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   const needsContent = /\bc\./.test(compiled.sql);
   const sql =
     `SELECT m.uid, m.modseq FROM messages m${needsContent ? ' JOIN contents c ON c.id = m.content_id' : ''}` +
-    ` WHERE m.mailbox_id = ? AND m.uid <= ? AND (${compiled.sql}) ORDER BY m.uid`;
-  const rows = db.prepare(sql).raw().all(sel.id, sel.maxUid, ...compiled.params) as Array<[number, number]>;
+    ` WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? AND (${compiled.sql}) ORDER BY m.uid`;
+  let stmt;
+  try {
+    stmt = db.prepare(sql).raw();
+  } catch (e) {
+    // SQLite's own bounds (expression depth 1000, 32766 parameters): a search too big to run
+    if (e instanceof Error && /too (large|many)|too deep/i.test(e.message)) throw no('SEARCH too complex', 'LIMIT');
+    throw e;
+  }
+  let rows: Array<[number, number]> = [];
+  if (!compiled.usesHeaderScan) {
+    rows = stmt.all(sel.id, 1, sel.maxUid, ...compiled.params) as Array<[number, number]>;
+  } else {
+    const uidsBefore = sel.count;
+    for (let seq = 1; seq <= uidsBefore; seq += HEADER_SCAN_SLICE) {
+      // the session's view may shrink meanwhile (its own EXPUNGE cannot run, others' are pending)
+      const last = Math.min(seq + HEADER_SCAN_SLICE - 1, sel.count);
+      if (seq > last) break;
+      resetSearchFunctions(db);
+      for (const r of stmt.all(sel.id, sel.uidAt(seq), sel.uidAt(last), ...compiled.params) as Array<[number, number]>) rows.push(r);
+      resetSearchFunctions(db);
+      if (last < uidsBefore) await turn();
+    }
+  }
   const uids: number[] = [];
   let highest = 0;
   for (const [uid, modseq] of rows) {

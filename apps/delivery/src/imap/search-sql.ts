@@ -99,8 +99,8 @@ export interface Compiled {
   readonly usesModseq: boolean;
   /** The query reads content_trigram: the mailbox's pending contents must be indexed first. */
   readonly usesSubstringIndex: boolean;
-  /** The query parses stored headers (HEADER on a field without a column): run it in slices. */
-  readonly usesHeaderScan: boolean;
+  /** HEADER keys on fields without a column: each parses stored headers, so the query runs in slices. */
+  readonly headerKeys: number;
 }
 
 const HEADER_FN = 'postern_header_contains';
@@ -206,7 +206,7 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   const params: unknown[] = [];
   let usesModseq = false;
   let usesSubstringIndex = false;
-  let usesHeaderScan = false;
+  let headerKeys = 0;
   const walk = (k: SearchKey): string => {
     switch (k.type) {
       case 'all':
@@ -242,7 +242,7 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
           params.push(likePattern(k.value));
           return `${column} LIKE ? ESCAPE '\\'`;
         }
-        usesHeaderScan = true;
+        headerKeys++;
         params.push(field, k.value, field, k.value);
         return (
           `(CASE WHEN ${HEADER_KNOWN_FN}(m.id) THEN ${HEADER_FN}(m.id, NULL, NULL, NULL, ?, ?)` +
@@ -332,5 +332,5 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   } catch (e) {
     throw e instanceof Error && e.message.includes('saved') ? bad('no saved search result') : e;
   }
-  return { sql, params, usesModseq, usesSubstringIndex, usesHeaderScan };
+  return { sql, params, usesModseq, usesSubstringIndex, headerKeys };
 }

@@ -11,11 +11,13 @@ import type { ImapSession } from '../session.js';
 /** limits.imap_search_keys when the session was given none (tests). */
 const DEFAULT_MAX_KEYS = 100;
 /**
- * Messages per query when the search parses stored headers: at most this many headers (each at
- * most one 256 KB chunk) are read in one event-loop turn, so a SEARCH over a big mailbox lets
- * every other session run between its slices.
+ * When a search parses stored headers, it runs in slices of messages with the event loop free
+ * between them, so a SEARCH over a big mailbox lets every other session run: at most
+ * HEADER_SLICE_MESSAGES headers (each at most one 256 KB chunk, about 2 ms) and about
+ * HEADER_SLICE_MATCHES key evaluations (about 12 µs each) per slice.
  */
-const HEADER_SCAN_SLICE = 100;
+const HEADER_SLICE_MESSAGES = 25;
+const HEADER_SLICE_MATCHES = 500;
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -54,13 +56,14 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
     throw e;
   }
   let rows: Array<[number, number]> = [];
-  if (!compiled.usesHeaderScan) {
+  if (compiled.headerKeys === 0) {
     rows = stmt.all(sel.id, 1, sel.maxUid, ...compiled.params) as Array<[number, number]>;
   } else {
+    const slice = Math.max(1, Math.min(HEADER_SLICE_MESSAGES, Math.floor(HEADER_SLICE_MATCHES / compiled.headerKeys)));
     const uidsBefore = sel.count;
-    for (let seq = 1; seq <= uidsBefore; seq += HEADER_SCAN_SLICE) {
+    for (let seq = 1; seq <= uidsBefore; seq += slice) {
       // the session's view may shrink meanwhile (its own EXPUNGE cannot run, others' are pending)
-      const last = Math.min(seq + HEADER_SCAN_SLICE - 1, sel.count);
+      const last = Math.min(seq + slice - 1, sel.count);
       if (seq > last) break;
       resetSearchFunctions(db);
       for (const r of stmt.all(sel.id, sel.uidAt(seq), sel.uidAt(last), ...compiled.params) as Array<[number, number]>) rows.push(r);

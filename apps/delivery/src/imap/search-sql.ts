@@ -101,6 +101,8 @@ export interface Compiled {
   readonly usesSubstringIndex: boolean;
   /** HEADER keys on fields without a column: each parses stored headers, so the query runs in slices. */
   readonly headerKeys: number;
+  /** Their field names, lowercase. */
+  readonly headerFields: ReadonlySet<string>;
 }
 
 const HEADER_FN = 'postern_header_contains';
@@ -117,12 +119,13 @@ interface ParsedHeader {
   fields: Map<string, string[]>;
 }
 
-function parseHeader(messageId: number, prefix: unknown, chunk: unknown, headerEnd: unknown): ParsedHeader {
+/** Reads the fields named in `wanted` (lowercase) of one message's header; no other field is built. */
+function parseHeader(messageId: number, prefix: unknown, chunk: unknown, headerEnd: unknown, wanted: ReadonlySet<string>): ParsedHeader {
   const parts: Buffer[] = [];
   if (Buffer.isBuffer(prefix)) parts.push(prefix);
   if (Buffer.isBuffer(chunk)) parts.push(chunk.subarray(0, Math.min(chunk.length, Number(headerEnd))));
   const fields = new Map<string, string[]>();
-  for (const f of headerFields(Buffer.concat(parts))) {
+  for (const f of headerFields(Buffer.concat(parts), wanted)) {
     const key = f.name.toLowerCase();
     const text = f.raw.toString('utf8').slice(f.name.length + 1).replace(/\r?\n[ \t]/g, ' ').toLowerCase();
     const list = fields.get(key);
@@ -132,7 +135,13 @@ function parseHeader(messageId: number, prefix: unknown, chunk: unknown, headerE
   return { messageId, fields };
 }
 
-const cache = new WeakMap<Db, { last: ParsedHeader | null }>();
+interface HeaderState {
+  last: ParsedHeader | null;
+  /** The field names the running SEARCH asks about (startHeaderSearch). */
+  wanted: ReadonlySet<string>;
+}
+
+const cache = new WeakMap<Db, HeaderState>();
 
 /**
  * Registers the header-matching functions on a connection. postern_header_known(id): is the
@@ -143,13 +152,13 @@ const cache = new WeakMap<Db, { last: ParsedHeader | null }>();
  */
 export function registerSearchFunctions(db: Db): void {
   if (cache.has(db)) return;
-  const state: { last: ParsedHeader | null } = { last: null };
+  const state: HeaderState = { last: null, wanted: new Set() };
   cache.set(db, state);
   // not deterministic: both depend on the message parsed last
   db.function(HEADER_KNOWN_FN, { deterministic: false }, (id: unknown) => (state.last !== null && state.last.messageId === Number(id) ? 1 : 0));
   db.function(HEADER_FN, { deterministic: false }, (id: unknown, prefix: unknown, chunk: unknown, headerEnd: unknown, name: unknown, value: unknown) => {
     const messageId = Number(id);
-    if (state.last === null || state.last.messageId !== messageId) state.last = parseHeader(messageId, prefix, chunk, headerEnd);
+    if (state.last === null || state.last.messageId !== messageId) state.last = parseHeader(messageId, prefix, chunk, headerEnd, state.wanted);
     const values = state.last.fields.get(String(name).toLowerCase());
     if (values === undefined) return 0;
     const needle = String(value).toLowerCase();
@@ -158,10 +167,16 @@ export function registerSearchFunctions(db: Db): void {
   });
 }
 
-/** Forgets the header parsed last (after a SEARCH: a message id may be reused after an expunge). */
-export function resetSearchFunctions(db: Db): void {
+/**
+ * Before each query of a SEARCH: the field names it asks about (Compiled.headerFields), and the
+ * header parsed last forgotten (a message id may be reused after an expunge, and another
+ * session's SEARCH may have run in between).
+ */
+export function startHeaderSearch(db: Db, fields: ReadonlySet<string>): void {
   const state = cache.get(db);
-  if (state) state.last = null;
+  if (!state) return;
+  state.last = null;
+  state.wanted = fields;
 }
 
 /** Keys in a search (NOT and OR count; the parenthesised lists that group them do not). */
@@ -207,6 +222,7 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   let usesModseq = false;
   let usesSubstringIndex = false;
   let headerKeys = 0;
+  const headerNames = new Set<string>();
   const walk = (k: SearchKey): string => {
     switch (k.type) {
       case 'all':
@@ -243,6 +259,7 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
           return `${column} LIKE ? ESCAPE '\\'`;
         }
         headerKeys++;
+        headerNames.add(field);
         params.push(field, k.value, field, k.value);
         return (
           `(CASE WHEN ${HEADER_KNOWN_FN}(m.id) THEN ${HEADER_FN}(m.id, NULL, NULL, NULL, ?, ?)` +
@@ -332,5 +349,5 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   } catch (e) {
     throw e instanceof Error && e.message.includes('saved') ? bad('no saved search result') : e;
   }
-  return { sql, params, usesModseq, usesSubstringIndex, headerKeys };
+  return { sql, params, usesModseq, usesSubstringIndex, headerKeys, headerFields: headerNames };
 }

@@ -5,19 +5,21 @@
 import { esearchResponse, searchResponse, type CommandOf } from '@postern/imap';
 import { no, ok, type Reply } from '../reply.js';
 import { indexMailboxSubstrings } from '../../search-index.js';
-import { compileSearch, countSearchKeys, registerSearchFunctions, resetSearchFunctions } from '../search-sql.js';
+import { compileSearch, countSearchKeys, registerSearchFunctions, startHeaderSearch } from '../search-sql.js';
 import type { ImapSession } from '../session.js';
 
 /** limits.imap_search_keys when the session was given none (tests). */
 const DEFAULT_MAX_KEYS = 100;
 /**
  * When a search parses stored headers, it runs in slices of messages with the event loop free
- * between them, so a SEARCH over a big mailbox lets every other session run: at most
- * HEADER_SLICE_MESSAGES headers (each at most one 256 KB chunk, about 2 ms) and about
- * HEADER_SLICE_MATCHES key evaluations (about 12 µs each) per slice.
+ * between them, so a SEARCH over a big mailbox lets every other session run. A slice starts at
+ * about HEADER_SLICE_MATCHES key evaluations (10-25 µs each: a call out of SQLite) and at most
+ * HEADER_SLICE_MESSAGES headers (each at most one 256 KB chunk), then follows the time the last
+ * one took: halved past SLICE_TARGET_MS, doubled well under it, down to one message.
  */
 const HEADER_SLICE_MESSAGES = 25;
 const HEADER_SLICE_MATCHES = 500;
+const SLICE_TARGET_MS = 10;
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -59,17 +61,22 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   if (compiled.headerKeys === 0) {
     rows = stmt.all(sel.id, 1, sel.maxUid, ...compiled.params) as Array<[number, number]>;
   } else {
-    const slice = Math.max(1, Math.min(HEADER_SLICE_MESSAGES, Math.floor(HEADER_SLICE_MATCHES / compiled.headerKeys)));
+    const most = Math.max(1, Math.min(HEADER_SLICE_MESSAGES, Math.floor(HEADER_SLICE_MATCHES / compiled.headerKeys)));
+    let slice = most;
     const uidsBefore = sel.count;
-    for (let seq = 1; seq <= uidsBefore; seq += slice) {
+    for (let seq = 1, last = 0; seq <= uidsBefore; seq = last + 1) {
       // the session's view may shrink meanwhile (its own EXPUNGE cannot run, others' are pending)
-      const last = Math.min(seq + slice - 1, sel.count);
+      last = Math.min(seq + slice - 1, sel.count);
       if (seq > last) break;
-      resetSearchFunctions(db);
+      const started = performance.now();
+      startHeaderSearch(db, compiled.headerFields);
       for (const r of stmt.all(sel.id, sel.uidAt(seq), sel.uidAt(last), ...compiled.params) as Array<[number, number]>) rows.push(r);
-      resetSearchFunctions(db);
+      const took = performance.now() - started;
+      if (took > SLICE_TARGET_MS) slice = Math.max(1, slice >> 1);
+      else if (took < SLICE_TARGET_MS / 4) slice = Math.min(most, slice * 2);
       if (last < uidsBefore) await turn();
     }
+    startHeaderSearch(db, new Set());
   }
   const uids: number[] = [];
   let highest = 0;

@@ -153,6 +153,12 @@ describe('SEARCH on unindexed header fields', () => {
       const message = Buffer.from(`From: attacker@outside.example\r\nSubject: wide header ${i}\r\nX-Q${i}: needle${i}\r\n${pad}\r\nbody ${i}\r\n`);
       expect(await send(a.ports.lmtp, true, message)).toMatch(/^250 /);
     }
+    // and 20 whose 250 KB headers are one-character lines (87,000 "fields" each), or 32,000 X-Q1 fields
+    for (let i = 0; i < 20; i++) {
+      const filler = i % 2 === 0 ? 'x\r\n'.repeat(85_000) : 'X-Q1: y\r\n'.repeat(28_000);
+      const message = Buffer.from(`From: attacker@outside.example\r\nSubject: many lines ${i}\r\n${filler}\r\nbody ${i}\r\n`);
+      expect(await send(a.ports.lmtp, true, message)).toMatch(/^250 /);
+    }
     await a.waitForSearchIndex(60_000);
   });
 

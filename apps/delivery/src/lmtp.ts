@@ -8,6 +8,7 @@
  */
 import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
+import { headerFields } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 import { newId, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
@@ -37,6 +38,10 @@ interface RcptUsers {
 }
 
 const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
+
+const JUNK_MARK = new Set(['x-postern-junk']);
+/** Header bytes in which the transfer agent's prepended fields lie. */
+const JUNK_MARK_WINDOW = 64 * 1024;
 
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const { config, accounts, commits, logger } = opts;
@@ -101,18 +106,20 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
    * The transfer agent's inbound policy (SPF/DKIM/DMARC, @postern/trust) marks what goes to Junk
    * with `X-Postern-Junk:`, after removing any such field that came from outside.
    */
-  function markedJunk(content: Buffer): boolean {
-    const end = content.indexOf('\r\n\r\n');
-    const header = content.subarray(0, end === -1 ? content.length : end).toString('latin1');
-    return /^X-Postern-Junk:/im.test(header);
+  function markedJunk(content: Buffer, headerEnd: number): boolean {
+    // The field is prepended (with Received:): only the start of the header is read, so a
+    // header of 24 MB costs no scan of it here (issue 14).
+    return headerFields(content.subarray(0, Math.min(headerEnd, JUNK_MARK_WINDOW)), JUNK_MARK).length > 0;
   }
 
   /** Stores the message for every recipient; returns one reply (string or Error) per RCPT. */
-  async function deliver(content: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
+  async function deliver(received: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
     const qid = newId();
     let index;
+    let content: Buffer;
     try {
-      index = await indexer.index(content);
+      // `received` may be handed to an index thread: `content` is what comes back
+      ({ index, raw: content } = await indexer.index(received));
     } catch (err) {
       logger.error({ cid: session.id, qid, err }, 'indexing failed');
       return rcpts.map(() => new SmtpReply(451, '4.3.0', 'temporary failure indexing the message, try again later'));
@@ -125,7 +132,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     const byUser = new Map<number, { user: User; rcpt: string }>();
     for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
     const targets = [...byUser.values()];
-    const junk = markedJunk(content);
+    const junk = markedJunk(content, index.headerEnd);
     let outcomes;
     try {
       outcomes = await commits.deliver(

@@ -19,13 +19,14 @@ export async function cmdAppend(s: ImapSession, c: CommandOf<'APPEND'>): Promise
   }
   const prepared: Array<{ data: Buffer; index: IndexedMessage; flags: string[]; date: number }> = [];
   for (const m of c.messages) {
+    // off the session thread for a big message (index-pool.ts); a failure there is temporary
+    const { index, raw } = await s.indexer.index(m.data).catch((err: unknown) => {
+      s.log.error({ err }, 'indexing an appended message failed');
+      throw no('could not index the message, try again later', 'UNAVAILABLE');
+    });
     prepared.push({
-      data: m.data,
-      // off the session thread for a big message (index-pool.ts); a failure there is temporary
-      index: await s.indexer.index(m.data).catch((err: unknown) => {
-        s.log.error({ err }, 'indexing an appended message failed');
-        throw no('could not index the message, try again later', 'UNAVAILABLE');
-      }),
+      data: raw,
+      index,
       flags: m.flags.filter((f) => f.toLowerCase() !== '\\recent'),
       date: m.internalDate ? m.internalDate.date.getTime() : Date.now(),
     });

@@ -9,6 +9,7 @@ import { cleanSpool } from '@postern/smtp';
 import { startLmtpServer } from './lmtp.js';
 import { startRetrieval } from './retrieval.js';
 import { SubstringIndexer } from './search-index.js';
+import { defaultIndexThreads, IndexPool } from './index-pool.js';
 
 export interface DeliveryAgent {
   /** Bound ports by listener name (lmtp, imap, imaps, pop3, pop3s). */
@@ -27,7 +28,8 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const pruner = setInterval(() => mail.store.pruneDeliveryKeys(), 3_600_000);
   pruner.unref();
   const commits = new GroupCommit(mail.store);
-  const indexer = new SubstringIndexer(mail.store, logger).start();
+  const pool = new IndexPool({ size: config.limits.index_threads || defaultIndexThreads(), logger });
+  const indexer = new SubstringIndexer(mail.store, logger, undefined, undefined, pool).start();
   // one budget for LMTP and IMAP APPEND together (limits.data_in_flight)
   const inFlight = new ByteBudget(config.limits.data_in_flight);
   if (config.listen.lmtp) cleanSpool(config.dataDir);
@@ -35,18 +37,19 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const ports: Record<string, number> = {};
   try {
     if (config.listen.lmtp) {
-      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp, inFlight });
+      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp, inFlight, indexer: pool });
       ports['lmtp'] = lmtp.port;
       closers.push(lmtp.close);
     }
     // One throttle for IMAP, POP3 and the other processes: failures anywhere count together.
     const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
-    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, inFlight, throttle });
+    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, inFlight, throttle, indexer: pool });
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {
     indexer.stop();
     await Promise.all(closers.map((c) => c()));
+    await pool.close();
     mail.close();
     throw err;
   }
@@ -57,6 +60,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
       stopWatching();
       indexer.stop();
       await Promise.all(closers.map((c) => c()));
+      await pool.close();
       mail.close();
     },
   };

@@ -8,10 +8,11 @@
  */
 import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
-import { indexMessage } from '@postern/mime';
+import { headerFields } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 import { ByteBudget, newId, nextHopMessageSize, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
+import { inlineIndexer, type MessageIndexer } from './index-pool.js';
 
 export interface LmtpOptions {
   config: Config;
@@ -22,6 +23,8 @@ export interface LmtpOptions {
   listen: string;
   /** The process's bytes in flight (shared with IMAP APPEND); one of its own otherwise. */
   inFlight?: ByteBudget;
+  /** Where messages are MIME-indexed: the agent's thread pool; inline by default (tests). */
+  indexer?: MessageIndexer;
 }
 
 export interface LmtpServer {
@@ -38,8 +41,13 @@ interface RcptUsers {
 
 const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
 
+const JUNK_MARK = new Set(['x-postern-junk']);
+/** Header bytes in which the transfer agent's prepended fields lie. */
+const JUNK_MARK_WINDOW = 64 * 1024;
+
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const { config, accounts, commits, logger } = opts;
+  const indexer = opts.indexer ?? inlineIndexer;
   const limits = config.limits;
   const inFlight = opts.inFlight ?? new ByteBudget(limits.data_in_flight);
   installEnhancedCodes();
@@ -108,16 +116,24 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
    * The transfer agent's inbound policy (SPF/DKIM/DMARC, @postern/trust) marks what goes to Junk
    * with `X-Postern-Junk:`, after removing any such field that came from outside.
    */
-  function markedJunk(content: Buffer): boolean {
-    const end = content.indexOf('\r\n\r\n');
-    const header = content.subarray(0, end === -1 ? content.length : end).toString('latin1');
-    return /^X-Postern-Junk:/im.test(header);
+  function markedJunk(content: Buffer, headerEnd: number): boolean {
+    // The field is prepended (with Received:): only the start of the header is read, so a
+    // header of 24 MB costs no scan of it here (issue 14).
+    return headerFields(content.subarray(0, Math.min(headerEnd, JUNK_MARK_WINDOW)), JUNK_MARK).length > 0;
   }
 
   /** Stores the message for every recipient; returns one reply (string or Error) per RCPT. */
-  async function deliver(content: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
+  async function deliver(received: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
     const qid = newId();
-    const index = indexMessage(content);
+    let index;
+    let content: Buffer;
+    try {
+      // `received` may be handed to an index thread: `content` is what comes back
+      ({ index, raw: content } = await indexer.index(received));
+    } catch (err) {
+      logger.error({ cid: session.id, qid, err }, 'indexing failed');
+      return rcpts.map(() => new SmtpReply(451, '4.3.0', 'temporary failure indexing the message, try again later'));
+    }
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     // Postern's transfer app sends its queue id as ENVID: the key that makes a repeated hand-over
     // (transfer killed after our 250, before its own commit) a no-op instead of a duplicate.
@@ -126,7 +142,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     const byUser = new Map<number, { user: User; rcpt: string }>();
     for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
     const targets = [...byUser.values()];
-    const junk = markedJunk(content);
+    const junk = markedJunk(content, index.headerEnd);
     let outcomes;
     try {
       outcomes = await commits.deliver(

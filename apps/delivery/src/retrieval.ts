@@ -5,6 +5,7 @@
 import type { Accounts, ByteBudget, Config, Logger, LoginThrottle, MailStore, TlsMaterial } from '@postern/core';
 import { startImapServer, userConnectionLimit } from './imap/index.js';
 import { startPop3Server } from './pop3/index.js';
+import type { MessageIndexer } from './index-pool.js';
 
 export interface RetrievalOptions {
   config: Config;
@@ -16,6 +17,8 @@ export interface RetrievalOptions {
   inFlight?: ByteBudget;
   /** mail.db's throttle, shared with the other processes that take passwords. */
   throttle: LoginThrottle;
+  /** Where APPEND indexes messages. */
+  indexer?: MessageIndexer;
 }
 
 export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: Record<string, number>; close(): Promise<void> }> {

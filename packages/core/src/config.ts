@@ -190,6 +190,10 @@ const schema = z
         data_in_flight: posInt('bytes').default(268_435_456),
         /** Per-user storage limit in bytes; 0 means no limit. */
         mailbox_quota: z.number().int().nonnegative({ message: 'a non-negative integer (bytes; 0 = no limit)' }).default(0),
+        /** Threads that index (MIME-parse) delivered and appended mail off the session thread; 0: the cores but one, at most 4. */
+        index_threads: z.number().int().nonnegative({ message: 'a non-negative integer (threads; 0 = automatic)' }).max(64, { message: 'at most 64 threads' }).default(0),
+        /** Keys (criteria, NOT/OR included) in one IMAP SEARCH; more get NO [LIMIT]. */
+        imap_search_keys: posInt('search keys').default(100),
       })
       .strict()
       .default({
@@ -209,6 +213,8 @@ const schema = z
         imap_connections_per_user: 50,
         data_in_flight: 268_435_456,
         mailbox_quota: 0,
+        index_threads: 0,
+        imap_search_keys: 100,
       }),
     webmail: z
       .object({

@@ -31,6 +31,7 @@ export {
 } from './framing.js';
 
 export { parseCommand, type ParseOptions } from './parser.js';
+export { mailboxPatternMatcher, MAX_MAILBOX_PATTERN } from './mailbox-pattern.js';
 export { FETCH_MACROS } from './parse-fetch.js';
 export { SEARCH_CHARSETS } from './parse-search.js';
 export { formatCommand, type WriteOptions } from './command-writer.js';

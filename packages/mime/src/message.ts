@@ -95,12 +95,19 @@ export { DEFAULT_INDEX_LIMITS };
 
 const MAX_REFERENCES = 500;
 
-function sanitizeLimits(l: IndexLimits | undefined): IndexLimits {
+function sanitizeLimits(l: Partial<IndexLimits> | undefined): IndexLimits {
   const pick = (v: unknown, d: number, min: number): number =>
     typeof v === 'number' && Number.isFinite(v) && v >= min ? Math.floor(v) : d;
   const d = DEFAULT_INDEX_LIMITS;
   if (l === undefined || l === null || typeof l !== 'object') return d;
-  return { maxDepth: pick(l.maxDepth, d.maxDepth, 0), maxParts: pick(l.maxParts, d.maxParts, 1), maxTextBytes: pick(l.maxTextBytes, d.maxTextBytes, 0) };
+  return {
+    maxDepth: pick(l.maxDepth, d.maxDepth, 0),
+    maxParts: pick(l.maxParts, d.maxParts, 1),
+    maxTextBytes: pick(l.maxTextBytes, d.maxTextBytes, 0),
+    maxHeaderBytes: pick(l.maxHeaderBytes, d.maxHeaderBytes, 0),
+    maxHeaderLines: pick(l.maxHeaderLines, d.maxHeaderLines, 0),
+    maxDecodedBytes: pick(l.maxDecodedBytes, d.maxDecodedBytes, 0),
+  };
 }
 
 /** The msg-id tokens of a field (RFC 5322 §3.6.4), or the whole trimmed value if it has none. */
@@ -177,9 +184,9 @@ function listParts(raw: Buffer, root: Entity): { parts: MimePart[]; hasAttachmen
   return { parts, hasAttachments };
 }
 
-/** Decoded text of a text entity, reading at most `maxChars * 4 + 64` raw bytes of it. */
-function entityText(raw: Buffer, e: Entity, maxChars: number): string {
-  const end = Math.min(e.bodyEnd, e.bodyStart + maxChars * 4 + 64);
+/** Decoded text of a text entity, reading at most `maxChars * 4 + 64` and `maxRaw` raw bytes of it. */
+function entityText(raw: Buffer, e: Entity, maxChars: number, maxRaw: number): string {
+  const end = Math.min(e.bodyEnd, e.bodyStart + maxChars * 4 + 64, e.bodyStart + maxRaw);
   const body = raw.subarray(e.bodyStart, end);
   let bytes: Buffer;
   try {
@@ -191,11 +198,12 @@ function entityText(raw: Buffer, e: Entity, maxChars: number): string {
 }
 
 /** Text for the full-text index: text/plain (or, in an alternative without one, text/html) bodies. */
-function collectText(raw: Buffer, root: Entity, maxBytes: number): string {
+function collectText(raw: Buffer, root: Entity, maxBytes: number, maxDecoded: number): string {
   const chunks: string[] = [];
   let budget = maxBytes;
+  let decodeBudget = maxDecoded;
   const visit = (e: Entity, inRelated: boolean, depth: number): void => {
-    if (budget <= 0 || depth > 200) return;
+    if (budget <= 0 || decodeBudget <= 0 || depth > 200) return;
     if (e.kind === 'multipart') {
       const related = e.subtype === 'related';
       if (e.subtype === 'alternative') {
@@ -216,7 +224,8 @@ function collectText(raw: Buffer, root: Entity, maxBytes: number): string {
     if (e.overflow || e.type !== 'text' || (e.subtype !== 'plain' && e.subtype !== 'html')) return;
     const dsp = e.disposition?.type.toLowerCase() ?? null;
     if (dsp === 'attachment') return;
-    let s = entityText(raw, e, budget);
+    let s = entityText(raw, e, budget, decodeBudget);
+    decodeBudget -= e.bodyEnd - e.bodyStart;
     if (e.subtype === 'html') s = htmlToText(s, budget);
     s = s.trim();
     if (s === '') return;
@@ -266,7 +275,7 @@ function indexStructured(raw: Buffer, limits: IndexLimits): IndexedMessage {
     body: `(${writeBody(raw, root, false)})`,
     parts,
     ...fromHeaders(h),
-    text: collectText(raw, root, limits.maxTextBytes),
+    text: collectText(raw, root, limits.maxTextBytes, limits.maxDecodedBytes),
     hasAttachments,
   };
 }
@@ -303,7 +312,7 @@ function indexFallback(raw: Buffer): IndexedMessage {
 }
 
 /** Indexes one raw message. Never throws. */
-export function indexMessage(raw: Buffer, limits?: IndexLimits): IndexedMessage {
+export function indexMessage(raw: Buffer, limits?: Partial<IndexLimits>): IndexedMessage {
   const buf = Buffer.isBuffer(raw) ? raw : Buffer.from((raw as Uint8Array).buffer, (raw as Uint8Array).byteOffset, (raw as Uint8Array).byteLength);
   try {
     return indexStructured(buf, sanitizeLimits(limits));

@@ -13,7 +13,7 @@
  */
 import { LF, CR, countLines, eolLengthBefore } from './bytes.js';
 import { isUtf8 } from 'node:buffer';
-import type { RawField } from './header.js';
+import type { HeaderBudget, RawField } from './header.js';
 import { fieldValue, firstField, splitFields } from './header.js';
 import type { Param } from './params.js';
 import { decodeParams, parseContentType, parseDisposition, parseLanguage, parseTransferEncoding } from './params.js';
@@ -26,9 +26,29 @@ export interface IndexLimits {
   maxParts: number;
   /** UTF-8 bytes of plain text collected for the full-text index. */
   maxTextBytes: number;
+  /**
+   * Bytes of one header (of the message or of a part) split into fields. A longer header keeps
+   * its extent (up to its empty line) and its bytes; the fields past the limit are not read.
+   */
+  maxHeaderBytes: number;
+  /**
+   * Header lines read in one message, every part's header together. Once spent, later headers
+   * are read as empty: their parts become text/plain (the RFC 2045 §5.2 default), as Dovecot
+   * degrades a message over its limits, and nothing of the message is lost.
+   */
+  maxHeaderLines: number;
+  /** Body bytes decoded (base64, quoted-printable) to collect the text, all parts together. */
+  maxDecodedBytes: number;
 }
 
-export const DEFAULT_INDEX_LIMITS: IndexLimits = Object.freeze({ maxDepth: 32, maxParts: 1000, maxTextBytes: 1024 * 1024 });
+export const DEFAULT_INDEX_LIMITS: IndexLimits = Object.freeze({
+  maxDepth: 32,
+  maxParts: 1000,
+  maxTextBytes: 1024 * 1024,
+  maxHeaderBytes: 1024 * 1024,
+  maxHeaderLines: 50_000,
+  maxDecodedBytes: 8 * 1024 * 1024,
+});
 
 export type EntityKind = 'multipart' | 'message' | 'leaf';
 
@@ -88,6 +108,16 @@ interface BoundaryMatch {
 
 const MAX_BOUNDARY = 1000;
 
+/** The first position >= `from` where a line of `region` starts with `needle`, or -1. */
+function lineStartIndexOf(region: Buffer, needle: Buffer, from: number): number {
+  if (from === 0 && region.length >= needle.length && region.subarray(0, needle.length).equals(needle)) return 0;
+  const lfNeedle = Buffer.allocUnsafe(needle.length + 1);
+  lfNeedle[0] = LF;
+  needle.copy(lfNeedle, 1);
+  const idx = region.indexOf(lfNeedle, Math.max(0, from - 1));
+  return idx === -1 ? -1 : idx + 1;
+}
+
 function fieldString(raw: Buffer, fields: readonly RawField[], key: string): string | null {
   const f = firstField(fields, key);
   return f === undefined ? null : fieldValue(raw, f);
@@ -110,12 +140,14 @@ function dispositionField(raw: Buffer, fields: readonly RawField[]): { type: str
 export class StructureParser {
   private readonly stack: OpenBoundary[] = [];
   private partsLeft: number;
+  private readonly headerBudget: HeaderBudget;
 
   constructor(
     private readonly raw: Buffer,
     private readonly limits: IndexLimits,
   ) {
     this.partsLeft = Math.max(0, limits.maxParts - 1);
+    this.headerBudget = { maxBytes: limits.maxHeaderBytes, lines: limits.maxHeaderLines };
   }
 
   /** Parses the whole message. */
@@ -123,26 +155,19 @@ export class StructureParser {
     return this.parseEntity(0, 0, false, true).entity;
   }
 
+  /**
+   * Caches the first delimiter line of `b` starting in [from, limit]. It looks for LF + "--b", so
+   * that "--b" in the middle of lines costs nothing (a body of "x--b" lines once cost one search
+   * per occurrence).
+   */
   private search(b: OpenBoundary, from: number, limit: number): void {
     const raw = this.raw;
     const regionEnd = Math.min(raw.length, limit + b.delim.length);
     const region = regionEnd === raw.length ? raw : raw.subarray(0, regionEnd);
-    let p = from;
-    for (;;) {
-      const idx = region.indexOf(b.delim, p);
-      if (idx === -1) {
-        b.next = -1;
-        b.from = from;
-        b.searchedTo = regionEnd;
-        return;
-      }
-      if (idx === 0 || raw[idx - 1] === LF) {
-        b.next = idx;
-        b.from = from;
-        return;
-      }
-      p = idx + 1;
-    }
+    b.from = from;
+    const idx = lineStartIndexOf(region, b.delim, from);
+    b.next = idx;
+    if (idx === -1) b.searchedTo = regionEnd;
   }
 
   /** The first delimiter line at or after `pos` of any open multipart, innermost first on ties. */
@@ -201,7 +226,7 @@ export class StructureParser {
     let bodyStart = this.findBodyStart(headerStart, limitPos);
     const headerCut = bodyStart === -1 && lim !== null;
     if (bodyStart === -1) bodyStart = limitPos;
-    const fields = splitFields(raw, headerStart, bodyStart);
+    const fields = splitFields(raw, headerStart, bodyStart, this.headerBudget);
     const e = this.describe(raw, fields, inDigest, messageRoot);
     e.headerStart = headerStart;
     e.bodyStart = bodyStart;
@@ -269,8 +294,17 @@ export class StructureParser {
         break;
       }
       if (this.partsLeft <= 0) {
-        pos = m.after; // over maxParts: the rest stays inside this multipart's body, unsplit
-        continue;
+        // over maxParts: the rest stays inside this multipart's body, unsplit
+        const end = this.skipToClose(own, m.after);
+        if (end.close) {
+          this.stack.pop();
+          open = false;
+          floor = end.match.after;
+          stop = this.nextBoundary(end.match.after);
+        } else {
+          stop = end.match;
+        }
+        break;
       }
       this.partsLeft--;
       const child = this.parseEntity(m.after, depth + 1, digest, false);
@@ -285,6 +319,26 @@ export class StructureParser {
     }
     if (open) this.stack.pop();
     return { stop, end: this.bodyEndFor(stop, floor) };
+  }
+
+  /**
+   * From `pos`, the line that ends the unsplit rest of `own` (the innermost open multipart): its
+   * close delimiter, or the next delimiter of an enclosing multipart, whichever comes first
+   * (the close one on a tie, innermost wins). One scan for the close delimiter instead of one
+   * search per part delimiter, which a body of 5,000,000 "--b" lines made a second's work.
+   */
+  private skipToClose(own: OpenBoundary, pos: number): { close: true; match: BoundaryMatch } | { close: false; match: BoundaryMatch | null } {
+    const raw = this.raw;
+    this.stack.pop();
+    const outer = this.nextBoundary(pos);
+    this.stack.push(own);
+    const limit = outer === null ? raw.length : outer.line;
+    const closeDelim = Buffer.concat([own.delim, Buffer.from('--')]);
+    const region = raw.subarray(0, Math.min(raw.length, limit + closeDelim.length));
+    const idx = lineStartIndexOf(region, closeDelim, pos);
+    if (idx === -1) return { close: false, match: outer };
+    const lf = raw.indexOf(LF, idx + closeDelim.length);
+    return { close: true, match: { line: idx, after: lf === -1 ? raw.length : lf + 1, close: true, terminated: lf !== -1, owner: own } };
   }
 
   private boundaryOf(e: Entity): Buffer | null {

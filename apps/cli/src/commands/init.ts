@@ -54,6 +54,8 @@ message_size = 26214400              # bytes
 recipients = 100                     # per message
 # data_in_flight = 268435456         # bytes of arriving mail per process; at least message_size + 65536
 # connections_per_subnet = 100       # per IPv4 /24 or IPv6 /64; the README lists the other limits
+index_threads = 0                    # threads that MIME-index mail; 0 = cores - 1, at most 4
+imap_search_keys = 100               # keys in one IMAP SEARCH; more get NO [LIMIT]
 
 [webmail]
 trusted_proxies = []                 # the reverse proxy in front of the webmail, e.g. ["127.0.0.1"]:

@@ -99,32 +99,100 @@ export interface Compiled {
   readonly usesModseq: boolean;
   /** The query reads content_trigram: the mailbox's pending contents must be indexed first. */
   readonly usesSubstringIndex: boolean;
+  /** HEADER keys on fields without a column: each parses stored headers, so the query runs in slices. */
+  readonly headerKeys: number;
+  /** Their field names, lowercase. */
+  readonly headerFields: ReadonlySet<string>;
 }
 
 const HEADER_FN = 'postern_header_contains';
-const registered = new WeakSet<Db>();
+const HEADER_KNOWN_FN = 'postern_header_known';
 
 /**
- * Registers the header-matching function on a connection: does any field `name` of the header
- * (our prefix, then the content's header, which lies in its first chunk) contain `value`?
+ * The header of the message being matched, parsed once: field name (lowercase) -> the unfolded,
+ * lowercased values. SQLite evaluates every key of one row before the next row, so one entry
+ * serves all the HEADER keys of a message: a SEARCH with 490 HEADER keys once parsed (and
+ * copied out of SQLite) each 250 KB header 490 times, 17-36 s of one thread (issue 14).
+ */
+interface ParsedHeader {
+  messageId: number;
+  fields: Map<string, string[]>;
+}
+
+/** Reads the fields named in `wanted` (lowercase) of one message's header; no other field is built. */
+function parseHeader(messageId: number, prefix: unknown, chunk: unknown, headerEnd: unknown, wanted: ReadonlySet<string>): ParsedHeader {
+  const parts: Buffer[] = [];
+  if (Buffer.isBuffer(prefix)) parts.push(prefix);
+  if (Buffer.isBuffer(chunk)) parts.push(chunk.subarray(0, Math.min(chunk.length, Number(headerEnd))));
+  const fields = new Map<string, string[]>();
+  for (const f of headerFields(Buffer.concat(parts), wanted)) {
+    const key = f.name.toLowerCase();
+    const text = f.raw.toString('utf8').slice(f.name.length + 1).replace(/\r?\n[ \t]/g, ' ').toLowerCase();
+    const list = fields.get(key);
+    if (list === undefined) fields.set(key, [text]);
+    else list.push(text);
+  }
+  return { messageId, fields };
+}
+
+interface HeaderState {
+  last: ParsedHeader | null;
+  /** The field names the running SEARCH asks about (startHeaderSearch). */
+  wanted: ReadonlySet<string>;
+}
+
+const cache = new WeakMap<Db, HeaderState>();
+
+/**
+ * Registers the header-matching functions on a connection. postern_header_known(id): is the
+ * header of message `id` the one parsed last? postern_header_contains(id, prefix, chunk,
+ * header_end, name, value): does any field `name` of the header (our prefix, then the content's
+ * header, which lies in its first chunk) contain `value`? The SQL asks the first in a CASE so
+ * that the header's bytes are read out of SQLite only for the first key of each message.
  */
 export function registerSearchFunctions(db: Db): void {
-  if (registered.has(db)) return;
-  registered.add(db);
-  db.function(HEADER_FN, { deterministic: true }, (prefix: unknown, chunk: unknown, headerEnd: unknown, name: unknown, value: unknown) => {
-    const want = String(name).toLowerCase();
+  if (cache.has(db)) return;
+  const state: HeaderState = { last: null, wanted: new Set() };
+  cache.set(db, state);
+  // not deterministic: both depend on the message parsed last
+  db.function(HEADER_KNOWN_FN, { deterministic: false }, (id: unknown) => (state.last !== null && state.last.messageId === Number(id) ? 1 : 0));
+  db.function(HEADER_FN, { deterministic: false }, (id: unknown, prefix: unknown, chunk: unknown, headerEnd: unknown, name: unknown, value: unknown) => {
+    const messageId = Number(id);
+    if (state.last === null || state.last.messageId !== messageId) state.last = parseHeader(messageId, prefix, chunk, headerEnd, state.wanted);
+    const values = state.last.fields.get(String(name).toLowerCase());
+    if (values === undefined) return 0;
     const needle = String(value).toLowerCase();
-    const parts: Buffer[] = [];
-    if (Buffer.isBuffer(prefix)) parts.push(prefix);
-    if (Buffer.isBuffer(chunk)) parts.push(chunk.subarray(0, Math.min(chunk.length, Number(headerEnd))));
-    for (const f of headerFields(Buffer.concat(parts))) {
-      if (f.name.toLowerCase() !== want) continue;
-      if (needle === '') return 1;
-      const text = f.raw.toString('utf8').slice(f.name.length + 1).replace(/\r?\n[ \t]/g, ' ').toLowerCase();
-      if (text.includes(needle)) return 1;
-    }
-    return 0;
+    if (needle === '') return 1;
+    return values.some((v) => v.includes(needle)) ? 1 : 0;
   });
+}
+
+/**
+ * Before each query of a SEARCH: the field names it asks about (Compiled.headerFields), and the
+ * header parsed last forgotten (a message id may be reused after an expunge, and another
+ * session's SEARCH may have run in between).
+ */
+export function startHeaderSearch(db: Db, fields: ReadonlySet<string>): void {
+  const state = cache.get(db);
+  if (!state) return;
+  state.last = null;
+  state.wanted = fields;
+}
+
+/** Keys in a search (NOT and OR count; the parenthesised lists that group them do not). */
+export function countSearchKeys(key: SearchKey): number {
+  let n = 0;
+  const stack: SearchKey[] = [key];
+  while (stack.length > 0) {
+    const k = stack.pop()!;
+    if (k.type === 'and') stack.push(...k.keys);
+    else {
+      n++;
+      if (k.type === 'not') stack.push(k.key);
+      else if (k.type === 'or') stack.push(k.left, k.right);
+    }
+  }
+  return n;
 }
 
 function uidRangeSql(ranges: ReadonlyArray<readonly [number, number]>, params: unknown[]): string {
@@ -153,6 +221,8 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   const params: unknown[] = [];
   let usesModseq = false;
   let usesSubstringIndex = false;
+  let headerKeys = 0;
+  const headerNames = new Set<string>();
   const walk = (k: SearchKey): string => {
     switch (k.type) {
       case 'all':
@@ -188,8 +258,13 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
           params.push(likePattern(k.value));
           return `${column} LIKE ? ESCAPE '\\'`;
         }
-        params.push(field, k.value);
-        return `${HEADER_FN}(m.prefix, (SELECT data FROM content_chunks WHERE content_id = m.content_id AND seq = 0), c.header_end, ?, ?)`;
+        headerKeys++;
+        headerNames.add(field);
+        params.push(field, k.value, field, k.value);
+        return (
+          `(CASE WHEN ${HEADER_KNOWN_FN}(m.id) THEN ${HEADER_FN}(m.id, NULL, NULL, NULL, ?, ?)` +
+          ` ELSE ${HEADER_FN}(m.id, m.prefix, (SELECT data FROM content_chunks WHERE content_id = m.content_id AND seq = 0), c.header_end, ?, ?) END)`
+        );
       }
       case 'body':
       case 'text': {
@@ -274,5 +349,5 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
   } catch (e) {
     throw e instanceof Error && e.message.includes('saved') ? bad('no saved search result') : e;
   }
-  return { sql, params, usesModseq, usesSubstringIndex };
+  return { sql, params, usesModseq, usesSubstringIndex, headerKeys, headerFields: headerNames };
 }

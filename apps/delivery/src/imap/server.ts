@@ -10,6 +10,7 @@ import { capabilities } from './capabilities.js';
 import { ImapConnection } from './connection.js';
 import { ImapSession, type UserConnections } from './session.js';
 import { listen, type Listener } from '../listener.js';
+import type { MessageIndexer } from '../index-pool.js';
 
 /** Literals accepted before login: enough for LOGIN with a literal password, no more. */
 export const PREAUTH_LITERAL_MAX = 8 * 1024;
@@ -31,6 +32,8 @@ export interface ImapServerOptions {
   idleTimeoutMs?: number;
   /** The process's bytes in flight (shared with LMTP); one of our own otherwise. */
   inFlight?: ByteBudget;
+  /** Where APPEND indexes messages (the agent's thread pool). */
+  indexer?: MessageIndexer;
 }
 
 export type ImapServer = Listener;
@@ -93,6 +96,8 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       userConnections,
       sleep,
       io: conn,
+      maxSearchKeys: limits.imap_search_keys,
+      ...(opts.indexer ? { indexer: opts.indexer } : {}),
     });
     conn.attach(session);
     const caps = capabilities({ tls: opts.implicitTls, loginAllowed: opts.implicitTls || plaintextLoginAllowed, authenticated: false, appendLimit: limits.message_size });

@@ -25,6 +25,7 @@ import { ImapError, type Reply } from './reply.js';
 import type { SelectedMailbox } from './selected.js';
 import { ALLOWED, NO_EXPUNGE_DURING, type ImapState } from './state.js';
 import { HANDLERS } from './handlers/index.js';
+import { inlineIndexer, type MessageIndexer } from '../index-pool.js';
 
 /** After this many BAD replies in a row, the connection is closed (a confused or hostile peer). */
 export const MAX_BAD_COMMANDS = 20;
@@ -62,6 +63,10 @@ export interface SessionOptions {
   userConnections: UserConnections;
   sleep: (ms: number) => Promise<void>;
   io: SessionIo;
+  /** Where APPEND indexes messages: the agent's thread pool; inline by default (tests). */
+  indexer?: MessageIndexer;
+  /** Keys in one SEARCH (limits.imap_search_keys). */
+  maxSearchKeys?: number;
 }
 
 export class ImapSession {
@@ -95,6 +100,10 @@ export class ImapSession {
 
   get log(): Logger {
     return this.opts.logger;
+  }
+
+  get indexer(): MessageIndexer {
+    return this.opts.indexer ?? inlineIndexer;
   }
 
   get loginAllowed(): boolean {

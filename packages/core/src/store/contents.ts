@@ -172,6 +172,11 @@ export function contentInfo(db: Db, id: number): ContentInfo | null {
   };
 }
 
+/** Size in bytes of a content; 0 when it is gone. */
+export function contentSize(db: Db, id: number): number {
+  return (prepared(db, 'SELECT size FROM contents WHERE id = ?').pluck().get(id) as number | undefined) ?? 0;
+}
+
 /** Bytes [start, end) of a content, reading only the chunks that cover them. */
 export function readContent(db: Db, id: number, start: number, end: number): Buffer {
   if (end <= start) return Buffer.alloc(0);

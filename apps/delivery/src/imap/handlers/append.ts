@@ -3,12 +3,12 @@
  * (RFC 4315) and APPENDLIMIT (RFC 7889). The message is indexed here, once, like a delivery.
  */
 import type { CommandOf } from '@postern/imap';
-import { indexMessage } from '@postern/mime';
+import type { IndexedMessage } from '@postern/mime';
 import { no, ok, type Reply } from '../reply.js';
 import type { ImapSession } from '../session.js';
 import { storeCall } from '../store-errors.js';
 
-export function cmdAppend(s: ImapSession, c: CommandOf<'APPEND'>): Reply {
+export async function cmdAppend(s: ImapSession, c: CommandOf<'APPEND'>): Promise<Reply> {
   const user = s.user;
   if (!user) throw new Error('no user');
   const mb = s.store.mailbox(user.id, c.mailbox);
@@ -17,12 +17,20 @@ export function cmdAppend(s: ImapSession, c: CommandOf<'APPEND'>): Reply {
     if (m.data.length > s.opts.appendLimit) throw no(`message larger than ${s.opts.appendLimit} octets`, 'TOOBIG');
     if (m.data.length === 0) throw no('empty message', 'CANNOT');
   }
-  const prepared = c.messages.map((m) => ({
-    data: m.data,
-    index: indexMessage(m.data),
-    flags: m.flags.filter((f) => f.toLowerCase() !== '\\recent'),
-    date: m.internalDate ? m.internalDate.date.getTime() : Date.now(),
-  }));
+  const prepared: Array<{ data: Buffer; index: IndexedMessage; flags: string[]; date: number }> = [];
+  for (const m of c.messages) {
+    // off the session thread for a big message (index-pool.ts); a failure there is temporary
+    const { index, raw } = await s.indexer.index(m.data).catch((err: unknown) => {
+      s.log.error({ err }, 'indexing an appended message failed');
+      throw no('could not index the message, try again later', 'UNAVAILABLE');
+    });
+    prepared.push({
+      data: raw,
+      index,
+      flags: m.flags.filter((f) => f.toLowerCase() !== '\\recent'),
+      date: m.internalDate ? m.internalDate.date.getTime() : Date.now(),
+    });
+  }
   const appendAll = (): Array<{ uid: number; uidValidity: number }> =>
     prepared.map((p) => s.store.append(mb.id, p.data, p.index, p.flags, p.date));
   const results = storeCall(() => (prepared.length === 1 ? appendAll() : s.store.db.transaction(appendAll).immediate()));

@@ -3,7 +3,7 @@
  * LIST-EXTENDED selection/return options (RFC 5258), LIST-STATUS (RFC 5819) and special-use
  * attributes (RFC 6154), LSUB (RFC 3501), STATUS (with SIZE, RFC 8438; HIGHESTMODSEQ, RFC 7162).
  */
-import { listResponse, statusResponse, type CommandOf, type StatusItem, type StatusValues } from '@postern/imap';
+import { listResponse, mailboxPatternMatcher, MAX_MAILBOX_PATTERN, statusResponse, type CommandOf, type StatusItem, type StatusValues } from '@postern/imap';
 import { SPECIAL_USES, type Mailbox } from '@postern/core';
 import { no, ok, type Reply } from '../reply.js';
 import type { ImapSession } from '../session.js';
@@ -51,19 +51,16 @@ export function cmdSubscribe(s: ImapSession, c: CommandOf<'SUBSCRIBE' | 'UNSUBSC
   return ok(`${c.name} completed`);
 }
 
-/** `*` matches anything, `%` anything but the delimiter (RFC 9051 §6.3.9); INBOX in any case. */
-export function patternRegex(pattern: string): RegExp {
-  let p = pattern;
-  if (p.slice(0, 5).toUpperCase() === 'INBOX' && (p.length === 5 || p[5] === DELIMITER || p[5] === '*' || p[5] === '%')) {
-    p = 'INBOX' + p.slice(5);
-  }
-  let re = '';
-  for (const ch of p) {
-    if (ch === '*') re += '.*';
-    else if (ch === '%') re += '[^/]*';
-    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's');
+/**
+ * The matcher of LIST/LSUB patterns (each joined to the reference). Matching costs name length x
+ * pattern length per mailbox, so the patterns of one command together are bounded: longer than
+ * two mailbox names is refused rather than matched (issue 14).
+ */
+function patternMatcher(reference: string, patterns: readonly string[]): (name: string) => boolean {
+  const full = patterns.map((p) => reference + p);
+  if (full.reduce((n, p) => n + p.length, 0) > MAX_MAILBOX_PATTERN) throw no(`mailbox patterns longer than ${MAX_MAILBOX_PATTERN} characters`, 'LIMIT');
+  const matchers = full.map((p) => mailboxPatternMatcher(p, DELIMITER));
+  return (name) => matchers.some((match) => match(name));
 }
 
 function statusValues(s: ImapSession, mb: Mailbox, items: readonly StatusItem[]): StatusValues {
@@ -126,14 +123,14 @@ export async function cmdList(s: ImapSession, c: CommandOf<'LIST'>): Promise<Rep
     return ok('LIST completed');
   }
   const all = s.store.listMailboxes(userId(s));
-  const regexes = c.patterns.map((p) => patternRegex(c.reference + p));
+  const match = patternMatcher(c.reference, c.patterns);
   const selSubscribed = c.selectOptions.includes('SUBSCRIBED');
   const selSpecial = c.selectOptions.includes('SPECIAL-USE');
   const recursive = c.selectOptions.includes('RECURSIVEMATCH');
   const retSubscribed = c.returnOptions.subscribed || selSubscribed;
   const out: Buffer[] = [];
   for (const mb of all) {
-    if (!regexes.some((r) => r.test(mb.name))) continue;
+    if (!match(mb.name)) continue;
     let childInfo: string[] | undefined;
     if (selSubscribed && !mb.subscribed) {
       // RFC 5258 §3.5: RECURSIVEMATCH reports a parent of subscribed children with CHILDINFO.
@@ -155,10 +152,10 @@ export async function cmdList(s: ImapSession, c: CommandOf<'LIST'>): Promise<Rep
 
 export async function cmdLsub(s: ImapSession, c: CommandOf<'LSUB'>): Promise<Reply> {
   const all = s.store.listMailboxes(userId(s));
-  const re = patternRegex(c.reference + c.pattern);
+  const match = patternMatcher(c.reference, [c.pattern]);
   const out: Buffer[] = [];
   for (const mb of all) {
-    if (!mb.subscribed || !re.test(mb.name)) continue;
+    if (!mb.subscribed || !match(mb.name)) continue;
     out.push(listResponse({ attributes: mb.specialUse ? [mb.specialUse] : [], delimiter: DELIMITER, name: mb.name }, { ...s.wire, command: 'LSUB' }));
   }
   await s.io.send(out);

@@ -28,7 +28,9 @@ import { DirectDelivery } from './direct-delivery.js';
 import { LmtpPool } from './lmtp.js';
 import { createMxServer } from './mx-server.js';
 import { noticeBuilder } from './notices.js';
+import { Pickup } from './pickup.js';
 import { QueueRunner } from './runner.js';
+import { smarthostOf } from './routing.js';
 
 /** LMTP connections to the delivery agent, for the runner and direct delivery together. */
 const LMTP_CONNECTIONS = 16;
@@ -52,6 +54,7 @@ export interface TransferApp {
 
 export async function start(config: Config, options: StartOptions = {}): Promise<TransferApp> {
   const log = options.logger ?? createLogger('transfer', config.log_level);
+  smarthostOf(config); // its CA and credentials files are read now: a bad one stops the start
   const queue = QueueStore.open(config);
   const mail = openMailDb(config);
   const resolver = options.resolver ?? createResolver(config);
@@ -93,6 +96,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   }
   runner?.start();
   log.info({ queue: queue.counts() }, 'queue runner started');
+  const pickup = runner ? new Pickup({ config, queue, log, onQueued: () => runner.wake() }) : null;
+  pickup?.start();
 
   return {
     smtpPort,
@@ -102,6 +107,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         const s = server;
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }
+      pickup?.stop();
       await runner?.stop();
       lmtp?.close();
       queue.close();

@@ -35,6 +35,14 @@ export interface OutboundDeps {
   timeouts?: { connect: number; greeting: number; socket: number };
 }
 
+/**
+ * The DSN's Remote-MTA (RFC 3464 §2.3.5, type "dns"): the host's name, an address only as a
+ * literal when there is no name (a relay configured by IP), never a port.
+ */
+function remoteMtaName(host: string): string {
+  return isIP(host) === 0 ? host : `[${host}]`;
+}
+
 type TryResult = { kind: 'done'; outcomes: RecipientOutcome[] } | { kind: 'unreachable'; reason: string };
 
 /** Limits the number of outbound connections open at once (`transfer.outbound_connections`). */
@@ -82,6 +90,7 @@ async function tryHost(
   recipients: readonly QueueRecipient[],
   options: SMTPConnectionOptions,
   mtaName: string,
+  remoteMta: string,
   auth: { user: string; pass: string } | null,
 ): Promise<TryResult> {
   const t = deps.timeouts ?? { connect: 30_000, greeting: 60_000, socket: 300_000 };
@@ -106,19 +115,19 @@ async function tryHost(
       } catch (e) {
         // our credentials are wrong or the relay refuses us: a configuration problem, keep the mail
         const err = e as ClientError;
-        return { kind: 'done', outcomes: allDeferred(recipients, `4.7.0 AUTH at ${mtaName} failed: ${(err.response ?? err.message).trim()}`, mtaName) };
+        return { kind: 'done', outcomes: allDeferred(recipients, `4.7.0 AUTH at ${mtaName} failed: ${(err.response ?? err.message).trim()}`, remoteMta) };
       }
     }
     try {
       const info = await session.send(envelopeOf(entry, recipients), entry.data);
-      return { kind: 'done', outcomes: outcomesOfInfo(recipients, info, mtaName) };
+      return { kind: 'done', outcomes: outcomesOfInfo(recipients, info, remoteMta) };
     } catch (e) {
       const err = e as ClientError;
       if (err.responseCode === undefined && !err.rejectedErrors) {
         // the connection broke mid-transaction: we cannot know whether it was accepted; retry
-        return { kind: 'done', outcomes: allDeferred(recipients, `4.4.2 ${mtaName}: ${err.message}`, mtaName) };
+        return { kind: 'done', outcomes: allDeferred(recipients, `4.4.2 ${mtaName}: ${err.message}`, remoteMta) };
       }
-      return { kind: 'done', outcomes: outcomesOfError(recipients, err, mtaName) };
+      return { kind: 'done', outcomes: outcomesOfError(recipients, err, remoteMta) };
     }
   } finally {
     session.quit();
@@ -133,7 +142,7 @@ export async function deliverRemote(
   recipients: readonly QueueRecipient[],
 ): Promise<RecipientOutcome[]> {
   if (hop.kind === 'relay') {
-    const verify = hop.via === 'smarthost';
+    // Not offered and not required: nodemailer's default would send STARTTLS anyway (502).
     const options: SMTPConnectionOptions = {
       host: hop.host,
       port: hop.port,
@@ -141,11 +150,12 @@ export async function deliverRemote(
       ignoreTLS: hop.tls === 'none',
       requireTLS: hop.tls === 'starttls',
       opportunisticTLS: hop.tls === 'opportunistic',
-      tls: { rejectUnauthorized: verify, ...(isIP(hop.host) ? {} : { servername: hop.host }) },
+      tls: { rejectUnauthorized: hop.verify, ...(hop.ca ? { ca: hop.ca } : {}), ...(isIP(hop.host) ? {} : { servername: hop.host }) },
     };
     const mta = `${hop.host}:${hop.port}`;
-    const r = await tryHost(deps, entry, recipients, options, mta, hop.auth);
-    return r.kind === 'done' ? r.outcomes : allDeferred(recipients, r.reason, mta);
+    const remote = remoteMtaName(hop.host);
+    const r = await tryHost(deps, entry, recipients, options, mta, remote, hop.auth);
+    return r.kind === 'done' ? r.outcomes : allDeferred(recipients, r.reason, remote);
   }
 
   let mx;
@@ -177,7 +187,7 @@ export async function deliverRemote(
         opportunisticTLS: true,
         tls: { rejectUnauthorized: false, servername: host.name },
       };
-      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, null);
+      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, remoteMtaName(host.name), null);
       if (r.kind === 'done') return r.outcomes;
       last = r.reason;
       deps.log.info({ id: entry.id, mx: host.name, ip, reason: r.reason }, 'mx host unreachable, trying the next');

@@ -67,7 +67,7 @@ export async function runInit(file: string, o: InitOptions): Promise<Config> {
   await ensureCertificate(config.tlsCert, config.tlsKey, hostname);
   const m = openMailDb(config);
   try {
-    if (!m.accounts.isLocalDomain(domain)) m.accounts.addDomain(domain);
+    if (!m.accounts.findDomain(domain)) m.accounts.addDomain(domain);
   } finally {
     m.close();
   }

@@ -60,6 +60,11 @@ export function runApp(name: string, start: (config: Config, options: { logger: 
       process.send?.({ postern: 'ready' }, () => process.disconnect?.());
     },
     (err: unknown) => {
+      if (err instanceof ConfigError) {
+        // a file the config names (a CA, a credentials file) is wrong: the supervisor must not retry
+        process.stderr.write(`postern-${name}: ${err.message}\n`);
+        process.exit(2);
+      }
       logger.fatal({ err }, 'failed to start');
       process.stderr.write(`postern-${name}: failed to start: ${(err as Error).message}\n`);
       process.exit(1);

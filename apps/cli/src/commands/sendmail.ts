@@ -245,7 +245,9 @@ async function readMessage(request: SendmailRequest, config: Config): Promise<Pr
     for (const [name, value] of headerFields(header)) {
       if (!/^(to|cc|bcc)$/i.test(name)) continue;
       for (const a of addressparser(Buffer.from(value, 'latin1').toString('utf8'), { flatten: true })) {
-        if (a.address) recipients.push(completeOrFail(a.address, 'recipient', config.origin));
+        // addressparser reads a bare "root" (cron's To:) as a display name without an address
+        const address = a.address || (/^[^\s@<>()",;:]+$/.test(a.name) ? a.name : '');
+        if (address) recipients.push(completeOrFail(address, 'recipient', config.origin));
       }
     }
     // Bcc: recipients must not see each other (RFC 5322 §3.6.3)

@@ -24,6 +24,7 @@ import {
   type DnsResolver,
   type Logger,
 } from '@postern/core';
+import { logServerError } from '@postern/smtp';
 import { DirectDelivery } from './direct-delivery.js';
 import { LmtpPool } from './lmtp.js';
 import { createMxServer } from './mx-server.js';
@@ -90,7 +91,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         resolve();
       });
     });
-    s.on('error', (err: Error) => log.error({ err }, 'smtp server error'));
+    s.on('error', (err: Error) => logServerError(log, 'smtp', err));
     smtpPort = (s.server.address() as AddressInfo).port;
     log.info({ listener: 'smtp', address: `${host}:${smtpPort}` }, `smtp (MX) listening on ${host}:${smtpPort}`);
   }

@@ -6,7 +6,7 @@
  * The stored bytes are checked in the recipient's mailbox.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -191,6 +191,21 @@ describe.skipIf(!isRoot)('sendmail as an ordinary user (the maildrop)', () => {
     const raw = await stored('bob@a.test', 'hand made');
     expect(raw).toMatch(/^Return-Path: <nobody@mail\.a\.test>/m);
     expect(readdirSync(a.config.maildropDir).filter((n) => !n.startsWith('.'))).toEqual([]);
+  });
+
+  it('root, when it does not own the data directory, goes through the maildrop and keeps its -f', async () => {
+    // as in production: the data belongs to the postern account, root must not create queue.db files
+    chownSync(a.config.dataDir, 65534, 65534);
+    try {
+      const r = sendmail(['-f', 'noreply@a.test', 'bob@a.test'], 'Subject: root via maildrop\n\nx\n');
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const raw = await stored('bob@a.test', 'root via maildrop');
+      expect(raw).toMatch(/^Return-Path: <noreply@a\.test>/m);
+      expect(a.logs('transfer')).toMatch(/"uid":0,"origin":"maildrop"/);
+    } finally {
+      chownSync(a.config.dataDir, 0, 0);
+    }
   });
 
   it('nobody cannot list the maildrop (mode 1733)', () => {

@@ -3,10 +3,11 @@
  * through a link of that name: the sendmail(8) interface with Postfix's options (sendmail(1)),
  * for cron, mutt, mail(1), PHP's mail() and scripts.
  *
- * Root and the account that owns the data directory write queue.db directly (one transaction,
- * synchronous=FULL; the transfer app notices the commit). Anyone else writes a file into the
- * maildrop directory (`sendmail.maildrop`, mode 1733), which the transfer app picks up: the
- * file's owner, as the kernel records it, is the sender, so no local user can send as another.
+ * The account that owns the data directory writes queue.db directly (one transaction,
+ * synchronous=FULL; the transfer app notices the commit). Anyone else, root included, writes a
+ * file into the maildrop directory (`sendmail.maildrop`, mode 1733), which the transfer app picks
+ * up: the file's owner, as the kernel records it, is the sender (root and the owner may name any
+ * sender with -f), so no local user can send as another.
  *
  * Options are read as sendmail does, with getopt(3): bundled (`-ti`), values attached or next
  * (`-froot`, `-f root`), `--` ends them. Exit codes are sysexits(3).
@@ -216,8 +217,12 @@ function sendmailConfig(request: SendmailRequest, explicit: string | null): Conf
   return loadConfig('/etc/postern/postern.toml');
 }
 
-/** Root and the owner of the data directory write the queue and may name any sender. */
-function identity(config: Config): LocalIdentity {
+/**
+ * Root and the owner of the data directory may name any sender; only the owner writes the queue
+ * itself (root writing it would leave root-owned -wal/-shm files the apps cannot open), root's
+ * mail goes through the maildrop like anyone's, as a file the pickup knows is root's.
+ */
+function identity(config: Config): LocalIdentity & { direct: boolean } {
   const uid = process.getuid?.() ?? 0;
   let owner = 0;
   try {
@@ -225,7 +230,7 @@ function identity(config: Config): LocalIdentity {
   } catch {
     // no data directory yet: only root is trusted
   }
-  return { username: userInfo().username, uid, trusted: uid === 0 || uid === owner };
+  return { username: userInfo().username, uid, trusted: uid === 0 || uid === owner, direct: uid === owner };
 }
 
 interface Prepared {
@@ -340,6 +345,6 @@ export async function runSendmail(argv: readonly string[], explicitConfig: strin
   if (request.mode === 'flush-queue') return queueCommand(request.flushId ? ['retry', request.flushId] : ['retry'], config.file);
   const who = identity(config);
   const m = await readMessage(request, config);
-  if (who.trusted) enqueueDirect(config, who, request, m);
+  if (who.direct) enqueueDirect(config, who, request, m);
   else dropOff(config, who, request, m);
 }

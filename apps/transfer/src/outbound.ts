@@ -3,8 +3,9 @@
  * MX hosts of the recipients' domain. One connection per destination carries all its
  * recipients; EHLO names us (`hostname`); STARTTLS is used whenever offered (without MTA-STS or
  * DANE a certificate cannot be checked meaningfully, so it is not verified, RFC 7435
- * opportunistic security); a smarthost's TLS is verified. SMTPUTF8, 8BITMIME and DSN parameters
- * are passed on when the message needs them and the server offers them.
+ * opportunistic security); a smarthost's TLS is as `smarthost_tls` says (routing.ts). SMTPUTF8,
+ * 8BITMIME and DSN parameters are passed on when the message needs them and the server offers
+ * them.
  *
  * Hosts are tried in MX order, each of their addresses in turn, until one answers a
  * transaction; connection failures move on to the next, and when all fail the recipients are
@@ -142,7 +143,7 @@ export async function deliverRemote(
   recipients: readonly QueueRecipient[],
 ): Promise<RecipientOutcome[]> {
   if (hop.kind === 'relay') {
-    // Not offered and not required: nodemailer's default would send STARTTLS anyway (502).
+    // requireTLS sends STARTTLS even where it is not offered (a 502): only when TLS is required.
     const options: SMTPConnectionOptions = {
       host: hop.host,
       port: hop.port,

@@ -232,11 +232,15 @@ export class MailStore {
    */
   renameMailbox(userId: number, from: string, to: string): void {
     const src = this.mailbox(userId, from);
-    if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
+    // a placeholder parent (only a name, see createMailbox) is renamed by renaming its children
+    const name = src?.name ?? canonicalMailboxName(from);
+    const hasInferiors = (): boolean =>
+      prepared(this.db, 'SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1').get(userId, name.length + 1, name + HIERARCHY_SEPARATOR) !== undefined;
+    if (!src && !hasInferiors()) throw new StoreError('NONEXISTENT', 'no such mailbox');
     const target = canonicalMailboxName(to);
     if (!validMailboxName(target)) throw new StoreError('CANNOT', 'invalid mailbox name');
     if (this.mailbox(userId, target)) throw new StoreError('ALREADYEXISTS', 'target mailbox already exists');
-    if (src.name === 'INBOX') {
+    if (src?.name === 'INBOX') {
       this.db.transaction(() => {
         const dest = this.createMailbox(userId, target);
         const uids = prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(src.id) as number[];
@@ -244,15 +248,15 @@ export class MailStore {
       }).immediate();
       return;
     }
-    if (target.startsWith(src.name + HIERARCHY_SEPARATOR)) throw new StoreError('CANNOT', 'cannot move a mailbox into itself');
+    if (target.startsWith(name + HIERARCHY_SEPARATOR)) throw new StoreError('CANNOT', 'cannot move a mailbox into itself');
     this.db.transaction(() => {
       // the target's missing parents stay placeholders, as with createMailbox
       const children = prepared(this.db, "SELECT id, name FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)")
-        .all(userId, src.name, src.name.length + 1, src.name + HIERARCHY_SEPARATOR) as Array<{ id: number; name: string }>;
+        .all(userId, name, name.length + 1, name + HIERARCHY_SEPARATOR) as Array<{ id: number; name: string }>;
       // A renamed mailbox is a new mailbox to clients: new UIDVALIDITY (as Dovecot keeps it, we
       // keep it: the messages and their UIDs are unchanged, so the old UIDVALIDITY stays valid).
       const update = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
-      for (const c of children) update.run(target + c.name.slice(src.name.length), c.id);
+      for (const c of children) update.run(target + c.name.slice(name.length), c.id);
     }).immediate();
   }
 

@@ -5,7 +5,7 @@
  * box it cannot match and exits 0. Deleting the last child removes the placeholder.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,8 @@ describe.skipIf(missing)('mbsync into Postern', () => {
     const names = a.db().store.listMailboxes(user.id).map((m) => m.name);
     expect(names).not.toContain('Projekte');
     expect(names).not.toContain('Archiv/2023');
+    // and so mbsync mirrored no empty far-side parent back as a Maildir folder of its own
+    expect(existsSync(join(near, 'Projekte', 'cur'))).toBe(false);
   });
 
   it('lists the parents \\Noselect, refuses to select them, and drops one with its last child', async () => {

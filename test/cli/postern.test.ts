@@ -87,8 +87,8 @@ describe('postern (the built binary)', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      // bounded wait for the LMTP listener
-      for (let i = 0; i < 200 && !/LMTP listening/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      // bounded wait: the summary comes once every app is listening
+      for (let i = 0; i < 400 && !/Postern is running/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
       expect(out).toMatch(/Postern is running/);
       expect(out).toContain(`127.0.0.1:${ports['imap']}`);
       const info = await nodemailer

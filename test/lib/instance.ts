@@ -100,6 +100,8 @@ export interface InstanceOptions {
 export interface StartSettings {
   /** "development" (default: AUTH without TLS on loopback) or "production". */
   profile?: 'development' | 'production';
+  /** More listeners ("imap" = "127.0.0.1:PORT" ...), beside the four every instance has. */
+  listen?: Record<string, string>;
   /** Extra [transfer] keys (routes, smarthost, retry_initial ...). */
   transfer?: Record<string, unknown>;
   limits?: Record<string, unknown>;
@@ -142,6 +144,7 @@ export class Instance {
         submission: `127.0.0.1:${this.ports.submission}`,
         submissions: `127.0.0.1:${this.ports.submissions}`,
         lmtp: `127.0.0.1:${this.ports.lmtp}`,
+        ...settings.listen,
       },
       tls: { cert: 'tls/cert.pem', key: 'tls/key.pem' },
       transfer: { retry_initial: '1s', retry_max: '2s', queue_poll: '200ms', ...settings.transfer },

@@ -68,6 +68,8 @@ describe('retries', () => {
     expect(bounced.raw).toMatch(/Final-Recipient: rfc822; rcpt@down\.test/);
     expect(bounced.raw).toMatch(/Status: 4\.4\.7/);
     expect(bounced.raw).toMatch(/Subject: into the void/);
+    // RFC 3464 §2.3.5: a host (here the route's address literal), never "127.0.0.1:port"
+    expect(bounced.raw).toMatch(/^Remote-MTA: dns; \[127\.0\.0\.1\]\r\n/m);
     expect(a.messages('alice@a.test').filter((m) => /Action: delayed/.test(m.raw))).toHaveLength(1);
     await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 5000, 'an empty queue');
   });

@@ -7,7 +7,7 @@
  * - A user sends only as their own addresses and aliases.
  * - "250" after DATA only once the message is committed in queue.db.
  */
-import { cleanSpool, ConnectionLimits } from '@postern/smtp';
+import { cleanSpool, ConnectionLimits, logServerError } from '@postern/smtp';
 import type { AddressInfo } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import {
@@ -60,7 +60,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         resolve();
       });
     });
-    server.on('error', (err: Error) => log.error({ err }, `${name} server error`));
+    server.on('error', (err: Error) => logServerError(log, name, err));
     ports[name] = (server.server.address() as AddressInfo).port;
     servers.push(server);
     log.info({ listener: name, address: `${host}:${ports[name]}` }, `${name} listening on ${host}:${ports[name]}`);

@@ -25,12 +25,14 @@ import {
   type DnsResolver,
   type Logger,
 } from '@postern/core';
-import { cleanSpool } from '@postern/smtp';
+import { cleanSpool, logServerError } from '@postern/smtp';
 import { DirectDelivery } from './direct-delivery.js';
 import { LmtpPool } from './lmtp.js';
 import { createMxServer } from './mx-server.js';
 import { noticeBuilder } from './notices.js';
+import { Pickup } from './pickup.js';
 import { QueueRunner } from './runner.js';
+import { smarthostOf } from './routing.js';
 
 /** LMTP connections to the delivery agent, for the runner and direct delivery together. */
 const LMTP_CONNECTIONS = 16;
@@ -54,6 +56,7 @@ export interface TransferApp {
 
 export async function start(config: Config, options: StartOptions = {}): Promise<TransferApp> {
   const log = options.logger ?? createLogger('transfer', config.log_level);
+  smarthostOf(config); // its CA and credentials files are read now: a bad one stops the start
   const queue = QueueStore.open(config);
   const mail = openMailDb(config);
   const resolver = options.resolver ?? createResolver(config);
@@ -91,12 +94,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         resolve();
       });
     });
-    s.on('error', (err: Error) => log.error({ err }, 'smtp server error'));
+    s.on('error', (err: Error) => logServerError(log, 'smtp', err));
     smtpPort = (s.server.address() as AddressInfo).port;
     log.info({ listener: 'smtp', address: `${host}:${smtpPort}` }, `smtp (MX) listening on ${host}:${smtpPort}`);
   }
   runner?.start();
   log.info({ queue: queue.counts() }, 'queue runner started');
+  const pickup = runner ? new Pickup({ config, queue, log, onQueued: () => runner.wake() }) : null;
+  pickup?.start();
 
   return {
     smtpPort,
@@ -106,6 +111,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         const s = server;
         await new Promise<void>((resolve) => s.close(() => resolve()));
       }
+      pickup?.stop();
       await runner?.stop();
       lmtp?.close();
       queue.close();

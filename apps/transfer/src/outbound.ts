@@ -3,8 +3,9 @@
  * MX hosts of the recipients' domain. One connection per destination carries all its
  * recipients; EHLO names us (`hostname`); STARTTLS is used whenever offered (without MTA-STS or
  * DANE a certificate cannot be checked meaningfully, so it is not verified, RFC 7435
- * opportunistic security); a smarthost's TLS is verified. SMTPUTF8, 8BITMIME and DSN parameters
- * are passed on when the message needs them and the server offers them.
+ * opportunistic security); a smarthost's TLS is as `smarthost_tls` says (routing.ts). SMTPUTF8,
+ * 8BITMIME and DSN parameters are passed on when the message needs them and the server offers
+ * them.
  *
  * Hosts are tried in MX order, each of their addresses in turn, until one answers a
  * transaction; connection failures move on to the next, and when all fail the recipients are
@@ -33,6 +34,14 @@ export interface OutboundDeps {
   /** Port of remote MX hosts: 25, except in tests. */
   mxPort: number;
   timeouts?: { connect: number; greeting: number; socket: number };
+}
+
+/**
+ * The DSN's Remote-MTA (RFC 3464 §2.3.5, type "dns"): the host's name, an address only as a
+ * literal when there is no name (a relay configured by IP), never a port.
+ */
+function remoteMtaName(host: string): string {
+  return isIP(host) === 0 ? host : `[${host}]`;
 }
 
 type TryResult = { kind: 'done'; outcomes: RecipientOutcome[] } | { kind: 'unreachable'; reason: string };
@@ -82,6 +91,7 @@ async function tryHost(
   recipients: readonly QueueRecipient[],
   options: SMTPConnectionOptions,
   mtaName: string,
+  remoteMta: string,
   auth: { user: string; pass: string } | null,
 ): Promise<TryResult> {
   const t = deps.timeouts ?? { connect: 30_000, greeting: 60_000, socket: 300_000 };
@@ -106,19 +116,19 @@ async function tryHost(
       } catch (e) {
         // our credentials are wrong or the relay refuses us: a configuration problem, keep the mail
         const err = e as ClientError;
-        return { kind: 'done', outcomes: allDeferred(recipients, `4.7.0 AUTH at ${mtaName} failed: ${(err.response ?? err.message).trim()}`, mtaName) };
+        return { kind: 'done', outcomes: allDeferred(recipients, `4.7.0 AUTH at ${mtaName} failed: ${(err.response ?? err.message).trim()}`, remoteMta) };
       }
     }
     try {
       const info = await session.send(envelopeOf(entry, recipients), entry.data);
-      return { kind: 'done', outcomes: outcomesOfInfo(recipients, info, mtaName) };
+      return { kind: 'done', outcomes: outcomesOfInfo(recipients, info, remoteMta) };
     } catch (e) {
       const err = e as ClientError;
       if (err.responseCode === undefined && !err.rejectedErrors) {
         // the connection broke mid-transaction: we cannot know whether it was accepted; retry
-        return { kind: 'done', outcomes: allDeferred(recipients, `4.4.2 ${mtaName}: ${err.message}`, mtaName) };
+        return { kind: 'done', outcomes: allDeferred(recipients, `4.4.2 ${mtaName}: ${err.message}`, remoteMta) };
       }
-      return { kind: 'done', outcomes: outcomesOfError(recipients, err, mtaName) };
+      return { kind: 'done', outcomes: outcomesOfError(recipients, err, remoteMta) };
     }
   } finally {
     session.quit();
@@ -133,7 +143,7 @@ export async function deliverRemote(
   recipients: readonly QueueRecipient[],
 ): Promise<RecipientOutcome[]> {
   if (hop.kind === 'relay') {
-    const verify = hop.via === 'smarthost';
+    // requireTLS sends STARTTLS even where it is not offered (a 502): only when TLS is required.
     const options: SMTPConnectionOptions = {
       host: hop.host,
       port: hop.port,
@@ -141,11 +151,12 @@ export async function deliverRemote(
       ignoreTLS: hop.tls === 'none',
       requireTLS: hop.tls === 'starttls',
       opportunisticTLS: hop.tls === 'opportunistic',
-      tls: { rejectUnauthorized: verify, ...(isIP(hop.host) ? {} : { servername: hop.host }) },
+      tls: { rejectUnauthorized: hop.verify, ...(hop.ca ? { ca: hop.ca } : {}), ...(isIP(hop.host) ? {} : { servername: hop.host }) },
     };
     const mta = `${hop.host}:${hop.port}`;
-    const r = await tryHost(deps, entry, recipients, options, mta, hop.auth);
-    return r.kind === 'done' ? r.outcomes : allDeferred(recipients, r.reason, mta);
+    const remote = remoteMtaName(hop.host);
+    const r = await tryHost(deps, entry, recipients, options, mta, remote, hop.auth);
+    return r.kind === 'done' ? r.outcomes : allDeferred(recipients, r.reason, remote);
   }
 
   let mx;
@@ -177,7 +188,7 @@ export async function deliverRemote(
         opportunisticTLS: true,
         tls: { rejectUnauthorized: false, servername: host.name },
       };
-      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, null);
+      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, remoteMtaName(host.name), null);
       if (r.kind === 'done') return r.outcomes;
       last = r.reason;
       deps.log.info({ id: entry.id, mx: host.name, ip, reason: r.reason }, 'mx host unreachable, trying the next');

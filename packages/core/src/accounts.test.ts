@@ -95,3 +95,33 @@ describe('accounts', () => {
     expect(a.listDomains()).toEqual([]);
   });
 });
+
+describe('the administrator\'s default aliases and the host name', () => {
+  it('root, postmaster, abuse and MAILER-DAEMON reach the admin unless a user or alias takes them', async () => {
+    const a = new Accounts(openDatabase(':memory:', MAIL_MIGRATIONS), { hostname: 'Mail.Example.org', admin: '' });
+    a.addDomain('example.org');
+    expect(users(a.resolve(parseAddress('postmaster@example.org')))).toEqual(['unknown-user']); // no user yet
+    await a.addUser('alice@example.org', 'correct horse');
+    await a.addUser('bob@example.org', 'battery staple');
+    const r = (s: string): string[] => users(a.resolve(parseAddress(s)));
+    for (const name of ['root', 'postmaster', 'Abuse', 'MAILER-DAEMON']) expect(r(`${name}@example.org`), name).toEqual(['alice@example.org']);
+    a.addAlias('abuse@example.org', ['bob@example.org']);
+    expect(r('abuse@example.org')).toEqual(['bob@example.org']);
+    // the host name is local for the machine's accounts: cron's root@<hostname>, /etc/passwd names
+    expect(a.isLocalDomain('mail.example.org')).toBe(true);
+    expect(r('root@mail.example.org')).toEqual(['alice@example.org']);
+    expect(r('nobody@MAIL.example.org')).toEqual(['alice@example.org']);
+    expect(r('root@localhost')).toEqual(['alice@example.org']);
+    expect(r('no-such-account-here@mail.example.org')).toEqual(['unknown-user']);
+    expect(r('root@other.example.net')).toEqual(['not-local']);
+  });
+
+  it('a configured admin takes them instead of the first user', async () => {
+    const a = new Accounts(openDatabase(':memory:', MAIL_MIGRATIONS), { hostname: 'mail.example.org', admin: 'bob@example.org' });
+    a.addDomain('example.org');
+    await a.addUser('alice@example.org', 'correct horse');
+    await a.addUser('bob@example.org', 'battery staple');
+    expect(users(a.resolve(parseAddress('root@mail.example.org')))).toEqual(['bob@example.org']);
+    expect(users(a.resolve(parseAddress('postmaster@example.org')))).toEqual(['bob@example.org']);
+  });
+});

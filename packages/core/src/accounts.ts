@@ -3,13 +3,30 @@
  * local users), a catch-all per domain, and plus-addressing (`alice+news@` reaches alice).
  *
  * Resolution order for a recipient (as Postfix's virtual maps do): the exact user, an exact
- * alias, then the same two for the address without its +detail, then the domain's catch-all.
+ * alias, then the same two for the address without its +detail, then the default aliases of
+ * the administrator (root, postmaster, abuse, MAILER-DAEMON: RFC 5321 §4.5.1, RFC 2142), then
+ * the domain's catch-all.
+ *
+ * The host name (and "localhost") is a local domain for the machine's own accounts, as
+ * Postfix's mydestination includes $myhostname: root@<hostname> (cron's sender), the other
+ * default aliases and every /etc/passwd name there reach the administrator, so a bounce to a
+ * cron job's sender is delivered.
  */
 import { prepared, type Db } from './sqlite.js';
 import { addressKey, formatAddress, loginKey, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
 import { releaseContents } from './store/contents.js';
+import { isUnixUser } from './unix-users.js';
+
+/** Local parts that reach the administrator unless a user or alias of that name exists. */
+export const ADMIN_ALIASES: ReadonlySet<string> = new Set(['root', 'postmaster', 'abuse', 'mailer-daemon']);
+
+/** Who the machine's own mail reaches: `hostname` from the config, and `admin` ("" = first user). */
+export interface SystemAccounts {
+  hostname: string;
+  admin: string;
+}
 
 export interface Domain {
   id: number;
@@ -51,7 +68,10 @@ interface UserRow {
 const toUser = (r: UserRow): User => ({ id: r.id, address: r.address, domainId: r.domain_id, quotaBytes: r.quota_bytes });
 
 export class Accounts {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly system: SystemAccounts | null = null,
+  ) {}
 
   // --- domains -----------------------------------------------------------------------------
 
@@ -111,8 +131,27 @@ export class Accounts {
     return this.listDomains().sort((x, y) => x.id - y.id)[0] ?? null;
   }
 
+  /** A domain of ours, or the host name itself (for the machine's accounts). */
   isLocalDomain(name: string): boolean {
-    return this.findDomain(name) !== null;
+    return this.findDomain(name) !== null || this.isHostName(name);
+  }
+
+  private isHostName(name: string): boolean {
+    if (!this.system) return false;
+    let domain: string;
+    try {
+      domain = normalizeDomain(name);
+    } catch {
+      return false;
+    }
+    return domain === this.system.hostname.toLowerCase() || domain === 'localhost';
+  }
+
+  /** The user who gets the administrator's mail: `admin`, else the first user created. */
+  adminUser(): User | null {
+    if (this.system?.admin) return this.findUser(this.system.admin);
+    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY id LIMIT 1').get() as UserRow | undefined;
+    return row ? toUser(row) : null;
   }
 
   /** Sets (or clears, with null) the user who receives mail for unknown addresses of a domain. */
@@ -299,13 +338,22 @@ export class Accounts {
   /** Where mail for `address` goes. */
   resolve(address: Address): Resolution {
     const domain = this.findDomain(address.domain);
-    if (!domain) return { kind: 'not-local' };
+    const { base, detail } = splitDetail(address.local);
+    const lower = base.toLowerCase();
+    if (!domain) {
+      if (!this.isHostName(address.domain)) return { kind: 'not-local' };
+      const admin = ADMIN_ALIASES.has(lower) || isUnixUser(base) ? this.adminUser() : null;
+      return admin ? { kind: 'local', users: [admin] } : { kind: 'unknown-user' };
+    }
     const exact = this.lookup(addressKey(address));
     if (exact.length > 0) return { kind: 'local', users: exact };
-    const { base, detail } = splitDetail(address.local);
     if (detail !== null) {
       const stripped = this.lookup(addressKey({ local: base, domain: address.domain }));
       if (stripped.length > 0) return { kind: 'local', users: stripped };
+    }
+    if (ADMIN_ALIASES.has(lower)) {
+      const admin = this.adminUser();
+      if (admin) return { kind: 'local', users: [admin] };
     }
     if (domain.catchAll) {
       const u = this.findUser(domain.catchAll);

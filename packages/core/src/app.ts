@@ -1,10 +1,14 @@
 /**
  * The process entry every Postern app shares: `--config FILE` (or $POSTERN_CONFIG, or
- * ./postern.toml), a refused config printed as one line on stderr (exit 2), SIGTERM/SIGINT
- * closing the app cleanly (in-flight work finishes), and an exit code that says what happened.
+ * ./postern.toml), a refused config printed as one line on stderr (exit 2), a listener that
+ * cannot bind its address printed as one line naming it (exit 3), SIGTERM/SIGINT closing the app
+ * cleanly (in-flight work finishes), and an exit code that says what happened.
  */
 import { ConfigError, configPath, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
+
+/** runApp's exit code when a configured listener could not bind its address. */
+export const EXIT_LISTEN_FAILED = 3;
 
 export interface RunningApp {
   close(): Promise<void>;
@@ -60,6 +64,19 @@ export function runApp(name: string, start: (config: Config, options: { logger: 
       process.send?.({ postern: 'ready' }, () => process.disconnect?.());
     },
     (err: unknown) => {
+      if (err instanceof ConfigError) {
+        // a file the config names (a CA, a credentials file) is wrong: the supervisor must not retry
+        process.stderr.write(`postern-${name}: ${err.message}\n`);
+        process.exit(2);
+      }
+      const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+      if ((e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') && e.syscall === 'listen') {
+        const why = e.code === 'EADDRINUSE' ? 'address already in use (is another mail server running?)' : e.code === 'EACCES' ? 'permission denied' : 'no such local address';
+        const where = e.port !== undefined ? `${e.address ?? ''}:${e.port}` : (e.address ?? '?');
+        logger.error({ address: where, code: e.code }, 'cannot listen');
+        process.stderr.write(`postern-${name}: cannot listen on ${where}: ${why}\n`);
+        process.exit(EXIT_LISTEN_FAILED);
+      }
       logger.fatal({ err }, 'failed to start');
       process.stderr.write(`postern-${name}: failed to start: ${(err as Error).message}\n`);
       process.exit(1);

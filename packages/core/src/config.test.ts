@@ -102,3 +102,29 @@ message_size = 1000
     expect(() => loadConfig('/nonexistent/postern.toml')).toThrow(/\/nonexistent\/postern.toml.*ENOENT/);
   });
 });
+
+describe('sendmail, admin and smarthost settings', () => {
+  it('defaults: origin is the host name, the maildrop sits beside the config, smarthost TLS "auto"', () => {
+    const file = write('hostname = "Mail.Example.org"\n');
+    const c = loadConfig(file);
+    expect(c.origin).toBe('mail.example.org');
+    expect(c.maildropDir).toBe(join(file, '..', 'maildrop'));
+    expect(c.admin).toBe('');
+    expect(c.transfer.smarthost_tls).toBe('auto');
+    expect(c.transfer.smarthost_ca).toBe('');
+  });
+
+  it('resolves the CA and credentials files against the config and takes a given origin', () => {
+    const file = write('hostname = "mail.example.org"\n[sendmail]\norigin = "example.org"\n[transfer]\nsmarthost_ca = "ca.pem"\nsmarthost_auth_file = "/etc/postern/relay"\n');
+    const c = loadConfig(file);
+    expect(c.origin).toBe('example.org');
+    expect(c.transfer.smarthost_ca).toBe(join(file, '..', 'ca.pem'));
+    expect(c.transfer.smarthost_auth_file).toBe('/etc/postern/relay');
+  });
+
+  it('refuses a bad origin, admin or smarthost_tls with the key', () => {
+    expect(refusal('hostname = "h.example"\n[sendmail]\norigin = "not a host"\n').key).toBe('sendmail.origin');
+    expect(refusal('hostname = "h.example"\nadmin = "nobody"\n').key).toBe('admin');
+    expect(refusal('hostname = "h.example"\n[transfer]\nsmarthost_tls = "maybe"\n').key).toBe('transfer.smarthost_tls');
+  });
+});

@@ -72,6 +72,11 @@ const schema = z
     profile: z.enum(['production', 'development']).default('production'),
     data_dir: z.string().min(1).default('data'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * The user who gets mail for root, postmaster, abuse and MAILER-DAEMON (and every account of
+     * the host name, such as cron's root@<hostname>); "" = the first user created.
+     */
+    admin: z.string().refine((v) => v === '' || /^[^@\s]+@[^@\s]+$/.test(v), { message: 'empty or a user address "you@example.org"' }).default(''),
     listen: z
       .object({
         smtp: hostPort.optional(),
@@ -104,8 +109,15 @@ const schema = z
         smarthost: z.string().refine((v) => v === '' || HOST_PORT.test(v), { message: 'empty or "host:port"' }).default(''),
         smarthost_user: z.string().default(''),
         smarthost_password: z.string().default(''),
-        /** When true, TLS to the smarthost must verify (implicit TLS when its port is 465). */
-        smarthost_tls: z.enum(['starttls', 'implicit', 'none']).default('starttls'),
+        /** A file whose first line is "user:password" for AUTH at the smarthost (keeps it out of here). */
+        smarthost_auth_file: z.string().default(''),
+        /**
+         * "auto": verified STARTTLS required on a public address, STARTTLS when offered on a
+         * loopback or private one; "starttls" (required), "opportunistic", "implicit" (port 465), "none".
+         */
+        smarthost_tls: z.enum(['auto', 'starttls', 'opportunistic', 'implicit', 'none']).default('auto'),
+        /** PEM file of the CA that signed the smarthost's certificate (a private CA); "" = the system's. */
+        smarthost_ca: z.string().default(''),
         routes: z.record(z.string(), hostPort).default({}),
         /** Networks whose clients may relay without AUTH on port 25 (CIDR). Loopback is not implied. */
         trusted_networks: z.array(z.string()).default([]),
@@ -128,7 +140,9 @@ const schema = z
         smarthost: '',
         smarthost_user: '',
         smarthost_password: '',
-        smarthost_tls: 'starttls',
+        smarthost_auth_file: '',
+        smarthost_tls: 'auto',
+        smarthost_ca: '',
         routes: {},
         trusted_networks: [],
         retry_initial: 300_000,
@@ -141,6 +155,16 @@ const schema = z
         greeting_delay: 0,
         direct_delivery: true,
       }),
+    /** `postern sendmail` (sendmail(8)). */
+    sendmail: z
+      .object({
+        /** Domain given to addresses without one ("root"), as Postfix's myorigin; "" = the host name. */
+        origin: z.union([z.literal(''), hostname]).default(''),
+        /** Where ordinary users drop mail (mode 1733, the owner of a file is its sender); relative to this file. */
+        maildrop: z.string().min(1).default('maildrop'),
+      })
+      .strict()
+      .default({ origin: '', maildrop: 'maildrop' }),
     submission: z
       .object({
         /** Before the greeting on `listen.submission` and `listen.submissions`; "0s": at once. */
@@ -267,6 +291,10 @@ export interface Config extends RawConfig {
   dataDir: string;
   tlsCert: string;
   tlsKey: string;
+  /** Absolute maildrop directory (`sendmail.maildrop`). */
+  maildropDir: string;
+  /** The domain bare names get: `sendmail.origin`, else the host name. */
+  origin: string;
 }
 
 function describe(value: unknown): string {
@@ -317,6 +345,13 @@ export function configFromObject(raw: unknown, file: string): Config {
     dataDir,
     tlsCert: abs(result.data.tls.cert, base),
     tlsKey: abs(result.data.tls.key, base),
+    maildropDir: abs(result.data.sendmail.maildrop, base),
+    origin: (result.data.sendmail.origin || result.data.hostname).toLowerCase(),
+    transfer: {
+      ...result.data.transfer,
+      smarthost_ca: result.data.transfer.smarthost_ca && abs(result.data.transfer.smarthost_ca, base),
+      smarthost_auth_file: result.data.transfer.smarthost_auth_file && abs(result.data.transfer.smarthost_auth_file, base),
+    },
   };
 }
 

@@ -13,6 +13,8 @@ export * from './sqlite.js';
 export * from './address.js';
 export * from './password.js';
 export * from './accounts.js';
+export * from './unix-users.js';
+export * from './sendmail.js';
 export * from './store/index.js';
 export * from './maildb.js';
 export * from './throttle.js';

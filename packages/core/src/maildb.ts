@@ -16,11 +16,12 @@ export function mailDbPath(config: Pick<Config, 'dataDir'>): string {
   return join(config.dataDir, 'mail.db');
 }
 
-export function openMailDb(config: Pick<Config, 'dataDir' | 'limits'>): MailDb {
+/** With `hostname` (and `admin`), the host name's own accounts reach the administrator (accounts.ts). */
+export function openMailDb(config: Pick<Config, 'dataDir' | 'limits'> & Partial<Pick<Config, 'hostname' | 'admin'>>): MailDb {
   const db = openDatabase(mailDbPath(config), MAIL_MIGRATIONS);
   return {
     db,
-    accounts: new Accounts(db),
+    accounts: new Accounts(db, config.hostname ? { hostname: config.hostname, admin: config.admin ?? '' } : null),
     store: new MailStore(db, { defaultQuotaBytes: config.limits.mailbox_quota }),
     close: () => db.close(),
   };

@@ -15,3 +15,4 @@ export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 export { createSmtpServer } from './greeting.js';
 export { sharedServerOptions, type ServerOptionsDeps } from './server-options.js';
 export { queuedEnvelope, type QueuedEnvelope } from './envelope.js';
+export { logServerError } from './server-errors.js';

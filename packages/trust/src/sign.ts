@@ -18,6 +18,7 @@ import { dkimBody } from 'mailauth/lib/dkim/body/index.js';
 import { generateCanonicalizedHeader } from 'mailauth/lib/dkim/header/index.js';
 import { formatSignatureHeaderLine, getSigningHeaderLines, parseHeaders } from 'mailauth/lib/tools.js';
 import { ensureDomainKeys, loadDomainKeys, type DkimKey, type KeyConfig } from './dkim-keys.js';
+import { fieldValue, headerSection } from './header-fields.js';
 
 /** What we sign: the originator and content-describing fields (RFC 6376 §5.4.1). */
 export const SIGNED_FIELDS: readonly string[] = [
@@ -124,4 +125,20 @@ export function hostSigningDomain(config: KeyConfig, hostname: string): string |
     }
   }
   return null;
+}
+
+/**
+ * DKIM for a message injected on this machine (`postern sendmail`, the maildrop): signed as its
+ * From: domain when that domain (or a parent) has keys. From a local user who is not trusted,
+ * only when From: is their own envelope sender: our signature must not vouch for a From: they
+ * chose freely.
+ */
+export function signLocalMessage(raw: Buffer, o: { config: KeyConfig; sender: string; trusted: boolean }): Buffer {
+  const from = headerSection(raw).fields.find((f) => f.name.toLowerCase() === 'from');
+  const value = from ? fieldValue(from) : o.sender;
+  const address = (/<([^<>]*)>/.exec(value)?.[1] ?? value).trim().toLowerCase();
+  if (!o.trusted && address !== o.sender.toLowerCase()) return raw;
+  const at = address.lastIndexOf('@');
+  const domain = at > 0 ? hostSigningDomain(o.config, address.slice(at + 1)) : null;
+  return domain ? signMessageSync(raw, { config: o.config, domain }) : raw;
 }

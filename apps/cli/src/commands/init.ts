@@ -24,6 +24,7 @@ export function configText(o: { domain: string; hostname: string; dev: boolean }
 hostname = "${o.hostname}"            # our name in EHLO, banners and Received: headers
 profile = "${o.dev ? 'development' : 'production'}"${o.dev ? '        # development: AUTH without TLS allowed from loopback' : ''}
 data_dir = "data"                    # SQLite databases and keys, relative to this file
+admin = ""                           # gets mail for root, postmaster, abuse, MAILER-DAEMON; "" = the first user
 
 [listen]                             # "host:port"; remove a key to turn that listener off
 smtp = "${listen.smtp}"              # MX: mail from the internet (transfer)
@@ -46,8 +47,16 @@ cache = "1m"                         # how long the MX's SPF/DKIM/DMARC checks k
 
 [transfer]
 smarthost = ""                       # "host:port": relay all outbound mail through it
+smarthost_tls = "auto"               # auto: verified STARTTLS required on a public address, used if offered on a
+                                     # private one; or "starttls", "opportunistic", "implicit" (465), "none"
+smarthost_ca = ""                    # PEM file of a private CA that signed the smarthost's certificate
+smarthost_auth_file = ""             # file with one line "user:password" for AUTH at the smarthost
 routes = {}                          # { "example.net" = "10.0.0.2:25" }: next hop per domain
 greeting_delay = "0s"                # before the MX's 220; "1s"-"6s": a client that talks first gets 421
+
+[sendmail]
+origin = ""                          # domain for bare names (cron's "root"); "" = hostname
+maildrop = "maildrop"                # ordinary users' sendmail drops mail here (mode 1733)
 
 [limits]
 message_size = 26214400              # bytes
@@ -75,7 +84,7 @@ export async function runInit(file: string, o: InitOptions): Promise<Config> {
   await ensureCertificate(config.tlsCert, config.tlsKey, hostname);
   const m = openMailDb(config);
   try {
-    if (!m.accounts.isLocalDomain(domain)) m.accounts.addDomain(domain);
+    if (!m.accounts.findDomain(domain)) m.accounts.addDomain(domain);
   } finally {
     m.close();
   }

@@ -1,7 +1,9 @@
 /**
  * `postern start`: runs every app as its own process (delivery first, then transfer, submission,
- * webmail), restarts one that dies (with a growing pause), stops them all on SIGINT/SIGTERM, and
- * prints what listens where.
+ * webmail), each once the one before is listening, restarts one that dies (with a growing
+ * pause), stops them all on SIGINT/SIGTERM, and prints what listens where. An app whose listener
+ * cannot bind its address (a port taken by another mail server) is tried a few times; then
+ * everything stops, the reason is printed, and the exit code is 1: never "running" without it.
  *
  * `--dev-bootstrap` (what `npm start` uses): with no config yet, runs `init --dev`, creates a
  * demo user with a random password printed once, then starts.
@@ -12,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { loadConfig, openMailDb, type Config } from '@postern/core';
+import { EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config } from '@postern/core';
 import { configFileOf } from '../context.js';
 import { runInit } from './init.js';
 import { formatLogLine } from '../log-format.js';
@@ -29,6 +31,23 @@ interface Supervised {
   child: ChildProcess | null;
   restarts: number;
   startedAt: number;
+  /** The tail of its stderr: what it said before it exited. */
+  lastError: string;
+}
+
+/** SIGTERM to every running app, SIGKILL after 15 s. */
+async function stopAll(apps: readonly Supervised[]): Promise<void> {
+  await Promise.all(
+    apps.map(async (a) => {
+      const child = a.child;
+      if (!child) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await gone;
+      clearTimeout(t);
+    }),
+  );
 }
 
 export function describeListeners(config: Config): string {
@@ -74,20 +93,41 @@ export function register(program: Command): void {
     });
 }
 
-async function supervise(config: Config, file: string, demo: { user: string; password: string } | null): Promise<void> {
-  const apps: Supervised[] = APPS.filter((a) => existsSync(appEntry(a))).map((app) => ({ app, child: null, restarts: 0, startedAt: 0 }));
-  let stopping = false;
+/** Tries to start an app whose listener could not bind this many more times before giving up. */
+const LISTEN_RETRIES = 3;
 
-  const launch = (s: Supervised): void => {
+async function supervise(config: Config, file: string, demo: { user: string; password: string } | null): Promise<void> {
+  const apps: Supervised[] = APPS.filter((a) => existsSync(appEntry(a))).map((app) => ({ app, child: null, restarts: 0, startedAt: 0, lastError: '' }));
+  let stopping = false;
+  let failure: string | null = null;
+  let failed: () => void = () => undefined;
+
+  /** Starts the app; resolves "ready" once every listener is bound, or the exit code. */
+  const launch = (s: Supervised): Promise<'ready' | number> => {
     s.startedAt = Date.now();
     // In a terminal the JSON log lines are made readable; to a file or journal they stay JSON.
     const pretty = process.stdout.isTTY === true;
-    const child = spawn(process.execPath, [appEntry(s.app), '--config', file], { stdio: ['ignore', pretty ? 'pipe' : 'inherit', 'inherit'] });
+    // the IPC channel carries runApp's "ready" (every listener bound)
+    const child = spawn(process.execPath, [appEntry(s.app), '--config', file], { stdio: ['ignore', pretty ? 'pipe' : 'inherit', 'pipe', 'ipc'] });
     if (pretty && child.stdout) createInterface({ input: child.stdout }).on('line', (line) => process.stdout.write(`${formatLogLine(line)}\n`));
+    child.stderr?.on('data', (d: Buffer) => {
+      process.stderr.write(d);
+      s.lastError = (s.lastError + d.toString()).slice(-2000);
+    });
     s.child = child;
+    let ready = false;
+    const started = new Promise<'ready' | number>((resolve) => {
+      child.on('message', (m: unknown) => {
+        if ((m as { postern?: string } | null)?.postern !== 'ready') return;
+        ready = true;
+        s.restarts = 0;
+        resolve('ready');
+      });
+      child.once('exit', (code) => resolve(code ?? 1));
+    });
     child.on('exit', (code, signal) => {
       s.child = null;
-      if (stopping) return;
+      if (stopping || !ready) return; // before ready, the caller decides
       if (code === 2) {
         process.stderr.write(`postern: ${s.app} refused its configuration; not restarting it\n`);
         return;
@@ -96,11 +136,65 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
       if (Date.now() - s.startedAt > 60_000) s.restarts = 0;
       const delay = Math.min(30_000, 500 * 2 ** s.restarts++);
       process.stderr.write(`postern: ${s.app} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms\n`);
-      setTimeout(() => !stopping && launch(s), delay);
+      setTimeout(() => {
+        if (stopping) return;
+        void bringUp(s).then((ok) => {
+          if (!ok) failed();
+        });
+      }, delay);
     });
+    return started;
   };
 
-  for (const s of apps) launch(s);
+  /** Starts `s` until it is ready; a listener that cannot bind is tried LISTEN_RETRIES more times. */
+  const bringUp = async (s: Supervised): Promise<boolean> => {
+    for (let attempt = 0; ; attempt++) {
+      s.lastError = '';
+      const r = await launch(s);
+      if (r === 'ready') return true;
+      if (stopping) return false;
+      const line = s.lastError.trim().split('\n').pop() ?? '';
+      if (r === EXIT_LISTEN_FAILED && attempt < LISTEN_RETRIES) {
+        process.stderr.write(`postern: ${s.app} could not listen; trying again in ${attempt + 1} s\n`);
+        await new Promise((res) => setTimeout(res, 1000 * (attempt + 1)));
+        continue;
+      }
+      failure =
+        r === EXIT_LISTEN_FAILED
+          ? `${s.app} could not listen after ${LISTEN_RETRIES + 1} tries: ${line.replace(/^postern-\w+: /, '')}`
+          : `${s.app} did not start (exit code ${r}): ${line.replace(/^postern-\w+: /, '')}`;
+      return false;
+    }
+  };
+
+  let stopped: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('postern: stopping\n');
+    void stopAll(apps).then(stopped);
+  };
+  failed = (): void => {
+    // an app that cannot come back (its port taken meanwhile): the rest must not go on alone
+    process.stderr.write(`postern: stopping everything: ${failure ?? 'an app did not come back'}\n`);
+    process.exitCode = 1;
+    stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  for (const s of apps) {
+    if (!(await bringUp(s))) break;
+  }
+  if (stopping) return done;
+  if (failure) {
+    stopping = true;
+    await stopAll(apps);
+    process.stderr.write(`\npostern: not running: ${failure}\n`);
+    process.exitCode = 1;
+    return;
+  }
 
   process.stdout.write(
     `\nPostern is running (${config.profile} profile), apps: ${apps.map((a) => a.app).join(', ')}\n` +
@@ -121,24 +215,5 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
       `Stop with Ctrl-C.\n`,
   );
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      process.stdout.write('postern: stopping\n');
-      const running = apps.filter((a) => a.child);
-      if (running.length === 0) resolve();
-      let left = running.length;
-      for (const a of running) {
-        a.child!.once('exit', () => --left === 0 && resolve());
-        a.child!.kill('SIGTERM');
-      }
-      setTimeout(() => {
-        for (const a of apps) a.child?.kill('SIGKILL');
-        resolve();
-      }, 15_000).unref();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  return done;
 }

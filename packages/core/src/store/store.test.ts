@@ -159,12 +159,17 @@ describe('MailStore', () => {
   it('creates, renames and deletes mailboxes as RFC 9051 says', async () => {
     const { store, alice } = await setup();
     store.createMailbox(alice, 'Projects/2026/Q4');
-    expect(store.mailbox(alice, 'Projects/2026')).not.toBeNull();
-    expect(() => store.createMailbox(alice, 'Projects')).toThrow(/exists/);
+    // the parents are placeholders, only names (IMAP lists them \Noselect): no mailbox of their own
+    expect(store.mailbox(alice, 'Projects/2026')).toBeNull();
     expect(() => store.createMailbox(alice, 'a//b')).toThrow(StoreError);
+    // renaming a placeholder renames what is under it
     store.renameMailbox(alice, 'Projects', 'Old/Projects');
     expect(store.mailbox(alice, 'Old/Projects/2026/Q4')).not.toBeNull();
-    expect(store.mailbox(alice, 'Projects/2026')).toBeNull();
+    expect(store.mailbox(alice, 'Projects/2026/Q4')).toBeNull();
+    expect(() => store.renameMailbox(alice, 'Projects', 'X')).toThrow(/no such mailbox/);
+    // a placeholder's name can become a mailbox, once
+    store.createMailbox(alice, 'Old');
+    expect(() => store.createMailbox(alice, 'Old')).toThrow(/exists/);
     store.deliver([{ userId: alice, prefix: Buffer.alloc(0), content: msg('in'), index: index(msg('in')) }]);
     store.renameMailbox(alice, 'INBOX', 'Saved');
     expect(store.mailbox(alice, 'INBOX')!.messages).toBe(0);

@@ -196,18 +196,17 @@ export class MailStore {
     return row ? toMailbox(row) : null;
   }
 
-  /** Creates a mailbox (and any missing parents, RFC 9051 §6.3.4). */
+  /**
+   * Creates a mailbox. Missing parents (RFC 9051 §6.3.4) are not created as mailboxes: they
+   * exist only in their children's names, and IMAP lists them \Noselect (as Dovecot does), so
+   * a sync client never finds an empty selectable parent it did not make.
+   */
   createMailbox(userId: number, name: string, specialUse: string | null = null): Mailbox {
     const canonical = canonicalMailboxName(name.endsWith(HIERARCHY_SEPARATOR) ? name.slice(0, -1) : name);
     if (!validMailboxName(canonical)) throw new StoreError('CANNOT', `invalid mailbox name`);
     return this.db.transaction(() => {
       if (this.mailbox(userId, canonical)) throw new StoreError('ALREADYEXISTS', 'mailbox already exists');
-      const levels = canonical.split(HIERARCHY_SEPARATOR);
       const insert = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
-      for (let i = 1; i < levels.length; i++) {
-        const parent = levels.slice(0, i).join(HIERARCHY_SEPARATOR);
-        if (!this.mailbox(userId, parent)) insert.run(userId, parent, null, newUidValidity());
-      }
       insert.run(userId, canonical, specialUse, newUidValidity());
       return this.mailbox(userId, canonical)!;
     }).immediate();
@@ -233,11 +232,15 @@ export class MailStore {
    */
   renameMailbox(userId: number, from: string, to: string): void {
     const src = this.mailbox(userId, from);
-    if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
+    // a placeholder parent (only a name, see createMailbox) is renamed by renaming its children
+    const name = src?.name ?? canonicalMailboxName(from);
+    const hasInferiors = (): boolean =>
+      prepared(this.db, 'SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1').get(userId, name.length + 1, name + HIERARCHY_SEPARATOR) !== undefined;
+    if (!src && !hasInferiors()) throw new StoreError('NONEXISTENT', 'no such mailbox');
     const target = canonicalMailboxName(to);
     if (!validMailboxName(target)) throw new StoreError('CANNOT', 'invalid mailbox name');
     if (this.mailbox(userId, target)) throw new StoreError('ALREADYEXISTS', 'target mailbox already exists');
-    if (src.name === 'INBOX') {
+    if (src?.name === 'INBOX') {
       this.db.transaction(() => {
         const dest = this.createMailbox(userId, target);
         const uids = prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(src.id) as number[];
@@ -245,20 +248,15 @@ export class MailStore {
       }).immediate();
       return;
     }
-    if (target.startsWith(src.name + HIERARCHY_SEPARATOR)) throw new StoreError('CANNOT', 'cannot move a mailbox into itself');
+    if (target.startsWith(name + HIERARCHY_SEPARATOR)) throw new StoreError('CANNOT', 'cannot move a mailbox into itself');
     this.db.transaction(() => {
-      const levels = target.split(HIERARCHY_SEPARATOR);
-      const insert = this.db.prepare('INSERT INTO mailboxes (user_id, name, uid_validity) VALUES (?, ?, ?)');
-      for (let i = 1; i < levels.length; i++) {
-        const parent = levels.slice(0, i).join(HIERARCHY_SEPARATOR);
-        if (!this.mailbox(userId, parent)) insert.run(userId, parent, newUidValidity());
-      }
+      // the target's missing parents stay placeholders, as with createMailbox
       const children = prepared(this.db, "SELECT id, name FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)")
-        .all(userId, src.name, src.name.length + 1, src.name + HIERARCHY_SEPARATOR) as Array<{ id: number; name: string }>;
+        .all(userId, name, name.length + 1, name + HIERARCHY_SEPARATOR) as Array<{ id: number; name: string }>;
       // A renamed mailbox is a new mailbox to clients: new UIDVALIDITY (as Dovecot keeps it, we
       // keep it: the messages and their UIDs are unchanged, so the old UIDVALIDITY stays valid).
       const update = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
-      for (const c of children) update.run(target + c.name.slice(src.name.length), c.id);
+      for (const c of children) update.run(target + c.name.slice(name.length), c.id);
     }).immediate();
   }
 

@@ -29,9 +29,10 @@ export function cmdCreate(s: ImapSession, c: CommandOf<'CREATE'>): Reply {
 export function cmdDelete(s: ImapSession, c: CommandOf<'DELETE'>): Reply {
   const uid = userId(s);
   const mb = s.store.mailbox(uid, c.mailbox);
-  if (!mb) throw no('no such mailbox', 'NONEXISTENT');
-  // Our mailboxes are all selectable: deleting a parent would leave a hole in the hierarchy.
-  if (s.store.listMailboxes(uid).some((m) => m.name.startsWith(mb.name + DELIMITER))) throw no('mailbox has children', 'HASCHILDREN');
+  const all = s.store.listMailboxes(uid);
+  // RFC 9051 §6.3.5: deleting a \Noselect name that has inferiors is an error
+  if (!mb) throw hasChildren(all, c.mailbox) ? no('mailbox has children', 'HASCHILDREN') : no('no such mailbox', 'NONEXISTENT');
+  if (hasChildren(all, mb.name)) throw no('mailbox has children', 'HASCHILDREN');
   if (s.selected?.id === mb.id) {
     // RFC 9051 §6.3.5 leaves it open; we close it first so this session never reads a deleted mailbox.
     s.selected = null;
@@ -116,6 +117,28 @@ function hasChildren(all: readonly Mailbox[], name: string): boolean {
   return all.some((m) => m.name.startsWith(prefix));
 }
 
+/**
+ * Every mailbox, with the parents that only exist as part of a child's name ("Projekte" for
+ * "Projekte/Berichte 2024") as placeholders (`mb: null`), listed \Noselect as Dovecot lists
+ * them: CREATE makes no selectable parent, and the placeholder is gone with its last child.
+ */
+function withPlaceholders(all: readonly Mailbox[]): Array<{ name: string; mb: Mailbox | null }> {
+  const real = new Set(all.map((m) => m.name));
+  const seen = new Set<string>();
+  const out: Array<{ name: string; mb: Mailbox | null }> = [];
+  for (const mb of all) {
+    const levels = mb.name.split(DELIMITER);
+    for (let i = 1; i < levels.length; i++) {
+      const parent = levels.slice(0, i).join(DELIMITER);
+      if (real.has(parent) || seen.has(parent)) continue;
+      seen.add(parent);
+      out.push({ name: parent, mb: null });
+    }
+    out.push({ name: mb.name, mb });
+  }
+  return out;
+}
+
 export async function cmdList(s: ImapSession, c: CommandOf<'LIST'>): Promise<Reply> {
   // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
   if (c.patterns.length === 1 && c.patterns[0] === '' && !c.extended) {
@@ -129,22 +152,23 @@ export async function cmdList(s: ImapSession, c: CommandOf<'LIST'>): Promise<Rep
   const recursive = c.selectOptions.includes('RECURSIVEMATCH');
   const retSubscribed = c.returnOptions.subscribed || selSubscribed;
   const out: Buffer[] = [];
-  for (const mb of all) {
-    if (!match(mb.name)) continue;
+  for (const { name, mb } of withPlaceholders(all)) {
+    if (!match(name)) continue;
     let childInfo: string[] | undefined;
-    if (selSubscribed && !mb.subscribed) {
+    if (selSubscribed && !mb?.subscribed) {
       // RFC 5258 §3.5: RECURSIVEMATCH reports a parent of subscribed children with CHILDINFO.
-      const sub = recursive && all.some((m) => m.subscribed && m.name.startsWith(mb.name + DELIMITER));
+      const sub = recursive && all.some((m) => m.subscribed && m.name.startsWith(name + DELIMITER));
       if (!sub) continue;
       childInfo = ['SUBSCRIBED'];
     }
-    if (selSpecial && !mb.specialUse) continue;
-    const attributes: string[] = [hasChildren(all, mb.name) ? '\\HasChildren' : '\\HasNoChildren'];
+    if (selSpecial && !mb?.specialUse) continue;
+    const attributes: string[] = mb ? [hasChildren(all, name) ? '\\HasChildren' : '\\HasNoChildren'] : ['\\Noselect', '\\HasChildren'];
     // Special-use attributes in every LIST, as Dovecot does (clients look for them without asking).
-    if (mb.specialUse) attributes.push(mb.specialUse);
-    if (retSubscribed && mb.subscribed) attributes.push('\\Subscribed');
-    out.push(listResponse({ attributes, delimiter: DELIMITER, name: mb.name, ...(childInfo ? { childInfo } : {}) }, s.wire));
-    if (c.returnOptions.status) out.push(statusResponse(mb.name, statusValues(s, mb, c.returnOptions.status), s.wire));
+    if (mb?.specialUse) attributes.push(mb.specialUse);
+    if (retSubscribed && mb?.subscribed) attributes.push('\\Subscribed');
+    out.push(listResponse({ attributes, delimiter: DELIMITER, name, ...(childInfo ? { childInfo } : {}) }, s.wire));
+    // RFC 5819 §2: no STATUS for a mailbox that cannot be selected
+    if (c.returnOptions.status && mb) out.push(statusResponse(name, statusValues(s, mb, c.returnOptions.status), s.wire));
   }
   await s.io.send(out);
   return ok('LIST completed');

@@ -1,0 +1,111 @@
+/**
+ * Local injection, as sendmail(8) does it: who the sender is, what a bare name means, the
+ * header fields a local program leaves out, and the maildrop file through which an ordinary
+ * user (no write access to queue.db) hands a message to the transfer app.
+ *
+ * Invariants:
+ * - A local user who is not trusted (root, or the account that runs Postern) sends as
+ *   themselves only: the identity is the uid that owns the maildrop file (the kernel says so,
+ *   not the file's content), and an envelope sender naming anyone else is refused by the
+ *   command and rewritten by the pickup.
+ * - Bare names get `sendmail.origin` (Postfix's myorigin), which defaults to the host name.
+ */
+import { formatAddress, parseAddress } from './address.js';
+import { headerFields, headerSection, receivedHeader, rfc5322Date } from './queue/headers.js';
+
+/** Completes a bare name ("root") with `origin` and normalises the address. Throws AddressError. */
+export function completeAddress(text: string, origin: string): string {
+  const t = text.trim().replace(/^<(.*)>$/, '$1');
+  return formatAddress(parseAddress(t.includes('@') ? t : `${t}@${origin}`));
+}
+
+/** Who runs the command: a login name, its uid, and whether it may name any sender. */
+export interface LocalIdentity {
+  username: string;
+  uid: number;
+  trusted: boolean;
+}
+
+export type SenderDecision = { ok: true; sender: string } | { ok: false; own: string; reason: string };
+
+/**
+ * The envelope sender for a local submission: `requested` (-f / -r) for a trusted caller; for
+ * anyone else only their own name at the origin or the host name (with or without +detail).
+ * "<>" (the null sender) is for trusted callers only.
+ */
+export function localSender(requested: string | null, who: LocalIdentity, config: { origin: string; hostname: string }): SenderDecision {
+  const own = completeAddress(who.username, config.origin);
+  if (requested === null || requested === '') return { ok: true, sender: own };
+  const nullSender = requested === '<>';
+  if (who.trusted) return { ok: true, sender: nullSender ? '' : completeAddress(requested, config.origin) };
+  if (!nullSender) {
+    const a = parseAddress(completeAddress(requested, config.origin));
+    const base = a.local.split('+')[0];
+    const ours = [config.origin, config.hostname.toLowerCase()].includes(a.domain);
+    if (ours && base === who.username) return { ok: true, sender: formatAddress(a) };
+  }
+  return { ok: false, own, reason: `${who.username} may not send as ${requested} (only as ${own})` };
+}
+
+/**
+ * The message as queued: a Received: field, and From:, Date: and Message-ID: where the program
+ * left them out (RFC 5322 §3.6: From: and Date: are required). `fullName` is -F / $NAME.
+ */
+export function localMessage(o: {
+  data: Buffer;
+  id: string;
+  sender: string;
+  recipients: readonly string[];
+  hostname: string;
+  fullName?: string | null;
+}): Buffer {
+  const { header } = headerSection(o.data);
+  const names = new Set(headerFields(header).map(([n]) => n.toLowerCase()));
+  let added = receivedHeader({ by: o.hostname, with: 'local', id: o.id, ...(o.recipients.length === 1 ? { for: o.recipients[0]! } : {}) });
+  if (!names.has('from')) {
+    const phrase = o.fullName ? o.fullName.replace(/[\r\n"\\]/g, '').slice(0, 200) : '';
+    const sender = o.sender || `MAILER-DAEMON@${o.hostname}`;
+    added += phrase ? `From: "${phrase}" <${sender}>\r\n` : `From: <${sender}>\r\n`;
+  }
+  if (!names.has('date')) added += `Date: ${rfc5322Date()}\r\n`;
+  if (!names.has('message-id')) added += `Message-ID: <${o.id}@${o.hostname}>\r\n`;
+  return Buffer.concat([Buffer.from(added, 'latin1'), o.data]);
+}
+
+/** What a maildrop file carries before the message: the choices made on the command line. */
+export interface DropEnvelope {
+  /** -f / -r as given (checked again at pickup against the file's owner), or null. */
+  sender: string | null;
+  recipients: string[];
+  fullName: string | null;
+  notify: string[] | null;
+  ret: 'FULL' | 'HDRS' | null;
+  envid: string | null;
+}
+
+const DROP_MAGIC = 'postern-maildrop 1 ';
+/** The envelope line's own limit (recipients are counted against limits.recipients as well). */
+export const DROP_ENVELOPE_MAX = 1_048_576;
+
+export function encodeDrop(env: DropEnvelope, message: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${DROP_MAGIC}${JSON.stringify(env)}\n`, 'utf8'), message]);
+}
+
+/** Parses a maildrop file; throws an Error saying what is malformed. */
+export function decodeDrop(file: Buffer): { envelope: DropEnvelope; message: Buffer } {
+  const nl = file.indexOf(0x0a);
+  if (nl < 0 || nl > DROP_ENVELOPE_MAX) throw new Error('no envelope line');
+  const line = file.subarray(0, nl).toString('utf8');
+  if (!line.startsWith(DROP_MAGIC)) throw new Error('not a maildrop file');
+  const raw: unknown = JSON.parse(line.slice(DROP_MAGIC.length));
+  const r = raw as Record<string, unknown>;
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const strs = (v: unknown): string[] | null => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : null);
+  const recipients = strs(r['recipients']);
+  if (raw === null || typeof raw !== 'object' || !recipients) throw new Error('bad envelope');
+  const ret = r['ret'] === 'FULL' || r['ret'] === 'HDRS' ? r['ret'] : null;
+  return {
+    envelope: { sender: str(r['sender']), recipients, fullName: str(r['fullName']), notify: strs(r['notify']), ret, envid: str(r['envid']) },
+    message: file.subarray(nl + 1),
+  };
+}

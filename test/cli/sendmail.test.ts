@@ -8,28 +8,21 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandNeed, requirement, rootNeed } from '@postern/testkit';
 import { createInstance, waitFor, type Instance } from '../lib/instance.js';
+import { POSTERN_JS, readableProgram } from '../lib/readable-program.js';
 
-const driver = fileURLToPath(new URL('../../apps/cli/bin/postern.js', import.meta.url));
 let a: Instance;
 let bin: string;
 
 const isRoot = process.getuid?.() === 0;
-// the ordinary user must be able to run the command from this checkout (not under a 0700 home)
-const nobodyCanRun =
-  isRoot && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(driver)}, 4)`], { stdio: 'ignore' }).status === 0;
-if (!nobodyCanRun) {
-  const why = isRoot ? `user nobody cannot read ${driver} (a checkout under a private directory)` : 'root (runuser -u nobody)';
-  if (process.env['POSTERN_TEST_ALL'] === '1') throw new Error(`test/cli/sendmail.test.ts: the ordinary-user cases need ${why}`);
-  console.warn(`skipped: sendmail as an ordinary user — needs ${why}`);
-}
-const hasMailx = spawnSync('sh', ['-c', 'command -v bsd-mailx'], { encoding: 'utf8' }).status === 0;
-if (!hasMailx) {
-  if (process.env['POSTERN_TEST_ALL'] === '1') throw new Error('test/cli/sendmail.test.ts needs bsd-mailx: apt-get install bsd-mailx');
-  console.warn('skipped: mail(1) through postern sendmail — needs bsd-mailx: apt-get install bsd-mailx');
-}
+const nobodyCanRun = requirement('sendmail as an ordinary user (the maildrop)', [rootNeed('root (runuser -u nobody)')]) === null;
+// the ordinary user runs the command from the checkout, or from a copy it can read when the
+// checkout is private (a clone under a 0700 home)
+const program = nobodyCanRun ? readableProgram() : null;
+const driver = program?.bin ?? POSTERN_JS;
+const hasMailx = requirement('mail(1) through postern sendmail', [commandNeed('bsd-mailx')]) === null;
 
 interface Run {
   status: number | null;
@@ -66,6 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await a?.stop();
+  program?.cleanup();
 });
 
 describe('sendmail through a link, as root', () => {

@@ -8,14 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { commandNeed, requirement } from '@postern/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInstance, freePort, type Instance } from '../lib/instance.js';
 
-const missing = spawnSync('sh', ['-c', 'command -v mbsync'], { stdio: 'ignore' }).status !== 0;
-if (missing) {
-  if (process.env['POSTERN_TEST_ALL'] === '1') throw new Error('test/delivery/mbsync.test.ts needs mbsync: apt-get install isync');
-  console.warn('skipped: mbsync syncing a folder tree — needs isync: apt-get install isync');
-}
+const missing = requirement('mbsync syncing a folder tree', [commandNeed('mbsync', 'isync')]) !== null;
 
 let a: Instance;
 let imapPort = 0;

@@ -4,15 +4,15 @@
  * what systemd's User= and AmbientCapabilities= do) inside a namespace of its own, and checks
  * that every app `postern start` spawns inherits the capability and binds its standard port.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { chownSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { skip } from '@postern/testkit';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from './lib/exec.js';
-import { MailHost, POSTERN_BIN, STANDARD_PORTS } from './lib/mailhost.js';
+import { NOBODY, readableProgram } from '../lib/readable-program.js';
+import { MailHost, STANDARD_PORTS } from './lib/mailhost.js';
 import { Network, netnsUnavailable } from './lib/netns.js';
 
 const unit = readFileSync(fileURLToPath(new URL('../../deploy/postern.service', import.meta.url)), 'utf8');
@@ -35,32 +35,7 @@ const unavailable = netnsUnavailable() ?? missingSetpriv();
 if (unavailable) skip('e2e: deploy/postern.service', unavailable);
 
 /** An unprivileged uid/gid ("nobody" on Debian). */
-const UID = 65534;
-
-const asUser = ['--reuid', String(UID), '--regid', String(UID), '--clear-groups'];
-
-/** Whether the unprivileged user can read `file` (every directory above it must let it pass). */
-function readableByUser(file: string): boolean {
-  const probe = `require('node:fs').accessSync(${JSON.stringify(file)}, require('node:fs').constants.R_OK)`;
-  return spawnSync('setpriv', [...asUser, process.execPath, '-e', probe], { stdio: 'ignore' }).status === 0;
-}
-
-/**
- * The postern program as the unprivileged user can run it. A checkout in a directory only its
- * owner may enter (a home directory, `mktemp -d`) is not readable by that user, so then what
- * `postern start` needs (package.json, apps/, packages/, node_modules/) is copied to a directory
- * it can read, and removed afterwards.
- */
-function readableProgram(): { bin: string; cleanup(): void } {
-  if (readableByUser(POSTERN_BIN)) return { bin: POSTERN_BIN, cleanup: () => undefined };
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  const copy = mkdtempSync(join(tmpdir(), 'postern-deploy-'));
-  chmodSync(copy, 0o755);
-  for (const part of ['package.json', 'apps', 'packages', 'node_modules']) cpSync(join(root, part), join(copy, part), { recursive: true, verbatimSymlinks: true });
-  const bin = join(copy, 'apps', 'cli', 'bin', 'postern.js');
-  if (!readableByUser(bin)) throw new Error(`the unprivileged user cannot read ${bin} even after copying the program to ${copy}`);
-  return { bin, cleanup: () => rmSync(copy, { recursive: true, force: true }) };
-}
+const UID = NOBODY;
 
 function chownTree(path: string): void {
   chownSync(path, UID, UID);

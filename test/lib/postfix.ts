@@ -13,10 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { portOpen, waitFor } from './instance.js';
 
-export function hasCommand(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
-}
-
 export interface PostfixOptions {
   port: number;
   /** "host:port" that Postfix relays everything to. */

@@ -12,16 +12,16 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeRemote, type FakeRemote } from '../lib/fake-remote.js';
 import { createInstance, freePort, waitFor, type Instance } from '../lib/instance.js';
-import { hasCommand, privateCa, startPostfix, type Postfix } from '../lib/postfix.js';
+import { commandNeed, requirement, rootNeed } from '@postern/testkit';
+import { privateCa, startPostfix, type Postfix } from '../lib/postfix.js';
 
-const needs = ['postfix', 'saslpasswd2', 'openssl'].filter((c) => !hasCommand(c));
-const notRoot = process.getuid?.() !== 0;
-const missing = needs.length > 0 || notRoot;
-if (missing) {
-  const why = notRoot ? 'root (Postfix runs its master as root)' : `${needs.join(', ')}: apt-get install postfix sasl2-bin libsasl2-modules openssl`;
-  if (process.env['POSTERN_TEST_ALL'] === '1') throw new Error(`test/transfer/smarthost.test.ts needs ${why}`);
-  console.warn(`skipped: relaying through a Postfix smarthost — needs ${why}`);
-}
+const missing =
+  requirement('relaying through a Postfix smarthost', [
+    rootNeed('root (Postfix runs its master as root)'),
+    commandNeed('postfix'),
+    commandNeed('saslpasswd2', 'sasl2-bin libsasl2-modules'),
+    commandNeed('openssl'),
+  ]) !== null;
 
 const driver = join(import.meta.dirname, '../../apps/cli/bin/postern.js');
 let a: Instance | null = null;

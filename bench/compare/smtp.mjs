@@ -70,7 +70,11 @@ async function cell(system, generator, size, c) {
     const tAccepted = performance.now();
     let delivered = 0;
     const deadline = Date.now() + 600_000;
-    while ((delivered = sys.delivered()) < r.accepted && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    for (;;) {
+      delivered = sys.delivered();
+      if (delivered >= r.accepted || Date.now() >= deadline) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
     const tDelivered = performance.now();
     // Postern builds the SEARCH TEXT index after delivery (apps/delivery/src/search-index.ts):
     // how long after the last delivery it has caught up, CPU included below.

@@ -41,7 +41,10 @@ const freePort = () =>
 const portOpen = (port) =>
   new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -16,7 +16,7 @@ import { POSTERN_JS, readableProgram } from '../lib/readable-program.js';
 let a: Instance;
 let bin: string;
 
-const isRoot = process.getuid?.() === 0;
+const _isRoot = process.getuid?.() === 0;
 const nobodyCanRun = requirement('sendmail as an ordinary user (the maildrop)', [rootNeed('root (runuser -u nobody)')]) === null;
 // the ordinary user runs the command from the checkout, or from a copy it can read when the
 // checkout is private (a clone under a 0700 home)

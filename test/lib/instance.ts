@@ -133,7 +133,7 @@ export class Instance {
   }
 
   /** Writes postern.toml; called by start() with the settings the test wants. */
-  writeConfig(settings: StartSettings = {}, dnsPort?: number): void {
+  writeConfig(settings: StartSettings = {}, _dnsPort?: number): void {
     const doc = {
       hostname: this.hostname,
       profile: settings.profile ?? 'development',

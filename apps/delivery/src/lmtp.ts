@@ -125,7 +125,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   /** Stores the message for every recipient; returns one reply (string or Error) per RCPT. */
   async function deliver(received: Buffer, session: SMTPServerSession, rcpts: RcptUsers[]): Promise<Array<string | Error>> {
     const qid = newId();
-    let index;
+    let index: Awaited<ReturnType<MessageIndexer['index']>>['index'];
     let content: Buffer;
     try {
       // `received` may be handed to an index thread: `content` is what comes back
@@ -143,7 +143,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
     const targets = [...byUser.values()];
     const junk = markedJunk(content, index.headerEnd);
-    let outcomes;
+    let outcomes: Awaited<ReturnType<typeof commits.deliver>>;
     try {
       outcomes = await commits.deliver(
         targets.map(({ user, rcpt }) => ({

@@ -154,12 +154,16 @@ export class SubstringIndexer {
 
   private step(): void {
     if (this.running || this.stopped) return;
-    if (Date.now() < this.nextRun()) return this.schedule();
+    if (Date.now() < this.nextRun()) {
+      this.schedule();
+      return;
+    }
     let ids: number[];
     try {
       ids = trigramPending(this.store.db, BATCH_COUNT);
     } catch (e) {
-      return this.failed(e);
+      this.failed(e);
+      return;
     }
     if (ids.length === 0) {
       if (this.indexed > 0) this.logger.debug({ contents: this.indexed }, 'substring index caught up');

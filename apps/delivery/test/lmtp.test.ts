@@ -167,7 +167,7 @@ describe('LMTP delivery', () => {
     const c = h.mail.store.content(last.contentId)!;
     expect(c.hasAttachments).toBe(true);
     const raw = h.mail.store.read(last);
-    const b64 = raw.toString('latin1').split('\r\n\r\n').find((part, i, all) => i > 0 && all[i - 1]!.includes('data.bin'));
+    const b64 = raw.toString('latin1').split('\r\n\r\n').find((_part, i, all) => i > 0 && all[i - 1]!.includes('data.bin'));
     expect(Buffer.from(b64!.replace(/\r\n--.*$/s, ''), 'base64').equals(payload)).toBe(true);
   });
 

@@ -81,7 +81,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       if (address.address.startsWith('@') || address.address.includes(':')) {
         return cb(new SmtpReply(553, '5.1.3', 'Source routes are not accepted'));
       }
-      let rcpt;
+      let rcpt: ReturnType<typeof parseAddress>;
       try {
         rcpt = parseAddress(address.address);
       } catch {

@@ -30,7 +30,7 @@ async function heldLmtp(): Promise<{ port: number; seen: string[]; release: () =
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
-    onData(stream, session, cb) {
+    onData(stream, _session, cb) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -41,7 +41,10 @@ async function heldLmtp(): Promise<{ port: number; seen: string[]; release: () =
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closing.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { port: (server.server.address() as AddressInfo).port, seen, release: () => held.splice(0).forEach((r) => r()) };
+  return { port: (server.server.address() as AddressInfo).port, seen, release: () => {
+      for (const r of held.splice(0)) r();
+    },
+  };
 }
 
 async function until(check: () => boolean): Promise<void> {

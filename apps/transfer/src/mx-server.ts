@@ -78,7 +78,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     ...sharedServerOptions({ ...deps, limits, auth: false }),
     banner: 'Postern ESMTP',
     authOptional: true,
-    onMailFrom(address, session, cb) {
+    onMailFrom(address, _session, cb) {
       if (address.address === '') return cb();
       try {
         parseAddress(address.address);
@@ -121,7 +121,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     // Source routes (RFC 5321 §4.1.1.3, "@a,@b:user@c") and the %-hack / bang paths are old
     // relaying tricks: refuse them outright instead of guessing what they mean.
     if (raw.startsWith('@') || raw.includes(':')) throw new SmtpReply(554, '5.7.1', 'Relay access denied (source route)');
-    let rcpt;
+    let rcpt: ReturnType<typeof parseAddress>;
     try {
       rcpt = parseAddress(raw);
     } catch {

@@ -159,7 +159,7 @@ export async function deliverRemote(
     return r.kind === 'done' ? r.outcomes : allDeferred(recipients, r.reason, remote);
   }
 
-  let mx;
+  let mx: Awaited<ReturnType<typeof lookupMx>>;
   try {
     mx = await lookupMx(hop.domain, deps.resolver);
   } catch (err) {

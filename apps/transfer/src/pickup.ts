@@ -9,7 +9,7 @@
  * A file is removed only after its queue entry is committed; one that cannot be read as a
  * maildrop file is renamed `.bad-NAME` and logged, never silently dropped.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, chmodSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, chmodSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import {
   completeAddress,
@@ -24,6 +24,7 @@ import {
   unixUserName,
   type Config,
   type Logger,
+  type NewMessage,
   type QueueStore,
 } from '@postern/core';
 import { signLocalMessage } from '@postern/trust';
@@ -117,14 +118,21 @@ export class Pickup {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return; // taken by an earlier scan
       log.error({ err, file: name }, 'maildrop file cannot be opened');
-      return this.setAside(name, `cannot open (${code ?? 'error'})`);
+      this.setAside(name, `cannot open (${code ?? 'error'})`);
+      return;
     }
-    let st;
+    let st: Stats;
     let file: Buffer;
     try {
       st = fstatSync(fd);
-      if (!st.isFile() || st.nlink !== 1) return this.setAside(name, 'not a plain file with one link');
-      if (st.size > config.limits.message_size + DROP_ENVELOPE_MAX) return this.setAside(name, `larger than ${config.limits.message_size} bytes`);
+      if (!st.isFile() || st.nlink !== 1) {
+        this.setAside(name, 'not a plain file with one link');
+        return;
+      }
+      if (st.size > config.limits.message_size + DROP_ENVELOPE_MAX) {
+        this.setAside(name, `larger than ${config.limits.message_size} bytes`);
+        return;
+      }
       file = Buffer.alloc(st.size);
       let off = 0;
       while (off < st.size) {
@@ -139,7 +147,7 @@ export class Pickup {
     const ownUid = process.getuid?.() ?? 0;
     const trusted = st.uid === 0 || st.uid === ownUid;
     const username = unixUserName(st.uid) ?? `uid-${st.uid}`;
-    let entry;
+    let entry: NewMessage;
     try {
       const { envelope, message } = decodeDrop(file);
       if (envelope.recipients.length === 0 || envelope.recipients.length > config.limits.recipients) throw new Error(`${envelope.recipients.length} recipients`);
@@ -167,7 +175,8 @@ export class Pickup {
       };
     } catch (err) {
       log.error({ err, file: name, uid: st.uid }, 'maildrop file refused');
-      return this.setAside(name, (err as Error).message);
+      this.setAside(name, (err as Error).message);
+      return;
     }
     try {
       queue.enqueueNow(entry);

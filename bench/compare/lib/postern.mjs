@@ -16,7 +16,10 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const portOpen = (port) =>
   new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 
@@ -64,7 +67,11 @@ export async function startPostern({ users = 10, password = 'bench-password', ap
     children.set(app, child);
     const port = app === 'delivery' ? ports.lmtp : ports.smtp;
     let up = false;
-    for (let i = 0; i < 400 && !(up = await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400; i++) {
+      up = await portOpen(port);
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     if (!up) throw new Error(`postern ${app} did not start`);
   }
   return {

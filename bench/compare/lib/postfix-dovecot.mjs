@@ -212,7 +212,10 @@ export async function startPostfixDovecot({ users = 10, password = 'bench-passwo
     for (let i = 0; i < 200; i++) {
       const ok = await new Promise((resolve) => {
         const s = connect(port, '127.0.0.1');
-        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
         s.once('error', () => resolve(false));
       });
       if (ok) return;

@@ -163,7 +163,7 @@ function listParts(raw: Buffer, root: Entity): { parts: MimePart[]; hasAttachmen
     if (isAttachment(e, inRelated)) hasAttachments = true;
     if (e.kind === 'multipart') {
       const related = e.subtype === 'related';
-      e.children.forEach((c, i) => walkPart(c, `${path}.${i + 1}`, related));
+      for (const [i, c] of e.children.entries()) walkPart(c, `${path}.${i + 1}`, related);
     } else if (e.kind === 'message' && e.inner !== null) {
       walkRoot(e.inner, path);
     }
@@ -175,7 +175,7 @@ function listParts(raw: Buffer, root: Entity): { parts: MimePart[]; hasAttachmen
         parts.push(toPart(raw, e, ''));
       }
       const related = e.subtype === 'related';
-      e.children.forEach((c, i) => walkPart(c, prefix === '' ? `${i + 1}` : `${prefix}.${i + 1}`, related));
+      for (const [i, c] of e.children.entries()) walkPart(c, prefix === '' ? `${i + 1}` : `${prefix}.${i + 1}`, related);
     } else {
       walkPart(e, prefix === '' ? '1' : `${prefix}.1`, false);
     }
@@ -202,7 +202,7 @@ function collectText(raw: Buffer, root: Entity, maxBytes: number, maxDecoded: nu
   const chunks: string[] = [];
   let budget = maxBytes;
   let decodeBudget = maxDecoded;
-  const visit = (e: Entity, inRelated: boolean, depth: number): void => {
+  const visit = (e: Entity, _inRelated: boolean, depth: number): void => {
     if (budget <= 0 || decodeBudget <= 0 || depth > 200) return;
     if (e.kind === 'multipart') {
       const related = e.subtype === 'related';

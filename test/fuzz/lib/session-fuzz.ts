@@ -187,7 +187,9 @@ export const noise = fc.oneof(
   // any code point, sent as its UTF-8 bytes
   fc.string({ unit: 'binary', maxLength: 30 }).map((s) => Buffer.from(s, 'utf8').toString('latin1')),
   fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a).toString('latin1')),
-  fc.constantFrom('\0', '\x7f', '\xff', '\u00e9', '\u2028', '%s%n%x', '${jndi:ldap://x}', "' OR 1=1 --", '../../etc/passwd', '<script>'),
+  fc.constantFrom('\0', '\x7f', '\xff', '\u00e9', '\u2028', '%s%n%x',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4j-style lookup string, sent as bytes on purpose
+    '${jndi:ldap://x}', "' OR 1=1 --", '../../etc/passwd', '<script>'),
 );
 
 /** A long run of one character (bounded: the point is the limits, not the bandwidth). */

@@ -167,7 +167,7 @@ async function withImap<T>(cmd: Command, creds: Credentials, fn: (c: ImapFlow) =
 }
 
 async function inFolder<T>(c: ImapFlow, folder: string, fn: () => Promise<T>): Promise<T> {
-  let lock;
+  let lock: Awaited<ReturnType<ImapFlow['getMailboxLock']>> | undefined;
   try {
     lock = await c.getMailboxLock(folder);
   } catch (err) {
@@ -229,7 +229,10 @@ function toRow(m: FetchMessageObject): Row {
 const ROW_QUERY = { uid: true, envelope: true, flags: true, size: true, internalDate: true, bodyStructure: true } as const;
 
 function printMessages(rows: Row[], json: boolean): void {
-  if (json) return printRows(rows as unknown as Array<Record<string, unknown>>, [], true);
+  if (json) {
+    printRows(rows as unknown as Array<Record<string, unknown>>, [], true);
+    return;
+  }
   printRows(
     rows.map((r) => ({ ...r, flags: r.flags.join(' '), subject: `${r.attachments ? '[@] ' : ''}${r.subject}` })),
     ['uid', 'date', 'from', 'subject', 'size', 'flags'],

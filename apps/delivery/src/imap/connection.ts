@@ -258,7 +258,7 @@ export class ImapConnection implements SessionIo {
           }
           case 'command': {
             this.commands++;
-            let cmd;
+            let cmd: ReturnType<typeof parseCommand>;
             try {
               cmd = parseCommand(ev.unit, { utf8Accept: session.utf8Accept });
             } catch (e) {

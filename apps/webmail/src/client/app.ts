@@ -211,7 +211,7 @@ function setupFrame(): void {
   };
   const loaded = (): void => {
     fit();
-    frame.contentDocument?.querySelectorAll('img').forEach((img) => img.addEventListener('load', fit));
+    for (const img of frame.contentDocument?.querySelectorAll('img') ?? []) img.addEventListener('load', fit);
   };
   frame.addEventListener('load', loaded);
   // The frame may have loaded before this (deferred) script ran.

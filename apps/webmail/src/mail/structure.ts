@@ -75,7 +75,7 @@ export function messageParts(root: MessageStructureObject): MessageParts {
         for (const child of children) walk(child, inBody);
         return;
       }
-      children.forEach((child, i) => walk(child, inBody && (type === 'multipart/related' ? i === 0 : true)));
+      for (const [i, child] of children.entries()) walk(child, inBody && (type === 'multipart/related' ? i === 0 : true));
       return;
     }
     counter++;
@@ -85,8 +85,14 @@ export function messageParts(root: MessageStructureObject): MessageParts {
     if (p.contentId) out.related.set(p.contentId, p);
     const isText = type === 'text/plain' || type === 'text/html';
     if (isText && disposition !== 'attachment' && !(named && disposition === '') && inBody) {
-      if (type === 'text/plain' && !out.text) return void (out.text = p);
-      if (type === 'text/html' && !out.html) return void (out.html = p);
+      if (type === 'text/plain' && !out.text) {
+        out.text = p;
+        return;
+      }
+      if (type === 'text/html' && !out.html) {
+        out.html = p;
+        return;
+      }
     }
     // An image referred to by Content-ID from the HTML is shown there, not listed.
     if (p.contentId && disposition !== 'attachment' && type.startsWith('image/')) return;

@@ -241,7 +241,7 @@ export const composeRoutes: Route[] = [
       if (total > limit) return refused(`The attachments add up to ${formatBytes(total)}; the server takes at most ${formatBytes(limit)} per message.`);
 
       const wire = await build(draft, false);
-      let result;
+      let result: Awaited<ReturnType<typeof submit>>;
       try {
         result = await submit(state.smtp, session.user, session.password, session.user, to, wire);
       } catch (err) {

@@ -49,7 +49,7 @@ export async function cmdSearch(s: ImapSession, c: CommandOf<'SEARCH'>): Promise
   const sql =
     `SELECT m.uid, m.modseq FROM messages m${needsContent ? ' JOIN contents c ON c.id = m.content_id' : ''}` +
     ` WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? AND (${compiled.sql}) ORDER BY m.uid`;
-  let stmt;
+  let stmt: ReturnType<typeof db.prepare<unknown[]>>;
   try {
     stmt = db.prepare(sql).raw();
   } catch (e) {

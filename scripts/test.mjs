@@ -32,7 +32,9 @@ for (const s of skips) {
   seen.add(line);
 }
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-process.stdout.write(`\nnpm test: ${r.status === 0 ? 'passed' : 'FAILED'} in ${minutes} min; ${lines.length === 0 ? 'no suite skipped' : `${lines.length} suite(s) skipped:`}\n`);
+process.stdout.write(
+  `\nnpm test: ${r.status === 0 ? 'passed' : 'FAILED'} in ${minutes} min; ${lines.length === 0 ? 'no suite skipped' : `${lines.length} suite(s) skipped:`}\n`,
+);
 for (const l of lines) process.stdout.write(`  ${l}\n`);
 if (lines.length > 0 && process.env.POSTERN_TEST_ALL === '1') {
   process.stdout.write('POSTERN_TEST_ALL=1: a skipped suite is a failure\n');

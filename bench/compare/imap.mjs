@@ -38,7 +38,11 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const PASSWORD = 'bench-password';
 const USER = 'user0@bench.test';
 const BIG = Number(values.big);
-const IDLE = values.idle.split(',').map(Number).filter((c) => c > 0).sort((a, b) => a - b);
+const IDLE = values.idle
+  .split(',')
+  .map(Number)
+  .filter((c) => c > 0)
+  .sort((a, b) => a - b);
 const IDLE_PARALLEL = Number(values['idle-parallel']);
 const MAX_IDLE = IDLE.at(-1) ?? 0;
 
@@ -132,8 +136,16 @@ async function idleMemory(port, roots, counts) {
       const m1 = memoryBytes(roots());
       const alive = clients.filter((k) => !k.closed).length;
       if (alive !== count) throw new Error(`${count - alive} of ${count} IDLE connections were closed by the server`);
-      out.push({ connections: count, per_connection_kb: (m1 - m0) / count / 1024, total_mb: m1 / 1024 / 1024, baseline_mb: m0 / 1024 / 1024, setup_ms: setupMs });
-      console.log(`  IDLE x${count}: ${((m1 - m0) / count / 1024).toFixed(1)} KB/connection, ${(m1 / 1024 / 1024).toFixed(0)} MB in all, set up in ${(setupMs / 1000).toFixed(1)} s`);
+      out.push({
+        connections: count,
+        per_connection_kb: (m1 - m0) / count / 1024,
+        total_mb: m1 / 1024 / 1024,
+        baseline_mb: m0 / 1024 / 1024,
+        setup_ms: setupMs,
+      });
+      console.log(
+        `  IDLE x${count}: ${((m1 - m0) / count / 1024).toFixed(1)} KB/connection, ${(m1 / 1024 / 1024).toFixed(0)} MB in all, set up in ${(setupMs / 1000).toFixed(1)} s`,
+      );
     }
   } finally {
     await pool(clients.length, 500, (i) => clients[i].logout(5000));
@@ -200,7 +212,10 @@ function raiseFdLimit(needed) {
   if (soft >= needed) return soft;
   const want = Math.max(needed, 65_536);
   const r = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${want}`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`--idle ${MAX_IDLE} needs ${needed} file descriptors per process, the limit is ${soft}, and prlimit could not raise it: ${r.stderr || r.error}`);
+  if (r.status !== 0)
+    throw new Error(
+      `--idle ${MAX_IDLE} needs ${needed} file descriptors per process, the limit is ${soft}, and prlimit could not raise it: ${r.stderr || r.error}`,
+    );
   return want;
 }
 const fdLimit = raiseFdLimit(MAX_IDLE + 1024);
@@ -211,7 +226,9 @@ if (why) {
   process.exit(2);
 }
 const load0 = loadavg();
-console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, open files limit ${fdLimit}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, open files limit ${fdLimit}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`,
+);
 const rows = [];
 for (const n of values.messages.split(',').map(Number)) {
   for (const system of values.systems.split(',')) {
@@ -223,13 +240,36 @@ for (const n of values.messages.split(',').map(Number)) {
       const row = { system, messages: n, fill_ms: s.fillMs, cold, warm, idle };
       rows.push(row);
       const f = (v, d = 0) => (v === null || v === undefined ? '-' : v.toFixed(d));
-      for (const [pass, o] of [['cold', cold], ['warm', warm]]) {
+      for (const [pass, o] of [
+        ['cold', cold],
+        ['warm', warm],
+      ]) {
         console.log(
-          [system, n, pass, `login ${f(o.login_ms, 1)} ms`, `select ${f(o.select_ms, 1)} ms`, `flags ${f(o.fetch_flags_ms)} ms`, `envelope ${f(o.fetch_envelope_ms)} ms`,
-            `search header ${f(o.search_header_ms, 1)} ms`, `search text ${f(o.search_text_ms, 1)} ms`, `body ${f(o.body_big_mb_s)} MB/s (1 MB), ${f(o.body_small_mb_s)} MB/s (1.5 KB)`].join('\t'),
+          [
+            system,
+            n,
+            pass,
+            `login ${f(o.login_ms, 1)} ms`,
+            `select ${f(o.select_ms, 1)} ms`,
+            `flags ${f(o.fetch_flags_ms)} ms`,
+            `envelope ${f(o.fetch_envelope_ms)} ms`,
+            `search header ${f(o.search_header_ms, 1)} ms`,
+            `search text ${f(o.search_text_ms, 1)} ms`,
+            `body ${f(o.body_big_mb_s)} MB/s (1 MB), ${f(o.body_small_mb_s)} MB/s (1.5 KB)`,
+          ].join('\t'),
         );
       }
-      for (const i of idle) console.log([system, n, `IDLE x${i.connections}`, `${f(i.per_connection_kb, 1)} KB/connection`, `${f(i.total_mb)} MB in all`, `setup ${f(i.setup_ms / 1000, 1)} s`].join('\t'));
+      for (const i of idle)
+        console.log(
+          [
+            system,
+            n,
+            `IDLE x${i.connections}`,
+            `${f(i.per_connection_kb, 1)} KB/connection`,
+            `${f(i.total_mb)} MB in all`,
+            `setup ${f(i.setup_ms / 1000, 1)} s`,
+          ].join('\t'),
+        );
     } finally {
       await s.sys.stop();
     }
@@ -237,5 +277,24 @@ for (const n of values.messages.split(',').map(Number)) {
 }
 const out = values.out || join(here, 'results', `imap-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), idle_parallel: IDLE_PARALLEL, machine: { cpus: cpus().length, model: cpus()[0]?.model, memory_gib: totalmem() / 2 ** 30, node: process.version, loadavg_start: load0, loadavg_end: loadavg() }, rows }, null, 2));
+writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      idle_parallel: IDLE_PARALLEL,
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model,
+        memory_gib: totalmem() / 2 ** 30,
+        node: process.version,
+        loadavg_start: load0,
+        loadavg_end: loadavg(),
+      },
+      rows,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`\nJSON: ${out}`);

@@ -112,7 +112,9 @@ const fmt = (v, d = 0) => (v === null || v === undefined ? '-' : v.toFixed(d));
 const human = (size) => (size >= 1024 ? `${size / 1024}k` : String(size));
 const rows = [];
 const load0 = loadavg();
-console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, load average ${load0.map((l) => l.toFixed(1)).join(' ')}`,
+);
 const header = ['system', 'load', 'size', 'C', 'N', 'accepted/s', 'delivered/s', 'p50 ms', 'p99 ms', 'CPU s', 'peak PSS MB', 'search index +s'];
 console.log(header.join('\t'));
 for (const size of sizes) {
@@ -121,11 +123,27 @@ for (const size of sizes) {
       for (const system of systems) {
         const r = await cell(system, generator, size, c);
         rows.push(r);
-        const cpu = Object.entries(r.cpu_s).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-        const memText = Object.entries(r.peak_pss_mb).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+        const cpu = Object.entries(r.cpu_s)
+          .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+          .join(', ');
+        const memText = Object.entries(r.peak_pss_mb)
+          .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+          .join(', ');
         console.log(
-          [system, generator, human(size), c, r.messages, fmt(r.accepted_per_s), fmt(r.delivered_per_s), fmt(r.p50_ms, 1), fmt(r.p99_ms, 1), cpu, memText, fmt(r.index_caught_up_s, 1)].join('\t') +
-            (r.failed ? `\t(${r.failed} failed)` : ''),
+          [
+            system,
+            generator,
+            human(size),
+            c,
+            r.messages,
+            fmt(r.accepted_per_s),
+            fmt(r.delivered_per_s),
+            fmt(r.p50_ms, 1),
+            fmt(r.p99_ms, 1),
+            cpu,
+            memText,
+            fmt(r.index_caught_up_s, 1),
+          ].join('\t') + (r.failed ? `\t(${r.failed} failed)` : ''),
         );
       }
     }
@@ -133,5 +151,23 @@ for (const size of sizes) {
 }
 const out = values.out || join(here, 'results', `smtp-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, memory_gib: totalmem() / 2 ** 30, node: process.version, loadavg_start: load0, loadavg_end: loadavg() }, rows }, null, 2));
+writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model,
+        memory_gib: totalmem() / 2 ** 30,
+        node: process.version,
+        loadavg_start: load0,
+        loadavg_end: loadavg(),
+      },
+      rows,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`\nJSON: ${out}`);

@@ -64,7 +64,14 @@ async function main() {
       }
       mail.store.deliver(batch);
     }
-    mail.store.deliver([{ userId: idler.id, prefix: Buffer.alloc(0), content: makeMessage(1, 500, 'idle@bench.test'), index: indexMessage(makeMessage(1, 500, 'idle@bench.test')) }]);
+    mail.store.deliver([
+      {
+        userId: idler.id,
+        prefix: Buffer.alloc(0),
+        content: makeMessage(1, 500, 'idle@bench.test'),
+        index: indexMessage(makeMessage(1, 500, 'idle@bench.test')),
+      },
+    ]);
   });
   // What the delivery agent does after delivery, in the background (search-index.ts).
   const { indexMailboxSubstrings } = await import(join(root, 'apps/delivery/dist/search-index.js'));
@@ -72,7 +79,10 @@ async function main() {
   mail.close();
   console.log(`${'mail.db size'.padEnd(44)} ${(statSync(join(dir, 'mail.db')).size / 1e6).toFixed(1).padStart(9)} MB`);
 
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], { execArgv: ['--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)], stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', dir], {
+    execArgv: ['--expose-gc', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    stdio: 'inherit',
+  });
   const ask = (m) => new Promise((resolve) => child.once('message', resolve) && child.send(m));
   const { port } = await new Promise((resolve) => child.once('message', resolve));
   try {
@@ -123,7 +133,9 @@ async function main() {
         idlers.push(k);
       }
       const m1 = (await ask('mem')).mem;
-      console.log(`memory per IDLE connection (${IDLE} idling)      rss ${((m1.rss - m0.rss) / IDLE / 1024).toFixed(1)} KB, heap ${((m1.heapUsed - m0.heapUsed) / IDLE / 1024).toFixed(1)} KB`);
+      console.log(
+        `memory per IDLE connection (${IDLE} idling)      rss ${((m1.rss - m0.rss) / IDLE / 1024).toFixed(1)} KB, heap ${((m1.heapUsed - m0.heapUsed) / IDLE / 1024).toFixed(1)} KB`,
+      );
       for (const k of idlers) k.socket.destroy();
     }
   } finally {
@@ -135,32 +147,31 @@ async function main() {
 
 async function serve() {
   {
-  // The server process.
-  const dir = values.serve;
-  const cfg = config(dir);
-  const mail = openMailDb(cfg);
-  mail.store.watchExternalChanges();
-  const { startImapServer } = await import(join(root, 'apps/delivery/dist/imap/index.js'));
-  const server = await startImapServer({
-    config: cfg,
-    accounts: mail.accounts,
-    store: mail.store,
-    tls: new TlsMaterial(cfg.tlsCert, cfg.tlsKey),
-    logger: createLogger('bench', 'silent'),
-    listen: '127.0.0.1:0',
-    implicitTls: false,
-  });
-  process.on('message', (m) => {
-    if (m === 'mem') {
-      globalThis.gc?.();
-      process.send({ mem: process.memoryUsage() });
-    }
-    if (m === 'stop') server.close().then(() => process.exit(0));
-  });
-  process.send({ port: server.port });
+    // The server process.
+    const dir = values.serve;
+    const cfg = config(dir);
+    const mail = openMailDb(cfg);
+    mail.store.watchExternalChanges();
+    const { startImapServer } = await import(join(root, 'apps/delivery/dist/imap/index.js'));
+    const server = await startImapServer({
+      config: cfg,
+      accounts: mail.accounts,
+      store: mail.store,
+      tls: new TlsMaterial(cfg.tlsCert, cfg.tlsKey),
+      logger: createLogger('bench', 'silent'),
+      listen: '127.0.0.1:0',
+      implicitTls: false,
+    });
+    process.on('message', (m) => {
+      if (m === 'mem') {
+        globalThis.gc?.();
+        process.send({ mem: process.memoryUsage() });
+      }
+      if (m === 'stop') server.close().then(() => process.exit(0));
+    });
+    process.send({ port: server.port });
+  }
 }
-}
-
 
 if (values.serve) await serve();
 else await main();

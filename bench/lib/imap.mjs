@@ -5,7 +5,10 @@
  */
 import { connect } from 'node:net';
 
-export const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ');
+export const WORDS =
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(
+    ' ',
+  );
 
 /** Message `i` of the benchmark mailbox, addressed to `to`, with a body of about `bodyBytes`. */
 export function makeMessage(i, bodyBytes, to) {

@@ -84,10 +84,7 @@ const inboxes = users.map((u) => mail.store.mailbox(u.id, 'INBOX').id);
 const children = [];
 // BENCH_ONLY_ACCEPT=1: no delivery agent, measure acceptance alone (mail stays queued)
 const onlyAccept = Boolean(process.env.BENCH_ONLY_ACCEPT);
-for (const [app, port] of [
-  ...(onlyAccept ? [] : [['delivery', lmtp]]),
-  ['transfer', smtp],
-]) {
+for (const [app, port] of [...(onlyAccept ? [] : [['delivery', lmtp]]), ['transfer', smtp]]) {
   const child = spawn(process.execPath, [join(root, 'apps', app, 'dist', 'main.js'), '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
   children.push(child);
   for (let i = 0; i < 200 && !(await portOpen(port)); i++) await sleep(50);

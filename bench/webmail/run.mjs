@@ -91,14 +91,21 @@ try {
   // Log in as the browser does: the login form's token and cookie, then the session cookie.
   const form = await fetch(`${base}/login`);
   const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())[1];
-  const pre = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const pre = form.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const login = await fetch(`${base}/login`, {
     method: 'POST',
     redirect: 'manual',
     headers: { cookie: pre, 'content-type': 'application/x-www-form-urlencoded', origin: base },
     body: new URLSearchParams({ _csrf: token, user: 'bench@bench.test', password: PASSWORD }),
   });
-  const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).filter((c) => c.startsWith('postern_session=')).join('; ');
+  const cookie = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .filter((c) => c.startsWith('postern_session='))
+    .join('; ');
   if (!cookie) throw new Error(`login failed: ${login.status}`);
   const get = async (path) => {
     const r = await fetch(`${base}${path}`, { headers: { cookie } });

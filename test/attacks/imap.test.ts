@@ -21,7 +21,10 @@ beforeAll(async () => {
   await a.start({ limits: { imap_line_length: 8192, message_size: 1024 * 1024 } });
   const t = nodemailer.createTransport({ host: '127.0.0.1', port: a.ports.smtp, ignoreTLS: true });
   for (let i = 0; i < SUBJECTS.length; i++) {
-    await t.sendMail({ envelope: { from: 's@outside.example', to: ['alice@a.test'] }, raw: `From: s@outside.example\r\nSubject: ${SUBJECTS[i]}\r\n\r\n${BODIES[i]}\r\n` });
+    await t.sendMail({
+      envelope: { from: 's@outside.example', to: ['alice@a.test'] },
+      raw: `From: s@outside.example\r\nSubject: ${SUBJECTS[i]}\r\n\r\n${BODIES[i]}\r\n`,
+    });
   }
   t.close();
   await a.waitForMessages('alice@a.test', SUBJECTS.length);
@@ -219,7 +222,13 @@ describe('SQL and FTS injection through SEARCH', () => {
     t.close();
     if (!/^s1 OK/m.test(r)) return r.trim();
     const line = /^\* SEARCH([^\r\n]*)/m.exec(r)?.[1] ?? '';
-    return line.trim() === '' ? [] : line.trim().split(/\s+/).map(Number).sort((x, y) => x - y);
+    return line.trim() === ''
+      ? []
+      : line
+          .trim()
+          .split(/\s+/)
+          .map(Number)
+          .sort((x, y) => x - y);
   }
 
   const uids = (...subjects: string[]): number[] => subjects.map((s) => uidOf.get(s)!).sort((x, y) => x - y);

@@ -34,7 +34,10 @@ const users = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-pass
 
 beforeAll(async () => {
   a = await createFullInstance({ domain: 'a.test', users });
-  await a.start({ auth: { max_failures_per_account: LIMIT_ACCOUNT, max_failures_per_ip: LIMIT_IP, failure_delay: '1ms', lockout: '1h' }, limits: { connections_per_ip: 100 } });
+  await a.start({
+    auth: { max_failures_per_account: LIMIT_ACCOUNT, max_failures_per_ip: LIMIT_IP, failure_delay: '1ms', lockout: '1h' },
+    limits: { connections_per_ip: 100 },
+  });
   // the webmail behind a reverse proxy on 127.0.0.1; a second one that trusts no proxy
   const doc = parse(readFileSync(a.configFile, 'utf8')) as Record<string, Record<string, unknown>>;
   writeFileSync(a.configFile, stringify({ ...doc, webmail: { trusted_proxies: ['127.0.0.1'] } }));

@@ -51,10 +51,23 @@ const CASES: ReadonlyArray<[string, () => string]> = [
   ['100,000 header fields', () => `${'X-Flood: v\r\n'.repeat(100_000)}Subject: flood\r\n\r\nbody\r\n`],
   ['a 512 KB header line', () => `Subject: ${'s'.repeat(512 * 1024)}\r\n\r\nbody\r\n`],
   ['a 512 KB folded To: with 40,000 addresses', () => `To: ${Array.from({ length: 40_000 }, (_, i) => `u${i}@x.example`).join(',\r\n ')}\r\n\r\nbody\r\n`],
-  ['a boundary that never closes', () => `Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: multipart/alternative; boundary=yy\r\n\r\n--yy\r\n${'text\r\n'.repeat(50_000)}`],
-  ['a boundary of 70,000 characters', () => { const b = 'q'.repeat(70_000); return `Content-Type: multipart/mixed; boundary="${b}"\r\n\r\n--${b}\r\n\r\nx\r\n--${b}--\r\n`; }],
+  [
+    'a boundary that never closes',
+    () =>
+      `Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: multipart/alternative; boundary=yy\r\n\r\n--yy\r\n${'text\r\n'.repeat(50_000)}`,
+  ],
+  [
+    'a boundary of 70,000 characters',
+    () => {
+      const b = 'q'.repeat(70_000);
+      return `Content-Type: multipart/mixed; boundary="${b}"\r\n\r\n--${b}\r\n\r\nx\r\n--${b}--\r\n`;
+    },
+  ],
   ['10,000 encoded words in a Subject', () => `Subject: ${'=?utf-8?B?w6k=?= '.repeat(10_000)}\r\n\r\nbody\r\n`],
-  ['parameter continuations 10,000 long', () => `Content-Type: text/plain; ${Array.from({ length: 10_000 }, (_, i) => `name*${i}*=utf-8''%41`).join('; ')}\r\n\r\nbody\r\n`],
+  [
+    'parameter continuations 10,000 long',
+    () => `Content-Type: text/plain; ${Array.from({ length: 10_000 }, (_, i) => `name*${i}*=utf-8''%41`).join('; ')}\r\n\r\nbody\r\n`,
+  ],
 ];
 
 /** Delivers over LMTP; returns the reply to the data. */
@@ -109,7 +122,9 @@ describe('hostile MIME structure', () => {
     try {
       const uid = stored!.uid;
       expect(await cmd(`UID FETCH ${uid} (BODYSTRUCTURE ENVELOPE RFC822.SIZE)`)).toMatch(/OK/);
-      expect(await cmd(`UID FETCH ${uid} (BODY.PEEK[${Array.from({ length: 60 }, () => '1').join('.')}] BODY.PEEK[1.MIME] BINARY.PEEK[1])`)).toMatch(/ (OK|NO|BAD) /);
+      expect(await cmd(`UID FETCH ${uid} (BODY.PEEK[${Array.from({ length: 60 }, () => '1').join('.')}] BODY.PEEK[1.MIME] BINARY.PEEK[1])`)).toMatch(
+        / (OK|NO|BAD) /,
+      );
       expect(await cmd(`UID SEARCH TEXT innermost`)).toMatch(/OK/);
       const whole = await cmd(`UID FETCH ${uid} (BODY.PEEK[])`);
       expect(whole).toMatch(/OK/);

@@ -75,7 +75,12 @@ describe('open relay tricks on port 25 (unauthenticated)', () => {
   it('refuses the same tricks written without angle brackets and with odd spacing', async () => {
     const t = await mxSession();
     expect(await t.smtp('MAIL FROM:<attacker@elsewhere.example>')).toMatch(/^250/);
-    for (const line of ['RCPT TO: victim@foreign.example', 'RCPT TO:  <victim@foreign.example>', 'rcpt to:<victim@foreign.example>', 'RCPT TO:<victim@foreign.example> NOTIFY=NEVER']) {
+    for (const line of [
+      'RCPT TO: victim@foreign.example',
+      'RCPT TO:  <victim@foreign.example>',
+      'rcpt to:<victim@foreign.example>',
+      'RCPT TO:<victim@foreign.example> NOTIFY=NEVER',
+    ]) {
       expect(await t.smtp(line), line).toMatch(/^5\d\d /);
     }
     await t.smtp('QUIT');
@@ -123,7 +128,7 @@ describe('open relay tricks on port 25 (unauthenticated)', () => {
 });
 
 describe('a bare postmaster (RFC 5321 §4.5.1)', () => {
-  it('accepts RCPT TO:<postmaster> and delivers it to the primary domain\'s postmaster', async () => {
+  it("accepts RCPT TO:<postmaster> and delivers it to the primary domain's postmaster", async () => {
     a.db().accounts.addAlias('postmaster@a.test', ['alice@a.test']);
     const t = await mxSession();
     expect(await t.smtp('MAIL FROM:<reporter@elsewhere.example>')).toMatch(/^250/);

@@ -18,7 +18,12 @@ type Port = 'smtp' | 'submission' | 'imap' | 'pop3';
 const PORTS: readonly Port[] = ['smtp', 'submission', 'imap', 'pop3'];
 
 const portOf = (a: FullInstance, p: Port): number => (p === 'imap' ? a.retrieval.imap : p === 'pop3' ? a.retrieval.pop3 : a.ports[p]);
-const GREETING: Record<Port, RegExp> = { smtp: /^(220|421)[ -].*\r\n/m, submission: /^(220|421)[ -].*\r\n/m, imap: /^\* (OK|BYE|NO).*\r\n/m, pop3: /^(\+OK|-ERR).*\r\n/m };
+const GREETING: Record<Port, RegExp> = {
+  smtp: /^(220|421)[ -].*\r\n/m,
+  submission: /^(220|421)[ -].*\r\n/m,
+  imap: /^\* (OK|BYE|NO).*\r\n/m,
+  pop3: /^(\+OK|-ERR).*\r\n/m,
+};
 const admittedBy = (greeting: string): boolean => /^(220|\* OK|\+OK)/.test(greeting);
 
 interface Opened {
@@ -145,7 +150,9 @@ describe('connection caps: per network, and slots for users who log in', () => {
       for (let host = 1; host <= 4; host++) for (let i = 0; i < 3; i++) opened.push(await openFrom(a, port, `127.0.20.${host}`));
       const fresh = await openFrom(a, port, '127.0.21.1');
       const admitted = opened.filter((o) => o.admitted).length;
-      console.log(`${port}: 12 connections from 4 addresses of 127.0.20.0/24: ${admitted} admitted; a client from another /24: ${fresh.admitted ? 'admitted' : 'refused'}`);
+      console.log(
+        `${port}: 12 connections from 4 addresses of 127.0.20.0/24: ${admitted} admitted; a client from another /24: ${fresh.admitted ? 'admitted' : 'refused'}`,
+      );
       for (const o of [...opened, fresh]) o.t.close();
       expect(admitted, port).toBe(6);
       expect(fresh.admitted, port).toBe(true);
@@ -157,7 +164,8 @@ describe('connection caps: per network, and slots for users who log in', () => {
   it.each(['imap', 'pop3', 'submission'] as const)('%s: a flood of connections not logged in cannot keep alice out', async (port) => {
     const flood: Opened[] = [];
     // 6 networks x 2 addresses x 3 connections = 36, more than the 30 slots
-    for (let net = 0; net < 6; net++) for (let host = 1; host <= 2; host++) for (let i = 0; i < 3; i++) flood.push(await openFrom(a, port, `127.0.${30 + net}.${host}`));
+    for (let net = 0; net < 6; net++)
+      for (let host = 1; host <= 2; host++) for (let i = 0; i < 3; i++) flood.push(await openFrom(a, port, `127.0.${30 + net}.${host}`));
     await new Promise((r) => setTimeout(r, 200));
     const admitted = flood.filter((o) => o.admitted).length;
     const openAtOnce = flood.filter((o) => o.admitted && !o.t.closed).length;

@@ -208,7 +208,11 @@ describe('SMTP smuggling on submission (to forge another user)', () => {
     expect(await t.smtp('RCPT TO:<alice@a.test>')).toMatch(/^250/);
     expect(await t.smtp('DATA')).toMatch(/^354/);
     // the smuggled transaction would send as bob: spoofing by smuggling
-    const replies = await afterData(t, [`From: alice@a.test\r\nX-Test: outer-${tag}\r\n\r\nhi${fake}${smuggled(tag, 'alice@a.test', 'bob@a.test')}\r\n.\r\n`], 0);
+    const replies = await afterData(
+      t,
+      [`From: alice@a.test\r\nX-Test: outer-${tag}\r\n\r\nhi${fake}${smuggled(tag, 'alice@a.test', 'bob@a.test')}\r\n.\r\n`],
+      0,
+    );
     await expectOneTransaction(replies, tag);
   });
 });

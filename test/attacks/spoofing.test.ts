@@ -97,7 +97,10 @@ describe('sender spoofing on submission', () => {
     const shown = [...(parsed.from?.value ?? []), ...((parsed.headers.get('sender') as { value?: Array<{ address?: string }> } | undefined)?.value ?? [])]
       .map((v) => (v.address ?? '').toLowerCase())
       .filter((x) => x !== '');
-    expect(shown.filter((x) => x !== 'alice@a.test'), `${header} was accepted and shows as`).toEqual([]);
+    expect(
+      shown.filter((x) => x !== 'alice@a.test'),
+      `${header} was accepted and shows as`,
+    ).toEqual([]);
   });
 });
 

@@ -51,7 +51,10 @@ async function readyForTls(listener: Listener): Promise<Socket> {
 }
 
 /** The negotiated protocol and cipher, or the handshake's error message. */
-async function handshake(listener: Listener, options: ConnectionOptions): Promise<{ ok: true; protocol: string; cipher: string } | { ok: false; error: string }> {
+async function handshake(
+  listener: Listener,
+  options: ConnectionOptions,
+): Promise<{ ok: true; protocol: string; cipher: string } | { ok: false; error: string }> {
   const socket = await readyForTls(listener);
   return new Promise((resolve) => {
     const secure = tlsConnect({ socket, rejectUnauthorized: false, ...options });

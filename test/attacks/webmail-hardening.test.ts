@@ -129,7 +129,9 @@ describe('remote content in CSS', () => {
     const blocked = await alice.get(`/body?f=INBOX&u=${uid}`);
     const shown = await alice.get(`/body?f=INBOX&u=${uid}&remote=1`);
     const released = shown.body.match(/img\.evil\.test\/[\w%)().-]+/g) ?? [];
-    console.log(`CSS: prompt counts ${counted}; before "Show images" ${(blocked.body.match(/evil\.test/g) ?? []).length} remote references; after: ${released.join(' ')}`);
+    console.log(
+      `CSS: prompt counts ${counted}; before "Show images" ${(blocked.body.match(/evil\.test/g) ?? []).length} remote references; after: ${released.join(' ')}`,
+    );
     expect(blocked.body).not.toContain('evil.test');
     expect(blocked.headers.get('content-security-policy')).not.toMatch(/https?:/);
     expect(shown.body).not.toContain('track.evil.test');
@@ -141,7 +143,14 @@ describe('remote content in CSS', () => {
 describe('direction controls in names', () => {
   it('shows U+202E in folder and file names as a visible marker, isolated, and keeps it out of the saved name', async () => {
     const folder = `Invoices${RLO}fdp.exe`;
-    const c = new ImapFlow({ host: '127.0.0.1', port: a.retrieval.imap, secure: false, tls: { rejectUnauthorized: false }, auth: { user: 'alice@a.test', pass: 'alice-password' }, logger: false });
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port: a.retrieval.imap,
+      secure: false,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'alice@a.test', pass: 'alice-password' },
+      logger: false,
+    });
     await c.connect();
     await c.mailboxCreate(folder);
     await c.logout();

@@ -43,11 +43,22 @@ async function deliverToAlice(raw: string, tag: string): Promise<number> {
   const m = await waitFor(() => a.messages('alice@a.test').find((x) => x.raw.includes(tag)), 15_000, tag);
   // as a user would: the message is opened once the list shows it (the webmail's IMAP session
   // learns about new mail through IDLE/NOOP, RFC 9051 §7.4.1)
-  await waitFor(async () => (await alice.get('/list?f=INBOX')).status === 200 && (await alice.get(`/read?f=INBOX&u=${m.uid}`)).status === 200, 15_000, `${tag} in the webmail`, 100);
+  await waitFor(
+    async () => (await alice.get('/list?f=INBOX')).status === 200 && (await alice.get(`/read?f=INBOX&u=${m.uid}`)).status === 200,
+    15_000,
+    `${tag} in the webmail`,
+    100,
+  );
   return m.uid;
 }
 
-const PAYLOADS = ['<script>alert(1)</script>', '<img src=x onerror=alert(2)>', '"><svg onload=alert(3)>', "'><iframe src=javascript:alert(4)>", '</title><script>alert(5)</script>'];
+const PAYLOADS = [
+  '<script>alert(1)</script>',
+  '<img src=x onerror=alert(2)>',
+  '"><svg onload=alert(3)>',
+  "'><iframe src=javascript:alert(4)>",
+  '</title><script>alert(5)</script>',
+];
 /** None of the payloads as live markup (their escaped forms are fine). */
 function expectNoMarkup(html: string, where: string): void {
   for (const p of ['<script>alert', '<img src=x onerror', '<svg onload', '<iframe src=javascript', '</title><script>']) {

@@ -51,10 +51,7 @@ describe('postern (the built binary)', () => {
     expect(foreign.code).toBe(1);
     expect(foreign.err).toMatch(/not local/);
     expect(postern(['user', 'add', 'dave@example.test', '--password-stdin'], 'short\n').err).toMatch(/8 characters/);
-    expect(JSON.parse(postern(['user', 'list', '--json']).out).map((u: { address: string }) => u.address)).toEqual([
-      'alice@example.test',
-      'bob@example.test',
-    ]);
+    expect(JSON.parse(postern(['user', 'list', '--json']).out).map((u: { address: string }) => u.address)).toEqual(['alice@example.test', 'bob@example.test']);
     expect(postern(['alias', 'add', 'team@example.test', 'alice@example.test', 'bob@example.test']).code).toBe(0);
     expect(JSON.parse(postern(['alias', 'list', '--json']).out)).toEqual([
       { address: 'team@example.test', targets: ['alice@example.test', 'bob@example.test'] },
@@ -91,9 +88,10 @@ describe('postern (the built binary)', () => {
       for (let i = 0; i < 400 && !/Postern is running/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
       expect(out).toMatch(/Postern is running/);
       expect(out).toContain(`127.0.0.1:${ports['imap']}`);
-      const info = await nodemailer
-        .createTransport({ host: '127.0.0.1', port: ports['lmtp']!, lmtp: true })
-        .sendMail({ envelope: { from: 'x@remote.test', to: ['team@example.test'] }, raw: 'From: X <x@remote.test>\r\nSubject: hello there\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n' });
+      const info = await nodemailer.createTransport({ host: '127.0.0.1', port: ports['lmtp']!, lmtp: true }).sendMail({
+        envelope: { from: 'x@remote.test', to: ['team@example.test'] },
+        raw: 'From: X <x@remote.test>\r\nSubject: hello there\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n',
+      });
       expect(info.accepted).toEqual(['team@example.test']);
       const ls = postern(['mailbox', 'ls', 'bob@example.test', '--json']);
       expect(ls.code).toBe(0);
@@ -103,7 +101,9 @@ describe('postern (the built binary)', () => {
       expect(typeof rows[0]!['date']).toBe('string');
       expect(rows[0]!['size']).toBeGreaterThan(50);
       const cat = postern(['mailbox', 'cat', 'bob@example.test', '1']);
-      expect(cat.out).toBe('Return-Path: <x@remote.test>\r\nDelivered-To: team@example.test\r\nFrom: X <x@remote.test>\r\nSubject: hello there\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n');
+      expect(cat.out).toBe(
+        'Return-Path: <x@remote.test>\r\nDelivered-To: team@example.test\r\nFrom: X <x@remote.test>\r\nSubject: hello there\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n',
+      );
       expect(postern(['mailbox', 'cat', 'bob@example.test', '99']).err).toMatch(/no message with UID 99/);
       expect(postern(['mailbox', 'ls', 'bob@example.test', 'Nope']).code).toBe(1);
     } finally {

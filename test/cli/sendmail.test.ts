@@ -112,7 +112,12 @@ describe('sendmail through a link, as root', () => {
   it.skipIf(!hasMailx)('mail(1) (bsd-mailx) with sendmail set to the link', async () => {
     const rc = join(a.dir, 'mailrc');
     writeFileSync(rc, `set sendmail=${join(bin, 'sendmail')}\n`);
-    const r = spawnSync('bsd-mailx', ['-s', 'from mailx', 'bob@a.test'], { input: 'hello from mailx\n.\nafter\n', encoding: 'utf8', timeout: 30_000, env: { ...process.env, MAILRC: rc, POSTERN_CONFIG: a.configFile } });
+    const r = spawnSync('bsd-mailx', ['-s', 'from mailx', 'bob@a.test'], {
+      input: 'hello from mailx\n.\nafter\n',
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, MAILRC: rc, POSTERN_CONFIG: a.configFile },
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     // mailx passes -i: the lone "." is part of the text
@@ -181,10 +186,14 @@ describe.skipIf(!nobodyCanRun)('sendmail as an ordinary user (the maildrop)', ()
     // written by hand, as a user could, bypassing the command's own check
     const file = '.tmp-forged';
     const envelope = JSON.stringify({ sender: 'bob@a.test', recipients: ['bob@a.test'], fullName: null, notify: null, ret: null, envid: null });
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', 'sh', '-c', `cat > ${a.config.maildropDir}/${file} && mv ${a.config.maildropDir}/${file} ${a.config.maildropDir}/forged1`], {
-      input: `postern-maildrop 1 ${envelope}\nSubject: hand made\r\n\r\nx\r\n`,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'runuser',
+      ['-u', 'nobody', '--', 'sh', '-c', `cat > ${a.config.maildropDir}/${file} && mv ${a.config.maildropDir}/${file} ${a.config.maildropDir}/forged1`],
+      {
+        input: `postern-maildrop 1 ${envelope}\nSubject: hand made\r\n\r\nx\r\n`,
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).toBe(0);
     const raw = await stored('bob@a.test', 'hand made');
     expect(raw).toMatch(/^Return-Path: <nobody@mail\.a\.test>/m);

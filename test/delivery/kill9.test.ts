@@ -84,7 +84,7 @@ describe('delivery agent under kill -9', () => {
       stop = true;
       await Promise.all(senders);
       transport.close();
-      await new Promise((r) => child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r));
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
     }
     expect(acked.size).toBeGreaterThan(20);
 

@@ -80,7 +80,10 @@ describe.skipIf(missing)('mbsync into Postern', () => {
     for (const f of FOLDERS) expect(a.messages('alice@a.test', f).map((m) => /Subject: (.*)\r\n/.exec(m.raw)?.[1])).toEqual([`${f} 1`, `${f} 2`]);
     // no mailbox was made for the parents: they are names, not folders
     const user = a.db().accounts.findUser('alice@a.test')!;
-    const names = a.db().store.listMailboxes(user.id).map((m) => m.name);
+    const names = a
+      .db()
+      .store.listMailboxes(user.id)
+      .map((m) => m.name);
     expect(names).not.toContain('Projekte');
     expect(names).not.toContain('Archiv/2023');
     // and so mbsync mirrored no empty far-side parent back as a Maildir folder of its own
@@ -88,7 +91,15 @@ describe.skipIf(missing)('mbsync into Postern', () => {
   });
 
   it('lists the parents \\Noselect, refuses to select them, and drops one with its last child', async () => {
-    const c = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: 'alice@a.test', pass: 'alice-password' }, logger: false, disableAutoIdle: true, tls: { rejectUnauthorized: false } });
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port: imapPort,
+      secure: false,
+      auth: { user: 'alice@a.test', pass: 'alice-password' },
+      logger: false,
+      disableAutoIdle: true,
+      tls: { rejectUnauthorized: false },
+    });
     await c.connect();
     try {
       await c.mailboxCreate('Alt/Nur ein Kind');

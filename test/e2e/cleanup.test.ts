@@ -36,7 +36,13 @@ function deadPid(): number {
 describe.skipIf(unavailable !== null)('the e2e harness cleans up', () => {
   it('destroy() removes the namespaces, kills what runs inside and removes the files', async () => {
     const net = new Network();
-    await net.create([{ name: 'one', ip: '192.0.2.1' }, { name: 'two', ip: '192.0.2.2' }], '192.0.2.53');
+    await net.create(
+      [
+        { name: 'one', ip: '192.0.2.1' },
+        { name: 'two', ip: '192.0.2.2' },
+      ],
+      '192.0.2.53',
+    );
     // the two hosts reach each other through the switch
     const server = net.start('two', 'listener', process.execPath, ['-e', 'require("net").createServer((s) => s.end("hi")).listen(7, "192.0.2.2")']);
     await waitFor('the listener', async () => (await net.listening('two')).has(7), 10_000);

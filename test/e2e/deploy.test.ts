@@ -58,12 +58,22 @@ describe.skipIf(unavailable !== null)('deploy/postern.service', () => {
       const host = new MailHost(net, 'mx', '192.0.2.30', 'c.test');
       await host.init({ dnsServer: '192.0.2.53', transfer: {} });
       chownTree(host.dir);
-      const caps = directive('AmbientCapabilities').map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');
+      const caps = directive('AmbientCapabilities')
+        .map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)
+        .join(',');
       const proc = net.start('mx', 'postern-unprivileged', 'setpriv', [
-        `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups',
-        `--inh-caps=-all,${caps}`, `--ambient-caps=${caps}`, `--bounding-set=-all,${caps}`,
+        `--reuid=${UID}`,
+        `--regid=${UID}`,
+        '--clear-groups',
+        `--inh-caps=-all,${caps}`,
+        `--ambient-caps=${caps}`,
+        `--bounding-set=-all,${caps}`,
         '--no-new-privs',
-        process.execPath, program.bin, '--config', host.configFile, 'start',
+        process.execPath,
+        program.bin,
+        '--config',
+        host.configFile,
+        'start',
       ]);
       let exited = false;
       void proc.exited.then(() => (exited = true));
@@ -79,7 +89,9 @@ describe.skipIf(unavailable !== null)('deploy/postern.service', () => {
       );
       // the apps run as that user, and what they write belongs to it
       expect(statSync(join(host.dir, 'data', 'queue.db')).uid).toBe(UID);
-      const pids = execFileSync('ip', ['netns', 'pids', net.ns('mx')], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+      const pids = execFileSync('ip', ['netns', 'pids', net.ns('mx')], { encoding: 'utf8' })
+        .split(/\s+/)
+        .filter(Boolean);
       expect(pids.length).toBeGreaterThanOrEqual(4); // the supervisor and its apps
       for (const pid of pids) expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${UID}\\s`, 'm'));
       proc.child.kill('SIGTERM');

@@ -74,7 +74,10 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
   const popArrival = (server: MailHost, account: { address: string; password: string }, match: (m: PopMessage) => boolean, what: string): Promise<PopMessage> =>
     waitFor(`${what} for ${account.address} (POP3)`, async () => (await pop3Fetch(w.net, 'client', server, account)).find(match), ARRIVAL_MS, 500);
 
-  const subjectIs = (subject: string) => (m: PopMessage): boolean => field(m.raw, 'Subject').includes(subject);
+  const subjectIs =
+    (subject: string) =>
+    (m: PopMessage): boolean =>
+      field(m.raw, 'Subject').includes(subject);
 
   it('serves exactly the records `postern dns` prints, and `postern dns --check` finds them all', async () => {
     for (const host of [w.a, w.b]) {
@@ -136,7 +139,7 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
   });
 
   describe('2. bob replies from the webmail; alice sees the reply threaded', () => {
-    it('the reply carries In-Reply-To/References of alice\'s message and alice finds it by them', async () => {
+    it("the reply carries In-Reply-To/References of alice's message and alice finds it by them", async () => {
       const subject = token('s2');
       const messageId = `<${subject}@a.test>`;
       await submit(w.net, 'client', w.a, USERS.alice, {
@@ -162,7 +165,7 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
       expect(sent.status, sent.html.slice(0, 3000)).toBe(303);
 
       const uids = await waitFor(
-        'the reply in alice\'s INBOX (IMAP SEARCH HEADER In-Reply-To)',
+        "the reply in alice's INBOX (IMAP SEARCH HEADER In-Reply-To)",
         async () => {
           const found = await curlImapSearch(w.net, 'client', w.a, USERS.alice, 'INBOX', `HEADER In-Reply-To "${messageId}"`);
           return found.length > 0 ? found : null;
@@ -181,7 +184,19 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
     it('bob answers from the terminal with `postern mail send` on his mail host; alice reads it', async () => {
       const subject = token('s2cli');
       await w.b.cli(
-        ['mail', '--user', USERS.bob.address, '--password-stdin', 'send', '--to', USERS.alice.address, '--subject', subject, '--body', 'Sent from the terminal.'],
+        [
+          'mail',
+          '--user',
+          USERS.bob.address,
+          '--password-stdin',
+          'send',
+          '--to',
+          USERS.alice.address,
+          '--subject',
+          subject,
+          '--body',
+          'Sent from the terminal.',
+        ],
         `${USERS.bob.password}\n`,
         60_000,
       );
@@ -214,14 +229,14 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
     expect(field(dsn.raw, 'Return-Path')).toEqual(['<>']);
   });
 
-  it('4. b.test is down: the message waits in a.test\'s queue, and arrives when b.test is back', async () => {
+  it("4. b.test is down: the message waits in a.test's queue, and arrives when b.test is back", async () => {
     const subject = token('s4');
     await w.b.stop();
     try {
       await submit(w.net, 'client', w.a, USERS.alice, { from: USERS.alice.address, to: [USERS.bob.address], subject, body: 'Sent while you were away.' });
       // at least one attempt failed (connection refused: a temporary failure) and it waits
       const entry = await waitFor(
-        'a failed attempt recorded in a.test\'s queue',
+        "a failed attempt recorded in a.test's queue",
         async () => {
           const list = JSON.parse(await w.a.cli(['queue', 'list', '--json'])) as Array<{ recipients: string[]; attempts: number; last_error: string | null }>;
           // two attempts: the first failed and the retry schedule (SHORT_RETRIES) ran again
@@ -237,7 +252,7 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
     const m = await popArrival(w.b, USERS.bob, subjectIs(subject), `"${subject}"`);
     expect(split(m.raw).body.toString('utf8')).toContain('Sent while you were away.');
     // delivered, so the queue is empty again, and alice got no bounce for it
-    await waitFor('a.test\'s queue to empty', async () => (JSON.parse(await w.a.cli(['queue', 'list', '--json'])) as unknown[]).length === 0, ARRIVAL_MS, 500);
+    await waitFor("a.test's queue to empty", async () => (JSON.parse(await w.a.cli(['queue', 'list', '--json'])) as unknown[]).length === 0, ARRIVAL_MS, 500);
     const aliceInbox = await pop3Fetch(w.net, 'client', w.a, USERS.alice);
     expect(aliceInbox.filter((x) => x.raw.includes(subject))).toEqual([]);
   });
@@ -266,7 +281,12 @@ describe.skipIf(unavailable !== null)('two mail domains exchanging mail through 
     it('fail for mail forged from a third host: no signature, or a signed message altered', async () => {
       // a genuine signed message, to tamper with afterwards
       const genuine = token('s5genuine');
-      await submit(w.net, 'client', w.a, USERS.alice, { from: USERS.alice.address, to: [USERS.bob.address], subject: genuine, body: 'Pay invoice 1 of 10 EUR.' });
+      await submit(w.net, 'client', w.a, USERS.alice, {
+        from: USERS.alice.address,
+        to: [USERS.bob.address],
+        subject: genuine,
+        body: 'Pay invoice 1 of 10 EUR.',
+      });
       const signed = await imapArrival(w.b, USERS.bob, genuine);
 
       // 1. no signature at all, from an address a.test's SPF record does not name

@@ -25,7 +25,11 @@ afterAll(async () => {
 describe('the delivery agent down for a while', () => {
   it('transfer queues everything, then catches up once it is back', async () => {
     await a.kill9('delivery');
-    const load = new SteadyLoad(a, { mx: 4, submission: 2, recipients: USERS, user: { address: 'alice@a.test', password: 'alice-password' }, max: 300 }, 'down');
+    const load = new SteadyLoad(
+      a,
+      { mx: 4, submission: 2, recipients: USERS, user: { address: 'alice@a.test', password: 'alice-password' }, max: 300 },
+      'down',
+    );
     load.start();
     await load.done();
     // with the agent down, nothing is refused: every message was queued
@@ -55,7 +59,10 @@ describe('the delivery agent down for a while', () => {
       await a.kill9('delivery');
       for (let i = 0; i < 10; i++) {
         const tag = `flap-${round}-${i}`;
-        const info = await t.sendMail({ envelope: { from: 's@outside.example', to: ['bob@a.test'] }, raw: `Subject: ${tag}\r\nX-Seq: ${tag}\r\n\r\n${tag}\r\n` });
+        const info = await t.sendMail({
+          envelope: { from: 's@outside.example', to: ['bob@a.test'] },
+          raw: `Subject: ${tag}\r\nX-Seq: ${tag}\r\n\r\n${tag}\r\n`,
+        });
         expect(info.accepted).toEqual(['bob@a.test']);
         tags.push(tag);
       }
@@ -64,6 +71,10 @@ describe('the delivery agent down for a while', () => {
     }
     t.close();
     await waitFor(() => tags.every((tag) => a.messages('bob@a.test').some((m) => m.raw.includes(`X-Seq: ${tag}\r\n`))), 30_000, 'all flapping-round messages');
-    for (const tag of tags) expect(a.messages('bob@a.test').filter((m) => m.raw.includes(`X-Seq: ${tag}\r\n`)), tag).toHaveLength(1);
+    for (const tag of tags)
+      expect(
+        a.messages('bob@a.test').filter((m) => m.raw.includes(`X-Seq: ${tag}\r\n`)),
+        tag,
+      ).toHaveLength(1);
   });
 });

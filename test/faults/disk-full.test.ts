@@ -75,7 +75,8 @@ function fill(leave: number): void {
   }
 }
 
-const body = (tag: string, kb: number): string => `Subject: ${tag}\r\nX-Tag: ${tag}\r\n\r\n${`${tag} ${'d'.repeat(70)}\r\n`.repeat(Math.ceil((kb * 1024) / 78))}`;
+const body = (tag: string, kb: number): string =>
+  `Subject: ${tag}\r\nX-Tag: ${tag}\r\n\r\n${`${tag} ${'d'.repeat(70)}\r\n`.repeat(Math.ceil((kb * 1024) / 78))}`;
 
 /** One message over a raw session; returns the reply to the data (or to MAIL/RCPT if refused there). */
 async function send(port: number, tag: string, kb: number, auth = false): Promise<string> {
@@ -141,7 +142,11 @@ describe.skipIf(skip !== null)('a full disk', () => {
     // a bounded wait for the agent to answer a hand-over from the queue (refused for lack of
     // space, or stored), not a fixed pause
     const sinceRestart = (): string => a.logs('delivery').split('"msg":"LMTP listening"').at(-1) ?? '';
-    await waitFor(() => /"msg":"(?:store failed|delivered|already delivered[^"]*)"/.test(sinceRestart()), 15_000, 'a hand-over to the restarted delivery agent');
+    await waitFor(
+      () => /"msg":"(?:store failed|delivered|already delivered[^"]*)"/.test(sinceRestart()),
+      15_000,
+      'a hand-over to the restarted delivery agent',
+    );
     for (const app of ['transfer', 'submission', 'delivery'] as const) a.assertHealthy(app);
 
     // space freed: everything accepted before and during arrives, once

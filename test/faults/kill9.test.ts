@@ -26,7 +26,11 @@ const between = (lo: number, hi: number): number => lo + Math.floor(Math.random(
 
 describe('kill -9 under load', () => {
   it('every acknowledged message is delivered exactly once, byte for byte', async () => {
-    const load = new SteadyLoad(a, { mx: 6, submission: 2, recipients: USERS, user: { address: 'alice@a.test', password: 'alice-password' }, size: 3000, max: 20_000 }, 'k9');
+    const load = new SteadyLoad(
+      a,
+      { mx: 6, submission: 2, recipients: USERS, user: { address: 'alice@a.test', password: 'alice-password' }, size: 3000, max: 20_000 },
+      'k9',
+    );
     load.start();
     const order: AppName[] = ['transfer', 'delivery', 'submission'];
     const kills: string[] = [];

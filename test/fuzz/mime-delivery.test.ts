@@ -25,18 +25,56 @@ afterAll(async () => {
 
 const headerLine = fc.oneof(
   fc.constantFrom(
-    'Content-Type: multipart/mixed; boundary="b1"', 'Content-Type: multipart/alternative; boundary=b2', 'Content-Type: multipart/related; boundary="b1"; type="text/html"',
-    'Content-Type: message/rfc822', 'Content-Type: message/global', 'Content-Type: text/plain; charset=utf-8', 'Content-Type: text/html; charset="iso-8859-1"',
-    'Content-Type: application/octet-stream; name="a.bin"', 'Content-Type: multipart/digest; boundary=b2', 'Content-Type: ', 'Content-Type: multipart/mixed',
-    'Content-Transfer-Encoding: base64', 'Content-Transfer-Encoding: quoted-printable', 'Content-Transfer-Encoding: x-uuencode', 'Content-Transfer-Encoding: 8bit',
-    "Content-Disposition: attachment; filename*=utf-8''%E2%82%AC.txt", 'Content-Disposition: inline', 'Content-ID: <c1@x>', 'Content-Language: en, fr',
-    'Subject: =?utf-8?B?w6lzdMOp?= plain', 'Subject: =?iso-2022-jp?B?GyRCJDMbKEI=?=', 'From: "A, B" <a@b.example>, group: c@d.example;', 'To: undisclosed-recipients:;',
-    'Date: Tue, 31 Feb 2024 25:61:61 +9999', 'Message-ID: <<>>', 'In-Reply-To: <a@b> <c@d>', 'Sender: <>', 'X-Long: ' + 'x'.repeat(900),
+    'Content-Type: multipart/mixed; boundary="b1"',
+    'Content-Type: multipart/alternative; boundary=b2',
+    'Content-Type: multipart/related; boundary="b1"; type="text/html"',
+    'Content-Type: message/rfc822',
+    'Content-Type: message/global',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Type: text/html; charset="iso-8859-1"',
+    'Content-Type: application/octet-stream; name="a.bin"',
+    'Content-Type: multipart/digest; boundary=b2',
+    'Content-Type: ',
+    'Content-Type: multipart/mixed',
+    'Content-Transfer-Encoding: base64',
+    'Content-Transfer-Encoding: quoted-printable',
+    'Content-Transfer-Encoding: x-uuencode',
+    'Content-Transfer-Encoding: 8bit',
+    "Content-Disposition: attachment; filename*=utf-8''%E2%82%AC.txt",
+    'Content-Disposition: inline',
+    'Content-ID: <c1@x>',
+    'Content-Language: en, fr',
+    'Subject: =?utf-8?B?w6lzdMOp?= plain',
+    'Subject: =?iso-2022-jp?B?GyRCJDMbKEI=?=',
+    'From: "A, B" <a@b.example>, group: c@d.example;',
+    'To: undisclosed-recipients:;',
+    'Date: Tue, 31 Feb 2024 25:61:61 +9999',
+    'Message-ID: <<>>',
+    'In-Reply-To: <a@b> <c@d>',
+    'Sender: <>',
+    'X-Long: ' + 'x'.repeat(900),
   ),
   fc.string({ maxLength: 40 }).map((s) => `X-Noise: ${s.replace(/[\r\n]/g, ' ')}`),
 );
 const bodyLine = fc.oneof(
-  fc.constantFrom('--b1', '--b1--', '--b2', '--b2--', '--b1 ', '--', '', '.', '..', 'QUJDRA==', '=C3=A9=', '=', '=XY', 'begin 644 x', '\u00e9t\u00e9', '<p>x</p>'),
+  fc.constantFrom(
+    '--b1',
+    '--b1--',
+    '--b2',
+    '--b2--',
+    '--b1 ',
+    '--',
+    '',
+    '.',
+    '..',
+    'QUJDRA==',
+    '=C3=A9=',
+    '=',
+    '=XY',
+    'begin 644 x',
+    '\u00e9t\u00e9',
+    '<p>x</p>',
+  ),
   fc.string({ maxLength: 60 }).map((s) => s.replace(/[\r\n]/g, ' ')),
 );
 /** A message: header lines, an empty line, then lines that may open more headers (parts). */
@@ -111,28 +149,32 @@ async function check(message: Buffer): Promise<string | null> {
 }
 
 describe('fuzzing MIME through LMTP delivery and IMAP', () => {
-  it('stores every message whole and serves every section', async () => {
-    for (const bytes of corpus('mime-delivery')) {
-      const why = await check(bytes);
-      if (why) throw new Error(`corpus input: ${why}`);
-    }
-    let lastWhy = '';
-    const result = await fc.check(
-      fc.asyncProperty(mimeMessage, async (msg) => {
-        // the known smtp-server bug below, apart so that the rest keeps being checked
-        fc.pre(!msg.toString('latin1').startsWith('\n.'));
-        const why = await check(msg);
-        if (why) lastWhy = why;
-        return why === null;
-      }),
-      { numRuns: 30 * SCALE, seed: SEED },
-    );
-    if (result.failed) {
-      const file = saveToCorpus('mime-delivery', result.counterexample?.[0] ?? Buffer.alloc(0));
-      throw new Error(`${lastWhy}\ninput saved to ${file}\n${fc.defaultReportMessage(result) ?? ''}`.slice(0, 5000));
-    }
-    expect(a.memory('delivery').rss).toBeLessThan(400 * 1024 * 1024);
-  }, 120_000 * SCALE);
+  it(
+    'stores every message whole and serves every section',
+    async () => {
+      for (const bytes of corpus('mime-delivery')) {
+        const why = await check(bytes);
+        if (why) throw new Error(`corpus input: ${why}`);
+      }
+      let lastWhy = '';
+      const result = await fc.check(
+        fc.asyncProperty(mimeMessage, async (msg) => {
+          // the known smtp-server bug below, apart so that the rest keeps being checked
+          fc.pre(!msg.toString('latin1').startsWith('\n.'));
+          const why = await check(msg);
+          if (why) lastWhy = why;
+          return why === null;
+        }),
+        { numRuns: 30 * SCALE, seed: SEED },
+      );
+      if (result.failed) {
+        const file = saveToCorpus('mime-delivery', result.counterexample?.[0] ?? Buffer.alloc(0));
+        throw new Error(`${lastWhy}\ninput saved to ${file}\n${fc.defaultReportMessage(result) ?? ''}`.slice(0, 5000));
+      }
+      expect(a.memory('delivery').rss).toBeLessThan(400 * 1024 * 1024);
+    },
+    120_000 * SCALE,
+  );
 
   // Found by this fuzzer (seed 99): smtp-server 3.21.6 removes an escape dot only when it finds
   // it at index >= 2 of the data it scans (lib/smtp-stream.js _feedDataStream starts at i = 2),

@@ -49,8 +49,31 @@ afterAll(async () => {
 
 const popArg = fc.oneof(fc.constantFrom('1', '2', '0', '-1', '99', '4294967296', '1 1', '1 0', '1 -5', '1 99999999', 'x', ''), noise);
 const pop3Line = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(fc.constantFrom('STAT', 'LIST', 'RETR', 'DELE', 'NOOP', 'RSET', 'TOP', 'UIDL', 'CAPA', 'APOP', 'STLS', 'USER', 'PASS', 'AUTH', 'QUITX', 'list', 'retr'), fc.option(popArg)).map(([v, x]) => (x === null ? v : `${v} ${x}`)) },
-  { weight: 2, arbitrary: fc.constantFrom('USER alice@a.test', 'PASS alice-password', 'PASS wrong', 'AUTH PLAIN', `AUTH PLAIN ${b64('\0alice@a.test\0alice-password')}`, `AUTH PLAIN ${b64('\0alice@a.test\0nope')}`, b64('\0alice@a.test\0alice-password'), 'AUTH LOGIN', 'AUTH PLAIN =', '*', '=') },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom('STAT', 'LIST', 'RETR', 'DELE', 'NOOP', 'RSET', 'TOP', 'UIDL', 'CAPA', 'APOP', 'STLS', 'USER', 'PASS', 'AUTH', 'QUITX', 'list', 'retr'),
+        fc.option(popArg),
+      )
+      .map(([v, x]) => (x === null ? v : `${v} ${x}`)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'USER alice@a.test',
+      'PASS alice-password',
+      'PASS wrong',
+      'AUTH PLAIN',
+      `AUTH PLAIN ${b64('\0alice@a.test\0alice-password')}`,
+      `AUTH PLAIN ${b64('\0alice@a.test\0nope')}`,
+      b64('\0alice@a.test\0alice-password'),
+      'AUTH LOGIN',
+      'AUTH PLAIN =',
+      '*',
+      '=',
+    ),
+  },
   { weight: 2, arbitrary: mutated(fc.constantFrom('RETR 1', 'TOP 2 1', 'UIDL 3', 'LIST 1', 'DELE 2', 'USER alice@a.test', 'PASS alice-password')) },
   { weight: 2, arbitrary: noise },
   { weight: 1, arbitrary: longRun },
@@ -91,40 +114,166 @@ async function pop3Probe(): Promise<void> {
 const tag = fc.constantFrom('a1 ', 'B2 ', '* ', '+ ', '', 'x.y ', 'a{1} ', '"t" ');
 const seqSet = fc.constantFrom('1', '1:*', '*', '2,4:6', '1:4294967295', '0', '4294967296', '$', '1,', ':', '*:*', '3:1', '1:2,2:3,' + '1,'.repeat(200) + '1');
 const fetchAtt = fc.constantFrom(
-  'FLAGS', '(FLAGS UID)', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'BODY[]', 'BODY.PEEK[HEADER]', 'BODY[TEXT]<0.10>', 'BODY[1]', 'BODY[2.MIME]', 'BODY[1.2.3.4.5]',
-  'BODY[HEADER.FIELDS (SUBJECT FROM)]', 'BODY[HEADER.FIELDS.NOT (TO)]', 'BINARY[2]', 'BINARY.SIZE[2]', 'BINARY[1]<5.3>', 'RFC822', 'RFC822.SIZE', 'RFC822.HEADER',
-  'INTERNALDATE', 'MODSEQ', 'ALL', 'FULL', 'FAST', '(FLAGS) (CHANGEDSINCE 1)', '(FLAGS) (CHANGEDSINCE 1 VANISHED)', 'BODY[0]', 'BODY[]<4294967295.1>', 'BODY[', '(',
+  'FLAGS',
+  '(FLAGS UID)',
+  'ENVELOPE',
+  'BODYSTRUCTURE',
+  'BODY',
+  'BODY[]',
+  'BODY.PEEK[HEADER]',
+  'BODY[TEXT]<0.10>',
+  'BODY[1]',
+  'BODY[2.MIME]',
+  'BODY[1.2.3.4.5]',
+  'BODY[HEADER.FIELDS (SUBJECT FROM)]',
+  'BODY[HEADER.FIELDS.NOT (TO)]',
+  'BINARY[2]',
+  'BINARY.SIZE[2]',
+  'BINARY[1]<5.3>',
+  'RFC822',
+  'RFC822.SIZE',
+  'RFC822.HEADER',
+  'INTERNALDATE',
+  'MODSEQ',
+  'ALL',
+  'FULL',
+  'FAST',
+  '(FLAGS) (CHANGEDSINCE 1)',
+  '(FLAGS) (CHANGEDSINCE 1 VANISHED)',
+  'BODY[0]',
+  'BODY[]<4294967295.1>',
+  'BODY[',
+  '(',
 );
 const searchKey = fc.constantFrom(
-  'ALL', 'SUBJECT message', 'SUBJECT "\' OR 1=1 --"', 'TEXT hello', 'TEXT "a\\"b"', 'BODY "NEAR(a b)"', 'TEXT "*"', 'FROM sender', 'HEADER Subject x', 'OR SEEN UNSEEN',
-  'NOT DELETED', 'LARGER 10', 'SMALLER 99999999999', 'SINCE 1-Jan-2020', 'BEFORE 32-Foo-99', 'UID 1:*', 'MODSEQ 1', 'CHARSET UTF-8 SUBJECT é', 'CHARSET KOI8-R ALL',
-  'RETURN (MIN MAX COUNT ALL) ALL', 'RETURN (SAVE) ALL', 'KEYWORD $Forwarded', '$', '(', ')', '((((((((((((((((((((ALL))))))))))))))))))))', 'OR '.repeat(300) + 'ALL ALL',
+  'ALL',
+  'SUBJECT message',
+  'SUBJECT "\' OR 1=1 --"',
+  'TEXT hello',
+  'TEXT "a\\"b"',
+  'BODY "NEAR(a b)"',
+  'TEXT "*"',
+  'FROM sender',
+  'HEADER Subject x',
+  'OR SEEN UNSEEN',
+  'NOT DELETED',
+  'LARGER 10',
+  'SMALLER 99999999999',
+  'SINCE 1-Jan-2020',
+  'BEFORE 32-Foo-99',
+  'UID 1:*',
+  'MODSEQ 1',
+  'CHARSET UTF-8 SUBJECT é',
+  'CHARSET KOI8-R ALL',
+  'RETURN (MIN MAX COUNT ALL) ALL',
+  'RETURN (SAVE) ALL',
+  'KEYWORD $Forwarded',
+  '$',
+  '(',
+  ')',
+  '((((((((((((((((((((ALL))))))))))))))))))))',
+  'OR '.repeat(300) + 'ALL ALL',
 );
-const mailbox = fc.constantFrom('INBOX', 'inbox', 'Sent', '"Drafts"', 'Trash', 'Junk', 'Archive', 'Nope', '""', '"a/b/c"', '"../x"', '"%"', '*', '&AMk-', '&', '"\\"', 'INBOX.child', '{3}\r\nfoo');
+const mailbox = fc.constantFrom(
+  'INBOX',
+  'inbox',
+  'Sent',
+  '"Drafts"',
+  'Trash',
+  'Junk',
+  'Archive',
+  'Nope',
+  '""',
+  '"a/b/c"',
+  '"../x"',
+  '"%"',
+  '*',
+  '&AMk-',
+  '&',
+  '"\\"',
+  'INBOX.child',
+  '{3}\r\nfoo',
+);
 const literal = fc.tuple(fc.constantFrom('', '+', '-'), fc.string({ maxLength: 30 })).map(([plus, s]) => `{${Buffer.byteLength(s, 'latin1')}${plus}}\r\n${s}`);
 const imapCommand = fc.oneof(
   fc.tuple(fc.constantFrom('FETCH', 'UID FETCH'), seqSet, fetchAtt).map(([c, s, f]) => `${c} ${s} ${f}`),
-  fc.tuple(fc.constantFrom('STORE', 'UID STORE'), seqSet, fc.constantFrom('+FLAGS (\\Seen)', '-FLAGS.SILENT (\\Deleted)', 'FLAGS ()', '+FLAGS ($Junk x y)', '(UNCHANGEDSINCE 1) +FLAGS (\\Flagged)', 'FLAGS (\\Recent)', '+FLAGS (\\Bogus')).map(([c, s, f]) => `${c} ${s} ${f}`),
+  fc
+    .tuple(
+      fc.constantFrom('STORE', 'UID STORE'),
+      seqSet,
+      fc.constantFrom(
+        '+FLAGS (\\Seen)',
+        '-FLAGS.SILENT (\\Deleted)',
+        'FLAGS ()',
+        '+FLAGS ($Junk x y)',
+        '(UNCHANGEDSINCE 1) +FLAGS (\\Flagged)',
+        'FLAGS (\\Recent)',
+        '+FLAGS (\\Bogus',
+      ),
+    )
+    .map(([c, s, f]) => `${c} ${s} ${f}`),
   fc.tuple(fc.constantFrom('SEARCH', 'UID SEARCH', 'ESEARCH'), fc.array(searchKey, { minLength: 1, maxLength: 3 })).map(([c, k]) => `${c} ${k.join(' ')}`),
-  fc.tuple(fc.constantFrom('SELECT', 'EXAMINE', 'STATUS', 'CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE'), mailbox).map(([c, m]) => (c === 'STATUS' ? `${c} ${m} (MESSAGES UIDNEXT SIZE HIGHESTMODSEQ)` : `${c} ${m}`)),
+  fc
+    .tuple(fc.constantFrom('SELECT', 'EXAMINE', 'STATUS', 'CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE'), mailbox)
+    .map(([c, m]) => (c === 'STATUS' ? `${c} ${m} (MESSAGES UIDNEXT SIZE HIGHESTMODSEQ)` : `${c} ${m}`)),
   fc.tuple(fc.constantFrom('COPY', 'MOVE', 'UID COPY', 'UID MOVE'), seqSet, mailbox).map(([c, s, m]) => `${c} ${s} ${m}`),
   fc.tuple(mailbox, mailbox).map(([x, y]) => `RENAME ${x} ${y}`),
   fc.tuple(mailbox, literal).map(([m, l]) => `APPEND ${m} (\\Seen) ${l}`),
   fc.constantFrom(
-    'CAPABILITY', 'NOOP', 'LOGOUT', 'IDLE', 'DONE', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'UID EXPUNGE 1:*', 'NAMESPACE', 'ENABLE CONDSTORE QRESYNC UTF8=ACCEPT',
-    'ID ("name" "fuzz")', 'ID NIL', 'LIST "" *', 'LIST "" %', 'LIST (SUBSCRIBED) "" * RETURN (CHILDREN STATUS (MESSAGES))', 'LSUB "" *', 'STARTTLS',
-    'LOGIN alice@a.test alice-password', 'LOGIN "alice@a.test" {14}\r\nalice-password', 'LOGIN alice@a.test wrong', `AUTHENTICATE PLAIN ${b64('\0alice@a.test\0alice-password')}`,
-    'AUTHENTICATE PLAIN', '*', 'SELECT INBOX (QRESYNC (1 1 1:5))', 'GETQUOTAROOT INBOX', 'XLIST "" *', 'COMPRESS DEFLATE',
+    'CAPABILITY',
+    'NOOP',
+    'LOGOUT',
+    'IDLE',
+    'DONE',
+    'CHECK',
+    'CLOSE',
+    'UNSELECT',
+    'EXPUNGE',
+    'UID EXPUNGE 1:*',
+    'NAMESPACE',
+    'ENABLE CONDSTORE QRESYNC UTF8=ACCEPT',
+    'ID ("name" "fuzz")',
+    'ID NIL',
+    'LIST "" *',
+    'LIST "" %',
+    'LIST (SUBSCRIBED) "" * RETURN (CHILDREN STATUS (MESSAGES))',
+    'LSUB "" *',
+    'STARTTLS',
+    'LOGIN alice@a.test alice-password',
+    'LOGIN "alice@a.test" {14}\r\nalice-password',
+    'LOGIN alice@a.test wrong',
+    `AUTHENTICATE PLAIN ${b64('\0alice@a.test\0alice-password')}`,
+    'AUTHENTICATE PLAIN',
+    '*',
+    'SELECT INBOX (QRESYNC (1 1 1:5))',
+    'GETQUOTAROOT INBOX',
+    'XLIST "" *',
+    'COMPRESS DEFLATE',
   ),
 );
 const imapLine = fc.oneof(
   { weight: 6, arbitrary: fc.tuple(tag, imapCommand).map(([t, c]) => t + c) },
   { weight: 3, arbitrary: mutated(fc.tuple(tag, imapCommand).map(([t, c]) => t + c)) },
-  { weight: 1, arbitrary: fc.constantFrom('a1 APPEND INBOX {4294967295}', 'a1 APPEND INBOX {99999999999999999999999}', 'a1 LOGIN {5}', 'a1 APPEND INBOX ~{3}', '{0}', 'DONE') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'a1 APPEND INBOX {4294967295}',
+      'a1 APPEND INBOX {99999999999999999999999}',
+      'a1 LOGIN {5}',
+      'a1 APPEND INBOX ~{3}',
+      '{0}',
+      'DONE',
+    ),
+  },
   { weight: 2, arbitrary: noise },
   { weight: 1, arbitrary: longRun },
 );
-const imapLogin = ['', 'a0 LOGIN alice@a.test alice-password\r\n', 'a0 LOGIN bob@a.test bob-password\r\na00 SELECT INBOX\r\n', 'a0 LOGIN alice@a.test alice-password\r\na00 ENABLE QRESYNC\r\na01 SELECT INBOX\r\n'];
+const imapLogin = [
+  '',
+  'a0 LOGIN alice@a.test alice-password\r\n',
+  'a0 LOGIN bob@a.test bob-password\r\na00 SELECT INBOX\r\n',
+  'a0 LOGIN alice@a.test alice-password\r\na00 ENABLE QRESYNC\r\na01 SELECT INBOX\r\n',
+];
 
 async function imapProbe(): Promise<void> {
   const t = await Talk.open(a.retrieval.imap);
@@ -144,35 +293,45 @@ async function imapProbe(): Promise<void> {
 }
 
 const withPrefix = (prefixes: readonly string[], line: fc.Arbitrary<string>) =>
-  fc.tuple(fc.constantFrom(...prefixes), sessionOf(line)).map(([prefix, s]) => ({ bytes: Buffer.concat([Buffer.from(prefix, 'latin1'), s.bytes]), cuts: s.cuts.map((c) => c + prefix.length) }));
+  fc
+    .tuple(fc.constantFrom(...prefixes), sessionOf(line))
+    .map(([prefix, s]) => ({ bytes: Buffer.concat([Buffer.from(prefix, 'latin1'), s.bytes]), cuts: s.cuts.map((c) => c + prefix.length) }));
 
 describe('fuzzing the retrieval command loops', () => {
-  it('POP3', async () => {
-    const target: Target = {
-      name: 'pop3',
-      app: 'delivery',
-      port: a.retrieval.pop3,
-      greeting: /^\+OK.*\r\n/m,
-      // "*" cancels a pending SASL exchange (RFC 5034 §4); QUIT ends any state
-      closingSuffix: '\r\n*\r\nQUIT\r\n',
-      abandonIf: /^\+OK Begin TLS/m,
-      probe: pop3Probe,
-    };
-    await fuzzTarget(a, target, withPrefix(pop3Login, pop3Line), 60);
-    expect(a.memory('delivery').rss).toBeLessThan(MEMORY_LIMIT);
-  }, 120_000 * SCALE);
+  it(
+    'POP3',
+    async () => {
+      const target: Target = {
+        name: 'pop3',
+        app: 'delivery',
+        port: a.retrieval.pop3,
+        greeting: /^\+OK.*\r\n/m,
+        // "*" cancels a pending SASL exchange (RFC 5034 §4); QUIT ends any state
+        closingSuffix: '\r\n*\r\nQUIT\r\n',
+        abandonIf: /^\+OK Begin TLS/m,
+        probe: pop3Probe,
+      };
+      await fuzzTarget(a, target, withPrefix(pop3Login, pop3Line), 60);
+      expect(a.memory('delivery').rss).toBeLessThan(MEMORY_LIMIT);
+    },
+    120_000 * SCALE,
+  );
 
-  it('IMAP', async () => {
-    const target: Target = {
-      name: 'imap',
-      app: 'delivery',
-      port: a.retrieval.imap,
-      greeting: /^\* OK.*\r\n/m,
-      closingSuffix: null,
-      probe: imapProbe,
-    };
-    await fuzzTarget(a, target, withPrefix(imapLogin, imapLine), 80);
-    expect(a.memory('delivery').rss).toBeLessThan(MEMORY_LIMIT);
-    a.assertHealthy('delivery');
-  }, 120_000 * SCALE);
+  it(
+    'IMAP',
+    async () => {
+      const target: Target = {
+        name: 'imap',
+        app: 'delivery',
+        port: a.retrieval.imap,
+        greeting: /^\* OK.*\r\n/m,
+        closingSuffix: null,
+        probe: imapProbe,
+      };
+      await fuzzTarget(a, target, withPrefix(imapLogin, imapLine), 80);
+      expect(a.memory('delivery').rss).toBeLessThan(MEMORY_LIMIT);
+      a.assertHealthy('delivery');
+    },
+    120_000 * SCALE,
+  );
 });

@@ -32,31 +32,101 @@ const plainB64 = (u: string, p: string): string => Buffer.from(`\0${u}\0${p}`).t
 
 const address = fc.oneof(
   fc.constantFrom(
-    'alice@a.test', 'bob@a.test', 'ALICE@A.TEST', 'alice+tag@a.test', 'nobody@a.test', 'someone@outside.example', '', 'postmaster',
-    '@a.test:alice@a.test', 'a%b@a.test', '"quoted local"@a.test', '"a@b"@a.test', 'x!y@a.test', 'ü@a.test', 'alice@xn--bcher-kva.example',
-    'alice@[127.0.0.1]', 'alice@[IPv6:::1]', 'alice@', '@', '<>', 'alice@a.test>', '<alice@a.test', 'a'.repeat(300) + '@a.test', `alice@${'x.'.repeat(200)}test`,
+    'alice@a.test',
+    'bob@a.test',
+    'ALICE@A.TEST',
+    'alice+tag@a.test',
+    'nobody@a.test',
+    'someone@outside.example',
+    '',
+    'postmaster',
+    '@a.test:alice@a.test',
+    'a%b@a.test',
+    '"quoted local"@a.test',
+    '"a@b"@a.test',
+    'x!y@a.test',
+    'ü@a.test',
+    'alice@xn--bcher-kva.example',
+    'alice@[127.0.0.1]',
+    'alice@[IPv6:::1]',
+    'alice@',
+    '@',
+    '<>',
+    'alice@a.test>',
+    '<alice@a.test',
+    'a'.repeat(300) + '@a.test',
+    `alice@${'x.'.repeat(200)}test`,
   ),
   noise,
 );
 const param = fc.oneof(
   fc.constantFrom(
-    'SIZE=1000', 'SIZE=99999999999999999999', 'SIZE=-1', 'SIZE=', 'BODY=8BITMIME', 'BODY=BINARYMIME', 'BODY=7BIT', 'SMTPUTF8', 'RET=FULL', 'RET=HDRS',
-    'RET=X', 'ENVID=abc', 'ENVID=+2B+', 'NOTIFY=SUCCESS,FAILURE', 'NOTIFY=NEVER,SUCCESS', 'NOTIFY=', 'ORCPT=rfc822;alice@a.test', 'ORCPT=x', 'AUTH=<>',
-    'AUTH=alice@a.test', 'REQUIRETLS', 'MT-PRIORITY=3', 'X=Y', '=',
+    'SIZE=1000',
+    'SIZE=99999999999999999999',
+    'SIZE=-1',
+    'SIZE=',
+    'BODY=8BITMIME',
+    'BODY=BINARYMIME',
+    'BODY=7BIT',
+    'SMTPUTF8',
+    'RET=FULL',
+    'RET=HDRS',
+    'RET=X',
+    'ENVID=abc',
+    'ENVID=+2B+',
+    'NOTIFY=SUCCESS,FAILURE',
+    'NOTIFY=NEVER,SUCCESS',
+    'NOTIFY=',
+    'ORCPT=rfc822;alice@a.test',
+    'ORCPT=x',
+    'AUTH=<>',
+    'AUTH=alice@a.test',
+    'REQUIRETLS',
+    'MT-PRIORITY=3',
+    'X=Y',
+    '=',
   ),
   noise,
 );
 const verbLine = fc.oneof(
-  fc.tuple(fc.constantFrom('EHLO', 'HELO', 'LHLO', 'ehlo'), fc.oneof(fc.constantFrom('client.example', '[127.0.0.1]', '[IPv6:::1]', ''), noise)).map(([v, a]) => `${v} ${a}`),
-  fc.tuple(fc.constantFrom('MAIL FROM:', 'mail from:', 'MAIL FROM: ', 'MAIL FROM'), address, fc.array(param, { maxLength: 3 })).map(
-    ([v, a, p]) => `${v}<${a}>${p.map((x) => ` ${x}`).join('')}`,
+  fc
+    .tuple(fc.constantFrom('EHLO', 'HELO', 'LHLO', 'ehlo'), fc.oneof(fc.constantFrom('client.example', '[127.0.0.1]', '[IPv6:::1]', ''), noise))
+    .map(([v, a]) => `${v} ${a}`),
+  fc
+    .tuple(fc.constantFrom('MAIL FROM:', 'mail from:', 'MAIL FROM: ', 'MAIL FROM'), address, fc.array(param, { maxLength: 3 }))
+    .map(([v, a, p]) => `${v}<${a}>${p.map((x) => ` ${x}`).join('')}`),
+  fc
+    .tuple(fc.constantFrom('RCPT TO:', 'rcpt to:', 'RCPT TO: ', 'RCPT TO'), address, fc.array(param, { maxLength: 3 }))
+    .map(([v, a, p]) => `${v}<${a}>${p.map((x) => ` ${x}`).join('')}`),
+  fc.constantFrom(
+    'DATA',
+    'RSET',
+    'NOOP',
+    'NOOP x',
+    'VRFY alice',
+    'EXPN staff',
+    'HELP',
+    'HELP DATA',
+    'ETRN a.test',
+    'TURN',
+    'BDAT 10 LAST',
+    'BDAT 0',
+    'STARTTLS',
+    'AUTH',
+    'AUTH PLAIN',
+    'AUTH LOGIN',
+    'AUTH CRAM-MD5',
+    'AUTH XOAUTH2',
+    'AUTH PLAIN =',
+    'AUTH PLAIN *',
+    '*',
+    'XCLIENT ADDR=1.2.3.4',
+    'XFORWARD NAME=x',
+    'GET / HTTP/1.1',
+    'Host: a.test',
+    'POST / HTTP/1.0',
+    'QUIT x',
   ),
-  fc.tuple(fc.constantFrom('RCPT TO:', 'rcpt to:', 'RCPT TO: ', 'RCPT TO'), address, fc.array(param, { maxLength: 3 })).map(
-    ([v, a, p]) => `${v}<${a}>${p.map((x) => ` ${x}`).join('')}`,
-  ),
-  fc.constantFrom('DATA', 'RSET', 'NOOP', 'NOOP x', 'VRFY alice', 'EXPN staff', 'HELP', 'HELP DATA', 'ETRN a.test', 'TURN', 'BDAT 10 LAST', 'BDAT 0',
-    'STARTTLS', 'AUTH', 'AUTH PLAIN', 'AUTH LOGIN', 'AUTH CRAM-MD5', 'AUTH XOAUTH2', 'AUTH PLAIN =', 'AUTH PLAIN *', '*', 'XCLIENT ADDR=1.2.3.4',
-    'XFORWARD NAME=x', 'GET / HTTP/1.1', 'Host: a.test', 'POST / HTTP/1.0', 'QUIT x'),
   fc.constant(`AUTH PLAIN ${plainB64('alice@a.test', 'alice-password')}`),
   fc.tuple(fc.constantFrom('alice@a.test', 'bob@a.test', 'x'), fc.constantFrom('alice-password', 'wrong')).map(([u, p]) => `AUTH PLAIN ${plainB64(u, p)}`),
   fc.base64String({ maxLength: 40 }),
@@ -64,8 +134,24 @@ const verbLine = fc.oneof(
 /** What goes into a message: headers, dots, bodies. */
 const dataLine = fc.oneof(
   fc.constantFrom(
-    '.', '..', '...', '. ', '.\0', '', 'Subject: fuzz', 'From: alice@a.test', 'From: bob@a.test', 'Received: from x by y', 'Content-Type: multipart/mixed; boundary=b',
-    '--b', '--b--', 'Content-Transfer-Encoding: base64', '=?utf-8?B?w6k=?=', 'MAIL FROM:<x@y>', 'X-Postern-Junk: yes', 'Authentication-Results: a.test; dkim=pass',
+    '.',
+    '..',
+    '...',
+    '. ',
+    '.\0',
+    '',
+    'Subject: fuzz',
+    'From: alice@a.test',
+    'From: bob@a.test',
+    'Received: from x by y',
+    'Content-Type: multipart/mixed; boundary=b',
+    '--b',
+    '--b--',
+    'Content-Transfer-Encoding: base64',
+    '=?utf-8?B?w6k=?=',
+    'MAIL FROM:<x@y>',
+    'X-Postern-Junk: yes',
+    'Authentication-Results: a.test; dkim=pass',
   ),
   noise,
 );
@@ -78,7 +164,9 @@ const smtpLine = fc.oneof(
 );
 /** Often a plausible start, so that runs reach DATA; then anything. */
 const smtpSession = (prefixes: readonly string[]) =>
-  fc.tuple(fc.constantFrom(...prefixes), sessionOf(smtpLine)).map(([prefix, s]) => ({ bytes: Buffer.concat([Buffer.from(prefix, 'latin1'), s.bytes]), cuts: s.cuts.map((c) => c + prefix.length) }));
+  fc
+    .tuple(fc.constantFrom(...prefixes), sessionOf(smtpLine))
+    .map(([prefix, s]) => ({ bytes: Buffer.concat([Buffer.from(prefix, 'latin1'), s.bytes]), cuts: s.cuts.map((c) => c + prefix.length) }));
 
 /** A real transaction after the noise: the server still delivers. */
 async function smtpProbe(port: number, greeting: string, authenticate: boolean): Promise<void> {
@@ -102,50 +190,78 @@ const SUFFIX = '\r\n.\r\nRSET\r\nQUIT\r\n';
 const STARTTLS_ACCEPTED = /^220 2\.0\.0 Ready to start TLS/m;
 
 describe('fuzzing the SMTP command loops', () => {
-  it('port 25 (MX)', async () => {
-    const target: Target = {
-      name: 'smtp-mx',
-      app: 'transfer',
-      port: a.ports.smtp,
-      greeting: /^220 .*\r\n/m,
-      closingSuffix: SUFFIX,
-      abandonIf: STARTTLS_ACCEPTED,
-      probe: () => smtpProbe(a.ports.smtp, 'EHLO', false),
-    };
-    const prefixes = ['', 'EHLO fuzz.example\r\n', 'EHLO fuzz.example\r\nMAIL FROM:<x@outside.example>\r\nRCPT TO:<alice@a.test>\r\n', 'EHLO f\r\nMAIL FROM:<>\r\nRCPT TO:<alice@a.test>\r\nDATA\r\n'];
-    await fuzzTarget(a, target, smtpSession(prefixes), 50);
-    expect(a.memory('transfer').rss).toBeLessThan(MEMORY_LIMIT);
-  }, 120_000 * SCALE);
+  it(
+    'port 25 (MX)',
+    async () => {
+      const target: Target = {
+        name: 'smtp-mx',
+        app: 'transfer',
+        port: a.ports.smtp,
+        greeting: /^220 .*\r\n/m,
+        closingSuffix: SUFFIX,
+        abandonIf: STARTTLS_ACCEPTED,
+        probe: () => smtpProbe(a.ports.smtp, 'EHLO', false),
+      };
+      const prefixes = [
+        '',
+        'EHLO fuzz.example\r\n',
+        'EHLO fuzz.example\r\nMAIL FROM:<x@outside.example>\r\nRCPT TO:<alice@a.test>\r\n',
+        'EHLO f\r\nMAIL FROM:<>\r\nRCPT TO:<alice@a.test>\r\nDATA\r\n',
+      ];
+      await fuzzTarget(a, target, smtpSession(prefixes), 50);
+      expect(a.memory('transfer').rss).toBeLessThan(MEMORY_LIMIT);
+    },
+    120_000 * SCALE,
+  );
 
-  it('submission (587), authenticated and not', async () => {
-    const auth = `AUTH PLAIN ${plainB64('alice@a.test', 'alice-password')}\r\n`;
-    const target: Target = {
-      name: 'smtp-submission',
-      app: 'submission',
-      port: a.ports.submission,
-      greeting: /^220 .*\r\n/m,
-      closingSuffix: SUFFIX,
-      abandonIf: STARTTLS_ACCEPTED,
-      probe: () => smtpProbe(a.ports.submission, 'EHLO', true),
-    };
-    const prefixes = ['', 'EHLO fuzz.example\r\n', `EHLO fuzz.example\r\n${auth}`, `EHLO f\r\n${auth}MAIL FROM:<alice@a.test>\r\nRCPT TO:<bob@a.test>\r\n`, `EHLO f\r\n${auth}MAIL FROM:<alice@a.test>\r\nRCPT TO:<bob@a.test>\r\nDATA\r\n`];
-    await fuzzTarget(a, target, smtpSession(prefixes), 40);
-    expect(a.memory('submission').rss).toBeLessThan(MEMORY_LIMIT);
-  }, 120_000 * SCALE);
+  it(
+    'submission (587), authenticated and not',
+    async () => {
+      const auth = `AUTH PLAIN ${plainB64('alice@a.test', 'alice-password')}\r\n`;
+      const target: Target = {
+        name: 'smtp-submission',
+        app: 'submission',
+        port: a.ports.submission,
+        greeting: /^220 .*\r\n/m,
+        closingSuffix: SUFFIX,
+        abandonIf: STARTTLS_ACCEPTED,
+        probe: () => smtpProbe(a.ports.submission, 'EHLO', true),
+      };
+      const prefixes = [
+        '',
+        'EHLO fuzz.example\r\n',
+        `EHLO fuzz.example\r\n${auth}`,
+        `EHLO f\r\n${auth}MAIL FROM:<alice@a.test>\r\nRCPT TO:<bob@a.test>\r\n`,
+        `EHLO f\r\n${auth}MAIL FROM:<alice@a.test>\r\nRCPT TO:<bob@a.test>\r\nDATA\r\n`,
+      ];
+      await fuzzTarget(a, target, smtpSession(prefixes), 40);
+      expect(a.memory('submission').rss).toBeLessThan(MEMORY_LIMIT);
+    },
+    120_000 * SCALE,
+  );
 
-  it('LMTP (the delivery agent)', async () => {
-    const target: Target = {
-      name: 'lmtp',
-      app: 'delivery',
-      port: a.ports.lmtp,
-      greeting: /^220 .*\r\n/m,
-      closingSuffix: SUFFIX,
-      probe: () => smtpProbe(a.ports.lmtp, 'LHLO', false),
-    };
-    const prefixes = ['', 'LHLO fuzz.example\r\n', 'LHLO f\r\nMAIL FROM:<x@outside.example>\r\nRCPT TO:<alice@a.test>\r\nRCPT TO:<nobody@a.test>\r\nRCPT TO:<bob@a.test>\r\n', 'LHLO f\r\nMAIL FROM:<>\r\nRCPT TO:<alice@a.test>\r\nDATA\r\n'];
-    await fuzzTarget(a, target, smtpSession(prefixes), 40);
-    expect(a.memory('delivery').rss).toBeLessThan(MEMORY_LIMIT);
-  }, 120_000 * SCALE);
+  it(
+    'LMTP (the delivery agent)',
+    async () => {
+      const target: Target = {
+        name: 'lmtp',
+        app: 'delivery',
+        port: a.ports.lmtp,
+        greeting: /^220 .*\r\n/m,
+        closingSuffix: SUFFIX,
+        probe: () => smtpProbe(a.ports.lmtp, 'LHLO', false),
+      };
+      const prefixes = [
+        '',
+        'LHLO fuzz.example\r\n',
+        'LHLO f\r\nMAIL FROM:<x@outside.example>\r\nRCPT TO:<alice@a.test>\r\nRCPT TO:<nobody@a.test>\r\nRCPT TO:<bob@a.test>\r\n',
+        'LHLO f\r\nMAIL FROM:<>\r\nRCPT TO:<alice@a.test>\r\nDATA\r\n',
+      ];
+      await fuzzTarget(a, target, smtpSession(prefixes), 40);
+      expect(a.memory('delivery').rss).toBeLessThan(MEMORY_LIMIT);
+    },
+    120_000 * SCALE,
+  );
 
   it('everything the fuzzer got accepted was delivered and the apps are still up', async () => {
     for (const app of ['transfer', 'submission', 'delivery'] as const) a.assertHealthy(app);

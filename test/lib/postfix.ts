@@ -39,10 +39,7 @@ export async function startPostfix(o: PostfixOptions): Promise<Postfix> {
   mkdirSync(join(dir, 'data'));
   const uid = Number(execFileSync('id', ['-u', 'postfix'], { encoding: 'utf8' }).trim());
   chownSync(join(dir, 'data'), uid, 0);
-  const master = readFileSync('/etc/postfix/master.cf', 'utf8').replace(
-    /^smtp\s+inet\s.*$/m,
-    `127.0.0.1:${o.port} inet n - n - - smtpd`,
-  );
+  const master = readFileSync('/etc/postfix/master.cf', 'utf8').replace(/^smtp\s+inet\s.*$/m, `127.0.0.1:${o.port} inet n - n - - smtpd`);
   writeFileSync(join(etc, 'master.cf'), master);
   const lines = [
     'compatibility_level = 3.6',
@@ -119,6 +116,22 @@ export function privateCa(dir: string, name: string): { ca: string; cert: string
   ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca-key.pem'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=Postern Test CA']);
   ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('server-key.pem'), '-out', p('server.csr'), '-subj', `/CN=${name}`]);
   writeFileSync(p('ext.cnf'), `subjectAltName=DNS:${name}\n`);
-  ssl(['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca-key.pem'), '-CAcreateserial', '-out', p('server.pem'), '-days', '2', '-extfile', p('ext.cnf')]);
+  ssl([
+    'x509',
+    '-req',
+    '-in',
+    p('server.csr'),
+    '-CA',
+    p('ca.pem'),
+    '-CAkey',
+    p('ca-key.pem'),
+    '-CAcreateserial',
+    '-out',
+    p('server.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    p('ext.cnf'),
+  ]);
   return { ca: p('ca.pem'), cert: p('server.pem'), key: p('server-key.pem') };
 }

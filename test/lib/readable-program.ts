@@ -35,7 +35,8 @@ export function readableProgram(): ReadableProgram {
   if (readableByNobody(POSTERN_JS)) return { bin: POSTERN_JS, copied: false, cleanup: () => undefined };
   const copy = mkdtempSync(join(tmpdir(), 'postern-program-'));
   chmodSync(copy, 0o755);
-  for (const part of ['package.json', 'apps', 'packages', 'node_modules']) cpSync(join(root, part), join(copy, part), { recursive: true, verbatimSymlinks: true });
+  for (const part of ['package.json', 'apps', 'packages', 'node_modules'])
+    cpSync(join(root, part), join(copy, part), { recursive: true, verbatimSymlinks: true });
   const bin = join(copy, 'apps', 'cli', 'bin', 'postern.js');
   if (!readableByNobody(bin)) throw new Error(`uid ${NOBODY} cannot read ${bin} even after copying the program to ${copy}`);
   return { bin, copied: true, cleanup: () => rmSync(copy, { recursive: true, force: true }) };

@@ -56,10 +56,19 @@ describe('postern sendmail', () => {
 describe('postern queue', () => {
   it('lists, shows, retries and deletes what waits', async () => {
     expect(postern(['sendmail', '-i', 'someone@down.test'], 'Subject: stuck\n\n.\nbody\n').status).toBe(0);
-    const listed = await waitFor(() => {
-      const rows = JSON.parse(postern(['queue', 'list', '--json']).stdout) as Array<{ id: string; attempts: number; last_error: string | null; recipients: string[] }>;
-      return rows.find((row) => row.attempts >= 1) ?? null;
-    }, 15_000, 'a deferred message');
+    const listed = await waitFor(
+      () => {
+        const rows = JSON.parse(postern(['queue', 'list', '--json']).stdout) as Array<{
+          id: string;
+          attempts: number;
+          last_error: string | null;
+          recipients: string[];
+        }>;
+        return rows.find((row) => row.attempts >= 1) ?? null;
+      },
+      15_000,
+      'a deferred message',
+    );
     expect(listed.recipients).toEqual(['someone@down.test']);
     expect(listed.last_error).toMatch(/4\.4\.1/);
     const show = postern(['queue', 'show', listed.id]);

@@ -73,10 +73,14 @@ describe('direct delivery on the MX', () => {
       const reply = await send(a.ports.smtp, 'carol@a.test', ['alice@a.test', 'bob@a.test'], 'direct-mixed');
       expect(reply).toMatch(/^250 2\.6\.0 Ok: queued as \w+/);
       expect(tagged('alice@a.test', 'direct-mixed')).toBe(1);
-      const [dsn] = await waitFor(() => {
-        const l = a.messages('carol@a.test').filter((m) => /^Content-Type: multipart\/report/im.test(m.raw));
-        return l.length > 0 ? l : null;
-      }, 15_000, 'the DSN to carol');
+      const [dsn] = await waitFor(
+        () => {
+          const l = a.messages('carol@a.test').filter((m) => /^Content-Type: multipart\/report/im.test(m.raw));
+          return l.length > 0 ? l : null;
+        },
+        15_000,
+        'the DSN to carol',
+      );
       expect(dsn!.raw).toMatch(/Final-Recipient: rfc822;\s*bob@a\.test/i);
       expect(dsn!.raw).not.toMatch(/Final-Recipient: rfc822;\s*alice@a\.test/i);
       await waitFor(() => queued() === 0, 10_000, 'an empty queue');

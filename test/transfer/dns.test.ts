@@ -14,7 +14,14 @@ const RCODE = { SERVFAIL: 2, NXDOMAIN: 3 } as const;
 type Zone = Record<string, { mx?: Array<[number, string]>; a?: string[]; aaaa?: string[]; servfail?: boolean }>;
 
 const zone: Zone = {
-  'pref.test': { mx: [[20, 'backup.pref.test'], [10, 'mx1.pref.test'], [10, 'mx2.pref.test'], [30, 'last.pref.test']] },
+  'pref.test': {
+    mx: [
+      [20, 'backup.pref.test'],
+      [10, 'mx1.pref.test'],
+      [10, 'mx2.pref.test'],
+      [30, 'last.pref.test'],
+    ],
+  },
   'mx1.pref.test': { a: ['127.0.0.11'] },
   'plain.test': { a: ['127.0.0.12'], aaaa: ['::1'] },
   'nullmx.test': { mx: [[0, '']] },

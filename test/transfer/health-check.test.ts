@@ -21,7 +21,15 @@ it('logs a connect-and-close on port 465 as one info line', async () => {
     s.once('close', () => resolve());
     s.once('error', reject);
   });
-  const line = await waitFor(() => a.logs('submission').split('\n').find((l) => l.includes('client left before the session began')) ?? null, 10_000, 'the info line');
+  const line = await waitFor(
+    () =>
+      a
+        .logs('submission')
+        .split('\n')
+        .find((l) => l.includes('client left before the session began')) ?? null,
+    10_000,
+    'the info line',
+  );
   expect(JSON.parse(line)).toMatchObject({ level: 30, listener: 'submissions' });
   expect(a.logs('submission')).not.toMatch(/"level":50/);
   expect(a.logs('submission')).not.toMatch(/"stack"/);

@@ -77,7 +77,9 @@ describe('the MX on port 25', () => {
     expect(await t.smtp('QUIT')).toMatch(/^221/);
     t.close();
     const [m] = await a.waitForMessages('alice@a.test', 1);
-    expect(m!.raw).toMatch(new RegExp(`Received: from outside\\.example \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mail\\.a\\.test\\r\\n\\twith ESMTP\\r\\n\\tid ${id}`));
+    expect(m!.raw).toMatch(
+      new RegExp(`Received: from outside\\.example \\(\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mail\\.a\\.test\\r\\n\\twith ESMTP\\r\\n\\tid ${id}`),
+    );
     expect(m!.raw).toMatch(/\r\n\.leading dot kept/);
   });
 });

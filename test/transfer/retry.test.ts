@@ -35,7 +35,13 @@ afterAll(async () => {
 
 function send(inst: Instance, to: string, subject: string) {
   return nodemailer
-    .createTransport({ host: '127.0.0.1', port: inst.ports.submission, secure: false, tls: { rejectUnauthorized: false }, auth: { user: 'alice@a.test', pass: 'alice-password' } })
+    .createTransport({
+      host: '127.0.0.1',
+      port: inst.ports.submission,
+      secure: false,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'alice@a.test', pass: 'alice-password' },
+    })
     .sendMail({ envelope: { from: 'alice@a.test', to: [to] }, raw: `From: alice@a.test\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nbody\r\n` });
 }
 
@@ -52,19 +58,11 @@ describe('retries', () => {
 
   it('sends a delay notice, then a bounce, for a remote that stays down', async () => {
     await send(a, 'rcpt@down.test', 'into the void');
-    const delayed = await waitFor(
-      () => a.messages('alice@a.test').find((m) => /Action: delayed/.test(m.raw)),
-      15_000,
-      'a delay notice',
-    );
+    const delayed = await waitFor(() => a.messages('alice@a.test').find((m) => /Action: delayed/.test(m.raw)), 15_000, 'a delay notice');
     expect(delayed.raw).toMatch(/Final-Recipient: rfc822; rcpt@down\.test/);
     expect(delayed.raw).toMatch(/Status: 4\.4\.1/);
     expect(delayed.raw).toMatch(/Will-Retry-Until: /);
-    const bounced = await waitFor(
-      () => a.messages('alice@a.test').find((m) => /Action: failed/.test(m.raw)),
-      15_000,
-      'a bounce',
-    );
+    const bounced = await waitFor(() => a.messages('alice@a.test').find((m) => /Action: failed/.test(m.raw)), 15_000, 'a bounce');
     expect(bounced.raw).toMatch(/Final-Recipient: rfc822; rcpt@down\.test/);
     expect(bounced.raw).toMatch(/Status: 4\.4\.7/);
     expect(bounced.raw).toMatch(/Subject: into the void/);

@@ -43,7 +43,11 @@ async function relayOne(subject: string): Promise<string> {
   });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  const got = await waitFor(() => sink!.received.find((m) => m.data.includes(`Subject: ${subject}`)) ?? null, 30_000, `"${subject}" at the sink: ${a!.logs('transfer').slice(-1500)}\n${pf!.log().slice(-1500)}`);
+  const got = await waitFor(
+    () => sink!.received.find((m) => m.data.includes(`Subject: ${subject}`)) ?? null,
+    30_000,
+    `"${subject}" at the sink: ${a!.logs('transfer').slice(-1500)}\n${pf!.log().slice(-1500)}`,
+  );
   expect(got.to).toEqual(['someone@remote.test']);
   expect(got.data).toMatch(/\r\n\r\nrelayed body\r\n$/);
   return got.data;
@@ -65,7 +69,10 @@ async function setUp(
 
 describe.skipIf(missing)('a Postfix smarthost', () => {
   it('without STARTTLS: relays in plaintext and never sends STARTTLS that was not offered', async () => {
-    await setUp((port, relayhost) => startPostfix({ port, relayhost }), (_dir, port) => ({ smarthost: `127.0.0.1:${port}` }));
+    await setUp(
+      (port, relayhost) => startPostfix({ port, relayhost }),
+      (_dir, port) => ({ smarthost: `127.0.0.1:${port}` }),
+    );
     const data = await relayOne('plain relay');
     expect(data).toMatch(/^Received: from mail\.a\.test \(localhost \[127\.0\.0\.1\]\)\r\n\tby relay\.test \(Postfix\) with ESMTP /m);
     expect(pf!.log()).not.toMatch(/STARTTLS/i);

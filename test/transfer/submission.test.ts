@@ -122,7 +122,7 @@ describe('submission', () => {
       .sendMail({ envelope: { from: 'alice@a.test', to: ['nobody@a.test', 'carol@a.test'] }, raw: 'Subject: who\r\n\r\nhi\r\n' })
       .catch((e: SmtpError & { rejectedErrors?: SmtpError[] }) => e);
     expect('accepted' in info ? info.accepted : []).toEqual(['carol@a.test']);
-    const rejected = 'rejectedErrors' in info ? info.rejectedErrors ?? [] : [];
+    const rejected = 'rejectedErrors' in info ? (info.rejectedErrors ?? []) : [];
     expect(rejected.map((e) => e.response)).toEqual([expect.stringMatching(/^550 5\.1\.1 <nobody@a\.test>: no such user here/)]);
   });
 

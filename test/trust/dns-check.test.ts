@@ -34,7 +34,11 @@ describe('postern dns', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const lines = r.out.split('\n');
-    const has = (re: RegExp): void => expect(lines.some((l) => re.test(l)), String(re)).toBe(true);
+    const has = (re: RegExp): void =>
+      expect(
+        lines.some((l) => re.test(l)),
+        String(re),
+      ).toBe(true);
     has(/^example\.test\. 3600 IN MX 10 mail\.example\.test\.$/);
     has(/^mail\.example\.test\. 3600 IN A 192\.0\.2\.10$/);
     has(/^example\.test\. 3600 IN TXT "v=spf1 mx -all"$/);
@@ -82,11 +86,16 @@ describe('postern dns', () => {
       expect(rows).toContainEqual(expect.stringMatching(/^missing\s+_dmarc\.example\.test\s+TXT\s+no TXT record$/));
       expect(r.out).toMatch(/^2 of \d+ records need attention$/m);
 
-      const json = JSON.parse((await postern(config, ['dns', 'example.test', '--ip', '192.0.2.10', '--check', '--json'])).out) as Array<{ status: string; record: { name: string; type: string } }>;
-      expect(json.filter((c) => c.status !== 'ok').map((c) => `${c.status} ${c.record.name} ${c.record.type}`).sort()).toEqual([
-        'missing _dmarc.example.test TXT',
-        'wrong example.test MX',
-      ]);
+      const json = JSON.parse((await postern(config, ['dns', 'example.test', '--ip', '192.0.2.10', '--check', '--json'])).out) as Array<{
+        status: string;
+        record: { name: string; type: string };
+      }>;
+      expect(
+        json
+          .filter((c) => c.status !== 'ok')
+          .map((c) => `${c.status} ${c.record.name} ${c.record.type}`)
+          .sort(),
+      ).toEqual(['missing _dmarc.example.test TXT', 'wrong example.test MX']);
     } finally {
       for (const k of Object.keys(zone)) delete zone[k];
       Object.assign(zone, saved);

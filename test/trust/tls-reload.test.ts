@@ -28,11 +28,14 @@ afterAll(async () => {
 /** The certificate presented on an implicit-TLS port (with or without SNI). */
 function certificateAt(port: number, servername?: string, maxVersion?: 'TLSv1.1'): Promise<PeerCertificate> {
   return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...(servername ? { servername } : {}), ...(maxVersion ? { maxVersion, minVersion: 'TLSv1' } : {}) }, () => {
-      const cert = s.getPeerCertificate();
-      s.end();
-      resolve(cert);
-    });
+    const s = tlsConnect(
+      { host: '127.0.0.1', port, rejectUnauthorized: false, ...(servername ? { servername } : {}), ...(maxVersion ? { maxVersion, minVersion: 'TLSv1' } : {}) },
+      () => {
+        const cert = s.getPeerCertificate();
+        s.end();
+        resolve(cert);
+      },
+    );
     s.once('error', reject);
   });
 }

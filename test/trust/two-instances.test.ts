@@ -44,7 +44,13 @@ afterAll(async () => {
 });
 
 function submit(inst: Instance, user: string, pass: string) {
-  return nodemailer.createTransport({ host: '127.0.0.1', port: inst.ports.submissions, secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass } });
+  return nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: inst.ports.submissions,
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user, pass },
+  });
 }
 
 /** A stranger talking to b's port 25 directly (no AUTH), EHLO name of its choice. */
@@ -84,7 +90,9 @@ describe('trust between two instances', () => {
     const child = postern(a.configFile, ['sendmail', 'bob@b.test'], 'From: Alice <alice@a.test>\nTo: bob@b.test\nSubject: From cron\n\nnightly report\n');
     expect((await child).code).toBe(0);
     const list = await b.waitForMessages('bob@b.test', before + 1);
-    const ar = headerOf(list[list.length - 1]!.raw).split('\r\n').find((l) => l.startsWith('Authentication-Results:'))!;
+    const ar = headerOf(list[list.length - 1]!.raw)
+      .split('\r\n')
+      .find((l) => l.startsWith('Authentication-Results:'))!;
     expect(ar).toMatch(/dkim=pass header\.i=@a\.test header\.s=postern header\.a=rsa-sha256/);
     expect(ar).toMatch(/dmarc=pass/);
   });
@@ -92,7 +100,10 @@ describe('trust between two instances', () => {
   it('refuses forged mail from a p=reject domain with 550 5.7.1', async () => {
     const before = b.messages('bob@b.test').length;
     const err = await stranger()
-      .sendMail({ envelope: { from: 'ceo@bank.test', to: ['bob@b.test'] }, raw: 'From: CEO <ceo@bank.test>\r\nTo: bob@b.test\r\nSubject: Urgent wire\r\n\r\nPay now.\r\n' })
+      .sendMail({
+        envelope: { from: 'ceo@bank.test', to: ['bob@b.test'] },
+        raw: 'From: CEO <ceo@bank.test>\r\nTo: bob@b.test\r\nSubject: Urgent wire\r\n\r\nPay now.\r\n',
+      })
       .then(
         () => null,
         (e: Error & { responseCode?: number; response?: string }) => e,

@@ -112,7 +112,12 @@ function suite(name: string, make: () => Promise<Backend & { instance?: { config
     });
 
     it('searches sender, subject and text', async () => {
-      await sendAs(b, b.other, b.me.address, `From: ${b.other.address}\r\nTo: ${b.me.address}\r\nSubject: Lunch plans\r\n\r\nShall we meet at the harbour-${tag}?\r\n`);
+      await sendAs(
+        b,
+        b.other,
+        b.me.address,
+        `From: ${b.other.address}\r\nTo: ${b.me.address}\r\nSubject: Lunch plans\r\n\r\nShall we meet at the harbour-${tag}?\r\n`,
+      );
       await waitFor(async () => (await list()).some((m) => m.subject === 'Lunch plans'), 30_000, 'the second message');
       const search = async (q: string): Promise<string[]> => {
         const r = await postern([...where, 'search', q, '--json'], { env: { POSTERN_PASSWORD: b.me.password } });
@@ -127,7 +132,12 @@ function suite(name: string, make: () => Promise<Backend & { instance?: { config
 
     it('keeps escape sequences in a message away from the terminal', async () => {
       const esc = '\u001b[2J\u001b]0;pwned\u0007';
-      await sendAs(b, b.other, b.me.address, `From: ${b.other.address}\r\nTo: ${b.me.address}\r\nSubject: =?utf-8?b?${Buffer.from(`Bell ${esc} ${tag}`).toString('base64')}?=\r\n\r\nText ${esc} here\r\n`);
+      await sendAs(
+        b,
+        b.other,
+        b.me.address,
+        `From: ${b.other.address}\r\nTo: ${b.me.address}\r\nSubject: =?utf-8?b?${Buffer.from(`Bell ${esc} ${tag}`).toString('base64')}?=\r\n\r\nText ${esc} here\r\n`,
+      );
       const row = await waitFor(async () => (await list()).find((m) => m.subject.startsWith('Bell')), 30_000, 'the escape message');
       expect(row.subject).not.toMatch(/[\u0000-\u001f]/);
       const r = await postern([...where, 'read', String(row.uid)], { env: { POSTERN_PASSWORD: b.me.password } });

@@ -111,7 +111,12 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
       await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'same page'));
       await row(page, subject).first().waitFor({ timeout: 30_000 });
       // And mail from someone else, sent while the page just sits there.
-      await sendAs(b, b.other, b.me.address, `From: ${b.other.address}\r\nTo: ${b.me.address}\r\nSubject: Ping ${tag}\r\nMessage-ID: <ping-${tag}@x.test>\r\n\r\nAre you there?\r\n`);
+      await sendAs(
+        b,
+        b.other,
+        b.me.address,
+        `From: ${b.other.address}\r\nTo: ${b.me.address}\r\nSubject: Ping ${tag}\r\nMessage-ID: <ping-${tag}@x.test>\r\n\r\nAre you there?\r\n`,
+      );
       await row(page, `Ping ${tag}`).waitFor({ timeout: 30_000 });
       expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
       await shot(page, 'desktop-list');
@@ -260,7 +265,10 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
       await page.waitForURL(/\/act/);
       expect(await page.locator('#error-message').textContent()).toContain('expired or came from another site');
       // Another site's page (another port on this host: same site, other origin) posting to us.
-      tracker.page('/evil.html', `<form id="f" method="post" action="${b.url}/act"><input name="f" value="INBOX"><input name="uid" value="${uid}"><input name="op" value="delete"><input name="_csrf" value="guess"></form><script>document.getElementById('f').submit()</script>`);
+      tracker.page(
+        '/evil.html',
+        `<form id="f" method="post" action="${b.url}/act"><input name="f" value="INBOX"><input name="uid" value="${uid}"><input name="op" value="delete"><input name="_csrf" value="guess"></form><script>document.getElementById('f').submit()</script>`,
+      );
       const evil = await context.newPage();
       const response = evil.waitForResponse((r) => r.url() === `${b.url}/act`);
       await evil.goto(`${tracker.origin}/evil.html`);
@@ -349,7 +357,12 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
     it('shows a refusal from the server in words and keeps the draft', async () => {
       await page.goto(`${b.url}/compose`);
       const big = randomBytes(Math.floor(b.messageSize * 0.9));
-      await fillCompose(page, { to: b.me.address, subject: `Too big ${tag}`, body: 'Keep me', files: [{ name: 'big.bin', mimeType: 'application/octet-stream', buffer: big }] });
+      await fillCompose(page, {
+        to: b.me.address,
+        subject: `Too big ${tag}`,
+        body: 'Keep me',
+        files: [{ name: 'big.bin', mimeType: 'application/octet-stream', buffer: big }],
+      });
       await page.click('#send');
       await page.locator('#send-error').waitFor({ timeout: 30_000 });
       expect(await page.locator('#send-error').textContent()).toMatch(/too big/i);
@@ -362,7 +375,6 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
         expect(await page.locator('.kept li').count()).toBe(0);
       } else expect(await page.locator('.kept li').textContent()).toContain('big.bin');
       expect(await subjects(b, b.me, 'Drafts')).toContain(`Too big ${tag}`);
-
     });
 
     it('shows a refused recipient in words and keeps the draft', async (t) => {
@@ -381,7 +393,12 @@ function suite(name: string, make: () => Promise<Backend>, enabled: boolean): vo
       // Address completion offers earlier correspondents once the To field is used.
       await page.focus('#to');
       await expect.poll(() => page.locator('#contacts option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toContain(b.other.address);
-      await fillCompose(page, { to: b.me.address, subject: `Draft ${tag}`, body: 'draft body', files: [{ name: 'small.txt', mimeType: 'text/plain', buffer: Buffer.from(`small ${tag}\n`) }] });
+      await fillCompose(page, {
+        to: b.me.address,
+        subject: `Draft ${tag}`,
+        body: 'draft body',
+        files: [{ name: 'small.txt', mimeType: 'text/plain', buffer: Buffer.from(`small ${tag}\n`) }],
+      });
       await Promise.all([page.waitForURL(/mode=draft.*done=saved/), page.click('#save-draft')]);
       expect(await page.locator('#compose-notice').textContent()).toBe('Draft saved.');
       expect(await page.locator('.kept li').textContent()).toContain('small.txt');

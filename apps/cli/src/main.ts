@@ -19,7 +19,10 @@ const program = new Command('postern')
   .description('Postern: a complete mail system for your own domain')
   .option('-c, --config <file>', 'config file (default: $POSTERN_CONFIG or ./postern.toml)')
   .showHelpAfterError()
-  .addHelpText('after', '\n  sendmail [options] [recipient...]  queue a message read on stdin, like sendmail(8) (also as `sendmail`, `mailq`, `newaliases` through a link)')
+  .addHelpText(
+    'after',
+    '\n  sendmail [options] [recipient...]  queue a message read on stdin, like sendmail(8) (also as `sendmail`, `mailq`, `newaliases` through a link)',
+  )
   .exitOverride();
 
 for (const register of [init, start, accounts, mailbox, mail, queue, dns]) register(program);

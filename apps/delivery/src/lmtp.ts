@@ -52,65 +52,68 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const inFlight = opts.inFlight ?? new ByteBudget(limits.data_in_flight);
   installEnhancedCodes();
 
-  const server = createSmtpServer({
-    lmtp: true,
-    name: config.hostname,
-    banner: 'Postern LMTP',
-    authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
-    hideENHANCEDSTATUSCODES: false,
-    hideDSN: false,
-    hide8BITMIME: false,
-    hideSMTPUTF8: false,
-    // what the MX or submission accepted (limits.message_size) plus the fields they prepended
-    size: nextHopMessageSize(limits),
-    rejectOversized: true,
-    maxRecipients: limits.recipients,
-    socketTimeout: limits.command_timeout,
-    // a transfer app keeps idle LMTP connections open: on shutdown, end them after 5 s instead of
-    // smtp-server's 30 s default (runApp gives up and exits 1 after 10 s)
-    closeTimeout: 5_000,
-    logger: false,
-    onConnect(session, cb) {
-      sessions.set(session, []);
-      cb();
+  const server = createSmtpServer(
+    {
+      lmtp: true,
+      name: config.hostname,
+      banner: 'Postern LMTP',
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      hideENHANCEDSTATUSCODES: false,
+      hideDSN: false,
+      hide8BITMIME: false,
+      hideSMTPUTF8: false,
+      // what the MX or submission accepted (limits.message_size) plus the fields they prepended
+      size: nextHopMessageSize(limits),
+      rejectOversized: true,
+      maxRecipients: limits.recipients,
+      socketTimeout: limits.command_timeout,
+      // a transfer app keeps idle LMTP connections open: on shutdown, end them after 5 s instead of
+      // smtp-server's 30 s default (runApp gives up and exits 1 after 10 s)
+      closeTimeout: 5_000,
+      logger: false,
+      onConnect(session, cb) {
+        sessions.set(session, []);
+        cb();
+      },
+      onMailFrom(_address, session, cb) {
+        sessions.set(session, []);
+        cb();
+      },
+      onRcptTo(address, session, cb) {
+        let users: User[];
+        try {
+          const resolution = accounts.resolve(parseAddress(address.address));
+          if (resolution.kind !== 'local') return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
+          users = resolution.users;
+        } catch {
+          return cb(new SmtpReply(550, '5.1.3', `<${address.address}>: bad recipient address syntax`));
+        }
+        sessions.get(session)?.push({ rcpt: address.address, users });
+        cb();
+      },
+      onData(stream, session, cb) {
+        // No line-length limit here: the MX and submission enforced theirs, and mail injected by
+        // `postern sendmail` must not bounce at the last hop for a long line.
+        void readMessage(stream, nextHopMessageSize(limits), Number.POSITIVE_INFINITY, { budget: inFlight, dataDir: config.dataDir }).then(
+          async ({ data, release }) => {
+            try {
+              cb(null, await deliver(data, session, sessions.get(session) ?? []));
+            } finally {
+              release();
+            }
+          },
+          (err: unknown) => {
+            if (err instanceof SmtpReply) return cb(err); // 552 5.3.4 or 452 4.3.1, answered for every recipient
+            logger.error({ cid: session.id, err }, 'reading message failed');
+            cb(new SmtpReply(451, '4.3.0', 'error reading message'));
+          },
+        );
+      },
+      // The transfer app's pool waits for no early-talker test on its own last hop.
     },
-    onMailFrom(_address, session, cb) {
-      sessions.set(session, []);
-      cb();
-    },
-    onRcptTo(address, session, cb) {
-      let users: User[];
-      try {
-        const resolution = accounts.resolve(parseAddress(address.address));
-        if (resolution.kind !== 'local') return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
-        users = resolution.users;
-      } catch {
-        return cb(new SmtpReply(550, '5.1.3', `<${address.address}>: bad recipient address syntax`));
-      }
-      sessions.get(session)?.push({ rcpt: address.address, users });
-      cb();
-    },
-    onData(stream, session, cb) {
-      // No line-length limit here: the MX and submission enforced theirs, and mail injected by
-      // `postern sendmail` must not bounce at the last hop for a long line.
-      void readMessage(stream, nextHopMessageSize(limits), Number.POSITIVE_INFINITY, { budget: inFlight, dataDir: config.dataDir }).then(
-        async ({ data, release }) => {
-          try {
-            cb(null, await deliver(data, session, sessions.get(session) ?? []));
-          } finally {
-            release();
-          }
-        },
-        (err: unknown) => {
-          if (err instanceof SmtpReply) return cb(err); // 552 5.3.4 or 452 4.3.1, answered for every recipient
-          logger.error({ cid: session.id, err }, 'reading message failed');
-          cb(new SmtpReply(451, '4.3.0', 'error reading message'));
-        },
-      );
-    },
-    // The transfer app's pool waits for no early-talker test on its own last hop.
-  }, 0);
+    0,
+  );
 
   /**
    * The transfer agent's inbound policy (SPF/DKIM/DMARC, @postern/trust) marks what goes to Junk
@@ -175,9 +178,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     // A recipient succeeds when at least one of its users got the message (an alias to several
     // users, one of them over quota, is not retried for the others: that would duplicate).
     return rcpts.map((r) =>
-      r.users.some((u) => okUsers.has(u.id))
-        ? `2.0.0 <${r.rcpt}> delivered as ${qid}`
-        : new SmtpReply(552, '5.2.2', `<${r.rcpt}>: mailbox full`),
+      r.users.some((u) => okUsers.has(u.id)) ? `2.0.0 <${r.rcpt}> delivered as ${qid}` : new SmtpReply(552, '5.2.2', `<${r.rcpt}>: mailbox full`),
     );
   }
 
@@ -198,7 +199,6 @@ function deliveredTo(rcpt: string): string {
   }
 }
 
-
 /** Listens on "host:port" or a unix socket path; resolves with the bound port (0 for a socket). */
 function listen(server: SMTPServer, where: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -211,8 +211,7 @@ function listen(server: SMTPServer, where: string): Promise<number> {
     if (where.startsWith('/') || where.startsWith('.')) {
       rmSync(where, { force: true }); // a stale socket from a killed process
       server.listen(where, done);
-    }
-    else {
+    } else {
       const i = where.lastIndexOf(':');
       let host = where.slice(0, i);
       if (host.startsWith('[')) host = host.slice(1, -1);
@@ -220,4 +219,3 @@ function listen(server: SMTPServer, where: string): Promise<number> {
     }
   });
 }
-

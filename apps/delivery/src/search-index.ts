@@ -63,7 +63,6 @@ async function readWhole(db: Db, id: number): Promise<Buffer> {
   return out.subarray(0, at);
 }
 
-
 /**
  * Indexes the contents of one mailbox pending when it is called, a batch per event-loop turn
  * (SEARCH). Mail that arrives meanwhile is left to the background run, so a mailbox under
@@ -145,10 +144,13 @@ export class SubstringIndexer {
       clearTimeout(this.timer);
     }
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.step();
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.step();
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.timer.unref();
   }
 

@@ -15,10 +15,7 @@ export interface LmtpHarness {
 
 export async function lmtpHarness(limits: Record<string, number> = {}): Promise<LmtpHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-lmtp-'));
-  const config = configFromObject(
-    { hostname: 'mail.example.org', data_dir: 'data', listen: { lmtp: '127.0.0.1:0' }, limits },
-    join(dir, 'postern.toml'),
-  );
+  const config = configFromObject({ hostname: 'mail.example.org', data_dir: 'data', listen: { lmtp: '127.0.0.1:0' }, limits }, join(dir, 'postern.toml'));
   const mail = openMailDb(config);
   mail.accounts.addDomain('example.org');
   await mail.accounts.addUser('alice@example.org', 'long enough');

@@ -119,9 +119,13 @@ describe('LMTP delivery', () => {
       const t = nodemailer.createTransport({ host: '127.0.0.1', port: small.lmtp.port, lmtp: true });
       const info = await t
         // over message_size plus the headroom kept for the fields the MX and submission prepend
-        .sendMail({ envelope: { from: 's@r.test', to: ['alice@example.org', 'bob@example.org'] }, raw: `Subject: big\r\n\r\n${'x'.repeat(1000 + TRACE_HEADROOM)}\r\n` })
+        .sendMail({
+          envelope: { from: 's@r.test', to: ['alice@example.org', 'bob@example.org'] },
+          raw: `Subject: big\r\n\r\n${'x'.repeat(1000 + TRACE_HEADROOM)}\r\n`,
+        })
         .catch((e: { response?: string; rejectedErrors?: Array<{ response: string }> }) => e);
-      const responses = 'rejectedErrors' in info && info.rejectedErrors ? info.rejectedErrors.map((e) => e.response) : [String((info as { response?: string }).response)];
+      const responses =
+        'rejectedErrors' in info && info.rejectedErrors ? info.rejectedErrors.map((e) => e.response) : [String((info as { response?: string }).response)];
       for (const r of responses) expect(r).toMatch(/^552 5\.3\.4 /);
       const u = small.mail.accounts.findUser('alice@example.org')!;
       expect(small.mail.store.mailbox(u.id, 'INBOX')!.messages).toBe(0);
@@ -133,8 +137,15 @@ describe('LMTP delivery', () => {
   it('stores malformed MIME, 8-bit and UTF-8 headers byte for byte', async () => {
     const bodies = [
       Buffer.from('Content-Type: multipart/mixed; boundary="never"\r\nSubject: broken\r\n\r\n--wrong\r\nno end\r\n'),
-      Buffer.concat([Buffer.from('Subject: '), Buffer.from([0xe9, 0xe8, 0xff]), Buffer.from(' latin1\r\nFrom: =?utf-8?q?J=C3=BCrgen?= <j@r.test>\r\n\r\n'), Buffer.from([0x80, 0x81, 0x0d, 0x0a])]),
-      Buffer.from('Subject: Grüße aus Köln ✉\r\nFrom: Jürgen <jürgen@bücher.test>\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nÄÖÜ ß\r\n'),
+      Buffer.concat([
+        Buffer.from('Subject: '),
+        Buffer.from([0xe9, 0xe8, 0xff]),
+        Buffer.from(' latin1\r\nFrom: =?utf-8?q?J=C3=BCrgen?= <j@r.test>\r\n\r\n'),
+        Buffer.from([0x80, 0x81, 0x0d, 0x0a]),
+      ]),
+      Buffer.from(
+        'Subject: Grüße aus Köln ✉\r\nFrom: Jürgen <jürgen@bücher.test>\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nÄÖÜ ß\r\n',
+      ),
       Buffer.from('no header separator at all'),
     ];
     for (const raw of bodies) {
@@ -167,7 +178,10 @@ describe('LMTP delivery', () => {
     const c = h.mail.store.content(last.contentId)!;
     expect(c.hasAttachments).toBe(true);
     const raw = h.mail.store.read(last);
-    const b64 = raw.toString('latin1').split('\r\n\r\n').find((_part, i, all) => i > 0 && all[i - 1]!.includes('data.bin'));
+    const b64 = raw
+      .toString('latin1')
+      .split('\r\n\r\n')
+      .find((_part, i, all) => i > 0 && all[i - 1]!.includes('data.bin'));
     expect(Buffer.from(b64!.replace(/\r\n--.*$/s, ''), 'base64').equals(payload)).toBe(true);
   });
 

@@ -36,7 +36,16 @@ import {
 } from '@postern/core';
 import { completeSubmission, withoutForgedTrace } from './message.js';
 import { signMessage } from './sign.js';
-import { type ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
+import {
+  type ConnectionLimits,
+  createSmtpServer,
+  installEnhancedCodes,
+  queuedEnvelope,
+  readMessage,
+  sharedServerOptions,
+  SmtpReply,
+  storageFailure,
+} from '@postern/smtp';
 
 export interface SubmissionDeps {
   config: Config;
@@ -50,61 +59,63 @@ export interface SubmissionDeps {
   log: Logger;
 }
 
-
-
 const userOf = (session: SMTPServerSession): User => session.user as User;
 
 export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolean): SMTPServer {
   installEnhancedCodes();
   const { config, accounts, queue, log } = deps;
 
-  const server = createSmtpServer({
-    ...sharedServerOptions({ ...deps, auth: true }),
-    banner: 'Postern ESMTP submission',
-    secure: implicitTls,
-    authOptional: false,
-    authRequiredMessage: 'Authentication required',
-    onMailFrom(address, session, cb) {
-      // smtp-server asks for AUTH itself only while AUTH is offered (not before STARTTLS)
-      if (!session.user) return cb(new SmtpReply(530, '5.7.0', 'Authentication required'));
-      const user = userOf(session);
-      if (address.address === '' || !accounts.maySendAs(user, address.address)) {
-        log.info({ cid: session.id, user: user.address, from: address.address }, 'sender refused');
-        return cb(new SmtpReply(553, '5.7.1', `<${address.address}>: Sender address not owned by ${user.address}`));
-      }
-      cb();
+  const server = createSmtpServer(
+    {
+      ...sharedServerOptions({ ...deps, auth: true }),
+      banner: 'Postern ESMTP submission',
+      secure: implicitTls,
+      authOptional: false,
+      authRequiredMessage: 'Authentication required',
+      onMailFrom(address, session, cb) {
+        // smtp-server asks for AUTH itself only while AUTH is offered (not before STARTTLS)
+        if (!session.user) return cb(new SmtpReply(530, '5.7.0', 'Authentication required'));
+        const user = userOf(session);
+        if (address.address === '' || !accounts.maySendAs(user, address.address)) {
+          log.info({ cid: session.id, user: user.address, from: address.address }, 'sender refused');
+          return cb(new SmtpReply(553, '5.7.1', `<${address.address}>: Sender address not owned by ${user.address}`));
+        }
+        cb();
+      },
+      onRcptTo(address, session, cb) {
+        if (session.envelope.rcptTo.length >= config.limits.recipients) {
+          return cb(new SmtpReply(452, '4.5.3', 'Too many recipients'));
+        }
+        if (address.address.startsWith('@') || address.address.includes(':')) {
+          return cb(new SmtpReply(553, '5.1.3', 'Source routes are not accepted'));
+        }
+        let rcpt: ReturnType<typeof parseAddress>;
+        try {
+          rcpt = parseAddress(address.address);
+        } catch {
+          return cb(new SmtpReply(553, '5.1.3', 'Bad recipient address syntax'));
+        }
+        // An unknown user of one of our own domains is refused now, while the client can still
+        // tell its user, instead of a bounce later (as Postfix does with local_recipient_maps).
+        if (deps.accounts.resolve(rcpt).kind === 'unknown-user') {
+          return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
+        }
+        cb();
+      },
+      onData(stream, session, cb) {
+        void receive(stream, session).then(
+          (id) => cb(null, `2.6.0 Ok: queued as ${id}`),
+          (err: unknown) => {
+            if (err instanceof SmtpReply) return cb(err);
+            log.error({ cid: session.id, err }, 'queueing failed');
+            cb(storageFailure(err));
+          },
+        );
+      },
     },
-    onRcptTo(address, session, cb) {
-      if (session.envelope.rcptTo.length >= config.limits.recipients) {
-        return cb(new SmtpReply(452, '4.5.3', 'Too many recipients'));
-      }
-      if (address.address.startsWith('@') || address.address.includes(':')) {
-        return cb(new SmtpReply(553, '5.1.3', 'Source routes are not accepted'));
-      }
-      let rcpt: ReturnType<typeof parseAddress>;
-      try {
-        rcpt = parseAddress(address.address);
-      } catch {
-        return cb(new SmtpReply(553, '5.1.3', 'Bad recipient address syntax'));
-      }
-      // An unknown user of one of our own domains is refused now, while the client can still
-      // tell its user, instead of a bounce later (as Postfix does with local_recipient_maps).
-      if (deps.accounts.resolve(rcpt).kind === 'unknown-user') {
-        return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
-      }
-      cb();
-    },
-    onData(stream, session, cb) {
-      void receive(stream, session).then(
-        (id) => cb(null, `2.6.0 Ok: queued as ${id}`),
-        (err: unknown) => {
-          if (err instanceof SmtpReply) return cb(err);
-          log.error({ cid: session.id, err }, 'queueing failed');
-          cb(storageFailure(err));
-        },
-      );
-    },
-  }, config.submission.greeting_delay, deadlinesOf(config.limits));
+    config.submission.greeting_delay,
+    deadlinesOf(config.limits),
+  );
   deps.limits.serve(server);
 
   return server;
@@ -148,11 +159,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       smtputf8: smtputf8 || needsSmtpUtf8(parseAddress(sender)),
       body8bit: has8bit(message),
     });
-    log.info(
-      { mail: 'queued', id, cid: session.id, user: user.address, from: sender, to: recipients.map((r) => r.address), size: message.length },
-      'queued',
-    );
+    log.info({ mail: 'queued', id, cid: session.id, user: user.address, from: sender, to: recipients.map((r) => r.address), size: message.length }, 'queued');
     return id;
   }
 }
-

@@ -41,7 +41,10 @@ async function heldLmtp(): Promise<{ port: number; seen: string[]; release: () =
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closing.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { port: (server.server.address() as AddressInfo).port, seen, release: () => {
+  return {
+    port: (server.server.address() as AddressInfo).port,
+    seen,
+    release: () => {
       for (const r of held.splice(0)) r();
     },
   };

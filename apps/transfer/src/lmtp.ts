@@ -34,7 +34,15 @@ export class LmtpPool {
   ) {}
 
   private async connect(): Promise<SmtpSession> {
-    const base = { lmtp: true, name: this.hostname, ignoreTLS: true, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 120_000, logger: false };
+    const base = {
+      lmtp: true,
+      name: this.hostname,
+      ignoreTLS: true,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 120_000,
+      logger: false,
+    };
     let session: SmtpSession;
     if (this.target.startsWith('/') || this.target.startsWith('.')) {
       const socket = createConnection(this.target);

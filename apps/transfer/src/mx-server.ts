@@ -35,7 +35,16 @@ import {
 } from '@postern/core';
 import type { DirectDelivery, Handed } from './direct-delivery.js';
 import { checkInbound } from './inbound-auth.js';
-import { ConnectionLimits, createSmtpServer, installEnhancedCodes, queuedEnvelope, readMessage, sharedServerOptions, SmtpReply, storageFailure } from '@postern/smtp';
+import {
+  ConnectionLimits,
+  createSmtpServer,
+  installEnhancedCodes,
+  queuedEnvelope,
+  readMessage,
+  sharedServerOptions,
+  SmtpReply,
+  storageFailure,
+} from '@postern/smtp';
 
 export interface MxServerDeps {
   config: Config;
@@ -61,8 +70,6 @@ export function trustedNetworks(cidrs: readonly string[]): BlockList {
   return list;
 }
 
-
-
 export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
   const { config, accounts, log } = deps;
@@ -74,39 +81,43 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     return trusted.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
   };
 
-  const server = createSmtpServer({
-    ...sharedServerOptions({ ...deps, limits, auth: false }),
-    banner: 'Postern ESMTP',
-    authOptional: true,
-    onMailFrom(address, _session, cb) {
-      if (address.address === '') return cb();
-      try {
-        parseAddress(address.address);
-        cb();
-      } catch {
-        cb(new SmtpReply(553, '5.1.7', 'Bad sender address syntax'));
-      }
+  const server = createSmtpServer(
+    {
+      ...sharedServerOptions({ ...deps, limits, auth: false }),
+      banner: 'Postern ESMTP',
+      authOptional: true,
+      onMailFrom(address, _session, cb) {
+        if (address.address === '') return cb();
+        try {
+          parseAddress(address.address);
+          cb();
+        } catch {
+          cb(new SmtpReply(553, '5.1.7', 'Bad sender address syntax'));
+        }
+      },
+      onRcptTo(address, session, cb) {
+        try {
+          checkRecipient(address, session);
+          cb();
+        } catch (err) {
+          log.info({ cid: session.id, ip: session.remoteAddress, rcpt: address.address, reply: (err as Error).message }, 'rcpt refused');
+          cb(err as Error);
+        }
+      },
+      onData(stream, session, cb) {
+        void receive(stream, session).then(
+          ({ id, handed }) => cb(null, handed === 'delivered' ? `2.0.0 Ok: delivered as ${id}` : `2.6.0 Ok: queued as ${id}`),
+          (err: unknown) => {
+            if (err instanceof SmtpReply) return cb(err);
+            log.error({ cid: session.id, err }, 'queueing failed');
+            cb(storageFailure(err));
+          },
+        );
+      },
     },
-    onRcptTo(address, session, cb) {
-      try {
-        checkRecipient(address, session);
-        cb();
-      } catch (err) {
-        log.info({ cid: session.id, ip: session.remoteAddress, rcpt: address.address, reply: (err as Error).message }, 'rcpt refused');
-        cb(err as Error);
-      }
-    },
-    onData(stream, session, cb) {
-      void receive(stream, session).then(
-        ({ id, handed }) => cb(null, handed === 'delivered' ? `2.0.0 Ok: delivered as ${id}` : `2.6.0 Ok: queued as ${id}`),
-        (err: unknown) => {
-          if (err instanceof SmtpReply) return cb(err);
-          log.error({ cid: session.id, err }, 'queueing failed');
-          cb(storageFailure(err));
-        },
-      );
-    },
-  }, config.transfer.greeting_delay, deadlinesOf(config.limits));
+    config.transfer.greeting_delay,
+    deadlinesOf(config.limits),
+  );
   limits.serve(server);
 
   function checkRecipient(address: SMTPServerAddress, session: SMTPServerSession): void {
@@ -197,5 +208,3 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
 
   return server;
 }
-
-

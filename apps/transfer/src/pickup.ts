@@ -9,7 +9,22 @@
  * A file is removed only after its queue entry is committed; one that cannot be read as a
  * maildrop file is renamed `.bad-NAME` and logged, never silently dropped.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, chmodSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  statSync,
+  chmodSync,
+  unlinkSync,
+  watch,
+  type FSWatcher,
+  type Stats,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   completeAddress,
@@ -40,9 +55,7 @@ export class Pickup {
   private scanning = false;
   private again = false;
 
-  constructor(
-    private readonly deps: { config: Config; queue: QueueStore; log: Logger; onQueued: () => void },
-  ) {}
+  constructor(private readonly deps: { config: Config; queue: QueueStore; log: Logger; onQueued: () => void }) {}
 
   start(): void {
     const dir = this.deps.config.maildropDir;
@@ -150,7 +163,8 @@ export class Pickup {
     let entry: NewMessage;
     try {
       const { envelope, message } = decodeDrop(file);
-      if (envelope.recipients.length === 0 || envelope.recipients.length > config.limits.recipients) throw new Error(`${envelope.recipients.length} recipients`);
+      if (envelope.recipients.length === 0 || envelope.recipients.length > config.limits.recipients)
+        throw new Error(`${envelope.recipients.length} recipients`);
       const recipients = [...new Set(envelope.recipients.map((r) => completeAddress(r, config.origin)))];
       let decision = localSender(envelope.sender, { username, uid: st.uid, trusted }, config);
       if (!decision.ok) {
@@ -185,7 +199,10 @@ export class Pickup {
       return;
     }
     unlinkSync(path);
-    log.info({ mail: 'queued', id: entry.id, from: entry.sender, to: entry.recipients.map((r) => r.address), uid: st.uid, origin: 'maildrop' }, 'queued from the maildrop');
+    log.info(
+      { mail: 'queued', id: entry.id, from: entry.sender, to: entry.recipients.map((r) => r.address), uid: st.uid, origin: 'maildrop' },
+      'queued from the maildrop',
+    );
     this.deps.onQueued();
   }
 

@@ -139,10 +139,7 @@ export class QueueRunner {
     for (const o of outcomes) {
       const r = byId.get(o.recipientId)!;
       const event = o.kind === 'delivered' ? 'delivered' : o.kind === 'failed' ? 'bounced' : 'deferred';
-      this.deps.log.info(
-        { mail: event, id: entry.id, to: r.address, from: entry.sender, attempt: r.attempts + 1, relay: o.remoteMta, reply: o.reply },
-        event,
-      );
+      this.deps.log.info({ mail: event, id: entry.id, to: r.address, from: entry.sender, attempt: r.attempts + 1, relay: o.remoteMta, reply: o.reply }, event);
     }
   }
 

@@ -143,7 +143,7 @@ export function fields(form: FormData, name: string): string[] {
 }
 
 /** The uploaded, non-empty files of a field. */
-export type Upload = Exclude<ReturnType<FormData["get"]>, string | null>;
+export type Upload = Exclude<ReturnType<FormData['get']>, string | null>;
 
 export function files(form: FormData, name: string): Upload[] {
   return form.getAll(name).filter((v): v is Upload => typeof v !== 'string' && v.size > 0 && v.name !== '');

@@ -54,7 +54,10 @@ export async function start(config: Config, options: { logger: Logger }): Promis
     });
   });
   const bound = (server.address() as AddressInfo).port;
-  logger.info({ listen: `${host}:${bound}`, imap: `${state.imap.host}:${state.imap.port}`, smtp: `${state.smtp.host}:${state.smtp.port}` }, 'webmail listening');
+  logger.info(
+    { listen: `${host}:${bound}`, imap: `${state.imap.host}:${state.imap.port}`, smtp: `${state.smtp.host}:${state.smtp.port}` },
+    'webmail listening',
+  );
   return {
     port: bound,
     async close(): Promise<void> {

@@ -19,7 +19,9 @@ describe('sanitizeMailHtml', () => {
       '</body></html>',
     ].join('');
     const { html } = sanitizeMailHtml(hostile, opts);
-    expect(html).not.toMatch(/<script|onload|onclick|onmouseover|onerror|javascript:|vbscript:|data:text|<form|<input|<button|<iframe|<object|<embed|<svg|<math|<base|<meta|<link|@import|evil\.test|position/i);
+    expect(html).not.toMatch(
+      /<script|onload|onclick|onmouseover|onerror|javascript:|vbscript:|data:text|<form|<input|<button|<iframe|<object|<embed|<svg|<math|<base|<meta|<link|@import|evil\.test|position/i,
+    );
     expect(html).toContain('Hello');
     expect(html).toContain('href="https://ok.test/"');
     expect(html).toContain('target="_blank"');
@@ -29,7 +31,8 @@ describe('sanitizeMailHtml', () => {
   });
 
   it('blocks remote images unless asked, and counts them', () => {
-    const input = '<img src="http://img.test/a.png"><img src="https://img.test/b.png"><img src="//img.test/c.png"><img src="data:image/png;base64,iVBORw0KGgo=">';
+    const input =
+      '<img src="http://img.test/a.png"><img src="https://img.test/b.png"><img src="//img.test/c.png"><img src="data:image/png;base64,iVBORw0KGgo=">';
     const blocked = sanitizeMailHtml(input, opts);
     expect(blocked.blockedRemote).toBe(3);
     expect(blocked.html).not.toContain('img.test');

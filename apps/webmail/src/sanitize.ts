@@ -27,11 +27,72 @@ export interface SanitizedHtml {
 }
 
 const TAGS = [
-  'a', 'abbr', 'address', 'b', 'bdi', 'bdo', 'big', 'blockquote', 'br', 'caption', 'center', 'cite', 'code', 'col',
-  'colgroup', 'dd', 'del', 'details', 'dfn', 'div', 'dl', 'dt', 'em', 'figcaption', 'figure', 'font', 'h1', 'h2', 'h3',
-  'h4', 'h5', 'h6', 'hr', 'i', 'img', 'ins', 'kbd', 'li', 'mark', 'ol', 'p', 'pre', 'q', 's', 'samp', 'small', 'span',
-  'strike', 'strong', 'style', 'sub', 'summary', 'sup', 'table', 'tbody', 'td', 'tfoot', 'th', 'thead', 'time', 'tr',
-  'tt', 'u', 'ul', 'var', 'wbr',
+  'a',
+  'abbr',
+  'address',
+  'b',
+  'bdi',
+  'bdo',
+  'big',
+  'blockquote',
+  'br',
+  'caption',
+  'center',
+  'cite',
+  'code',
+  'col',
+  'colgroup',
+  'dd',
+  'del',
+  'details',
+  'dfn',
+  'div',
+  'dl',
+  'dt',
+  'em',
+  'figcaption',
+  'figure',
+  'font',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'hr',
+  'i',
+  'img',
+  'ins',
+  'kbd',
+  'li',
+  'mark',
+  'ol',
+  'p',
+  'pre',
+  'q',
+  's',
+  'samp',
+  'small',
+  'span',
+  'strike',
+  'strong',
+  'style',
+  'sub',
+  'summary',
+  'sup',
+  'table',
+  'tbody',
+  'td',
+  'tfoot',
+  'th',
+  'thead',
+  'time',
+  'tr',
+  'tt',
+  'u',
+  'ul',
+  'var',
+  'wbr',
 ];
 
 const COMMON_ATTRS = ['id', 'style', 'class', 'align', 'valign', 'width', 'height', 'bgcolor', 'color', 'dir', 'lang', 'title', 'border'];
@@ -39,13 +100,59 @@ const COMMON_ATTRS = ['id', 'style', 'class', 'align', 'valign', 'width', 'heigh
 /** A CSS value without function calls except colours: no url(), expression(), var() tricks. */
 const SAFE_CSS_VALUE = /^(?:[^()\\;<>{}"'@]|(?:rgba?|hsla?)\([\d\s.,%/]+\))*$/i;
 const STYLE_PROPS = [
-  'color', 'background-color', 'font', 'font-family', 'font-size', 'font-style', 'font-weight', 'font-variant',
-  'text-align', 'text-decoration', 'text-indent', 'text-transform', 'line-height', 'letter-spacing', 'word-spacing',
-  'white-space', 'vertical-align', 'direction', 'margin', 'margin-top', 'margin-right', 'margin-bottom', 'margin-left',
-  'padding', 'padding-top', 'padding-right', 'padding-bottom', 'padding-left', 'border', 'border-top', 'border-right',
-  'border-bottom', 'border-left', 'border-color', 'border-style', 'border-width', 'border-radius', 'border-collapse',
-  'border-spacing', 'width', 'max-width', 'min-width', 'height', 'max-height', 'min-height', 'display', 'float', 'clear',
-  'list-style-type', 'table-layout', 'overflow-wrap', 'word-break', 'word-wrap',
+  'color',
+  'background-color',
+  'font',
+  'font-family',
+  'font-size',
+  'font-style',
+  'font-weight',
+  'font-variant',
+  'text-align',
+  'text-decoration',
+  'text-indent',
+  'text-transform',
+  'line-height',
+  'letter-spacing',
+  'word-spacing',
+  'white-space',
+  'vertical-align',
+  'direction',
+  'margin',
+  'margin-top',
+  'margin-right',
+  'margin-bottom',
+  'margin-left',
+  'padding',
+  'padding-top',
+  'padding-right',
+  'padding-bottom',
+  'padding-left',
+  'border',
+  'border-top',
+  'border-right',
+  'border-bottom',
+  'border-left',
+  'border-color',
+  'border-style',
+  'border-width',
+  'border-radius',
+  'border-collapse',
+  'border-spacing',
+  'width',
+  'max-width',
+  'min-width',
+  'height',
+  'max-height',
+  'min-height',
+  'display',
+  'float',
+  'clear',
+  'list-style-type',
+  'table-layout',
+  'overflow-wrap',
+  'word-break',
+  'word-wrap',
 ];
 const ALLOWED_STYLES: Record<string, RegExp[]> = Object.fromEntries(STYLE_PROPS.map((p) => [p, [SAFE_CSS_VALUE]]));
 
@@ -57,7 +164,8 @@ const IMAGE_PROPERTIES = new Set(['background', 'background-image', 'list-style'
  * Selectors that match on what the reader does (hover, focus, a click): a remote load there would
  * report their actions, not that the message was opened, so it is never released.
  */
-const INTERACTIVE = /:(?:hover|active|focus|focus-within|focus-visible|target|checked|visited|indeterminate|placeholder-shown|valid|invalid|user-valid|user-invalid|open|playing|paused)\b/i;
+const INTERACTIVE =
+  /:(?:hover|active|focus|focus-within|focus-visible|target|checked|visited|indeterminate|placeholder-shown|valid|invalid|user-valid|user-invalid|open|playing|paused)\b/i;
 /** A string that names a resource (a scheme or //): image-set("…"), src("…"), @import "…" load it. */
 const URL_LIKE = /^\s*(?:[a-z][a-z0-9+.-]*:|\/\/)/i;
 
@@ -130,7 +238,10 @@ export function sanitizeCss(css: string, allowRemote: boolean): { css: string; b
       target = target.trim();
       const property = statement.split(':')[0]!.trim().toLowerCase();
       const releasable =
-        fn[1]!.toLowerCase() === 'url' && /^https?:\/\//i.test(target) && IMAGE_PROPERTIES.has(property) && !preludes.some((p) => INTERACTIVE.test(p) || /^@font-face/i.test(p));
+        fn[1]!.toLowerCase() === 'url' &&
+        /^https?:\/\//i.test(target) &&
+        IMAGE_PROPERTIES.has(property) &&
+        !preludes.some((p) => INTERACTIVE.test(p) || /^@font-face/i.test(p));
       if (releasable && allowRemote) {
         out += `url("${target.replace(/["\\\r\n\f()]/g, (ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)}")`;
       } else {

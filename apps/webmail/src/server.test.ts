@@ -64,7 +64,12 @@ describe('webmail request guards', () => {
     const s = sessions.create('ann@example.test', 'pw', new UserResources(account));
     const cookie = `${SESSION_COOKIE}=${s.id}`;
     const act = (headers: Record<string, string>, token: string): Promise<Response> =>
-      fetch(`${base}/act`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form({ _csrf: token, f: 'INBOX', uid: '1', op: 'delete' }) });
+      fetch(`${base}/act`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: form({ _csrf: token, f: 'INBOX', uid: '1', op: 'delete' }),
+      });
     expect((await act({}, s.csrf)).status).toBe(401);
     const forged = await act({ cookie }, 'forged');
     expect(forged.status).toBe(403);

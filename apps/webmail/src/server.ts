@@ -217,7 +217,12 @@ async function dispatch(ctx: Ctx, table: Map<string, Route>, paths: Set<string>)
           : true;
     if (!valid) {
       state.logger.warn({ ip: ctx.ip, path: url.pathname }, 'csrf token refused');
-      throw new HttpError(403, route.csrf === 'login' ? 'The login form had expired. Reload the page and try again.' : 'This form had expired or came from another site. Go back, reload the page and try again.');
+      throw new HttpError(
+        403,
+        route.csrf === 'login'
+          ? 'The login form had expired. Reload the page and try again.'
+          : 'This form had expired or came from another site. Go back, reload the page and try again.',
+      );
     }
   }
   return route.handler(ctx);
@@ -242,7 +247,10 @@ function failure(ctx: Ctx, err: unknown): Reply {
     return { kind: 'html', status: 503, body: errorPage(503, 'The mail server cannot be reached right now. Try again in a moment.', loggedIn) };
   }
   const e = err as Error & { responseText?: string; serverResponseCode?: string };
-  ctx.state.logger.error({ err: { message: e.message, stack: e.stack, code: e.serverResponseCode }, path: ctx.url.pathname, user: ctx.session?.user }, 'request failed');
+  ctx.state.logger.error(
+    { err: { message: e.message, stack: e.stack, code: e.serverResponseCode }, path: ctx.url.pathname, user: ctx.session?.user },
+    'request failed',
+  );
   const said = e.responseText ? ` The mail server said: ${e.responseText}` : '';
   return { kind: 'html', status: 500, body: errorPage(500, `That did not work.${said}`, loggedIn) };
 }

@@ -18,7 +18,15 @@ export function message(i, to, size) {
 
 /** Resolves when every message was answered; returns accepted count and latencies (ms). */
 export async function ownLoad({ port, users, n, c, size }) {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, pool: true, maxConnections: c, maxMessages: Infinity, ignoreTLS: true, socketTimeout: 120_000 });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    pool: true,
+    maxConnections: c,
+    maxMessages: Infinity,
+    ignoreTLS: true,
+    socketTimeout: 120_000,
+  });
   const latencies = [];
   let accepted = 0;
   let failed = 0;
@@ -31,7 +39,10 @@ export async function ownLoad({ port, users, n, c, size }) {
         const to = users[i % users.length];
         const start = performance.now();
         try {
-          const info = await transport.sendMail({ envelope: { from: 'sender@outside.example', to: [to] }, raw: bodies[i % users.length].replace('bench 0', `bench ${i}`) });
+          const info = await transport.sendMail({
+            envelope: { from: 'sender@outside.example', to: [to] },
+            raw: bodies[i % users.length].replace('bench 0', `bench ${i}`),
+          });
           latencies.push(performance.now() - start);
           if (info.accepted.length === 1) accepted++;
           else failed++;
@@ -50,12 +61,28 @@ export function smtpSourceLoad({ port, users, n, c, size }) {
   return new Promise((resolve, reject) => {
     // -c: count to stderr; -s sessions in parallel; -m messages in all; -l message length; one
     // recipient per message (the first user: smtp-source sends every message to the same -t)
-    const args = ['-s', String(c), '-m', String(n), '-l', String(size), '-f', 'sender@outside.example', '-t', users[0], '-M', 'load.example', `127.0.0.1:${port}`];
+    const args = [
+      '-s',
+      String(c),
+      '-m',
+      String(n),
+      '-l',
+      String(size),
+      '-f',
+      'sender@outside.example',
+      '-t',
+      users[0],
+      '-M',
+      'load.example',
+      `127.0.0.1:${port}`,
+    ];
     const child = spawn('/usr/sbin/smtp-source', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve({ accepted: n, failed: 0, latencies: [] }) : reject(new Error(`smtp-source exited ${code}: ${err.slice(-500)}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve({ accepted: n, failed: 0, latencies: [] }) : reject(new Error(`smtp-source exited ${code}: ${err.slice(-500)}`)),
+    );
   });
 }
 

@@ -63,7 +63,9 @@ export async function startPostern({ users = 10, password = 'bench-password', ap
   for (const app of apps) {
     // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile the apps under the load
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, join(root, 'apps', app, 'dist', 'main.js'), '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeArgs, join(root, 'apps', app, 'dist', 'main.js'), '--config', file], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     children.set(app, child);
     const port = app === 'delivery' ? ports.lmtp : ports.smtp;
     let up = false;

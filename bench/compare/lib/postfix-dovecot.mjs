@@ -213,9 +213,9 @@ export async function startPostfixDovecot({ users = 10, password = 'bench-passwo
       const ok = await new Promise((resolve) => {
         const s = connect(port, '127.0.0.1');
         s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
+          s.destroy();
+          resolve(true);
+        });
         s.once('error', () => resolve(false));
       });
       if (ok) return;

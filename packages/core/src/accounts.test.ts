@@ -96,7 +96,7 @@ describe('accounts', () => {
   });
 });
 
-describe('the administrator\'s default aliases and the host name', () => {
+describe("the administrator's default aliases and the host name", () => {
   it('root, postmaster, abuse and MAILER-DAEMON reach the admin unless a user or alias takes them', async () => {
     const a = new Accounts(openDatabase(':memory:', MAIL_MIGRATIONS), { hostname: 'Mail.Example.org', admin: '' });
     a.addDomain('example.org');

@@ -46,10 +46,7 @@ export interface Alias {
   targets: string[];
 }
 
-export type Resolution =
-  | { kind: 'local'; users: User[] }
-  | { kind: 'unknown-user' }
-  | { kind: 'not-local' };
+export type Resolution = { kind: 'local'; users: User[] } | { kind: 'unknown-user' } | { kind: 'not-local' };
 
 export class AccountError extends Error {
   constructor(message: string) {
@@ -90,19 +87,17 @@ export class Accounts {
       return null;
     }
     const row = prepared(
-        this.db,
-        'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id WHERE d.name = ?',
-      )
-      .get(domain) as { id: number; name: string; catch_all: string | null } | undefined;
+      this.db,
+      'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id WHERE d.name = ?',
+    ).get(domain) as { id: number; name: string; catch_all: string | null } | undefined;
     return row ? { id: row.id, name: row.name, catchAll: row.catch_all } : null;
   }
 
   listDomains(): Domain[] {
     const rows = prepared(
-        this.db,
-        'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id ORDER BY d.name',
-      )
-      .all() as Array<{ id: number; name: string; catch_all: string | null }>;
+      this.db,
+      'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id ORDER BY d.name',
+    ).all() as Array<{ id: number; name: string; catch_all: string | null }>;
     return rows.map((r) => ({ id: r.id, name: r.name, catchAll: r.catch_all }));
   }
 
@@ -110,11 +105,13 @@ export class Accounts {
   removeDomain(name: string): void {
     const d = this.findDomain(name);
     if (!d) throw new AccountError(`no domain ${name}`);
-    this.db.transaction(() => {
-      prepared(this.db, "DELETE FROM aliases WHERE address LIKE '%@' || ?").run(d.name);
-      for (const u of this.listUsers(d.name)) this.deleteUserRows(u.id);
-      prepared(this.db, 'DELETE FROM domains WHERE id = ?').run(d.id);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        prepared(this.db, "DELETE FROM aliases WHERE address LIKE '%@' || ?").run(d.name);
+        for (const u of this.listUsers(d.name)) this.deleteUserRows(u.id);
+        prepared(this.db, 'DELETE FROM domains WHERE id = ?').run(d.id);
+      })
+      .immediate();
   }
 
   /**
@@ -177,16 +174,21 @@ export class Accounts {
     if (this.findUser(key)) throw new AccountError(`user ${key} exists already`);
     checkPassword(password);
     const hash = await hashPassword(password);
-    return this.db.transaction(() => {
-      const info = prepared(this.db, 'INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (?, ?, ?, ?, ?)')
-        .run(d.id, key, formatAddress(a), hash, Date.now());
-      const id = Number(info.lastInsertRowid);
-      const insertMailbox = this.db.prepare(
-        'INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)',
-      );
-      for (const mb of DEFAULT_MAILBOXES) insertMailbox.run(id, mb.name, mb.specialUse, newUidValidity());
-      return { id, address: key, domainId: d.id, quotaBytes: 0 };
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const info = prepared(this.db, 'INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (?, ?, ?, ?, ?)').run(
+          d.id,
+          key,
+          formatAddress(a),
+          hash,
+          Date.now(),
+        );
+        const id = Number(info.lastInsertRowid);
+        const insertMailbox = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
+        for (const mb of DEFAULT_MAILBOXES) insertMailbox.run(id, mb.name, mb.specialUse, newUidValidity());
+        return { id, address: key, domainId: d.id, quotaBytes: 0 };
+      })
+      .immediate();
   }
 
   findUser(address: string): User | null {
@@ -196,16 +198,12 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
-      | UserRow
-      | undefined;
+    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   userById(id: number): User | null {
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id) as
-      | UserRow
-      | undefined;
+    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
@@ -213,10 +211,9 @@ export class Accounts {
     const rows = (
       domain
         ? prepared(
-              this.db,
-              'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
-            )
-            .all(normalizeDomain(domain))
+            this.db,
+            'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
+          ).all(normalizeDomain(domain))
         : prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all()
     ) as UserRow[];
     return rows.map(toUser);
@@ -282,9 +279,11 @@ export class Accounts {
       return u;
     });
     const insert = this.db.prepare('INSERT OR IGNORE INTO aliases (address, user_id) VALUES (?, ?)');
-    this.db.transaction(() => {
-      for (const u of users) insert.run(key, u.id);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const u of users) insert.run(key, u.id);
+      })
+      .immediate();
   }
 
   /** Removes the alias, or only one of its targets. */
@@ -302,8 +301,10 @@ export class Accounts {
   }
 
   listAliases(): Alias[] {
-    const rows = prepared(this.db, 'SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id ORDER BY a.address, u.address')
-      .all() as Array<{ address: string; target: string }>;
+    const rows = prepared(
+      this.db,
+      'SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id ORDER BY a.address, u.address',
+    ).all() as Array<{ address: string; target: string }>;
     const out: Alias[] = [];
     for (const r of rows) {
       const last = out[out.length - 1];
@@ -363,15 +364,12 @@ export class Accounts {
   }
 
   private lookup(key: string): User[] {
-    const user = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as
-      | UserRow
-      | undefined;
+    const user = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as UserRow | undefined;
     if (user) return [toUser(user)];
     const rows = prepared(
-        this.db,
-        'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
-      )
-      .all(key) as UserRow[];
+      this.db,
+      'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
+    ).all(key) as UserRow[];
     return rows.map(toUser);
   }
 }

@@ -22,7 +22,22 @@ describe('addresses', () => {
   });
 
   it('refuses what is not an address', () => {
-    for (const bad of ['', 'nodomain', '@example.org', 'a@', 'a@@b.c', 'a b@c.d', 'a..b@c.d', '.a@c.d', 'a@-bad-.org', 'a@b_c.org', '"unterminated@x.y', 'a\r\nb@c.d', `${'x'.repeat(65)}@a.b`, '@route:a@b.c']) {
+    for (const bad of [
+      '',
+      'nodomain',
+      '@example.org',
+      'a@',
+      'a@@b.c',
+      'a b@c.d',
+      'a..b@c.d',
+      '.a@c.d',
+      'a@-bad-.org',
+      'a@b_c.org',
+      '"unterminated@x.y',
+      'a\r\nb@c.d',
+      `${'x'.repeat(65)}@a.b`,
+      '@route:a@b.c',
+    ]) {
       expect(() => parseAddress(bad), bad).toThrow(AddressError);
     }
   });

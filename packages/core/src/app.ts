@@ -71,7 +71,12 @@ export function runApp(name: string, start: (config: Config, options: { logger: 
       }
       const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
       if ((e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') && e.syscall === 'listen') {
-        const why = e.code === 'EADDRINUSE' ? 'address already in use (is another mail server running?)' : e.code === 'EACCES' ? 'permission denied' : 'no such local address';
+        const why =
+          e.code === 'EADDRINUSE'
+            ? 'address already in use (is another mail server running?)'
+            : e.code === 'EACCES'
+              ? 'permission denied'
+              : 'no such local address';
         const where = e.port !== undefined ? `${e.address ?? ''}:${e.port}` : (e.address ?? '?');
         logger.error({ address: where, code: e.code }, 'cannot listen');
         process.stderr.write(`postern-${name}: cannot listen on ${where}: ${why}\n`);

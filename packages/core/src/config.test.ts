@@ -115,7 +115,9 @@ describe('sendmail, admin and smarthost settings', () => {
   });
 
   it('resolves the CA and credentials files against the config and takes a given origin', () => {
-    const file = write('hostname = "mail.example.org"\n[sendmail]\norigin = "example.org"\n[transfer]\nsmarthost_ca = "ca.pem"\nsmarthost_auth_file = "/etc/postern/relay"\n');
+    const file = write(
+      'hostname = "mail.example.org"\n[sendmail]\norigin = "example.org"\n[transfer]\nsmarthost_ca = "ca.pem"\nsmarthost_auth_file = "/etc/postern/relay"\n',
+    );
     const c = loadConfig(file);
     expect(c.origin).toBe('example.org');
     expect(c.transfer.smarthost_ca).toBe(join(file, '..', 'ca.pem'));

@@ -26,11 +26,9 @@ export class ConfigError extends Error {
 
 /** "host:port" or "[v6]:port"; a listener. */
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-const hostPort = z
-  .string()
-  .refine((v) => HOST_PORT.test(v) && Number(HOST_PORT.exec(v)?.[1]) <= 65535, {
-    message: 'a "host:port" address such as "127.0.0.1:2525"',
-  });
+const hostPort = z.string().refine((v) => HOST_PORT.test(v) && Number(HOST_PORT.exec(v)?.[1]) <= 65535, {
+  message: 'a "host:port" address such as "127.0.0.1:2525"',
+});
 /** LMTP may also listen on a unix socket path. */
 const hostPortOrPath = z.string().refine((v) => HOST_PORT.test(v) || v.startsWith('/') || v.startsWith('.'), {
   message: 'a "host:port" address or a unix socket path',
@@ -55,15 +53,16 @@ const duration = z
 const greetingDelay = duration.refine((v) => v <= 300_000, { message: 'a duration of at most "5m"' });
 
 const posInt = (what: string) =>
-  z.number({ message: `a positive integer (${what})` }).int({ message: `a positive integer (${what})` }).positive({
-    message: `a positive integer (${what})`,
-  });
+  z
+    .number({ message: `a positive integer (${what})` })
+    .int({ message: `a positive integer (${what})` })
+    .positive({
+      message: `a positive integer (${what})`,
+    });
 
-const hostname = z
-  .string()
-  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, {
-    message: 'a DNS host name such as "mail.example.org"',
-  });
+const hostname = z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, {
+  message: 'a DNS host name such as "mail.example.org"',
+});
 
 const schema = z
   .object({
@@ -76,7 +75,10 @@ const schema = z
      * The user who gets mail for root, postmaster, abuse and MAILER-DAEMON (and every account of
      * the host name, such as cron's root@<hostname>); "" = the first user created.
      */
-    admin: z.string().refine((v) => v === '' || /^[^@\s]+@[^@\s]+$/.test(v), { message: 'empty or a user address "you@example.org"' }).default(''),
+    admin: z
+      .string()
+      .refine((v) => v === '' || /^[^@\s]+@[^@\s]+$/.test(v), { message: 'empty or a user address "you@example.org"' })
+      .default(''),
     listen: z
       .object({
         smtp: hostPort.optional(),
@@ -106,7 +108,10 @@ const schema = z
       .default({ servers: [], timeout: 5000, cache: 60_000 }),
     transfer: z
       .object({
-        smarthost: z.string().refine((v) => v === '' || HOST_PORT.test(v), { message: 'empty or "host:port"' }).default(''),
+        smarthost: z
+          .string()
+          .refine((v) => v === '' || HOST_PORT.test(v), { message: 'empty or "host:port"' })
+          .default(''),
         smarthost_user: z.string().default(''),
         smarthost_password: z.string().default(''),
         /** A file whose first line is "user:password" for AUTH at the smarthost (keeps it out of here). */
@@ -215,7 +220,12 @@ const schema = z
         /** Per-user storage limit in bytes; 0 means no limit. */
         mailbox_quota: z.number().int().nonnegative({ message: 'a non-negative integer (bytes; 0 = no limit)' }).default(0),
         /** Threads that index (MIME-parse) delivered and appended mail off the session thread; 0: the cores but one, at most 4. */
-        index_threads: z.number().int().nonnegative({ message: 'a non-negative integer (threads; 0 = automatic)' }).max(64, { message: 'at most 64 threads' }).default(0),
+        index_threads: z
+          .number()
+          .int()
+          .nonnegative({ message: 'a non-negative integer (threads; 0 = automatic)' })
+          .max(64, { message: 'at most 64 threads' })
+          .default(0),
         /** Keys (criteria, NOT/OR included) in one IMAP SEARCH; more get NO [LIMIT]. */
         imap_search_keys: posInt('search keys').default(100),
       })
@@ -260,7 +270,10 @@ const schema = z
       .default({ session_lifetime: 43_200_000, trusted_proxies: [] }),
     dkim: z
       .object({
-        selector: z.string().regex(/^[A-Za-z0-9._-]+$/, { message: 'a DKIM selector (letters, digits, - . _)' }).default('postern'),
+        selector: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]+$/, { message: 'a DKIM selector (letters, digits, - . _)' })
+          .default('postern'),
       })
       .strict()
       .default({ selector: 'postern' }),
@@ -334,7 +347,12 @@ export function configFromObject(raw: unknown, file: string): Config {
   // one message of the largest size, with the fields our hops add, must fit
   const largest = nextHopMessageSize(result.data.limits);
   if (result.data.limits.data_in_flight < largest) {
-    throw new ConfigError(file, 'limits.data_in_flight', `at least limits.message_size + ${TRACE_HEADROOM} (${largest})`, `${result.data.limits.data_in_flight}`);
+    throw new ConfigError(
+      file,
+      'limits.data_in_flight',
+      `at least limits.message_size + ${TRACE_HEADROOM} (${largest})`,
+      `${result.data.limits.data_in_flight}`,
+    );
   }
   const base = dirname(file);
   const abs = (p: string, from: string): string => (isAbsolute(p) ? p : resolve(from, p));

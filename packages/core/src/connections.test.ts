@@ -32,7 +32,9 @@ describe('ConnectionCounter', () => {
   });
 
   it('keeps no slots where no one logs in, and a network never below one address', () => {
-    expect(connectionCaps({ connections_per_ip: 20, connections_per_subnet: 5, connections_total: 10, connections_unauthenticated_percent: 80 }, false)).toEqual({
+    expect(
+      connectionCaps({ connections_per_ip: 20, connections_per_subnet: 5, connections_total: 10, connections_unauthenticated_percent: 80 }, false),
+    ).toEqual({
       perIp: 20,
       perSubnet: 20,
       total: 10,

@@ -24,11 +24,24 @@ describe('local injection (sendmail)', () => {
   });
 
   it('adds the header fields a program left out, and keeps those it wrote', () => {
-    const out = localMessage({ data: Buffer.from('Subject: x\r\n\r\nbody\r\n'), id: 'q1', sender: 'a@example.org', recipients: ['b@example.org'], hostname: 'mail.example.org', fullName: 'Cron "D"' }).toString();
+    const out = localMessage({
+      data: Buffer.from('Subject: x\r\n\r\nbody\r\n'),
+      id: 'q1',
+      sender: 'a@example.org',
+      recipients: ['b@example.org'],
+      hostname: 'mail.example.org',
+      fullName: 'Cron "D"',
+    }).toString();
     expect(out).toMatch(/^Received: by mail\.example\.org\r\n\twith local\r\n\tid q1\r\n\tfor <b@example\.org>;/);
     expect(out).toMatch(/^From: "Cron D" <a@example\.org>\r\n/m);
     expect(out).toMatch(/^Message-ID: <q1@mail\.example\.org>\r\n/m);
-    const kept = localMessage({ data: Buffer.from('From: me\r\nDate: x\r\nMessage-ID: <m>\r\n\r\nb'), id: 'q2', sender: 'a@example.org', recipients: [], hostname: 'h.example' }).toString();
+    const kept = localMessage({
+      data: Buffer.from('From: me\r\nDate: x\r\nMessage-ID: <m>\r\n\r\nb'),
+      id: 'q2',
+      sender: 'a@example.org',
+      recipients: [],
+      hostname: 'h.example',
+    }).toString();
     expect(kept.match(/^(From|Date|Message-ID):/gim)).toHaveLength(3);
   });
 

@@ -13,10 +13,18 @@ describe('openDatabase', () => {
     // Each child opens the database with the same two migrations, as `postern start` does.
     const child = (): Promise<number> =>
       new Promise((resolve) => {
-        const p = spawn(process.execPath, ['--input-type=module', '-e', `
+        const p = spawn(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `
           import { openDatabase } from ${JSON.stringify(sqlite)};
           const db = openDatabase(${JSON.stringify(file)}, ['CREATE TABLE t (x INTEGER)', 'CREATE TABLE u (y INTEGER)']);
-          db.close();`], { stdio: 'inherit' });
+          db.close();`,
+          ],
+          { stdio: 'inherit' },
+        );
         p.on('exit', (code) => resolve(code ?? -1));
       });
     const codes = await Promise.all(Array.from({ length: 6 }, child));
@@ -29,7 +37,7 @@ describe('openDatabase', () => {
 
 describe('prepared', () => {
   it('compiles a SQL text once and hands it out in plain-rows mode whatever the last caller chose', () => {
-    const db = openDatabase(':memory:', ['CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, \'x\');']);
+    const db = openDatabase(':memory:', ["CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x');"]);
     const sql = 'SELECT a, b FROM t';
     expect(prepared(db, sql).pluck().get()).toBe(1);
     expect(prepared(db, sql)).toBe(prepared(db, sql));

@@ -43,8 +43,7 @@ export function prepared(db: Db, sql: string): Database.Statement {
   if (!stmt) {
     stmt = db.prepare(sql);
     cache.set(sql, stmt);
-  }
-  else if (stmt.reader) stmt.pluck(false).expand(false).raw(false);
+  } else if (stmt.reader) stmt.pluck(false).expand(false).raw(false);
   return stmt;
 }
 

@@ -148,13 +148,20 @@ export class LoginThrottle {
         const known = relayedBy === undefined ? [source] : [source, plainIp(relayedBy)];
         this.tryWrite(() => {
           const at = this.now();
-          for (const [scope, key] of reserved ? ([['ip', source], ['account', account]] as const) : []) {
+          for (const [scope, key] of reserved
+            ? ([
+                ['ip', source],
+                ['account', account],
+              ] as const)
+            : []) {
             prepared(this.db, 'UPDATE login_failures SET failures = failures - 1 WHERE scope = ? AND key = ? AND failures > 0').run(scope, key);
             prepared(this.db, 'DELETE FROM login_failures WHERE scope = ? AND key = ? AND failures = 0').run(scope, key);
           }
           for (const ip of known) {
-            prepared(this.db, 'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last')
-              .run(account, ip, at);
+            prepared(
+              this.db,
+              'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last',
+            ).run(account, ip, at);
           }
         });
       },
@@ -191,8 +198,10 @@ export class LoginThrottle {
   }
 
   private count(scope: 'ip' | 'account', key: string, t: number, failures: number): void {
-    prepared(this.db, 'INSERT INTO login_failures (scope, key, failures, last) VALUES (?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET failures = excluded.failures, last = excluded.last')
-      .run(scope, key, failures, t);
+    prepared(
+      this.db,
+      'INSERT INTO login_failures (scope, key, failures, last) VALUES (?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET failures = excluded.failures, last = excluded.last',
+    ).run(scope, key, failures, t);
   }
 
   private isKnown(account: string, ip: string, t: number): boolean {

@@ -7,7 +7,7 @@ function time(label, n, fn) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) fn(i);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  console.log(`${label}: ${(n / (ms / 1000)).toFixed(0)} ops/s (${(ms / n * 1000).toFixed(2)} µs/op)`);
+  console.log(`${label}: ${(n / (ms / 1000)).toFixed(0)} ops/s (${((ms / n) * 1000).toFixed(2)} µs/op)`);
 }
 
 const framer = new ImapFramer();
@@ -20,7 +20,8 @@ const frame = (text) => {
 
 const simple = 'A1 UID FETCH 1:* (FLAGS)\r\n';
 time('frame+parse  UID FETCH 1:* (FLAGS)', 200_000, () => parseCommand(frame(simple)));
-const tb = 'A2 UID fetch 42:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])\r\n';
+const tb =
+  'A2 UID fetch 42:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])\r\n';
 time('frame+parse  Thunderbird header FETCH', 100_000, () => parseCommand(frame(tb)));
 const search = 'A3 UID SEARCH RETURN (MIN MAX COUNT) CHARSET UTF-8 OR (FROM alice SUBJECT "quarterly report") NOT (SEEN DELETED) SINCE 1-Feb-2024 1:*\r\n';
 time('frame+parse  nested SEARCH', 100_000, () => parseCommand(frame(search)));
@@ -44,11 +45,17 @@ const big = Buffer.alloc(50 * 1024 * 1024, 0x61);
 
 {
   const flags = ['\\Seen', '\\Answered'];
-  const env = '("Mon, 1 Jan 2024 10:00:00 +0000" "Hello" (("Alice" NIL "alice" "example.org")) NIL NIL (("Bob" NIL "bob" "example.org")) NIL NIL NIL "<1@example.org>")';
+  const env =
+    '("Mon, 1 Jan 2024 10:00:00 +0000" "Hello" (("Alice" NIL "alice" "example.org")) NIL NIL (("Bob" NIL "bob" "example.org")) NIL NIL NIL "<1@example.org>")';
   const t0 = process.hrtime.bigint();
   let bytes = 0;
   for (let i = 1; i <= 100_000; i++) {
-    for (const b of fetchResponse(i, [{ kind: 'UID', value: i }, { kind: 'FLAGS', flags }, { kind: 'ENVELOPE', value: env }])) bytes += b.length;
+    for (const b of fetchResponse(i, [
+      { kind: 'UID', value: i },
+      { kind: 'FLAGS', flags },
+      { kind: 'ENVELOPE', value: env },
+    ]))
+      bytes += b.length;
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   console.log(`serialize    100,000 x FETCH (UID FLAGS ENVELOPE): ${ms.toFixed(0)} ms, ${(bytes / 1e6).toFixed(1)} MB`);

@@ -250,7 +250,9 @@ export function formatCommand(cmd: Command, options: WriteOptions = {}): Buffer 
       break;
     }
     case 'STATUS':
-      b.write(' ').mailbox(cmd.mailbox).write(` (${cmd.items.join(' ')})`);
+      b.write(' ')
+        .mailbox(cmd.mailbox)
+        .write(` (${cmd.items.join(' ')})`);
       break;
     case 'APPEND':
       b.write(' ').mailbox(cmd.mailbox);

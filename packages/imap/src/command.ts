@@ -12,17 +12,7 @@ import type { SequenceSet } from './sequence.js';
 // --- shared pieces ----------------------------------------------------------------------------
 
 /** STATUS data items (RFC 9051 §6.3.11, RFC 3501 RECENT, RFC 7162, RFC 7889, RFC 8474). */
-export type StatusItem =
-  | 'MESSAGES'
-  | 'UIDNEXT'
-  | 'UIDVALIDITY'
-  | 'UNSEEN'
-  | 'DELETED'
-  | 'SIZE'
-  | 'RECENT'
-  | 'HIGHESTMODSEQ'
-  | 'APPENDLIMIT'
-  | 'MAILBOXID';
+export type StatusItem = 'MESSAGES' | 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'DELETED' | 'SIZE' | 'RECENT' | 'HIGHESTMODSEQ' | 'APPENDLIMIT' | 'MAILBOXID';
 
 export const STATUS_ITEMS: readonly StatusItem[] = [
   'MESSAGES',

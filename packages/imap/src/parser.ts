@@ -7,15 +7,7 @@
  * any case, `*`-style patterns unquoted, a date-time day without its leading space, bare LF line
  * ends (in the framer), and 8-bit mailbox names taken as UTF-8 even without UTF8=ACCEPT.
  */
-import type {
-  AppendMessage,
-  Command,
-  ListReturnOptions,
-  ListSelectOption,
-  QresyncParams,
-  StatusItem,
-  StoreAction,
-} from './command.js';
+import type { AppendMessage, Command, ListReturnOptions, ListSelectOption, QresyncParams, StatusItem, StoreAction } from './command.js';
 import { STATUS_ITEMS } from './command.js';
 import { parseImapDateTime } from './datetime.js';
 import { ImapParseError } from './errors.js';

@@ -157,11 +157,27 @@ describe('untagged data', () => {
     expect(text(esearchResponse({ tag: 'a', uid: true, all: [1, 2, 3] }))).toBe('* ESEARCH (TAG "a") UID ALL 1:3\r\n');
     expect(text(esearchResponse({ tag: 'A282', uid: false, min: 2, max: 3, count: 2, all: [] }))).toBe('* ESEARCH (TAG "A282") MIN 2 MAX 3 COUNT 2\r\n');
     expect(text(namespaceResponse([{ prefix: '', delimiter: '/' }], null, null))).toBe('* NAMESPACE (("" "/")) NIL NIL\r\n');
-    expect(text(idResponse([['name', 'Postern'], ['version', null]]))).toBe('* ID ("name" "Postern" "version" NIL)\r\n');
+    expect(
+      text(
+        idResponse([
+          ['name', 'Postern'],
+          ['version', null],
+        ]),
+      ),
+    ).toBe('* ID ("name" "Postern" "version" NIL)\r\n');
     expect(text(idResponse(null))).toBe('* ID NIL\r\n');
-    const parsed = await imapflowParse([statusResponse('Sent Items', { MESSAGES: 3, UNSEEN: 1 }), esearchResponse({ tag: 'x', uid: true, count: 3, all: [4, 5, 9] })]);
-    expect(parsed[0]).toMatchObject({ command: 'STATUS', attributes: [{ value: 'Sent Items' }, [{ value: 'MESSAGES' }, { value: '3' }, { value: 'UNSEEN' }, { value: '1' }]] });
-    expect(parsed[1]).toMatchObject({ command: 'ESEARCH', attributes: [[{ value: 'TAG' }, { value: 'x' }], { value: 'UID' }, { value: 'COUNT' }, { value: '3' }, { value: 'ALL' }, { value: '4:5,9' }] });
+    const parsed = await imapflowParse([
+      statusResponse('Sent Items', { MESSAGES: 3, UNSEEN: 1 }),
+      esearchResponse({ tag: 'x', uid: true, count: 3, all: [4, 5, 9] }),
+    ]);
+    expect(parsed[0]).toMatchObject({
+      command: 'STATUS',
+      attributes: [{ value: 'Sent Items' }, [{ value: 'MESSAGES' }, { value: '3' }, { value: 'UNSEEN' }, { value: '1' }]],
+    });
+    expect(parsed[1]).toMatchObject({
+      command: 'ESEARCH',
+      attributes: [[{ value: 'TAG' }, { value: 'x' }], { value: 'UID' }, { value: 'COUNT' }, { value: '3' }, { value: 'ALL' }, { value: '4:5,9' }],
+    });
   });
 });
 

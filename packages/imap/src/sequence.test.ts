@@ -72,7 +72,10 @@ describe('sequence sets', () => {
 
   const seqNumber = fc.oneof(fc.integer({ min: 1, max: 0xffffffff }), fc.constant<'*'>('*'));
   const arbSet: fc.Arbitrary<SequenceSet> = fc.oneof(
-    { weight: 10, arbitrary: fc.array(fc.record({ from: seqNumber, to: seqNumber }), { minLength: 1, maxLength: 20 }).map((ranges) => ({ kind: 'set' as const, ranges })) },
+    {
+      weight: 10,
+      arbitrary: fc.array(fc.record({ from: seqNumber, to: seqNumber }), { minLength: 1, maxLength: 20 }).map((ranges) => ({ kind: 'set' as const, ranges })),
+    },
     { weight: 1, arbitrary: fc.constant<SequenceSet>({ kind: 'saved' }) },
   );
 
@@ -91,7 +94,13 @@ describe('sequence sets', () => {
   it('resolve agrees with a naive expansion, and compact formatting round-trips (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ from: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.constant<'*'>('*')), to: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.constant<'*'>('*')) }), { minLength: 1, maxLength: 8 }),
+        fc.array(
+          fc.record({
+            from: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.constant<'*'>('*')),
+            to: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.constant<'*'>('*')),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
         fc.integer({ min: 0, max: 50 }),
         (ranges, max) => {
           const s: SequenceSet = { kind: 'set', ranges };

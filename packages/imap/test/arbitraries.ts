@@ -22,7 +22,14 @@ import {
 export const tag = fc.stringMatching(/^[A-Za-z0-9.]{1,8}$/);
 
 /** Any text without NUL (CHAR8 excludes it), including CR, LF, quotes and non-ASCII. */
-export const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\r', '\n', ' ', '*', '%', '&', '(', ')', '{', '}', ']'), fc.constantFrom(...'aZ09-._~é€台📬'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }).filter((c) => !c.includes('\0'))), maxLength: 16 });
+export const text = fc.string({
+  unit: fc.oneof(
+    fc.constantFrom('"', '\\', '\r', '\n', ' ', '*', '%', '&', '(', ')', '{', '}', ']'),
+    fc.constantFrom(...'aZ09-._~é€台📬'),
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }).filter((c) => !c.includes('\0')),
+  ),
+  maxLength: 16,
+});
 
 export const mailbox = text.map(normalizeMailboxName);
 
@@ -36,13 +43,37 @@ const nz = fc.integer({ min: 1, max: 0xffffffff });
 const num64 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const seqNumber = fc.oneof(nz, fc.constant<'*'>('*'));
 export const concreteSet: fc.Arbitrary<SequenceSet> = fc
-  .array(fc.oneof(seqNumber.map((n) => ({ from: n, to: n })), fc.record({ from: seqNumber, to: seqNumber })), { minLength: 1, maxLength: 5 })
+  .array(
+    fc.oneof(
+      seqNumber.map((n) => ({ from: n, to: n })),
+      fc.record({ from: seqNumber, to: seqNumber }),
+    ),
+    { minLength: 1, maxLength: 5 },
+  )
   .map((ranges) => ({ kind: 'set' as const, ranges }));
-export const sequenceSet: fc.Arbitrary<SequenceSet> = fc.oneof({ weight: 9, arbitrary: concreteSet }, { weight: 1, arbitrary: fc.constant<SequenceSet>({ kind: 'saved' }) });
+export const sequenceSet: fc.Arbitrary<SequenceSet> = fc.oneof(
+  { weight: 9, arbitrary: concreteSet },
+  { weight: 1, arbitrary: fc.constant<SequenceSet>({ kind: 'saved' }) },
+);
 
 const date = fc.record({ year: fc.integer({ min: 1900, max: 2200 }), month: fc.integer({ min: 1, max: 12 }), day: fc.integer({ min: 1, max: 28 }) });
 
-const simpleKeys = ['all', 'answered', 'deleted', 'draft', 'flagged', 'seen', 'recent', 'new', 'old', 'unanswered', 'undeleted', 'undraft', 'unflagged', 'unseen'] as const;
+const simpleKeys = [
+  'all',
+  'answered',
+  'deleted',
+  'draft',
+  'flagged',
+  'seen',
+  'recent',
+  'new',
+  'old',
+  'unanswered',
+  'undeleted',
+  'undraft',
+  'unflagged',
+  'unseen',
+] as const;
 const stringKeys = ['bcc', 'body', 'cc', 'from', 'subject', 'text', 'to'] as const;
 const dateKeys = ['before', 'on', 'since', 'sentbefore', 'senton', 'sentsince'] as const;
 
@@ -61,7 +92,9 @@ const { key: searchKey } = fc.letrec<{ key: SearchKey }>((tie) => ({
     fc.record({
       type: fc.constant('modseq' as const),
       modseq: num64,
-      entry: fc.option(fc.record({ name: keywordFlag.map((k) => `/flags/${k}`), type: fc.constantFrom('priv' as const, 'shared' as const, 'all' as const) }), { nil: null }),
+      entry: fc.option(fc.record({ name: keywordFlag.map((k) => `/flags/${k}`), type: fc.constantFrom('priv' as const, 'shared' as const, 'all' as const) }), {
+        nil: null,
+      }),
     }),
     fc.record({ type: fc.constant('not' as const), key: tie('key') }),
     fc.record({ type: fc.constant('or' as const), left: tie('key'), right: tie('key') }),
@@ -83,9 +116,11 @@ const section: fc.Arbitrary<BodySection> = fc.oneof(
 const partial = fc.option(fc.record({ offset: num64, length: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) }), { nil: null });
 
 const fetchAttribute: fc.Arbitrary<FetchAttribute> = fc.oneof(
-  fc.constantFrom(...(['ENVELOPE', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'UID', 'MODSEQ', 'BODYSTRUCTURE', 'BODY', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'] as const)).map(
-    (kind) => ({ kind }) as FetchAttribute,
-  ),
+  fc
+    .constantFrom(
+      ...(['ENVELOPE', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'UID', 'MODSEQ', 'BODYSTRUCTURE', 'BODY', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT'] as const),
+    )
+    .map((kind) => ({ kind }) as FetchAttribute),
   fc.record({ kind: fc.constant('BODY[]' as const), peek: fc.boolean(), section, partial }),
   fc.record({ kind: fc.constant('BINARY[]' as const), peek: fc.boolean(), part, partial }),
   fc.record({ kind: fc.constant('BINARY.SIZE' as const), part }),
@@ -109,10 +144,9 @@ const appendMessage: fc.Arbitrary<AppendMessage> = fc
   })
   .map((m) => (m.utf8 ? { ...m, binary: true } : m));
 
-const returnOptions = fc.option(
-  fc.uniqueArray(fc.constantFrom<SearchReturnOption>('MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'), { minLength: 1, maxLength: 5 }),
-  { nil: null },
-);
+const returnOptions = fc.option(fc.uniqueArray(fc.constantFrom<SearchReturnOption>('MIN', 'MAX', 'ALL', 'COUNT', 'SAVE'), { minLength: 1, maxLength: 5 }), {
+  nil: null,
+});
 
 const selectOptions = fc
   .uniqueArray(fc.constantFrom<ListSelectOption>('SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE'), { maxLength: 4 })
@@ -121,11 +155,40 @@ const selectOptions = fc
 const base64 = fc.uint8Array({ minLength: 1, maxLength: 30 }).map((a) => Buffer.from(a).toString('base64'));
 
 export const command: fc.Arbitrary<Command> = fc.oneof(
-  fc.record({ tag, name: fc.constantFrom('CAPABILITY' as const, 'NOOP' as const, 'LOGOUT' as const, 'STARTTLS' as const, 'NAMESPACE' as const, 'IDLE' as const, 'CHECK' as const, 'CLOSE' as const, 'UNSELECT' as const) }),
-  fc.record({ tag, name: fc.constant('AUTHENTICATE' as const), mechanism: fc.stringMatching(/^[A-Z0-9-]{1,12}$/), initialResponse: fc.option(fc.oneof(fc.constant('='), base64), { nil: null }) }),
+  fc.record({
+    tag,
+    name: fc.constantFrom(
+      'CAPABILITY' as const,
+      'NOOP' as const,
+      'LOGOUT' as const,
+      'STARTTLS' as const,
+      'NAMESPACE' as const,
+      'IDLE' as const,
+      'CHECK' as const,
+      'CLOSE' as const,
+      'UNSELECT' as const,
+    ),
+  }),
+  fc.record({
+    tag,
+    name: fc.constant('AUTHENTICATE' as const),
+    mechanism: fc.stringMatching(/^[A-Z0-9-]{1,12}$/),
+    initialResponse: fc.option(fc.oneof(fc.constant('='), base64), { nil: null }),
+  }),
   fc.record({ tag, name: fc.constant('LOGIN' as const), username: text, password: text }),
-  fc.record({ tag, name: fc.constant('ENABLE' as const), capabilities: fc.array(atom.map((a) => a.toUpperCase()), { minLength: 1, maxLength: 3 }) }),
-  fc.record({ tag, name: fc.constant('ID' as const), params: fc.option(fc.array(fc.tuple(text, fc.option(text, { nil: null })), { maxLength: 3 }), { nil: null }) }),
+  fc.record({
+    tag,
+    name: fc.constant('ENABLE' as const),
+    capabilities: fc.array(
+      atom.map((a) => a.toUpperCase()),
+      { minLength: 1, maxLength: 3 },
+    ),
+  }),
+  fc.record({
+    tag,
+    name: fc.constant('ID' as const),
+    params: fc.option(fc.array(fc.tuple(text, fc.option(text, { nil: null })), { maxLength: 3 }), { nil: null }),
+  }),
   fc.record({
     tag,
     name: fc.constantFrom('SELECT' as const, 'EXAMINE' as const),

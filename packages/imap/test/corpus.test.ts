@@ -29,7 +29,10 @@ describe('corpus', () => {
       const expected = JSON.parse(readFileSync(join(dir, file.replace(/\.imap$/, '.json')), 'utf8')) as Expectation;
       for (const chunkSizes of [[input.length], [1], [3], [7, 64], [100]]) {
         const r = run(input, { chunkSizes, limits: expected.limits ?? {} });
-        expect(r.commands.map((c) => c.tag), `chunks ${chunkSizes}`).toEqual(expected.tags);
+        expect(
+          r.commands.map((c) => c.tag),
+          `chunks ${chunkSizes}`,
+        ).toEqual(expected.tags);
         expect(r.framingErrors.map((e) => e.code)).toEqual(expected.framingErrors);
         expect(r.parseErrors.map((e) => e.tag)).toEqual(expected.parseErrors);
         expect(r.framingErrors.some((e) => e.fatal)).toBe(expected.fatal === true);

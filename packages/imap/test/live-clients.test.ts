@@ -8,7 +8,22 @@ import { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ScriptServer } from './script-server.js';
 
-const BASE_CAPS = ['IMAP4rev1', 'IDLE', 'UIDPLUS', 'MOVE', 'NAMESPACE', 'ENABLE', 'CONDSTORE', 'SPECIAL-USE', 'ID', 'UNSELECT', 'AUTH=PLAIN', 'ESEARCH', 'LIST-EXTENDED', 'LIST-STATUS'];
+const BASE_CAPS = [
+  'IMAP4rev1',
+  'IDLE',
+  'UIDPLUS',
+  'MOVE',
+  'NAMESPACE',
+  'ENABLE',
+  'CONDSTORE',
+  'SPECIAL-USE',
+  'ID',
+  'UNSELECT',
+  'AUTH=PLAIN',
+  'ESEARCH',
+  'LIST-EXTENDED',
+  'LIST-STATUS',
+];
 
 let server: ScriptServer | null = null;
 afterEach(async () => {
@@ -27,7 +42,14 @@ for (const literalPlus of [true, false]) {
       const caps = literalPlus ? [...BASE_CAPS, 'LITERAL+'] : BASE_CAPS;
       server = new ScriptServer({ capabilities: caps, user: 'bob@example.org', pass: 'pä ss"word' });
       const port = await server.listen();
-      const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: 'bob@example.org', pass: 'pä ss"word', ...(literalPlus ? { loginMethod: 'LOGIN' } : {}) }, logger: false, disableAutoIdle: true });
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        auth: { user: 'bob@example.org', pass: 'pä ss"word', ...(literalPlus ? { loginMethod: 'LOGIN' } : {}) },
+        logger: false,
+        disableAutoIdle: true,
+      });
       await client.connect();
 
       const list = await client.list();
@@ -37,7 +59,15 @@ for (const literalPlus of [true, false]) {
       const lock = await client.getMailboxLock('INBOX');
       try {
         const messages = [];
-        for await (const m of client.fetch('1:*', { uid: true, flags: true, envelope: true, bodyStructure: true, internalDate: true, size: true, source: true })) {
+        for await (const m of client.fetch('1:*', {
+          uid: true,
+          flags: true,
+          envelope: true,
+          bodyStructure: true,
+          internalDate: true,
+          size: true,
+          source: true,
+        })) {
           messages.push(m);
         }
         expect(messages.map((m) => [m.uid, m.envelope?.subject, [...(m.flags ?? [])]])).toEqual([
@@ -89,7 +119,20 @@ for (const literalPlus of [true, false]) {
       // APPEND body as {n} with a continuation. Without it, every literal waits for `+`.
       expect(server.literalsAccepted).toBe(literalPlus ? 1 : 2);
       expect(server.rawLines.at(-1)).toBe('DONE');
-      for (const n of [literalPlus ? 'LOGIN' : 'AUTHENTICATE', 'LIST', 'SELECT', 'FETCH', 'STORE', 'SEARCH', 'APPEND', 'MOVE', 'IDLE', 'NOOP', 'STATUS', 'LOGOUT']) {
+      for (const n of [
+        literalPlus ? 'LOGIN' : 'AUTHENTICATE',
+        'LIST',
+        'SELECT',
+        'FETCH',
+        'STORE',
+        'SEARCH',
+        'APPEND',
+        'MOVE',
+        'IDLE',
+        'NOOP',
+        'STATUS',
+        'LOGOUT',
+      ]) {
         expect(names, n).toContain(n);
       }
     });
@@ -149,7 +192,20 @@ print(json.dumps(out))
     expect(out.store).toEqual(['2 (FLAGS (\\Deleted))']);
     expect(server.mailboxes.get('Sent')?.messages[0]?.internalDate.toISOString()).toBe('2023-11-14T22:13:20.000Z');
     expect(server.errors).toEqual([]);
-    expect(server.commands.map((c) => c.name)).toEqual(['CAPABILITY', 'LOGIN', 'LIST', 'SELECT', 'SEARCH', 'FETCH', 'FETCH', 'STORE', 'APPEND', 'EXPUNGE', 'SEARCH', 'LOGOUT']);
+    expect(server.commands.map((c) => c.name)).toEqual([
+      'CAPABILITY',
+      'LOGIN',
+      'LIST',
+      'SELECT',
+      'SEARCH',
+      'FETCH',
+      'FETCH',
+      'STORE',
+      'APPEND',
+      'EXPUNGE',
+      'SEARCH',
+      'LOGOUT',
+    ]);
   });
 });
 

@@ -73,7 +73,9 @@ class Reply extends Error {
 }
 
 export function makeMessage(uid: number, subject: string, body: string, flags: string[] = []): StoredMessage {
-  const raw = Buffer.from(`From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: ${subject}\r\nMessage-ID: <${uid}@example.org>\r\n\r\n${body}`);
+  const raw = Buffer.from(
+    `From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: ${subject}\r\nMessage-ID: <${uid}@example.org>\r\n\r\n${body}`,
+  );
   const bodyBytes = Buffer.byteLength(body);
   const lines = body.split('\r\n').length;
   return {
@@ -100,7 +102,15 @@ export class ScriptServer {
     const mk = (name: string, specialUse: string[], messages: StoredMessage[]): void => {
       this.mailboxes.set(name, { name, specialUse, subscribed: true, uidValidity: 1700000000, uidNext: messages.length + 1, messages });
     };
-    mk('INBOX', [], [makeMessage(1, 'Hello', 'first body\r\n', ['\\Seen']), makeMessage(2, 'Lunch?', 'second body\r\n'), makeMessage(3, 'Report', 'third body\r\nline two\r\n')]);
+    mk(
+      'INBOX',
+      [],
+      [
+        makeMessage(1, 'Hello', 'first body\r\n', ['\\Seen']),
+        makeMessage(2, 'Lunch?', 'second body\r\n'),
+        makeMessage(3, 'Report', 'third body\r\nline two\r\n'),
+      ],
+    );
     mk('Sent', ['\\Sent'], []);
     mk('Trash', ['\\Trash'], []);
     mk('Entwürfe', ['\\Drafts'], []);
@@ -132,7 +142,8 @@ export class ScriptServer {
     const handle = (cmd: Command): void => {
       this.commands.push(cmd);
       const ok = (text: string, code?: ResponseCode): void => write(taggedResponse(cmd.tag, 'OK', text, code));
-      if (!authenticated && !['CAPABILITY', 'NOOP', 'LOGOUT', 'LOGIN', 'AUTHENTICATE', 'ID', 'STARTTLS'].includes(cmd.name)) throw new Reply('NO', 'Log in first');
+      if (!authenticated && !['CAPABILITY', 'NOOP', 'LOGOUT', 'LOGIN', 'AUTHENTICATE', 'ID', 'STARTTLS'].includes(cmd.name))
+        throw new Reply('NO', 'Log in first');
       switch (cmd.name) {
         case 'CAPABILITY':
           write(capabilityResponse(this.options.capabilities));
@@ -149,7 +160,8 @@ export class ScriptServer {
           socket.end();
           return;
         case 'LOGIN':
-          if (cmd.username !== this.options.user || cmd.password !== this.options.pass) throw new Reply('NO', 'Invalid credentials', { code: 'AUTHENTICATIONFAILED' });
+          if (cmd.username !== this.options.user || cmd.password !== this.options.pass)
+            throw new Reply('NO', 'Invalid credentials', { code: 'AUTHENTICATIONFAILED' });
           authenticated = true;
           ok('LOGIN completed', { code: 'CAPABILITY', capabilities: this.options.capabilities });
           return;
@@ -191,7 +203,8 @@ export class ScriptServer {
             const attributes = ['\\HasNoChildren', ...mb.specialUse];
             if (cmd.name === 'LIST' && cmd.returnOptions.subscribed && mb.subscribed) attributes.push('\\Subscribed');
             write(listResponse({ attributes, delimiter: '/', name: mb.name }, { command: cmd.name, utf8Accept: enabled.has('UTF8=ACCEPT') }));
-            if (cmd.name === 'LIST' && cmd.returnOptions.status) write(statusResponse(mb.name, status(mb, cmd.returnOptions.status), { utf8Accept: enabled.has('UTF8=ACCEPT') }));
+            if (cmd.name === 'LIST' && cmd.returnOptions.status)
+              write(statusResponse(mb.name, status(mb, cmd.returnOptions.status), { utf8Accept: enabled.has('UTF8=ACCEPT') }));
           }
           ok(`${cmd.name} completed`);
           return;
@@ -207,7 +220,9 @@ export class ScriptServer {
           selected = mb;
           write(flagsResponse(['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft']));
           write(existsResponse(mb.messages.length));
-          write(untaggedStatus('OK', 'Flags permitted', { code: 'PERMANENTFLAGS', flags: ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', '\\*'] }));
+          write(
+            untaggedStatus('OK', 'Flags permitted', { code: 'PERMANENTFLAGS', flags: ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', '\\*'] }),
+          );
           write(untaggedStatus('OK', 'UIDs valid', { code: 'UIDVALIDITY', value: mb.uidValidity }));
           write(untaggedStatus('OK', 'Predicted next UID', { code: 'UIDNEXT', value: mb.uidNext }));
           if (enabled.has('CONDSTORE')) write(untaggedStatus('OK', 'Highest', { code: 'HIGHESTMODSEQ', value: 1 }));
@@ -262,7 +277,16 @@ export class ScriptServer {
           });
           if (cmd.returnOptions) {
             const ro = cmd.returnOptions;
-            write(esearchResponse({ tag: cmd.tag, uid: cmd.uid, count: ro.includes('COUNT') ? hits.length : null, all: ro.includes('ALL') ? hits : null, min: ro.includes('MIN') ? (hits[0] ?? null) : null, max: ro.includes('MAX') ? (hits.at(-1) ?? null) : null }));
+            write(
+              esearchResponse({
+                tag: cmd.tag,
+                uid: cmd.uid,
+                count: ro.includes('COUNT') ? hits.length : null,
+                all: ro.includes('ALL') ? hits : null,
+                min: ro.includes('MIN') ? (hits[0] ?? null) : null,
+                max: ro.includes('MAX') ? (hits.at(-1) ?? null) : null,
+              }),
+            );
           } else {
             write(searchResponse(hits));
           }
@@ -375,10 +399,22 @@ export class ScriptServer {
               break;
             case 'BODY[]': {
               const headerEnd = m.raw.indexOf('\r\n\r\n') + 4;
-              let data = a.section.text === 'HEADER' || a.section.text === 'HEADER.FIELDS' ? m.raw.subarray(0, headerEnd) : a.section.text === 'TEXT' ? m.raw.subarray(headerEnd) : m.raw;
+              let data =
+                a.section.text === 'HEADER' || a.section.text === 'HEADER.FIELDS'
+                  ? m.raw.subarray(0, headerEnd)
+                  : a.section.text === 'TEXT'
+                    ? m.raw.subarray(headerEnd)
+                    : m.raw;
               if (a.section.text === 'HEADER.FIELDS') {
                 const wanted = new Set((a.section.fields ?? []).map((f) => f.toLowerCase()));
-                data = Buffer.from(data.toString().split('\r\n').filter((l) => wanted.has(l.split(':')[0]?.toLowerCase() ?? '')).map((l) => `${l}\r\n`).join('') + '\r\n');
+                data = Buffer.from(
+                  data
+                    .toString()
+                    .split('\r\n')
+                    .filter((l) => wanted.has(l.split(':')[0]?.toLowerCase() ?? ''))
+                    .map((l) => `${l}\r\n`)
+                    .join('') + '\r\n',
+                );
               }
               if (a.partial) data = data.subarray(a.partial.offset, a.partial.offset + a.partial.length);
               items.push({ kind: 'BODY[]', section: a.section, origin: a.partial?.offset ?? null, data });
@@ -478,7 +514,13 @@ function status(mb: Mailbox, items: readonly string[]): StatusValues {
 }
 
 function matchPattern(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, '[^/]*')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/%/g, '[^/]*')}$`,
+    'i',
+  );
   return re.test(name);
 }
 

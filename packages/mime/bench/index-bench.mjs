@@ -8,7 +8,10 @@ function message(attachmentBytes, textParagraphs) {
   const b64 = att.toString('base64').replace(/.{76}/g, '$&\r\n');
   const para = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.\r\n';
   const text = para.repeat(textParagraphs);
-  const html = `<html><body>${text.split('\r\n').map((l) => `<p>${l}</p>`).join('\r\n')}</body></html>`;
+  const html = `<html><body>${text
+    .split('\r\n')
+    .map((l) => `<p>${l}</p>`)
+    .join('\r\n')}</body></html>`;
   return Buffer.from(
     [
       'Received: from mx.example.net (mx.example.net [192.0.2.1]) by mail.example.org with ESMTPS id 4F2A; Mon, 4 Mar 2024 10:00:00 +0000',

@@ -36,12 +36,7 @@ function extensionCommon(e: Entity): string {
 /** Writes one entity (without the enclosing parentheses). `ext` selects BODYSTRUCTURE. */
 export function writeBody(raw: Buffer, e: Entity, ext: boolean): string {
   if (e.kind === 'multipart') {
-    const kids =
-      e.children.length > 0
-        ? e.children.map((c) => `(${writeBody(raw, c, ext)})`).join('')
-        : ext
-          ? EMPTY_BODYSTRUCTURE
-          : EMPTY_BODY;
+    const kids = e.children.length > 0 ? e.children.map((c) => `(${writeBody(raw, c, ext)})`).join('') : ext ? EMPTY_BODYSTRUCTURE : EMPTY_BODY;
     let s = `${kids} ${imapString(e.ctSubtype)}`;
     if (ext) s += ` ${paramList(e.ctParams, false)} ${extensionCommon(e)}`;
     return s;

@@ -12,7 +12,9 @@ import { indexMessage } from './index.js';
 import { checkInvariants } from './__tests__/helpers.js';
 
 const corpusDir = fileURLToPath(new URL('../test/corpus/', import.meta.url));
-const files = readdirSync(corpusDir).filter((f) => f.endsWith('.eml')).sort();
+const files = readdirSync(corpusDir)
+  .filter((f) => f.endsWith('.eml'))
+  .sort();
 
 interface Expectation {
   envelope: string;

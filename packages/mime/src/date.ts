@@ -6,13 +6,34 @@
  */
 
 const MONTHS: Record<string, number> = {
-  jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11,
+  jan: 0,
+  feb: 1,
+  mar: 2,
+  apr: 3,
+  may: 4,
+  jun: 5,
+  jul: 6,
+  aug: 7,
+  sep: 8,
+  oct: 9,
+  nov: 10,
+  dec: 11,
 };
 
 // obs-zone (§4.3): offsets in minutes east of UTC. Military letters are treated as -0000 (unknown).
 const ZONES: Record<string, number> = {
-  ut: 0, utc: 0, gmt: 0, z: 0,
-  edt: -240, est: -300, cdt: -300, cst: -360, mdt: -360, mst: -420, pdt: -420, pst: -480,
+  ut: 0,
+  utc: 0,
+  gmt: 0,
+  z: 0,
+  edt: -240,
+  est: -300,
+  cdt: -300,
+  cst: -360,
+  mdt: -360,
+  mst: -420,
+  pdt: -420,
+  pst: -480,
 };
 
 const RFC5322 =
@@ -64,7 +85,8 @@ export function parseMailDate(value: string): Date | null {
     const month = MONTHS[m[2]!.toLowerCase()];
     if (month === undefined) return null;
     let year = Number(m[3]);
-    if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900; // §4.3
+    if (m[3]!.length === 2)
+      year += year < 50 ? 2000 : 1900; // §4.3
     else if (m[3]!.length === 3) year += 1900;
     const off = zoneOffset(m[7]);
     if (off === null) return null;

@@ -15,9 +15,8 @@ import { indexMessage } from './index.js';
 
 const IMAP_BIN = '/usr/lib/dovecot/imap';
 const available =
-  requirement('MIME structure against Dovecot (packages/mime)', [
-    { what: 'dovecot', ok: isExecutable(IMAP_BIN), install: 'apt-get install dovecot-imapd' },
-  ]) === null;
+  requirement('MIME structure against Dovecot (packages/mime)', [{ what: 'dovecot', ok: isExecutable(IMAP_BIN), install: 'apt-get install dovecot-imapd' }]) ===
+  null;
 const corpusDir = fileURLToPath(new URL('../test/corpus/', import.meta.url));
 
 /** Where we differ from Dovecot 2.3 on purpose, and why. */
@@ -131,7 +130,11 @@ describe.skipIf(!available)('Dovecot interop', () => {
     return res;
   }
 
-  const files = available ? readdirSync(corpusDir).filter((f) => f.endsWith('.eml') && DEVIATIONS[f] === undefined).sort() : [];
+  const files = available
+    ? readdirSync(corpusDir)
+        .filter((f) => f.endsWith('.eml') && DEVIATIONS[f] === undefined)
+        .sort()
+    : [];
   for (const file of files) {
     it(`${file} matches Dovecot`, () => {
       const raw = readFileSync(join(corpusDir, file));

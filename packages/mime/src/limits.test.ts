@@ -37,18 +37,22 @@ describe('linear on hostile shapes', () => {
     ['colon-less 40-byte lines', 'x'.repeat(40) + '\r\n'],
     ['one-character lines', 'x\r\n'],
     ['one-character bare-LF lines', 'x\n'],
-  ])('%s in the header: 1 MB, 8 MB and 25 MB', (_name, unit) => {
-    for (const size of [1 * MB, 8 * MB, 25 * MB]) {
-      const body = 'the body\r\n';
-      const raw = Buffer.from(`Subject: lines\r\n${fill(unit, size)}\r\n${body}`, 'latin1');
-      const m = timed(`${_name}, ${size / MB} MB`, raw);
-      checkInvariants(raw, m);
-      // the header still ends at its empty line, whatever was read of it
-      expect(raw.subarray(m.headerEnd).toString('latin1')).toBe(body);
-      expect(m.subject).toBe('lines');
-      expect(m.bodyStructure).toMatch(/^\("text" "plain" /);
-    }
-  }, 60_000);
+  ])(
+    '%s in the header: 1 MB, 8 MB and 25 MB',
+    (_name, unit) => {
+      for (const size of [1 * MB, 8 * MB, 25 * MB]) {
+        const body = 'the body\r\n';
+        const raw = Buffer.from(`Subject: lines\r\n${fill(unit, size)}\r\n${body}`, 'latin1');
+        const m = timed(`${_name}, ${size / MB} MB`, raw);
+        checkInvariants(raw, m);
+        // the header still ends at its empty line, whatever was read of it
+        expect(raw.subarray(m.headerEnd).toString('latin1')).toBe(body);
+        expect(m.subject).toBe('lines');
+        expect(m.bodyStructure).toMatch(/^\("text" "plain" /);
+      }
+    },
+    60_000,
+  );
 
   it('base64 message/rfc822 nested 24 deep (about 18 MB)', () => {
     const raw = Buffer.from(nestedBase64Rfc822(24, `Subject: inner\r\n\r\n${fill('x\r\n', 18 * 1024)}`), 'latin1');
@@ -142,8 +146,7 @@ describe('caps degrade the structure, never the bytes', () => {
 
   it('maxDecodedBytes: text is collected from the parts decoded within the budget', () => {
     const b64 = (s: string): string => Buffer.from(s).toString('base64').replace(/.{76}/g, '$&\r\n');
-    const part = (word: string): string =>
-      `--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64(`${word} `.repeat(100_000))}\r\n`;
+    const part = (word: string): string => `--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64(`${word} `.repeat(100_000))}\r\n`;
     const raw = Buffer.from(`Content-Type: multipart/mixed; boundary=b\r\n\r\n${part('first')}${part('second')}--b--\r\n`);
     // the first part alone is about 820 KB of base64
     const m = indexMessage(raw, { maxDecodedBytes: 500_000, maxTextBytes: 10 * MB });

@@ -96,8 +96,7 @@ export { DEFAULT_INDEX_LIMITS };
 const MAX_REFERENCES = 500;
 
 function sanitizeLimits(l: Partial<IndexLimits> | undefined): IndexLimits {
-  const pick = (v: unknown, d: number, min: number): number =>
-    typeof v === 'number' && Number.isFinite(v) && v >= min ? Math.floor(v) : d;
+  const pick = (v: unknown, d: number, min: number): number => (typeof v === 'number' && Number.isFinite(v) && v >= min ? Math.floor(v) : d);
   const d = DEFAULT_INDEX_LIMITS;
   if (l === undefined || l === null || typeof l !== 'object') return d;
   return {
@@ -237,18 +236,22 @@ function collectText(raw: Buffer, root: Entity, maxBytes: number, maxDecoded: nu
   const text = chunks.join('\n');
   if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
   // cut at maxBytes without leaving half a character behind
-  return Buffer.from(text, 'utf8').subarray(0, maxBytes).toString('utf8').replace(/\ufffd+$/, '');
+  return Buffer.from(text, 'utf8')
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\ufffd+$/, '');
 }
 
 function decodedHeaderText(value: string | null): string {
   if (value === null) return '';
-  return decodeEncodedWords(value).replace(/[\t\r\n ]+/g, ' ').trim();
+  return decodeEncodedWords(value)
+    .replace(/[\t\r\n ]+/g, ' ')
+    .trim();
 }
 
-function fromHeaders(h: MessageHeaders): Pick<
-  IndexedMessage,
-  'subject' | 'from' | 'to' | 'cc' | 'bcc' | 'fromAddress' | 'messageId' | 'inReplyTo' | 'references' | 'date'
-> {
+function fromHeaders(
+  h: MessageHeaders,
+): Pick<IndexedMessage, 'subject' | 'from' | 'to' | 'cc' | 'bcc' | 'fromAddress' | 'messageId' | 'inReplyTo' | 'references' | 'date'> {
   return {
     subject: decodedHeaderText(h.subject),
     from: formatAddresses(h.from),
@@ -301,13 +304,36 @@ function indexFallback(raw: Buffer): IndexedMessage {
     body: `(${basic})`,
     parts: [
       {
-        path: '1', headerStart: 0, bodyStart: headerEnd, bodyEnd: raw.length, type: 'text', subtype: 'plain',
-        params: {}, id: null, description: null, encoding: '7bit', disposition: null, dispositionParams: {},
-        filename: null, size, lines, innerBodyStart: null,
+        path: '1',
+        headerStart: 0,
+        bodyStart: headerEnd,
+        bodyEnd: raw.length,
+        type: 'text',
+        subtype: 'plain',
+        params: {},
+        id: null,
+        description: null,
+        encoding: '7bit',
+        disposition: null,
+        dispositionParams: {},
+        filename: null,
+        size,
+        lines,
+        innerBodyStart: null,
       },
     ],
-    subject: '', from: '', to: '', cc: '', bcc: '', fromAddress: null, messageId: null, inReplyTo: null,
-    references: [], date: null, text: '', hasAttachments: false,
+    subject: '',
+    from: '',
+    to: '',
+    cc: '',
+    bcc: '',
+    fromAddress: null,
+    messageId: null,
+    inReplyTo: null,
+    references: [],
+    date: null,
+    text: '',
+    hasAttachments: false,
   };
 }
 

@@ -87,7 +87,7 @@ describe('multipart offsets', () => {
     '--outer b',
     'Content-Type: application/octet-stream; name="x.bin"',
     'Content-Transfer-Encoding: base64',
-    'Content-Disposition: attachment; filename*=utf-8\'\'%C3%A9t%C3%A9.bin',
+    "Content-Disposition: attachment; filename*=utf-8''%C3%A9t%C3%A9.bin",
     '',
     'AAEC',
     'AwQF',
@@ -314,7 +314,17 @@ describe('text and attachments', () => {
 
 describe('hostile and broken input', () => {
   it('never throws on degenerate messages', () => {
-    for (const s of ['', '\r\n', '\n', '--', ':', '\0\0\0', 'no header no body', 'Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n--\r\n', 'Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\n']) {
+    for (const s of [
+      '',
+      '\r\n',
+      '\n',
+      '--',
+      ':',
+      '\0\0\0',
+      'no header no body',
+      'Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n--\r\n',
+      'Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\n',
+    ]) {
       const raw = Buffer.from(s, 'latin1');
       const m = indexMessage(raw);
       checkInvariants(raw, m);

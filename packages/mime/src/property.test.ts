@@ -23,13 +23,46 @@ describe('indexMessage on arbitrary input', () => {
   });
 
   const token = fc.constantFrom(
-    '--b\r\n', '--b--\r\n', '--c\n', '--c--', '--', '\r\n', '\n', '\r', ' ', '\t', ':', ';', '"', '(', ')', '<', '>', '@', ',', '=?', '?=', '\0', '\xe9',
-    'Content-Type: multipart/mixed; boundary=b\r\n', 'Content-Type: multipart/alternative; boundary="c"\n',
-    'Content-Type: message/rfc822\r\n', 'Content-Type: message/global\r\n', 'Content-Type: multipart/digest; boundary=b\r\n',
-    'Content-Transfer-Encoding: base64\r\n', 'Content-Transfer-Encoding: quoted-printable\r\n', 'Content-Type: text/html\r\n',
-    'Content-Disposition: attachment; filename*0*=utf-8\'\'%C3; filename*1=x\r\n', 'From: "a" <b@c>, g: d@e;\r\n',
-    'Subject: =?utf-8?q?x?=\r\n', 'To: <@r:a@b>, x@, (c)\r\n', 'Date: 1 Jan 2024 00:00 +0000\r\n', ' folded\r\n',
-    'QUJD\r\n', '=C3=A9=\r\n', '<p>x&amp;</p>',
+    '--b\r\n',
+    '--b--\r\n',
+    '--c\n',
+    '--c--',
+    '--',
+    '\r\n',
+    '\n',
+    '\r',
+    ' ',
+    '\t',
+    ':',
+    ';',
+    '"',
+    '(',
+    ')',
+    '<',
+    '>',
+    '@',
+    ',',
+    '=?',
+    '?=',
+    '\0',
+    '\xe9',
+    'Content-Type: multipart/mixed; boundary=b\r\n',
+    'Content-Type: multipart/alternative; boundary="c"\n',
+    'Content-Type: message/rfc822\r\n',
+    'Content-Type: message/global\r\n',
+    'Content-Type: multipart/digest; boundary=b\r\n',
+    'Content-Transfer-Encoding: base64\r\n',
+    'Content-Transfer-Encoding: quoted-printable\r\n',
+    'Content-Type: text/html\r\n',
+    "Content-Disposition: attachment; filename*0*=utf-8''%C3; filename*1=x\r\n",
+    'From: "a" <b@c>, g: d@e;\r\n',
+    'Subject: =?utf-8?q?x?=\r\n',
+    'To: <@r:a@b>, x@, (c)\r\n',
+    'Date: 1 Jan 2024 00:00 +0000\r\n',
+    ' folded\r\n',
+    'QUJD\r\n',
+    '=C3=A9=\r\n',
+    '<p>x&amp;</p>',
   );
 
   it('never throws on MIME-shaped noise and keeps its invariants', () => {
@@ -47,10 +80,7 @@ describe('indexMessage on arbitrary input', () => {
   });
 });
 
-type Node =
-  | { kind: 'leaf'; body: string; html: boolean }
-  | { kind: 'multipart'; subtype: string; children: Node[] }
-  | { kind: 'message'; inner: Node };
+type Node = { kind: 'leaf'; body: string; html: boolean } | { kind: 'multipart'; subtype: string; children: Node[] } | { kind: 'message'; inner: Node };
 
 const lineArb = fc.stringMatching(/^[a-zA-Z0-9 .,!?]{0,30}$/);
 const leafArb: fc.Arbitrary<Node> = fc.record({

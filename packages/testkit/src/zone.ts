@@ -60,7 +60,10 @@ export function addRecords(zone: ZoneData, records: readonly PrintedRecord[], op
       case 'SRV': {
         // "priority weight port target."; a target of "." says: not offered (RFC 2782)
         const [priority, weight, port, target] = f;
-        node.SRV = [...(node.SRV ?? []), { priority: Number(priority), weight: Number(weight), port: Number(port), name: target === '.' ? '' : dotless(target ?? '') }];
+        node.SRV = [
+          ...(node.SRV ?? []),
+          { priority: Number(priority), weight: Number(weight), port: Number(port), name: target === '.' ? '' : dotless(target ?? '') },
+        ];
         break;
       }
       case 'CNAME':

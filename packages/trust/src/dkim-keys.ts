@@ -122,10 +122,7 @@ export function loadDomainKeys(config: KeyConfig, domain: string): DkimKey[] {
 }
 
 function generate(type: DkimKeyType): string {
-  const pair =
-    type === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 })
-      : generateKeyPairSync('ed25519');
+  const pair = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) : generateKeyPairSync('ed25519');
   return pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 

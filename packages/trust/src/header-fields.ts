@@ -55,7 +55,10 @@ export function headerSection(message: Buffer): HeaderSection {
 export function fieldValue(field: HeaderField): string {
   const text = field.raw.toString('utf8');
   const colon = text.indexOf(':');
-  return text.slice(colon + 1).replace(/\r?\n(?=[ \t])/g, '').trim();
+  return text
+    .slice(colon + 1)
+    .replace(/\r?\n(?=[ \t])/g, '')
+    .trim();
 }
 
 /** True when the header section has a field of that name (case-insensitive). */

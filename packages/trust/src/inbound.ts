@@ -123,7 +123,15 @@ const MILDER: Record<string, string> = { reject: 'quarantine', quarantine: 'none
 /** What a check that ran out of time reports: nothing decided, nothing lost. */
 function timedOut(input: InboundInput): InboundResult {
   const rows = ['dkim=temperror (checks timed out)', 'spf=temperror', 'dmarc=temperror', 'arc=temperror'];
-  return { header: formatHeader(input.hostname, rows), verdict: 'accept', reason: 'checks timed out', spf: 'temperror', dkim: ['temperror'], dmarc: 'temperror', arc: 'temperror' };
+  return {
+    header: formatHeader(input.hostname, rows),
+    verdict: 'accept',
+    reason: 'checks timed out',
+    spf: 'temperror',
+    dkim: ['temperror'],
+    dmarc: 'temperror',
+    arc: 'temperror',
+  };
 }
 
 /** Runs every check and applies the policy. Never throws for a DNS failure (temperror). */

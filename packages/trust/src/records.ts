@@ -85,17 +85,29 @@ export function dnsRecords(input: RecordsInput): DnsRecord[] {
   out.push({ name: domain, type: 'MX', value: `10 ${host}.`, note: 'mail for the domain goes to this server', match: 'exact' });
   out.push(
     input.ipv4
-      ? { name: host, type: 'A', value: input.ipv4, note: 'the mail server\'s IPv4 address', match: 'exact' }
-      : { name: host, type: 'A', value: '', note: 'the mail server\'s IPv4 address (give it with --ip)', match: 'present' },
+      ? { name: host, type: 'A', value: input.ipv4, note: "the mail server's IPv4 address", match: 'exact' }
+      : { name: host, type: 'A', value: '', note: "the mail server's IPv4 address (give it with --ip)", match: 'present' },
   );
-  if (input.ipv6) out.push({ name: host, type: 'AAAA', value: input.ipv6, note: 'the mail server\'s IPv6 address', match: 'exact' });
+  if (input.ipv6) out.push({ name: host, type: 'AAAA', value: input.ipv6, note: "the mail server's IPv6 address", match: 'exact' });
   out.push({ name: domain, type: 'TXT', value: 'v=spf1 mx -all', note: 'SPF: only the MX hosts send for the domain', match: 'spf' });
   if (host !== domain) {
     // RFC 7208 §2.3: bounces have no envelope sender, so SPF checks the HELO name: ours.
-    out.push({ name: host, type: 'TXT', value: 'v=spf1 a -all', note: 'SPF for the host name itself (checked for bounces, sent with an empty MAIL FROM)', match: 'spf' });
+    out.push({
+      name: host,
+      type: 'TXT',
+      value: 'v=spf1 a -all',
+      note: 'SPF for the host name itself (checked for bounces, sent with an empty MAIL FROM)',
+      match: 'spf',
+    });
   }
   for (const key of keys) {
-    out.push({ name: `${key.selector}._domainkey.${domain}`, type: 'TXT', value: dkimTxtValue(key), note: `DKIM public key (${key.algorithm})`, match: 'dkim' });
+    out.push({
+      name: `${key.selector}._domainkey.${domain}`,
+      type: 'TXT',
+      value: dkimTxtValue(key),
+      note: `DKIM public key (${key.algorithm})`,
+      match: 'dkim',
+    });
   }
   out.push({
     name: `_dmarc.${domain}`,
@@ -112,8 +124,20 @@ export function dnsRecords(input: RecordsInput): DnsRecord[] {
     note: `MTA-STS: serve the policy at https://mta-sts.${domain}/.well-known/mta-sts.txt`,
     match: 'mta-sts',
   });
-  out.push({ name: `mta-sts.${domain}`, type: 'CNAME', value: `${host}.`, note: 'the web server of the MTA-STS policy (needs a certificate for this name)', match: 'exact' });
-  out.push({ name: `_smtp._tls.${domain}`, type: 'TXT', value: `v=TLSRPTv1; rua=mailto:postmaster@${domain}`, note: 'TLS-RPT: senders report TLS problems to postmaster', match: 'tls-rpt' });
+  out.push({
+    name: `mta-sts.${domain}`,
+    type: 'CNAME',
+    value: `${host}.`,
+    note: 'the web server of the MTA-STS policy (needs a certificate for this name)',
+    match: 'exact',
+  });
+  out.push({
+    name: `_smtp._tls.${domain}`,
+    type: 'TXT',
+    value: `v=TLSRPTv1; rua=mailto:postmaster@${domain}`,
+    note: 'TLS-RPT: senders report TLS problems to postmaster',
+    match: 'tls-rpt',
+  });
   for (const s of SRV_SERVICES) {
     const listen = config.listen[s.listener];
     // RFC 6186 §3.4: a target of "." says the service is not offered at all
@@ -193,9 +217,13 @@ function tags(txt: string): Map<string, string> {
 type Judgement = { status: CheckStatus; detail: string };
 
 function judgeTxt(record: DnsRecord, found: string[], ipv4: string | undefined): Judgement {
-  const prefix = { spf: /^v=spf1(\s|$)/i, dkim: /^v=DKIM1\s*;|^(?!v=)[^;]*p=/i, dmarc: /^v=DMARC1\s*;/i, 'mta-sts': /^v=STSv1\s*;/i, 'tls-rpt': /^v=TLSRPTv1\s*;/i }[
-    record.match as 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt'
-  ];
+  const prefix = {
+    spf: /^v=spf1(\s|$)/i,
+    dkim: /^v=DKIM1\s*;|^(?!v=)[^;]*p=/i,
+    dmarc: /^v=DMARC1\s*;/i,
+    'mta-sts': /^v=STSv1\s*;/i,
+    'tls-rpt': /^v=TLSRPTv1\s*;/i,
+  }[record.match as 'spf' | 'dkim' | 'dmarc' | 'mta-sts' | 'tls-rpt'];
   const mine = found.filter((t) => prefix.test(t.trim()));
   if (mine.length === 0) return { status: 'missing', detail: found.length ? 'no record of this kind among the TXT records' : 'no TXT record' };
   if (mine.length > 1 && record.match !== 'dkim') return { status: 'wrong', detail: `${mine.length} records where one is allowed` };

@@ -31,7 +31,7 @@ describe('DKIM keys', () => {
     expect(loadDomainKeys(config, 'a.test').map((k) => k.publicKey)).toEqual(first.keys.map((k) => k.publicKey));
   });
 
-  it('publishes public keys that verify the private keys\' signatures', () => {
+  it("publishes public keys that verify the private keys' signatures", () => {
     const { config, cleanup } = testConfig('mail.a.test');
     cleanups.push(cleanup);
     const [rsa, ed] = ensureDomainKeys(config, 'a.test').keys;
@@ -41,7 +41,11 @@ describe('DKIM keys', () => {
     const data = Buffer.from('canonicalized header');
     const rsaPub = createPublicKey({ key: Buffer.from(rsa!.publicKey, 'base64'), format: 'der', type: 'spki' });
     expect(verify('sha256', data, rsaPub, sign('sha256', data, rsa!.privateKeyPem))).toBe(true);
-    const edPub = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(ed!.publicKey, 'base64')]), format: 'der', type: 'spki' });
+    const edPub = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(ed!.publicKey, 'base64')]),
+      format: 'der',
+      type: 'spki',
+    });
     expect(verify(null, data, edPub, sign(null, data, ed!.privateKeyPem))).toBe(true);
   });
 

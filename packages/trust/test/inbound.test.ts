@@ -64,7 +64,12 @@ describe('checkInbound', () => {
     expect(r.header).toMatch(/dmarc=pass .*header\.from=a\.test/);
     expect(r.header).toMatch(/;\r\n arc=none$/);
     // every line of the field is folded (CRLF + space) and none ends the field early
-    expect(r.header.split('\r\n').slice(1).every((l) => l.startsWith(' '))).toBe(true);
+    expect(
+      r.header
+        .split('\r\n')
+        .slice(1)
+        .every((l) => l.startsWith(' ')),
+    ).toBe(true);
   });
 
   it('reports a signature whose body was changed as dkim=fail (RFC 8601 §2.7.1), not neutral', async () => {
@@ -179,7 +184,9 @@ describe('checkInbound', () => {
     const never: InboundInput['resolver'] = () => new Promise(() => undefined);
     const r = await checkInbound(input(mail('CEO <ceo@a.test>'), STRANGER_IP, 'ceo@a.test', { resolver: never, timeoutMs: 50 }));
     expect([r.verdict, r.spf, r.dmarc, r.reason]).toEqual(['accept', 'temperror', 'temperror', 'checks timed out']);
-    expect(r.header).toBe('Authentication-Results: mx.b.test;\r\n dkim=temperror (checks timed out);\r\n spf=temperror;\r\n dmarc=temperror;\r\n arc=temperror');
+    expect(r.header).toBe(
+      'Authentication-Results: mx.b.test;\r\n dkim=temperror (checks timed out);\r\n spf=temperror;\r\n dmarc=temperror;\r\n arc=temperror',
+    );
   });
 
   it('checks the HELO name for the null sender (bounces)', async () => {

@@ -128,7 +128,11 @@ describe('checkDnsRecords against a DNS server on 127.0.0.1', () => {
   it('accepts a stricter DMARC policy and a wider SPF record', async () => {
     const checks = await checkDnsRecords(
       records,
-      zoneLookup({ ...zone, 'example.org': { ...zone['example.org'], TXT: [['v=spf1 mx ip4:192.0.2.99 ~all']] }, '_dmarc.example.org': { TXT: [['v=DMARC1; p=reject']] } }),
+      zoneLookup({
+        ...zone,
+        'example.org': { ...zone['example.org'], TXT: [['v=spf1 mx ip4:192.0.2.99 ~all']] },
+        '_dmarc.example.org': { TXT: [['v=DMARC1; p=reject']] },
+      }),
     );
     expect(checks.filter((c) => c.status !== 'ok')).toEqual([]);
   });

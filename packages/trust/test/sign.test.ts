@@ -31,7 +31,14 @@ const original = message({
 });
 
 async function verifyDkim(raw: Buffer, zone: ZoneData): Promise<Array<{ result: string; selector: string; algo: string; comment?: string }>> {
-  const r = await authenticate(raw, { ip: '192.0.2.1', helo: 'mail.a.test', sender: 'alice@a.test', mta: 'mx.b.test', resolver: zoneLookup(zone), disableBimi: true });
+  const r = await authenticate(raw, {
+    ip: '192.0.2.1',
+    helo: 'mail.a.test',
+    sender: 'alice@a.test',
+    mta: 'mx.b.test',
+    resolver: zoneLookup(zone),
+    disableBimi: true,
+  });
   return (r.dkim.results ?? []).map((x) => ({
     result: x.status.result,
     selector: x.selector ?? '',
@@ -58,7 +65,10 @@ describe('signMessage', () => {
   it('signs the usual fields and over-signs From (h= lists it once more than present)', async () => {
     const { config } = setup();
     const signed = (await signMessage(original, { config, domain: 'a.test' })).toString();
-    const h = /h=([^;]+);/.exec(signed.replace(/\r\n\s+/g, ' '))![1]!.split(':').map((x) => x.trim().toLowerCase());
+    const h = /h=([^;]+);/
+      .exec(signed.replace(/\r\n\s+/g, ' '))![1]!
+      .split(':')
+      .map((x) => x.trim().toLowerCase());
     for (const f of ['from', 'to', 'subject', 'date', 'message-id', 'mime-version', 'content-type']) expect(h).toContain(f);
     expect(h.filter((f) => f === 'from')).toHaveLength(2);
     expect(h.filter((f) => f === 'subject')).toHaveLength(2);
@@ -72,7 +82,10 @@ describe('signMessage', () => {
     const signed = await signMessage(original, { config, domain: 'a.test' });
     const body = Buffer.from(signed.toString().replace('see you tomorrow', 'see you NEVER'));
     // mailauth reports a body hash mismatch as neutral with this comment, never as pass
-    expect((await verifyDkim(body, zone)).map((r) => `${r.result} ${r.comment}`)).toEqual(['neutral body hash did not verify', 'neutral body hash did not verify']);
+    expect((await verifyDkim(body, zone)).map((r) => `${r.result} ${r.comment}`)).toEqual([
+      'neutral body hash did not verify',
+      'neutral body hash did not verify',
+    ]);
     const subject = Buffer.from(signed.toString().replace('Subject: Lunch', 'Subject: Dinner'));
     expect((await verifyDkim(subject, zone)).map((r) => r.result)).toEqual(['fail', 'fail']);
   });

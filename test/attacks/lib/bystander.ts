@@ -57,7 +57,11 @@ export class Bystander {
    * state, LMTP after LHLO) and starts probing. `user` must exist; its mailbox receives the
    * LMTP probe's messages.
    */
-  static async start(ports: BystanderPorts | { retrieval: { imap: number; pop3: number }; ports: { lmtp: number } }, user: BystanderUser, options: { pauseMs?: number } = {}): Promise<Bystander> {
+  static async start(
+    ports: BystanderPorts | { retrieval: { imap: number; pop3: number }; ports: { lmtp: number } },
+    user: BystanderUser,
+    options: { pauseMs?: number } = {},
+  ): Promise<Bystander> {
     const p: BystanderPorts = 'retrieval' in ports ? { imap: ports.retrieval.imap, pop3: ports.retrieval.pop3, lmtp: ports.ports.lmtp } : ports;
     const imap = await Talk.open(p.imap);
     await imap.until(/^\* OK.*\r\n/m);

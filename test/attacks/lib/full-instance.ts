@@ -28,7 +28,12 @@ export class FullInstance extends Instance {
   override writeConfig(settings: StartSettings = {}): void {
     super.writeConfig(settings);
     const doc = parse(readFileSync(this.configFile, 'utf8')) as { listen: Record<string, string> };
-    doc.listen = { ...doc.listen, imap: `127.0.0.1:${this.retrieval.imap}`, pop3: `127.0.0.1:${this.retrieval.pop3}`, webmail: `127.0.0.1:${this.retrieval.webmail}` };
+    doc.listen = {
+      ...doc.listen,
+      imap: `127.0.0.1:${this.retrieval.imap}`,
+      pop3: `127.0.0.1:${this.retrieval.pop3}`,
+      webmail: `127.0.0.1:${this.retrieval.webmail}`,
+    };
     writeFileSync(this.configFile, stringify(doc));
     this.config = loadConfig(this.configFile);
   }

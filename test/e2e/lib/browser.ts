@@ -68,7 +68,19 @@ export class Browser {
     const r = await this.net.runOk(
       this.host,
       'curl',
-      ['--silent', '--show-error', '--max-time', '60', '--cookie', this.jar, '--cookie-jar', this.jar, '--write-out', '\n%{http_code} %{redirect_url}', ...args],
+      [
+        '--silent',
+        '--show-error',
+        '--max-time',
+        '60',
+        '--cookie',
+        this.jar,
+        '--cookie-jar',
+        this.jar,
+        '--write-out',
+        '\n%{http_code} %{redirect_url}',
+        ...args,
+      ],
       { timeoutMs: 70_000 },
     );
     const text = r.stdout.toString('utf8');

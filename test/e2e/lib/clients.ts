@@ -68,7 +68,18 @@ export async function submit(net: Network, from: string, server: MailHost, accou
     const data = [...transcript.matchAll(/^<~ *(250 .*?)\r?$/gm)].at(-1)?.[1] ?? '';
     return { transcript, starttls: code(/^ -> STARTTLS\r?\n<- *(\d{3}) /m), auth: code(/^<~ *(235) /m), data };
   }
-  const request = { host: server.hostname, port: 587, cafile: server.certFile, user: account.address, password: account.password, from: m.from, to: m.to, subject: m.subject, body: m.body, headers: m.headers ?? {} };
+  const request = {
+    host: server.hostname,
+    port: 587,
+    cafile: server.certFile,
+    user: account.address,
+    password: account.password,
+    from: m.from,
+    to: m.to,
+    subject: m.subject,
+    body: m.body,
+    headers: m.headers ?? {},
+  };
   const r = await pythonSend(net, from, request);
   if (r.code !== 0 || !r.result) throw new Error(`python smtplib submission failed (${r.code}):\n${r.out}`);
   return r.result;
@@ -81,12 +92,29 @@ async function swaksSubmit(net: Network, from: string, server: MailHost, account
     from,
     'swaks',
     [
-      '--server', server.hostname, '--port', '587', '--tls',
-      '--tls-verify', '--tls-ca-path', server.certFile,
-      '--auth', 'PLAIN', '--auth-user', account.address, '--auth-password', account.password,
-      '--from', m.from, '--to', m.to.join(','),
-      ...headers, '--body', m.body,
-      '--timeout', '30',
+      '--server',
+      server.hostname,
+      '--port',
+      '587',
+      '--tls',
+      '--tls-verify',
+      '--tls-ca-path',
+      server.certFile,
+      '--auth',
+      'PLAIN',
+      '--auth-user',
+      account.address,
+      '--auth-password',
+      account.password,
+      '--from',
+      m.from,
+      '--to',
+      m.to.join(','),
+      ...headers,
+      '--body',
+      m.body,
+      '--timeout',
+      '30',
     ],
     { timeoutMs: 60_000 },
   );
@@ -95,7 +123,13 @@ async function swaksSubmit(net: Network, from: string, server: MailHost, account
 
 /** Port 25 without AUTH or TLS: a stranger handing mail to an MX, by swaks (or Python's smtplib).
  * `data` is the whole message; returns the transcript and the exit code (non-zero when refused). */
-export async function relay(net: Network, from: string, mx: string, envelope: { from: string; to: string }, data: string): Promise<{ code: number | null; transcript: string }> {
+export async function relay(
+  net: Network,
+  from: string,
+  mx: string,
+  envelope: { from: string; to: string },
+  data: string,
+): Promise<{ code: number | null; transcript: string }> {
   if (!haveSwaks) {
     const r = await pythonSend(net, from, { host: mx, port: 25, ehlo: 'forger.test', from: envelope.from, to: [envelope.to], data });
     return { code: r.code, transcript: r.out };
@@ -115,17 +149,31 @@ function curlArgs(server: MailHost, account: Account): string[] {
 
 /** `UID SEARCH <criteria>` in a folder over IMAPS with curl; the UIDs found. */
 export async function curlImapSearch(net: Network, from: string, server: MailHost, account: Account, folder: string, criteria: string): Promise<number[]> {
-  const r = await net.runOk(from, 'curl', [...curlArgs(server, account), `imaps://${server.hostname}/${encodeURIComponent(folder)}`, '--request', `UID SEARCH ${criteria}`], {
-    timeoutMs: 70_000,
-  });
-  const line = r.stdout.toString('utf8').split(/\r?\n/).find((l) => /^\* SEARCH\b/i.test(l));
+  const r = await net.runOk(
+    from,
+    'curl',
+    [...curlArgs(server, account), `imaps://${server.hostname}/${encodeURIComponent(folder)}`, '--request', `UID SEARCH ${criteria}`],
+    {
+      timeoutMs: 70_000,
+    },
+  );
+  const line = r.stdout
+    .toString('utf8')
+    .split(/\r?\n/)
+    .find((l) => /^\* SEARCH\b/i.test(l));
   if (line === undefined) throw new Error(`no SEARCH response from curl:\n${r.stdout.toString('utf8')}`);
-  return line.replace(/^\* SEARCH\s*/i, '').split(/\s+/).filter(Boolean).map(Number);
+  return line
+    .replace(/^\* SEARCH\s*/i, '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
 }
 
 /** The whole message with that UID (BODY[]), byte for byte, fetched by curl over IMAPS. */
 export async function curlImapFetch(net: Network, from: string, server: MailHost, account: Account, folder: string, uid: number): Promise<Buffer> {
-  const r = await net.runOk(from, 'curl', [...curlArgs(server, account), `imaps://${server.hostname}/${encodeURIComponent(folder)}/;UID=${uid}`], { timeoutMs: 70_000 });
+  const r = await net.runOk(from, 'curl', [...curlArgs(server, account), `imaps://${server.hostname}/${encodeURIComponent(folder)}/;UID=${uid}`], {
+    timeoutMs: 70_000,
+  });
   return r.stdout;
 }
 
@@ -154,7 +202,14 @@ export async function pop3Fetch(net: Network, from: string, server: MailHost, ac
 }
 
 /** Submits a message file with Python's smtplib: STARTTLS, AUTH, SMTPUTF8 and BODY=8BITMIME. */
-export async function smtpUtf8Submit(net: Network, from: string, server: MailHost, account: Account, envelope: { from: string; to: string }, file: string): Promise<void> {
+export async function smtpUtf8Submit(
+  net: Network,
+  from: string,
+  server: MailHost,
+  account: Account,
+  envelope: { from: string; to: string },
+  file: string,
+): Promise<void> {
   await net.runOk(
     from,
     'python3',

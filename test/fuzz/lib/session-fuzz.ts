@@ -34,7 +34,9 @@ export function corpus(name: string): Buffer[] {
   const dir = join(corpusRoot, name);
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.bin')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.bin'))
+      .sort();
   } catch {
     return [];
   }
@@ -103,7 +105,10 @@ export async function runSession(inst: FullInstance, target: Target, input: Sess
       await t.write(target.closingSuffix);
       const ended = await t.settle(() => target.abandonIf?.test(t.all) ?? false, CLOSE_WITHIN_MS);
       if (!ended) {
-        return { ok: false, why: `session not ended ${CLOSE_WITHIN_MS} ms after ${JSON.stringify(target.closingSuffix)}; last output ${JSON.stringify(t.all.slice(-300))}` };
+        return {
+          ok: false,
+          why: `session not ended ${CLOSE_WITHIN_MS} ms after ${JSON.stringify(target.closingSuffix)}; last output ${JSON.stringify(t.all.slice(-300))}`,
+        };
       }
     } else {
       // give the server a moment with the input, then hang up
@@ -187,34 +192,48 @@ export const noise = fc.oneof(
   // any code point, sent as its UTF-8 bytes
   fc.string({ unit: 'binary', maxLength: 30 }).map((s) => Buffer.from(s, 'utf8').toString('latin1')),
   fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a).toString('latin1')),
-  fc.constantFrom('\0', '\x7f', '\xff', '\u00e9', '\u2028', '%s%n%x',
+  fc.constantFrom(
+    '\0',
+    '\x7f',
+    '\xff',
+    '\u00e9',
+    '\u2028',
+    '%s%n%x',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4j-style lookup string, sent as bytes on purpose
-    '${jndi:ldap://x}', "' OR 1=1 --", '../../etc/passwd', '<script>'),
+    '${jndi:ldap://x}',
+    "' OR 1=1 --",
+    '../../etc/passwd',
+    '<script>',
+  ),
 );
 
 /** A long run of one character (bounded: the point is the limits, not the bandwidth). */
-export const longRun = fc.tuple(fc.constantFrom('a', ' ', '<', '"', '\\', '(', '{', '.', '=', '\0'), fc.integer({ min: 100, max: 20_000 })).map(([c, n]) => c.repeat(n));
+export const longRun = fc
+  .tuple(fc.constantFrom('a', ' ', '<', '"', '\\', '(', '{', '.', '=', '\0'), fc.integer({ min: 100, max: 20_000 }))
+  .map(([c, n]) => c.repeat(n));
 
 /** Mutates a good line: a byte inserted, removed, duplicated or flipped. */
 export function mutated(line: fc.Arbitrary<string>): fc.Arbitrary<string> {
-  return fc.tuple(line, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('insert', 'delete', 'flip', 'dup', 'upper', 'lower')).map(([s, at, byte, op]) => {
-    const i = s.length === 0 ? 0 : at % s.length;
-    const ch = String.fromCharCode(byte);
-    switch (op) {
-      case 'insert':
-        return s.slice(0, i) + ch + s.slice(i);
-      case 'delete':
-        return s.slice(0, i) + s.slice(i + 1);
-      case 'flip':
-        return s.slice(0, i) + String.fromCharCode((s.charCodeAt(i) ^ (1 << (byte % 8))) & 0xff) + s.slice(i + 1);
-      case 'dup':
-        return s.slice(0, i) + s.slice(i) + s.slice(i);
-      case 'upper':
-        return s.toUpperCase();
-      default:
-        return s.toLowerCase();
-    }
-  });
+  return fc
+    .tuple(line, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('insert', 'delete', 'flip', 'dup', 'upper', 'lower'))
+    .map(([s, at, byte, op]) => {
+      const i = s.length === 0 ? 0 : at % s.length;
+      const ch = String.fromCharCode(byte);
+      switch (op) {
+        case 'insert':
+          return s.slice(0, i) + ch + s.slice(i);
+        case 'delete':
+          return s.slice(0, i) + s.slice(i + 1);
+        case 'flip':
+          return s.slice(0, i) + String.fromCharCode((s.charCodeAt(i) ^ (1 << (byte % 8))) & 0xff) + s.slice(i + 1);
+        case 'dup':
+          return s.slice(0, i) + s.slice(i) + s.slice(i);
+        case 'upper':
+          return s.toUpperCase();
+        default:
+          return s.toLowerCase();
+      }
+    });
 }
 
 /** A session from a line generator: the lines joined by (mostly) CRLF, cut into TCP segments. */

@@ -132,7 +132,10 @@ export async function dovecotBackend(options: { messageSize?: number } = {}): Pr
             await c.append('INBOX', raw);
             await c.logout();
           }
-        })().then(() => cb(), (err: Error) => cb(err));
+        })().then(
+          () => cb(),
+          (err: Error) => cb(err),
+        );
       });
     },
   });

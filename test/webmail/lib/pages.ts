@@ -63,7 +63,9 @@ export function recordDialogs(page: Page): Dialogs {
 export async function navigates(page: Page, action: () => Promise<unknown>): Promise<void> {
   await page.evaluate(() => ((window as unknown as { stay?: number }).stay = 1));
   await action();
-  await page.waitForFunction(() => (window as unknown as { stay?: number }).stay === undefined && document.readyState === 'complete', null, { timeout: 30_000 });
+  await page.waitForFunction(() => (window as unknown as { stay?: number }).stay === undefined && document.readyState === 'complete', null, {
+    timeout: 30_000,
+  });
 }
 
 /** Saves a screenshot when POSTERN_WEBMAIL_SCREENSHOTS names a directory (for looking, not asserting). */

@@ -64,7 +64,11 @@ export async function spawnWebmail(configFile: string, port: number): Promise<{ 
 }
 
 /** Adds the IMAP and webmail listeners (and any [webmail]/[limits] keys) to an instance's config file. */
-function extendConfig(file: string, extra: { imap: number; webmail: number; webmailSection?: Record<string, unknown>; limits?: Record<string, unknown> }, target = file): void {
+function extendConfig(
+  file: string,
+  extra: { imap: number; webmail: number; webmailSection?: Record<string, unknown>; limits?: Record<string, unknown> },
+  target = file,
+): void {
   const doc = parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
   doc['listen'] = { ...doc['listen'], imap: `127.0.0.1:${extra.imap}`, webmail: `127.0.0.1:${extra.webmail}` };
   if (extra.webmailSection) doc['webmail'] = { ...doc['webmail'], ...extra.webmailSection };
@@ -107,7 +111,9 @@ export async function startWebmailOnFreePort(configFor: (port: number) => string
   }
 }
 
-export async function posternBackend(options: { messageSize?: number; limits?: Record<string, unknown> } = {}): Promise<Backend & { instance: Instance; webmailLogs(): string }> {
+export async function posternBackend(
+  options: { messageSize?: number; limits?: Record<string, unknown> } = {},
+): Promise<Backend & { instance: Instance; webmailLogs(): string }> {
   const domain = 'mua.test';
   const ports = { smtp: await freePort(), submission: await freePort(), submissions: await freePort(), lmtp: await freePort() };
   const instance = new MuaInstance({ domain, users: { me: 'password-me-1', other: 'password-other-2' } }, ports);

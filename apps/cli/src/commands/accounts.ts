@@ -14,14 +14,22 @@ export function register(program: Command): void {
         const d = m.accounts.addDomain(name);
         // RFC 6376: the domain signs its mail from the start; `postern dns` prints the keys to publish
         const dkim = ensureDomainKeys(config, d.name);
-        process.stdout.write(`added domain ${d.name}\nDKIM selectors ${dkim.keys.map((k) => k.selector).join(', ')}: publish them with \`postern dns ${d.name}\`\n`);
+        process.stdout.write(
+          `added domain ${d.name}\nDKIM selectors ${dkim.keys.map((k) => k.selector).join(', ')}: publish them with \`postern dns ${d.name}\`\n`,
+        );
       }),
     );
   domain
     .command('list')
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }, cmd: Command) =>
-      withMailDb(cmd, (m) => printRows(m.accounts.listDomains().map((d) => ({ domain: d.name, catch_all: d.catchAll })), ['domain', 'catch_all'], !!o.json)),
+      withMailDb(cmd, (m) =>
+        printRows(
+          m.accounts.listDomains().map((d) => ({ domain: d.name, catch_all: d.catchAll })),
+          ['domain', 'catch_all'],
+          !!o.json,
+        ),
+      ),
     );
   domain
     .command('remove <domain>')
@@ -86,28 +94,30 @@ export function register(program: Command): void {
     );
 
   const alias = program.command('alias').description('manage aliases (an address delivered to one or more users)');
-  alias
-    .command('add <address> <users...>')
-    .action((address: string, users: string[], _o, cmd: Command) =>
-      withMailDb(cmd, (m) => {
-        m.accounts.addAlias(address, users);
-        process.stdout.write(`alias ${address} -> ${users.join(', ')}\n`);
-      }),
-    );
+  alias.command('add <address> <users...>').action((address: string, users: string[], _o, cmd: Command) =>
+    withMailDb(cmd, (m) => {
+      m.accounts.addAlias(address, users);
+      process.stdout.write(`alias ${address} -> ${users.join(', ')}\n`);
+    }),
+  );
   alias
     .command('list')
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }, cmd: Command) =>
-      withMailDb(cmd, (m) => printRows(m.accounts.listAliases().map((a) => ({ address: a.address, targets: a.targets })), ['address', 'targets'], !!o.json)),
+      withMailDb(cmd, (m) =>
+        printRows(
+          m.accounts.listAliases().map((a) => ({ address: a.address, targets: a.targets })),
+          ['address', 'targets'],
+          !!o.json,
+        ),
+      ),
     );
-  alias
-    .command('remove <address> [user]')
-    .action((address: string, target: string | undefined, _o, cmd: Command) =>
-      withMailDb(cmd, (m) => {
-        m.accounts.removeAlias(address, target);
-        process.stdout.write(`removed alias ${address}${target ? ` -> ${target}` : ''}\n`);
-      }),
-    );
+  alias.command('remove <address> [user]').action((address: string, target: string | undefined, _o, cmd: Command) =>
+    withMailDb(cmd, (m) => {
+      m.accounts.removeAlias(address, target);
+      process.stdout.write(`removed alias ${address}${target ? ` -> ${target}` : ''}\n`);
+    }),
+  );
 }
 
 function countMessages(mailboxes: ReadonlyArray<{ messages: number }>): number {

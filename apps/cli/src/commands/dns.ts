@@ -65,7 +65,10 @@ export async function runDns(cmd: Command, domainArg: string | undefined, o: Dns
     const records = dnsRecords({ config, domain, ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) });
     // The host's A/AAAA/PTR are the same for every domain: list them once.
     const seen = [...perDomain.values()].flat();
-    perDomain.set(domain, records.filter((r) => !seen.some((s) => s.name === r.name && s.type === r.type && s.value === r.value)));
+    perDomain.set(
+      domain,
+      records.filter((r) => !seen.some((s) => s.name === r.name && s.type === r.type && s.value === r.value)),
+    );
   }
 
   if (!o.check) {
@@ -94,8 +97,8 @@ export function register(program: Command): void {
   program
     .command('dns [domain]')
     .description('print the DNS records to publish for a domain (default: every local domain); --check looks them up')
-    .option('--ip <ipv4>', 'the server\'s public IPv4 address (for A and PTR)')
-    .option('--ipv6 <ipv6>', 'the server\'s public IPv6 address (for AAAA and PTR)')
+    .option('--ip <ipv4>', "the server's public IPv4 address (for A and PTR)")
+    .option('--ipv6 <ipv6>', "the server's public IPv6 address (for AAAA and PTR)")
     .option('--check', 'look the records up and report what is missing or wrong')
     .option('--json', 'print JSON')
     .action((domain: string | undefined, o: DnsOptions, cmd: Command) => runDns(cmd, domain, o));

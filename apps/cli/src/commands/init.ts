@@ -97,7 +97,7 @@ export function register(program: Command): void {
     .command('init')
     .description('write the config, the data directory and a self-signed certificate')
     .option('--domain <domain>', 'the mail domain (default with --dev: postern.test)')
-    .option('--hostname <name>', 'this server\'s host name (default: mail.<domain>)')
+    .option('--hostname <name>', "this server's host name (default: mail.<domain>)")
     .option('--dev', 'development profile: loopback, high ports')
     .option('--force', 'overwrite an existing config file')
     .action(async (o: InitOptions, cmd: Command) => {

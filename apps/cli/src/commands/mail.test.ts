@@ -9,8 +9,10 @@ describe('postern mail output', () => {
   });
 
   it('turns HTML mail into readable text', () => {
-    expect(htmlToText('<html><head><style>p{color:red}</style><script>x()</script></head><body><p>Hi &amp; <b>bye</b></p><div>two<br>three &#8364;</div></body></html>')).toBe(
-      'Hi & bye\n\ntwo\nthree €',
-    );
+    expect(
+      htmlToText(
+        '<html><head><style>p{color:red}</style><script>x()</script></head><body><p>Hi &amp; <b>bye</b></p><div>two<br>three &#8364;</div></body></html>',
+      ),
+    ).toBe('Hi & bye\n\ntwo\nthree €');
   });
 });

@@ -288,7 +288,13 @@ async function sentFolder(c: ImapFlow): Promise<string> {
   return 'Sent';
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[] = []): string[] => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
 
 // ---- commands ------------------------------------------------------------------------------
 
@@ -446,7 +452,9 @@ export function register(program: Command): void {
               const name = p.dispositionParameters?.['filename'] ?? p.parameters?.['name'] ?? `part ${p.part ?? '1'}`;
               return `Attachment: ${clean(name)} (${p.type.toLowerCase()}, ${p.size ?? 0} bytes, part ${p.part ?? '1'})`;
             });
-            process.stdout.write(`${lines.join('\n')}\n\n${clean(text, true).replace(/\n*$/, '\n')}${attachments.length ? `\n${attachments.join('\n')}\n` : ''}`);
+            process.stdout.write(
+              `${lines.join('\n')}\n\n${clean(text, true).replace(/\n*$/, '\n')}${attachments.length ? `\n${attachments.join('\n')}\n` : ''}`,
+            );
           }
           if (!m.flags?.has('\\Seen')) await c.messageFlagsAdd(String(uid), ['\\Seen'], { uid: true });
         }),

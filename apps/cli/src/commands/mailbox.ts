@@ -29,7 +29,12 @@ export function register(program: Command): void {
           };
         });
         if (o.json) printRows(rows, [], true);
-        else printRows(rows.map((r) => ({ ...r, flags: r.flags.join(' ') })), ['uid', 'date', 'from', 'subject', 'size', 'flags'], false);
+        else
+          printRows(
+            rows.map((r) => ({ ...r, flags: r.flags.join(' ') })),
+            ['uid', 'date', 'from', 'subject', 'size', 'flags'],
+            false,
+          );
       }),
     );
   mailbox

@@ -41,7 +41,7 @@ export function register(program: Command): void {
     );
   queue
     .command('show <id>')
-    .description('one message: its envelope, every recipient\'s state, and its header')
+    .description("one message: its envelope, every recipient's state, and its header")
     .option('--json', 'print JSON')
     .action((id: string, o: { json?: boolean }, cmd: Command) =>
       withQueue(cmd, (q) => {

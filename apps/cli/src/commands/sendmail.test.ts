@@ -28,7 +28,23 @@ describe('sendmail options (Postfix sendmail(1))', () => {
   });
 
   it('accepts and ignores what Postfix ignores', () => {
-    const ignored = [['-Am'], ['-Ac'], ['-bm'], ['-bh'], ['-bH'], ['-G'], ['-h', '30'], ['-L', 'label'], ['-m'], ['-n'], ['-O', 'x=y'], ['-U'], ['-v'], ['-X', '/tmp/log'], ['-q30m']];
+    const ignored = [
+      ['-Am'],
+      ['-Ac'],
+      ['-bm'],
+      ['-bh'],
+      ['-bH'],
+      ['-G'],
+      ['-h', '30'],
+      ['-L', 'label'],
+      ['-m'],
+      ['-n'],
+      ['-O', 'x=y'],
+      ['-U'],
+      ['-v'],
+      ['-X', '/tmp/log'],
+      ['-q30m'],
+    ];
     for (const args of ignored) {
       const r = parseSendmailArgs([...args, 'bob']);
       expect(r.mode, args.join(' ')).toBe('deliver');

@@ -155,7 +155,10 @@ function option(r: SendmailRequest, c: string, value: string): void {
       return;
     case 'N': {
       // RFC 3461 NOTIFY: never, or a list of success, failure, delay
-      const list = value.toUpperCase().split(',').map((s) => s.trim());
+      const list = value
+        .toUpperCase()
+        .split(',')
+        .map((s) => s.trim());
       if (!(list.length === 1 && list[0] === 'NEVER') && !list.every((s) => ['SUCCESS', 'FAILURE', 'DELAY'].includes(s))) {
         usage(`-N expects "never" or a list of success, failure, delay; found "${value}"`);
       }
@@ -269,7 +272,14 @@ function enqueueDirect(config: Config, who: LocalIdentity, request: SendmailRequ
   if (!decision.ok) throw new CliError(decision.reason, EX_NOPERM);
   const sender = decision.sender;
   const id = newId();
-  const unsigned = localMessage({ data: m.data, id, sender, recipients: m.recipients, hostname: config.hostname, fullName: request.fullName ?? process.env['NAME'] ?? null });
+  const unsigned = localMessage({
+    data: m.data,
+    id,
+    sender,
+    recipients: m.recipients,
+    hostname: config.hostname,
+    fullName: request.fullName ?? process.env['NAME'] ?? null,
+  });
   const data = signLocalMessage(unsigned, { config, sender, trusted: who.trusted });
   const queue = QueueStore.open(config);
   try {
@@ -337,7 +347,11 @@ export function sendmailPersona(argv1: string | undefined): 'sendmail' | 'mailq'
  * Runs sendmail with `argv` (after the program name). `explicitConfig` is postern's --config.
  * `queueCommand` runs `postern queue ARGS` for -bp (mailq) and -q.
  */
-export async function runSendmail(argv: readonly string[], explicitConfig: string | null, queueCommand: (args: string[], configFile: string) => Promise<void>): Promise<void> {
+export async function runSendmail(
+  argv: readonly string[],
+  explicitConfig: string | null,
+  queueCommand: (args: string[], configFile: string) => Promise<void>,
+): Promise<void> {
   const request = parseSendmailArgs(argv);
   if (request.mode === 'newaliases') return; // aliases live in mail.db (`postern alias`): nothing to rebuild
   const config = sendmailConfig(request, explicitConfig);

@@ -201,9 +201,7 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
       `config ${file}, data in ${config.dataDir}\n\n${describeListeners(config)}\n\n`,
   );
   if (demo) {
-    process.stdout.write(
-      `A demo user was created. Its password is shown only this once:\n  user     ${demo.user}\n  password ${demo.password}\n\n`,
-    );
+    process.stdout.write(`A demo user was created. Its password is shown only this once:\n  user     ${demo.user}\n  password ${demo.password}\n\n`);
   }
   const l = config.listen;
   process.stdout.write(

@@ -102,7 +102,7 @@ describe('a 20 MB message', () => {
     const growth = await measured('raw socket BODY.PEEK[] + BINARY.PEEK[2]', async () => {
       const r = await c.imapHashed('f', `UID FETCH ${uid} (BODY.PEEK[] BINARY.SIZE[2])`);
       expect(r.lines.at(-1)).toBe('f OK UID FETCH completed');
-      expect(r.lines.join("\n")).toContain(`BINARY.SIZE[2] ${attachment.length})`);
+      expect(r.lines.join('\n')).toContain(`BINARY.SIZE[2] ${attachment.length})`);
       whole = r.literals[0];
       const b = await c.imapHashed('g', `UID FETCH ${uid} (BINARY.PEEK[2])`);
       expect(b.lines.at(-1)).toBe('g OK UID FETCH completed');

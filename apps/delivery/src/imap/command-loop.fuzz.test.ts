@@ -112,7 +112,10 @@ const appendMessage = fc.integer({ min: 1, max: 50 }).map((n) => message(n));
 /** Command bodies, tagless, that the parser accepts (most of them) in some state. */
 const body: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.tuple(user, pass).map(([u, p]) => `LOGIN ${u} ${p}`) },
-  { weight: 2, arbitrary: fc.constantFrom(`\0${ALICE}\0${PASSWORD}`, `\0${BOB}\0nope`, 'garbage', '').map((s) => `AUTHENTICATE PLAIN ${s === '' ? '=' : b64(s)}`) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(`\0${ALICE}\0${PASSWORD}`, `\0${BOB}\0nope`, 'garbage', '').map((s) => `AUTHENTICATE PLAIN ${s === '' ? '=' : b64(s)}`),
+  },
   { weight: 3, arbitrary: fc.constantFrom('CAPABILITY', 'NOOP', 'CHECK', 'NAMESPACE', 'ID NIL', 'ID ("name" "fuzz")', 'EXPUNGE') },
   { weight: 1, arbitrary: fc.constantFrom('CLOSE', 'UNSELECT') },
   { weight: 2, arbitrary: fc.constantFrom('ENABLE CONDSTORE', 'ENABLE QRESYNC', 'ENABLE UTF8=ACCEPT', 'ENABLE IMAP4rev2 FOO') },
@@ -173,7 +176,11 @@ const insertion = fc.constantFrom(
   '$',
 );
 
-type Mutation = { at: number; op: 'cut' } | { at: number; op: 'insert'; text: string } | { at: number; op: 'byte'; byte: number } | { at: number; op: 'repeat'; len: number };
+type Mutation =
+  | { at: number; op: 'cut' }
+  | { at: number; op: 'insert'; text: string }
+  | { at: number; op: 'byte'; byte: number }
+  | { at: number; op: 'repeat'; len: number };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ at: fc.nat(400), op: fc.constant('cut' as const) }),
@@ -233,7 +240,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.tuple(conn, mailbox, appendMessage).map(([c, m, msg]) => ({ kind: 'literal' as const, conn: c, head: `APPEND ${m} {${Buffer.byteLength(msg)}}`, data: msg, tail: '' })),
+    arbitrary: fc
+      .tuple(conn, mailbox, appendMessage)
+      .map(([c, m, msg]) => ({ kind: 'literal' as const, conn: c, head: `APPEND ${m} {${Buffer.byteLength(msg)}}`, data: msg, tail: '' })),
   },
   {
     weight: 5,
@@ -241,7 +250,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       .tuple(conn, body, fc.array(mutation, { minLength: 1, maxLength: 3 }))
       .map(([c, b, ms]) => ({ kind: 'raw' as const, conn: c, bytes: mutate(`r ${b}\r\n`, ms) })),
   },
-  { weight: 1, arbitrary: fc.tuple(conn, fc.uint8Array({ maxLength: 120 })).map(([c, a]) => ({ kind: 'raw' as const, conn: c, bytes: Buffer.from(a).toString('latin1') })) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(conn, fc.uint8Array({ maxLength: 120 })).map(([c, a]) => ({ kind: 'raw' as const, conn: c, bytes: Buffer.from(a).toString('latin1') })),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'deliver' as const }) },
 );
 
@@ -507,7 +519,9 @@ afterAll(async () => {
 
 function corpusFiles(): string[] {
   try {
-    return readdirSync(CORPUS).filter((f) => f.endsWith('.json')).sort();
+    return readdirSync(CORPUS)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch {
     return [];
   }
@@ -530,36 +544,40 @@ describe('IMAP command loop (fuzz)', () => {
     expect(errors).toEqual([]);
   });
 
-  it(`survives generated command sequences (${RUNS} scenarios)`, async () => {
-    const heapBefore = heapAfterGc();
-    const started = Date.now();
-    const result = await fc.check(
-      fc.asyncProperty(scenario, async (sc) => {
-        const before = errors.length;
-        await play({ fx, port: server.port }, sc);
-        if (errors.length > before) throw new Error(`server logged errors:\n${errors.slice(before).join('\n')}`);
-      }),
-      // Shrinking retries a hang many times over BOUND_MS each: only on request.
-      {
-        numRuns: RUNS,
-        endOnFailure: process.env['POSTERN_FUZZ_SHRINK'] !== '1',
-        ...(process.env['POSTERN_FUZZ_SEED'] ? { seed: Number(process.env['POSTERN_FUZZ_SEED']) } : {}),
-      },
-    );
-    if (result.failed && result.counterexample) {
-      const [sc] = result.counterexample;
-      const text = JSON.stringify(sc, null, 1);
-      mkdirSync(CORPUS, { recursive: true });
-      const name = `${createHash('sha256').update(text).digest('hex').slice(0, 16)}.json`;
-      writeFileSync(`${CORPUS}${name}`, `${text}\n`);
-      throw new Error(`${String(result.errorInstance)}\nseed ${result.seed}; kept as __tests__/corpus/${name}`);
-    }
-    const growth = heapAfterGc() - heapBefore;
-    console.log(
-      `[imap fuzz] ${RUNS} scenarios in ${Date.now() - started} ms; heap growth after GC ${(growth / 1024 / 1024).toFixed(1)} MB; ` +
-        `replies ${JSON.stringify(stats)}`,
-    );
-    // Sessions, framers and sockets are released when connections end.
-    expect(growth).toBeLessThan(64 * 1024 * 1024);
-  }, 30_000 + RUNS * 500);
+  it(
+    `survives generated command sequences (${RUNS} scenarios)`,
+    async () => {
+      const heapBefore = heapAfterGc();
+      const started = Date.now();
+      const result = await fc.check(
+        fc.asyncProperty(scenario, async (sc) => {
+          const before = errors.length;
+          await play({ fx, port: server.port }, sc);
+          if (errors.length > before) throw new Error(`server logged errors:\n${errors.slice(before).join('\n')}`);
+        }),
+        // Shrinking retries a hang many times over BOUND_MS each: only on request.
+        {
+          numRuns: RUNS,
+          endOnFailure: process.env['POSTERN_FUZZ_SHRINK'] !== '1',
+          ...(process.env['POSTERN_FUZZ_SEED'] ? { seed: Number(process.env['POSTERN_FUZZ_SEED']) } : {}),
+        },
+      );
+      if (result.failed && result.counterexample) {
+        const [sc] = result.counterexample;
+        const text = JSON.stringify(sc, null, 1);
+        mkdirSync(CORPUS, { recursive: true });
+        const name = `${createHash('sha256').update(text).digest('hex').slice(0, 16)}.json`;
+        writeFileSync(`${CORPUS}${name}`, `${text}\n`);
+        throw new Error(`${String(result.errorInstance)}\nseed ${result.seed}; kept as __tests__/corpus/${name}`);
+      }
+      const growth = heapAfterGc() - heapBefore;
+      console.log(
+        `[imap fuzz] ${RUNS} scenarios in ${Date.now() - started} ms; heap growth after GC ${(growth / 1024 / 1024).toFixed(1)} MB; ` +
+          `replies ${JSON.stringify(stats)}`,
+      );
+      // Sessions, framers and sockets are released when connections end.
+      expect(growth).toBeLessThan(64 * 1024 * 1024);
+    },
+    30_000 + RUNS * 500,
+  );
 });

@@ -5,15 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import {
-  continuation,
-  FramingError,
-  ImapFramer,
-  ImapParseError,
-  parseCommand,
-  untaggedStatus,
-  type FramerLimits,
-} from '@postern/imap';
+import { continuation, FramingError, ImapFramer, ImapParseError, parseCommand, untaggedStatus, type FramerLimits } from '@postern/imap';
 import type { ByteBudget, Logger } from '@postern/core';
 import type { After, ImapSession, SessionIo } from './session.js';
 import { upgradeToTls, type Progress } from '../listener.js';

@@ -78,7 +78,10 @@ describe('before login', () => {
 
 describe('logins relayed by a webmail on this machine', () => {
   it('throttles by the browser address a loopback client gives in ID x-originating-ip', async () => {
-    const strict = await fx.start({ implicitTls: true, configOverrides: { auth: { failure_delay: '1ms', max_failures_per_ip: 2, max_failures_per_account: 1000 } } });
+    const strict = await fx.start({
+      implicitTls: true,
+      configOverrides: { auth: { failure_delay: '1ms', max_failures_per_ip: 2, max_failures_per_account: 1000 } },
+    });
     const viaWebmail = async (browser: string): Promise<Talk> => {
       const c = await connect(strict.port, true);
       await c.imapLine();
@@ -86,7 +89,8 @@ describe('logins relayed by a webmail on this machine', () => {
       return c;
     };
     const attacker = await viaWebmail('192.0.2.7');
-    for (const t of ['a', 'b']) expect(await attacker.imap(`${t} LOGIN ${CAROL} wrong`)).toEqual([`${t} NO [AUTHENTICATIONFAILED] invalid user name or password`]);
+    for (const t of ['a', 'b'])
+      expect(await attacker.imap(`${t} LOGIN ${CAROL} wrong`)).toEqual([`${t} NO [AUTHENTICATIONFAILED] invalid user name or password`]);
     expect(await attacker.imap(`c LOGIN ${CAROL} "${PASSWORD}"`)).toEqual(['c NO [UNAVAILABLE] too many failed logins, try again later']);
     attacker.close();
     // another browser behind the same webmail is not locked out by the first one
@@ -213,7 +217,7 @@ describe('selected state', () => {
     c.close();
   });
 
-  it('reports another session\'s flags and expunges in RFC order, holding EXPUNGE during FETCH', async () => {
+  it("reports another session's flags and expunges in RFC order, holding EXPUNGE during FETCH", async () => {
     const a = await login(server.port, CAROL);
     const b = await login(server.port, CAROL);
     await a.imap('a1 SELECT INBOX');

@@ -56,7 +56,9 @@ export function fetchPage(
   args.push(limit);
   // Rows as arrays, made into objects here: half the cost of better-sqlite3's named-column
   // objects (bench/imap, `UID FETCH 1:* (FLAGS)` on 100,000 messages: 150 -> 78 ms of SQL).
-  const rows = prepared(db, sql).raw(true).all(...args) as unknown[][];
+  const rows = prepared(db, sql)
+    .raw(true)
+    .all(...args) as unknown[][];
   return rows.map((r) => {
     const row: FetchRow = {
       id: r[0] as number,

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Talk } from '@postern/testkit';
-import { createFixture, flow, login, message, type Fixture, } from './__tests__/fixture.js';
+import { createFixture, flow, login, message, type Fixture } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
 
 const ALICE = 'alice@example.test';

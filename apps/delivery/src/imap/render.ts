@@ -209,7 +209,9 @@ export function renderItems(ctx: RenderContext, row: FetchRow, attributes: reado
         items.push(dataItem({ kind: 'RFC822.TEXT' }, sectionData(ctx, row, layout, { part: [], text: 'TEXT' }, null)));
         break;
       case 'BODY[]':
-        items.push(dataItem({ kind: 'BODY[]', section: a.section, origin: a.partial ? a.partial.offset : null }, sectionData(ctx, row, layout, a.section, a.partial)));
+        items.push(
+          dataItem({ kind: 'BODY[]', section: a.section, origin: a.partial ? a.partial.offset : null }, sectionData(ctx, row, layout, a.section, a.partial)),
+        );
         break;
       case 'BINARY[]': {
         const data = binaryData(ctx, row, layout, a.part, a.partial);

@@ -127,7 +127,11 @@ function parseHeader(messageId: number, prefix: unknown, chunk: unknown, headerE
   const fields = new Map<string, string[]>();
   for (const f of headerFields(Buffer.concat(parts), wanted)) {
     const key = f.name.toLowerCase();
-    const text = f.raw.toString('utf8').slice(f.name.length + 1).replace(/\r?\n[ \t]/g, ' ').toLowerCase();
+    const text = f.raw
+      .toString('utf8')
+      .slice(f.name.length + 1)
+      .replace(/\r?\n[ \t]/g, ' ')
+      .toLowerCase();
     const list = fields.get(key);
     if (list === undefined) fields.set(key, [text]);
     else list.push(text);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@postern/core';
 import type { Talk } from '@postern/testkit';
-import { createFixture, login, type Fixture, } from './__tests__/fixture.js';
+import { createFixture, login, type Fixture } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
 import { SubstringIndexer } from '../search-index.js';
 
@@ -34,7 +34,10 @@ beforeAll(async () => {
   fx.deliver(ALICE, msg('Greetings', 'Hello world, the café is open.')); // uid 1
   fx.deliver(ALICE, msg('Invoice 2024-001', 'Please find the INVOICE attached.')); // 2
   fx.deliver(ALICE, msg('Quote', 'Nothing here, say "hi" to them.')); // 3
-  fx.deliver(ALICE, msg('Encoded', 'caf=C3=A9 cr=C3=A8me br=C3=BBl=\r\n=C3=A9e', 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n')); // 4
+  fx.deliver(
+    ALICE,
+    msg('Encoded', 'caf=C3=A9 cr=C3=A8me br=C3=BBl=\r\n=C3=A9e', 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n'),
+  ); // 4
   server = await fx.start();
   c = await login(server.port, ALICE);
   await c.imap('s SELECT INBOX');

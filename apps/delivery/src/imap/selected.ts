@@ -10,13 +10,7 @@
  * - Expunges seen while EXPUNGE may not be sent stay in `pending`: the messages keep their
  *   sequence numbers, FETCH/STORE skip them, and they are reported at the next allowed moment.
  */
-import {
-  existsResponse,
-  expungeResponse,
-  fetchResponse,
-  vanishedResponse,
-  type FetchResponseItem,
-} from '@postern/imap';
+import { existsResponse, expungeResponse, fetchResponse, vanishedResponse, type FetchResponseItem } from '@postern/imap';
 import type { Mailbox, MailStore } from '@postern/core';
 import { SequenceMap } from './sequence-map.js';
 

@@ -38,7 +38,6 @@ export interface ImapServerOptions {
 
 export type ImapServer = Listener;
 
-
 /** Counts logged-in sessions per user against `imap_connections_per_user`. */
 export function userConnectionLimit(max: number): UserConnections {
   const counts = new Map<number, number>();
@@ -100,7 +99,12 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       ...(opts.indexer ? { indexer: opts.indexer } : {}),
     });
     conn.attach(session);
-    const caps = capabilities({ tls: opts.implicitTls, loginAllowed: opts.implicitTls || plaintextLoginAllowed, authenticated: false, appendLimit: limits.message_size });
+    const caps = capabilities({
+      tls: opts.implicitTls,
+      loginAllowed: opts.implicitTls || plaintextLoginAllowed,
+      authenticated: false,
+      appendLimit: limits.message_size,
+    });
     const greeting = untaggedStatus('OK', 'Postern IMAP4rev1 server ready', { code: 'CAPABILITY', capabilities: caps });
     return { conn, start: () => conn.start(greeting) };
   });

@@ -32,7 +32,9 @@ function build(): Buffer {
   // Quoted-printable with soft breaks, escapes (=00 makes NUL) and trailing white space.
   const qpLines: string[] = [];
   for (let i = 0; i < 3000; i++) qpLines.push(`line ${i} caf=C3=A9 =00 tab\there end   =\r\n more=3D${i}  `);
-  const b64 = randomBytes(150 * 1024).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const b64 = randomBytes(150 * 1024)
+    .toString('base64')
+    .replace(/.{76}/g, '$&\r\n');
   return Buffer.from(
     PREFIX +
       'From: Carol <carol@example.org>\r\nTo: alice@example.test\r\nSubject: sections\r\n' +

@@ -114,8 +114,7 @@ describe('partial slices and streamed FETCH responses', () => {
   it('writes the bytes the codec writes, literal8 when the source says so', () => {
     const data = Buffer.from('hello\0world');
     const src = (binary: boolean): LiteralSource => ({ length: data.length, binary, chunks: () => chunked(data, [3]) });
-    const flat = (parts: ReturnType<typeof fetchResponseParts>): Buffer =>
-      Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : collect(p.chunks()))));
+    const flat = (parts: ReturnType<typeof fetchResponseParts>): Buffer => Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : collect(p.chunks()))));
     const items = [
       { kind: 'UID', value: 7 },
       { kind: 'FLAGS', flags: ['\\Seen'] },
@@ -127,8 +126,13 @@ describe('partial slices and streamed FETCH responses', () => {
     expect(flat(fetchResponseParts(4, [{ kind: 'BINARY[]', part: [2], origin: null, source: src(true) }]))).toEqual(
       Buffer.concat(fetchResponse(4, [{ kind: 'BINARY[]', part: [2], origin: null, data }])),
     );
-    expect(flat(fetchResponseParts(5, [{ kind: 'RFC822', source: src(false) }, { kind: 'RFC822.TEXT', source: src(false) }])).toString('latin1')).toBe(
-      `* 5 FETCH (RFC822 {11}\r\nhello\0world RFC822.TEXT {11}\r\nhello\0world)\r\n`,
-    );
+    expect(
+      flat(
+        fetchResponseParts(5, [
+          { kind: 'RFC822', source: src(false) },
+          { kind: 'RFC822.TEXT', source: src(false) },
+        ]),
+      ).toString('latin1'),
+    ).toBe(`* 5 FETCH (RFC822 {11}\r\nhello\0world RFC822.TEXT {11}\r\nhello\0world)\r\n`);
   });
 });

@@ -7,21 +7,7 @@
  * send them), but never about the keyword or the number syntax.
  */
 
-export type Pop3Verb =
-  | 'USER'
-  | 'PASS'
-  | 'AUTH'
-  | 'STLS'
-  | 'CAPA'
-  | 'STAT'
-  | 'LIST'
-  | 'RETR'
-  | 'DELE'
-  | 'NOOP'
-  | 'RSET'
-  | 'QUIT'
-  | 'TOP'
-  | 'UIDL';
+export type Pop3Verb = 'USER' | 'PASS' | 'AUTH' | 'STLS' | 'CAPA' | 'STAT' | 'LIST' | 'RETR' | 'DELE' | 'NOOP' | 'RSET' | 'QUIT' | 'TOP' | 'UIDL';
 
 export type Pop3Command =
   | { verb: 'USER'; name: string }

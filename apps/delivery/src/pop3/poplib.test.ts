@@ -88,14 +88,7 @@ out({'caps_before': caps_before, 'caps_after': caps_after, 'stat': list(stat),
     const inbox = fx.mail.store.mailbox(fx.mail.accounts.findUser(USER)!.id, 'INBOX')!;
     expect(result['uidl']).toEqual([`1 ${inbox.uidValidity}.${u1}`, `2 ${inbox.uidValidity}.${u2}`]);
     // poplib removes the byte-stuffing: the leading dot comes back single.
-    expect(result['retr']).toEqual([
-      'Delivered-To: pat@example.test',
-      'Subject: hello',
-      'From: a@b.c',
-      '',
-      'first message',
-      '.a line with a leading dot',
-    ]);
+    expect(result['retr']).toEqual(['Delivered-To: pat@example.test', 'Subject: hello', 'From: a@b.c', '', 'first message', '.a line with a leading dot']);
     expect(result['top']).toEqual(['Subject: second', '']);
     expect(result['quit']).toMatch(/^\+OK/);
     expect(fx.inboxUids(USER)).toEqual([u1]);

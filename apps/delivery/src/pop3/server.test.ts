@@ -202,9 +202,7 @@ describe('POP3 transaction', () => {
     expect(await c.pop3('TOP 2 0')).toBe('+OK top of message follows');
     expect((await c.pop3Block()).toString()).toBe('Subject: second\r\n\r\n.\r\n');
     expect(await c.pop3('TOP 1 2')).toBe('+OK top of message follows');
-    expect((await c.pop3Block()).toString()).toBe(
-      'Return-Path: <a@b.c>\r\nSubject: first\r\nFrom: a@b.c\r\n\r\nline one\r\n..starts with a dot\r\n.\r\n',
-    );
+    expect((await c.pop3Block()).toString()).toBe('Return-Path: <a@b.c>\r\nSubject: first\r\nFrom: a@b.c\r\n\r\nline one\r\n..starts with a dot\r\n.\r\n');
     expect(await c.pop3('TOP 2 100')).toBe('+OK top of message follows');
     expect((await c.pop3Block()).toString()).toBe('Subject: second\r\n\r\nbody 1\r\nbody 2\r\nbody 3\r\n.\r\n');
 

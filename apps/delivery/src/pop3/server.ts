@@ -37,7 +37,6 @@ export interface Pop3ServerOptions {
 
 export type Pop3Server = Listener;
 
-
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Server> {
   const { config } = opts;
   const throttle = opts.throttle ?? LoginThrottle.fromConfig(config.auth);

@@ -37,9 +37,9 @@ function session(): Pop3Session {
 
 const line = fc.oneof(
   fc.constantFrom('STAT', 'LIST', 'UIDL', 'NOOP', 'RSET', 'CAPA', 'AUTH', 'AUTH PLAIN', '*', '=', 'STLS', 'PASS x', 'USER'),
-  fc.tuple(fc.constantFrom('RETR', 'DELE', 'LIST', 'UIDL', 'TOP'), fc.integer({ min: -1, max: 6 }), fc.option(fc.nat(3))).map(
-    ([v, n, m]) => `${v} ${n}${m === null ? '' : ` ${m}`}`,
-  ),
+  fc
+    .tuple(fc.constantFrom('RETR', 'DELE', 'LIST', 'UIDL', 'TOP'), fc.integer({ min: -1, max: 6 }), fc.option(fc.nat(3)))
+    .map(([v, n, m]) => `${v} ${n}${m === null ? '' : ` ${m}`}`),
   fc.string({ maxLength: 40 }),
 );
 

@@ -45,9 +45,7 @@ describe('ReplyWriter', () => {
     received = '';
     const w = new ReplyWriter(serverSide);
     const chunks = [Buffer.from('Subject: x\r\n\r\n')];
-    await expect(w.write({ kind: 'message', text: '100 octets', chunks, size: 100, bodyLines: null })).rejects.toBeInstanceOf(
-      TruncatedMessageError,
-    );
+    await expect(w.write({ kind: 'message', text: '100 octets', chunks, size: 100, bodyLines: null })).rejects.toBeInstanceOf(TruncatedMessageError);
     await until('\r\n\r\n');
     // No terminator: the client cannot take the cut message for a whole one.
     expect(received).toBe('+OK 100 octets\r\nSubject: x\r\n\r\n');

@@ -190,7 +190,8 @@ function setupEvents(): void {
   source.addEventListener('ready', (e) => {
     const d = JSON.parse((e as MessageEvent<string>).data) as { uidNext: number };
     const table = $('#messages');
-    if (table) refresh(); // rows that arrived between rendering the page and the stream opening
+    if (table)
+      refresh(); // rows that arrived between rendering the page and the stream opening
     else if (!body.dataset['topUid']) body.dataset['topUid'] = String(Math.max(0, d.uidNext - 1)); // only later mail is news here
     body.dataset['live'] = 'ready';
   });

@@ -43,7 +43,10 @@ export async function openFolder<T>(path: string, open: () => Promise<T>): Promi
   } catch (err) {
     const e = err as { serverResponseCode?: string; responseText?: string };
     // RFC 5530 §3; a server that gives no code says so in words (Dovecot: "Mailbox doesn't exist")
-    if (e.serverResponseCode?.toUpperCase() === 'NONEXISTENT' || (e.serverResponseCode === undefined && /\b(?:doesn't|does not|not) exist|no such mailbox|unknown mailbox/i.test(e.responseText ?? ''))) {
+    if (
+      e.serverResponseCode?.toUpperCase() === 'NONEXISTENT' ||
+      (e.serverResponseCode === undefined && /\b(?:doesn't|does not|not) exist|no such mailbox|unknown mailbox/i.test(e.responseText ?? ''))
+    ) {
       throw new NoSuchFolder(path);
     }
     throw err;
@@ -204,7 +207,8 @@ export class MailAccount {
       // without a response code (servers that give none), says the credentials are wrong.
       const code = e.serverResponseCode?.toUpperCase();
       if (code === 'AUTHENTICATIONFAILED' || (e.authenticationFailed && code === undefined)) throw new LoginError('auth', 'wrong address or password');
-      if (e.authenticationFailed) throw new LoginError('refused', (e.response ?? e.message ?? code ?? '').replace(/^.*?\bNO\s+(\[[^\]]*\]\s*)?/i, '').trim(), code);
+      if (e.authenticationFailed)
+        throw new LoginError('refused', (e.response ?? e.message ?? code ?? '').replace(/^.*?\bNO\s+(\[[^\]]*\]\s*)?/i, '').trim(), code);
       throw new LoginError('unavailable', e.message ?? String(err));
     }
     return client;

@@ -10,8 +10,14 @@ function detail(over: Partial<MessageDetail> = {}): MessageDetail {
     seq: 7,
     flags: [],
     from: [{ name: 'Ann', address: 'ann@x.test' }],
-    to: [{ name: '', address: 'me@y.test' }, { name: 'Bob', address: 'bob@z.test' }],
-    cc: [{ name: '', address: 'carol@z.test' }, { name: '', address: 'ME@y.test' }],
+    to: [
+      { name: '', address: 'me@y.test' },
+      { name: 'Bob', address: 'bob@z.test' },
+    ],
+    cc: [
+      { name: '', address: 'carol@z.test' },
+      { name: '', address: 'ME@y.test' },
+    ],
     bcc: [],
     replyTo: [],
     subject: 'Lunch',
@@ -59,9 +65,22 @@ describe('threading', () => {
 
 describe('buildMessage', () => {
   it('builds a message with attachment and threading headers, Bcc only on the stored copy', async () => {
-    const d = { to: 'Ann <ann@x.test>', cc: '', bcc: 'hidden@z.test', subject: 'Héllo', body: 'line 1\nline 2', inReplyTo: '<m2@x.test>', references: '<m1@x.test> <m2@x.test>' };
+    const d = {
+      to: 'Ann <ann@x.test>',
+      cc: '',
+      bcc: 'hidden@z.test',
+      subject: 'Héllo',
+      body: 'line 1\nline 2',
+      inReplyTo: '<m2@x.test>',
+      references: '<m1@x.test> <m2@x.test>',
+    };
     const bytes = Buffer.from([0, 1, 2, 3, 250, 251, 252, 253, 254, 255]);
-    const opts = { from: 'me@y.test', messageId: '<id1@y.test>', date: new Date('2025-01-01T00:00:00Z'), attachments: [{ filename: 'data.bin', contentType: 'application/octet-stream', content: bytes }] };
+    const opts = {
+      from: 'me@y.test',
+      messageId: '<id1@y.test>',
+      date: new Date('2025-01-01T00:00:00Z'),
+      attachments: [{ filename: 'data.bin', contentType: 'application/octet-stream', content: bytes }],
+    };
     const wire = await simpleParser(await buildMessage(d, { ...opts, keepBcc: false }));
     expect(wire.subject).toBe('Héllo');
     expect(wire.inReplyTo).toBe('<m2@x.test>');
@@ -91,6 +110,8 @@ describe('text', () => {
     expect(quote('a\r\n\r\nb\n')).toBe('> a\n> \n> b');
   });
   it('turns HTML into readable text', () => {
-    expect(htmlToText('<html><head><style>p{}</style></head><body><p>Hi &amp; bye</p><div>two<br>three</div><script>x</script></body></html>')).toBe('Hi & bye\n\ntwo\nthree');
+    expect(htmlToText('<html><head><style>p{}</style></head><body><p>Hi &amp; bye</p><div>two<br>three</div><script>x</script></body></html>')).toBe(
+      'Hi & bye\n\ntwo\nthree',
+    );
   });
 });

@@ -15,7 +15,11 @@ describe('messageParts', () => {
 
   it('alternative + related + mixed: text, HTML, inline image, attachment', () => {
     const root = multi('multipart/mixed', [
-      multi('multipart/alternative', [leaf('1.1', 'text/plain'), multi('multipart/related', [leaf('1.2.1', 'text/html'), leaf('1.2.2', 'image/png', { id: '<logo@x>' })], '1.2')], '1'),
+      multi(
+        'multipart/alternative',
+        [leaf('1.1', 'text/plain'), multi('multipart/related', [leaf('1.2.1', 'text/html'), leaf('1.2.2', 'image/png', { id: '<logo@x>' })], '1.2')],
+        '1',
+      ),
       leaf('2', 'application/pdf', { disposition: 'attachment', dispositionParameters: { filename: 'report.pdf' } }),
     ]);
     const p = messageParts(root);
@@ -45,7 +49,12 @@ describe('messageParts', () => {
   });
 
   it('file names cannot carry paths or control characters', () => {
-    const p = messageParts(multi('multipart/mixed', [leaf('1', 'text/plain'), leaf('2', 'application/octet-stream', { disposition: 'attachment', dispositionParameters: { filename: '../../etc/pass\nwd' } })]));
+    const p = messageParts(
+      multi('multipart/mixed', [
+        leaf('1', 'text/plain'),
+        leaf('2', 'application/octet-stream', { disposition: 'attachment', dispositionParameters: { filename: '../../etc/pass\nwd' } }),
+      ]),
+    );
     expect(p.attachments[0]?.filename).toBe('.._.._etc_pass_wd');
   });
 });

@@ -69,7 +69,13 @@ export const authRoutes: Route[] = [
         if (err instanceof LoginError && err.kind === 'refused') {
           // not a wrong password: the server turns every login away for now; no failure counted
           state.logger.warn({ ip: ctx.ip, user, reply: err.message }, 'webmail login refused by the mail server');
-          return loginForm(ctx, 503, user, `The mail server does not let you in right now (${err.message || 'no reason given'}). Try again in a few minutes.`, null);
+          return loginForm(
+            ctx,
+            503,
+            user,
+            `The mail server does not let you in right now (${err.message || 'no reason given'}). Try again in a few minutes.`,
+            null,
+          );
         }
         if (err instanceof LoginError) {
           state.logger.warn({ err: err.message }, 'webmail login: mail server unavailable');

@@ -38,9 +38,13 @@ function kept(msg: MessageDetail): KeptAttachment[] {
 }
 
 async function render(ctx: AuthedCtx, v: Omit<ComposeView, 'csrf' | 'from' | 'sizeLimit'>, status = 200): Promise<Reply> {
-  const body = await page(ctx, v.draft.subject || 'New message', null, () =>
-    composePage({ ...v, csrf: ctx.session.csrf, from: ctx.session.user, sizeLimit: ctx.state.config.limits.message_size }),
-  { flash: null });
+  const body = await page(
+    ctx,
+    v.draft.subject || 'New message',
+    null,
+    () => composePage({ ...v, csrf: ctx.session.csrf, from: ctx.session.user, sizeLimit: ctx.state.config.limits.message_size }),
+    { flash: null },
+  );
   return { kind: 'html', status, body };
 }
 
@@ -90,7 +94,15 @@ export const composeRoutes: Route[] = [
             notice: null,
           });
         case 'fwd':
-          return render(ctx, { draft: forwardDraft(msg, text), kept: kept(msg), source: { folder, uid }, draftUid: null, answering: null, error: null, notice: null });
+          return render(ctx, {
+            draft: forwardDraft(msg, text),
+            kept: kept(msg),
+            source: { folder, uid },
+            draftUid: null,
+            answering: null,
+            error: null,
+            notice: null,
+          });
         case 'draft': {
           const { drafts } = await account.specialFolders();
           return render(ctx, {
@@ -132,13 +144,16 @@ export const composeRoutes: Route[] = [
         to: field(form, 'to').trim(),
         cc: field(form, 'cc').trim(),
         bcc: field(form, 'bcc').trim(),
-        subject: field(form, 'subject').replace(/[\r\n]+/g, ' ').slice(0, 998),
+        subject: field(form, 'subject')
+          .replace(/[\r\n]+/g, ' ')
+          .slice(0, 998),
         body: field(form, 'body').replace(/\r\n/g, '\n'),
         inReplyTo: field(form, 'in_reply_to').trim(),
         references: field(form, 'references').trim(),
       };
       const oldDraft = intParam(field(form, 'draft_u'));
-      const answering = field(form, 'orig_f') && intParam(field(form, 'orig_u')) ? { folder: field(form, 'orig_f'), uid: intParam(field(form, 'orig_u'))! } : null;
+      const answering =
+        field(form, 'orig_f') && intParam(field(form, 'orig_u')) ? { folder: field(form, 'orig_f'), uid: intParam(field(form, 'orig_u'))! } : null;
       const { drafts, sent } = await account.specialFolders();
 
       // Attachments: those kept from the source message (forward, draft) and new uploads.
@@ -165,7 +180,10 @@ export const composeRoutes: Route[] = [
       /** Stores the draft; returns its UID (when the server says) and what had to be left out. */
       const saveDraft = async (): Promise<{ uid: number | null; dropped: string[] }> => {
         const store = async (files: DraftAttachment[]): Promise<number | null> =>
-          account.append(drafts, await buildMessage(lenient(draft), { from: session.user, messageId, date, keepBcc: true, attachments: files }), ['\\Draft', '\\Seen']);
+          account.append(drafts, await buildMessage(lenient(draft), { from: session.user, messageId, date, keepBcc: true, attachments: files }), [
+            '\\Draft',
+            '\\Seen',
+          ]);
         let uid: number | null;
         let dropped: string[] = [];
         try {
@@ -253,7 +271,9 @@ export const composeRoutes: Route[] = [
       }
       state.logger.info({ user: session.user, messageId, recipients: result.accepted.length }, 'webmail message sent');
       // RFC 6409 §3.2 leaves the Sent copy to the client: store what was sent (with Bcc).
-      await account.append(sent, await build(draft, true), ['\\Seen']).catch((err: Error) => state.logger.warn({ err: err.message }, 'could not store the Sent copy'));
+      await account
+        .append(sent, await build(draft, true), ['\\Seen'])
+        .catch((err: Error) => state.logger.warn({ err: err.message }, 'could not store the Sent copy'));
       if (oldDraft) await account.delete(drafts, [oldDraft], true).catch(() => undefined);
       if (answering) await account.setFlag(answering.folder, [answering.uid], '\\Answered', true).catch(() => undefined);
       if (result.refused.length > 0) {

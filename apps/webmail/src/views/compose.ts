@@ -52,7 +52,8 @@ ${d.body}</textarea>
 ${
   v.kept.length > 0
     ? html`<ul class="kept">${v.kept.map(
-        (a) => html`<li><label><input type="checkbox" name="keep" value="${a.part}" checked> ${isolatedName(a.filename)} <span class="meta">${size(a.size)}</span></label></li>`,
+        (a) =>
+          html`<li><label><input type="checkbox" name="keep" value="${a.part}" checked> ${isolatedName(a.filename)} <span class="meta">${size(a.size)}</span></label></li>`,
       )}</ul>`
     : ''
 }

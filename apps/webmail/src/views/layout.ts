@@ -70,7 +70,8 @@ export function shell(s: Shell, content: Html): Html {
     <input type="search" name="q" value="${search.query}" placeholder="Search this folder" aria-label="Search" accesskey="/" id="search-q">
     <select name="by" aria-label="Search in">
       ${(['all', 'from', 'subject', 'text'] as const).map(
-        (b) => html`<option value="${b}"${b === search.by ? ' selected' : ''}>${{ all: 'Anywhere', from: 'Sender', subject: 'Subject', text: 'Full text' }[b]}</option>`,
+        (b) =>
+          html`<option value="${b}"${b === search.by ? ' selected' : ''}>${{ all: 'Anywhere', from: 'Sender', subject: 'Subject', text: 'Full text' }[b]}</option>`,
       )}
     </select>
     <button type="submit">Search</button>

@@ -34,7 +34,11 @@ export function linkify(text: string): Html {
 
 /** ENVELOPE fills Reply-To with From when the header is absent (RFC 9051 §7.5.2): show it only when it says more. */
 function replyToDiffers(m: MessageDetail): boolean {
-  const key = (list: MessageDetail['from']): string => list.map((a) => a.address.toLowerCase()).sort().join(',');
+  const key = (list: MessageDetail['from']): string =>
+    list
+      .map((a) => a.address.toLowerCase())
+      .sort()
+      .join(',');
   return m.replyTo.length > 0 && key(m.replyTo) !== key(m.from);
 }
 
@@ -80,9 +84,12 @@ ${
 ${
   m.parts.attachments.length > 0
     ? html`<section class="attachments" aria-label="Attachments"><h2>${m.parts.attachments.length} attachment${m.parts.attachments.length === 1 ? '' : 's'}</h2><ul>${m.parts.attachments.map(
-        (a) => html`<li><a href="${urls.part(v.folder, m.uid, a.part, true)}" download="${plainName(a.filename)}" class="attachment">${isolatedName(a.filename)}</a> <span class="meta">${a.type}, ${size(a.size)}</span>${
-          /^image\/(png|jpeg|gif|webp)$/.test(a.type) ? html` <a href="${urls.part(v.folder, m.uid, a.part, false)}" target="_blank" rel="noopener">view</a>` : ''
-        }</li>`,
+        (a) =>
+          html`<li><a href="${urls.part(v.folder, m.uid, a.part, true)}" download="${plainName(a.filename)}" class="attachment">${isolatedName(a.filename)}</a> <span class="meta">${a.type}, ${size(a.size)}</span>${
+            /^image\/(png|jpeg|gif|webp)$/.test(a.type)
+              ? html` <a href="${urls.part(v.folder, m.uid, a.part, false)}" target="_blank" rel="noopener">view</a>`
+              : ''
+          }</li>`,
       )}</ul></section>`
     : ''
 }

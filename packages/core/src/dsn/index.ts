@@ -89,11 +89,7 @@ export function buildDsn(input: DsnInput): Dsn {
     human.push('');
   }
   if (delayed.length > 0) {
-    human.push(
-      'Your message could not be delivered yet to the recipients below. The mail system will keep',
-      'trying; you do not need to send it again.',
-      '',
-    );
+    human.push('Your message could not be delivered yet to the recipients below. The mail system will keep', 'trying; you do not need to send it again.', '');
     for (const r of delayed) {
       const until = r.willRetryUntil ? ` (trying until ${rfc5322Date(r.willRetryUntil)})` : '';
       human.push(`<${r.address}>: ${oneLine(r.reply)}${until}`);
@@ -150,9 +146,7 @@ export function buildDsn(input: DsnInput): Dsn {
   ].join('\r\n');
   const original = input.returnFull
     ? Buffer.concat([Buffer.from('Content-Type: message/rfc822\r\nContent-Description: Undelivered Message\r\n\r\n'), input.original])
-    : Buffer.from(
-        `Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered Message Headers\r\n\r\n${header.replace(/\r?\n/g, '\r\n')}\r\n`,
-      );
+    : Buffer.from(`Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered Message Headers\r\n\r\n${header.replace(/\r?\n/g, '\r\n')}\r\n`);
   const tail = Buffer.from(`${original.subarray(-2).toString() === '\r\n' ? '' : '\r\n'}--${boundary}--\r\n`);
   return { sender: '', recipient: input.to, data: Buffer.concat([Buffer.from(`${head}\r\n`), original, tail]) };
 }

@@ -130,7 +130,12 @@ describe('QueueStore', () => {
     expect(dsn).toMatch(/Final-Recipient: rfc822; y@b\.test/);
     expect(dsn).not.toMatch(/x@b\.test|z@b\.test/);
     now += 5000;
-    expect(q.due(5).find((d) => d.id === 'm')!.recipients.map((r) => r.address)).toEqual(['z@b.test']);
+    expect(
+      q
+        .due(5)
+        .find((d) => d.id === 'm')!
+        .recipients.map((r) => r.address),
+    ).toEqual(['z@b.test']);
   });
 
   it('never bounces a bounce, and honours NOTIFY=NEVER', () => {

@@ -228,26 +228,11 @@ export class QueueStore {
     if (m.recipients.length === 0) throw new Error('a queued message needs at least one recipient');
     const arrival = m.arrival ?? this.now();
     prepared(
-        this.db,
-        `INSERT INTO messages (id, sender, arrival, size, smtputf8, body8bit, envid, ret, origin, client, data)
+      this.db,
+      `INSERT INTO messages (id, sender, arrival, size, smtputf8, body8bit, envid, ret, origin, client, data)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        m.id,
-        m.sender,
-        arrival,
-        m.data.length,
-        m.smtputf8 ? 1 : 0,
-        m.body8bit ? 1 : 0,
-        m.envid ?? null,
-        m.ret ?? null,
-        m.origin,
-        m.client ?? '',
-        m.data,
-      );
-    const add = this.db.prepare(
-      'INSERT OR IGNORE INTO recipients (message_id, address, orcpt, notify, next_attempt) VALUES (?, ?, ?, ?, ?)',
-    );
+    ).run(m.id, m.sender, arrival, m.data.length, m.smtputf8 ? 1 : 0, m.body8bit ? 1 : 0, m.envid ?? null, m.ret ?? null, m.origin, m.client ?? '', m.data);
+    const add = this.db.prepare('INSERT OR IGNORE INTO recipients (message_id, address, orcpt, notify, next_attempt) VALUES (?, ?, ?, ?, ?)');
     for (const r of m.recipients) add.run(m.id, r.address, r.orcpt ?? null, r.notify ? r.notify.join(',') : null, arrival);
     return m.id;
   }
@@ -272,12 +257,11 @@ export class QueueStore {
   due(limit: number, busy: ReadonlySet<string> = new Set()): QueueEntry[] {
     const now = this.now();
     const ids = prepared(
-        this.db,
-        `SELECT message_id, MIN(next_attempt) AS t FROM recipients
+      this.db,
+      `SELECT message_id, MIN(next_attempt) AS t FROM recipients
          WHERE state = 'queued' AND next_attempt <= ? AND message_id NOT IN (SELECT value FROM json_each(?))
          GROUP BY message_id ORDER BY t LIMIT ?`,
-      )
-      .all(now, JSON.stringify([...busy]), limit) as Array<{ message_id: string }>;
+    ).all(now, JSON.stringify([...busy]), limit) as Array<{ message_id: string }>;
     const out: QueueEntry[] = [];
     for (const { message_id } of ids) {
       const entry = this.load(message_id, now);
@@ -297,8 +281,7 @@ export class QueueStore {
     const rows = (
       dueBy === undefined
         ? prepared(this.db, 'SELECT * FROM recipients WHERE message_id = ? ORDER BY id').all(id)
-        : prepared(this.db, "SELECT * FROM recipients WHERE message_id = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id")
-            .all(id, dueBy)
+        : prepared(this.db, "SELECT * FROM recipients WHERE message_id = ? AND state = 'queued' AND next_attempt <= ? ORDER BY id").all(id, dueBy)
     ) as RecipientRow[];
     return {
       id: m.id,
@@ -336,9 +319,7 @@ export class QueueStore {
     const byId = new Map(entry.recipients.map((r) => [r.id, r]));
     const failed: NoticeRecipient[] = [];
     const delayed: NoticeRecipient[] = [];
-    const done = this.db.prepare(
-      'UPDATE recipients SET state = ?, attempts = attempts + 1, last_error = ?, last_attempt = ? WHERE id = ? AND state = ?',
-    );
+    const done = this.db.prepare('UPDATE recipients SET state = ?, attempts = attempts + 1, last_error = ?, last_attempt = ? WHERE id = ? AND state = ?');
     const defer = this.db.prepare(
       "UPDATE recipients SET attempts = attempts + 1, next_attempt = ?, last_error = ?, last_attempt = ?, delay_notified = ? WHERE id = ? AND state = 'queued'",
     );
@@ -361,8 +342,7 @@ export class QueueStore {
       }
     }
     if (notices && entry.sender !== '') {
-      const wants = (n: NoticeRecipient, what: string): boolean =>
-        n.recipient.notify === null ? true : n.recipient.notify.includes(what);
+      const wants = (n: NoticeRecipient, what: string): boolean => (n.recipient.notify === null ? true : n.recipient.notify.includes(what));
       const f = failed.filter((n) => wants(n, 'FAILURE'));
       const d = delayed.filter((n) => wants(n, 'DELAY'));
       for (const [kind, list] of [
@@ -384,16 +364,15 @@ export class QueueStore {
 
   list(): QueueSummary[] {
     const rows = prepared(
-        this.db,
-        `SELECT m.id, m.sender, m.arrival, m.size, m.origin,
+      this.db,
+      `SELECT m.id, m.sender, m.arrival, m.size, m.origin,
                 json_group_array(r.address) AS rcpts, MAX(r.attempts) AS attempts,
                 MIN(r.next_attempt) AS next_attempt,
                 (SELECT last_error FROM recipients x WHERE x.message_id = m.id AND x.last_error IS NOT NULL
                   ORDER BY x.last_attempt DESC LIMIT 1) AS last_error
          FROM messages m JOIN recipients r ON r.message_id = m.id AND r.state = 'queued'
          GROUP BY m.id ORDER BY m.arrival, m.id`,
-      )
-      .all() as Array<{
+    ).all() as Array<{
       id: string;
       sender: string;
       arrival: number;

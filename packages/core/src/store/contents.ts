@@ -59,31 +59,30 @@ export function acquireContent(db: Db, raw: Buffer, index: MessageIndex, refs: n
     return existing;
   }
   const info = prepared(
-      db,
-      `INSERT INTO contents (sha256, size, refs, header_end, envelope, body_structure, body, parts, subject, from_text,
+    db,
+    `INSERT INTO contents (sha256, size, refs, header_end, envelope, body_structure, body, parts, subject, from_text,
          to_text, cc_text, bcc_text, from_address, message_id, in_reply_to, sent_date, has_attachments)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      sha,
-      raw.length,
-      refs,
-      index.headerEnd,
-      index.envelope,
-      index.bodyStructure,
-      index.body,
-      JSON.stringify(index.parts),
-      index.subject,
-      index.from,
-      index.to,
-      index.cc,
-      index.bcc,
-      index.fromAddress,
-      index.messageId,
-      index.inReplyTo,
-      index.date && !Number.isNaN(index.date.getTime()) ? index.date.getTime() : null,
-      index.hasAttachments ? 1 : 0,
-    );
+  ).run(
+    sha,
+    raw.length,
+    refs,
+    index.headerEnd,
+    index.envelope,
+    index.bodyStructure,
+    index.body,
+    JSON.stringify(index.parts),
+    index.subject,
+    index.from,
+    index.to,
+    index.cc,
+    index.bcc,
+    index.fromAddress,
+    index.messageId,
+    index.inReplyTo,
+    index.date && !Number.isNaN(index.date.getTime()) ? index.date.getTime() : null,
+    index.hasAttachments ? 1 : 0,
+  );
   const id = Number(info.lastInsertRowid);
   const insertChunk = db.prepare('INSERT INTO content_chunks (content_id, seq, data) VALUES (?, ?, ?)');
   for (let seq = 0, off = 0; off < raw.length || seq === 0; seq++, off += CHUNK_SIZE) {
@@ -182,8 +181,10 @@ export function readContent(db: Db, id: number, start: number, end: number): Buf
   if (end <= start) return Buffer.alloc(0);
   const first = Math.floor(start / CHUNK_SIZE);
   const last = Math.floor((end - 1) / CHUNK_SIZE);
-  const rows = prepared(db, 'SELECT seq, data FROM content_chunks WHERE content_id = ? AND seq BETWEEN ? AND ? ORDER BY seq')
-    .all(id, first, last) as Array<{ seq: number; data: Buffer }>;
+  const rows = prepared(db, 'SELECT seq, data FROM content_chunks WHERE content_id = ? AND seq BETWEEN ? AND ? ORDER BY seq').all(id, first, last) as Array<{
+    seq: number;
+    data: Buffer;
+  }>;
   const bufs = rows.map((r) => r.data);
   const joined = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
   const base = first * CHUNK_SIZE;

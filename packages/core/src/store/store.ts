@@ -102,8 +102,7 @@ interface MessageRow {
   modseq: number;
 }
 
-const MESSAGE_COLUMNS =
-  'id, mailbox_id, uid, content_id, length(prefix) AS prefix_length, size, internal_date, flags, keywords, modseq';
+const MESSAGE_COLUMNS = 'id, mailbox_id, uid, content_id, length(prefix) AS prefix_length, size, internal_date, flags, keywords, modseq';
 
 const toMailbox = (r: MailboxRow): Mailbox => ({
   id: r.id,
@@ -138,7 +137,8 @@ export function bitsFromFlags(flags: readonly string[]): { bits: number; keyword
   for (const f of flags) {
     const sys = Object.keys(FLAG_BITS).find((k) => k.toLowerCase() === f.toLowerCase()) as SystemFlag | undefined;
     if (sys) bits |= FLAG_BITS[sys];
-    else if (f.startsWith('\\')) continue; // \Recent and unknown system flags are not stored
+    else if (f.startsWith('\\'))
+      continue; // \Recent and unknown system flags are not stored
     else if (!seen.has(f.toLowerCase())) {
       seen.add(f.toLowerCase());
       keywords.push(f);
@@ -186,8 +186,7 @@ export class MailStore {
   }
 
   mailbox(userId: number, name: string): Mailbox | null {
-    const row = prepared(this.db, 'SELECT * FROM mailboxes WHERE user_id = ? AND name = ?')
-      .get(userId, canonicalMailboxName(name)) as MailboxRow | undefined;
+    const row = prepared(this.db, 'SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonicalMailboxName(name)) as MailboxRow | undefined;
     return row ? toMailbox(row) : null;
   }
 
@@ -204,12 +203,14 @@ export class MailStore {
   createMailbox(userId: number, name: string, specialUse: string | null = null): Mailbox {
     const canonical = canonicalMailboxName(name.endsWith(HIERARCHY_SEPARATOR) ? name.slice(0, -1) : name);
     if (!validMailboxName(canonical)) throw new StoreError('CANNOT', `invalid mailbox name`);
-    return this.db.transaction(() => {
-      if (this.mailbox(userId, canonical)) throw new StoreError('ALREADYEXISTS', 'mailbox already exists');
-      const insert = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
-      insert.run(userId, canonical, specialUse, newUidValidity());
-      return this.mailbox(userId, canonical)!;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (this.mailbox(userId, canonical)) throw new StoreError('ALREADYEXISTS', 'mailbox already exists');
+        const insert = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
+        insert.run(userId, canonical, specialUse, newUidValidity());
+        return this.mailbox(userId, canonical)!;
+      })
+      .immediate();
   }
 
   /** Deletes a mailbox and its messages. INBOX cannot be deleted (RFC 9051 §6.3.5). */
@@ -217,12 +218,14 @@ export class MailStore {
     const mb = this.mailbox(userId, name);
     if (!mb) throw new StoreError('NONEXISTENT', 'no such mailbox');
     if (mb.name === 'INBOX') throw new StoreError('CANNOT', 'INBOX cannot be deleted');
-    this.db.transaction(() => {
-      const contents = prepared(this.db, 'SELECT content_id FROM messages WHERE mailbox_id = ?').pluck().all(mb.id) as number[];
-      prepared(this.db, 'DELETE FROM messages WHERE mailbox_id = ?').run(mb.id);
-      releaseContents(this.db, contents);
-      prepared(this.db, 'DELETE FROM mailboxes WHERE id = ?').run(mb.id);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const contents = prepared(this.db, 'SELECT content_id FROM messages WHERE mailbox_id = ?').pluck().all(mb.id) as number[];
+        prepared(this.db, 'DELETE FROM messages WHERE mailbox_id = ?').run(mb.id);
+        releaseContents(this.db, contents);
+        prepared(this.db, 'DELETE FROM mailboxes WHERE id = ?').run(mb.id);
+      })
+      .immediate();
     this.changes.emit('change', mb.id);
   }
 
@@ -235,29 +238,41 @@ export class MailStore {
     // a placeholder parent (only a name, see createMailbox) is renamed by renaming its children
     const name = src?.name ?? canonicalMailboxName(from);
     const hasInferiors = (): boolean =>
-      prepared(this.db, 'SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1').get(userId, name.length + 1, name + HIERARCHY_SEPARATOR) !== undefined;
+      prepared(this.db, 'SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1').get(
+        userId,
+        name.length + 1,
+        name + HIERARCHY_SEPARATOR,
+      ) !== undefined;
     if (!src && !hasInferiors()) throw new StoreError('NONEXISTENT', 'no such mailbox');
     const target = canonicalMailboxName(to);
     if (!validMailboxName(target)) throw new StoreError('CANNOT', 'invalid mailbox name');
     if (this.mailbox(userId, target)) throw new StoreError('ALREADYEXISTS', 'target mailbox already exists');
     if (src?.name === 'INBOX') {
-      this.db.transaction(() => {
-        const dest = this.createMailbox(userId, target);
-        const uids = prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(src.id) as number[];
-        this.moveMessages(src.id, uids, dest.id);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          const dest = this.createMailbox(userId, target);
+          const uids = prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(src.id) as number[];
+          this.moveMessages(src.id, uids, dest.id);
+        })
+        .immediate();
       return;
     }
     if (target.startsWith(name + HIERARCHY_SEPARATOR)) throw new StoreError('CANNOT', 'cannot move a mailbox into itself');
-    this.db.transaction(() => {
-      // the target's missing parents stay placeholders, as with createMailbox
-      const children = prepared(this.db, "SELECT id, name FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)")
-        .all(userId, name, name.length + 1, name + HIERARCHY_SEPARATOR) as Array<{ id: number; name: string }>;
-      // A renamed mailbox is a new mailbox to clients: new UIDVALIDITY (as Dovecot keeps it, we
-      // keep it: the messages and their UIDs are unchanged, so the old UIDVALIDITY stays valid).
-      const update = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
-      for (const c of children) update.run(target + c.name.slice(name.length), c.id);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        // the target's missing parents stay placeholders, as with createMailbox
+        const children = prepared(this.db, 'SELECT id, name FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)').all(
+          userId,
+          name,
+          name.length + 1,
+          name + HIERARCHY_SEPARATOR,
+        ) as Array<{ id: number; name: string }>;
+        // A renamed mailbox is a new mailbox to clients: new UIDVALIDITY (as Dovecot keeps it, we
+        // keep it: the messages and their UIDs are unchanged, so the old UIDVALIDITY stays valid).
+        const update = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
+        for (const c of children) update.run(target + c.name.slice(name.length), c.id);
+      })
+      .immediate();
   }
 
   setSubscribed(userId: number, name: string, subscribed: boolean): void {
@@ -289,28 +304,30 @@ export class MailStore {
    */
   deliver(requests: readonly DeliveryRequest[]): DeliveryOutcome[] {
     const touched = new Set<number>();
-    const outcomes = this.db.transaction(() =>
-      requests.map((req): DeliveryOutcome => {
-        if (req.deliveryKey !== undefined) {
-          const seen = prepared(this.db, 'SELECT 1 FROM delivery_keys WHERE envid = ? AND user_id = ?').get(req.deliveryKey, req.userId);
-          if (seen) return { ok: true, mailboxId: 0, uid: 0, uidValidity: 0, duplicate: true };
-        }
-        const name = req.mailbox ?? 'INBOX';
-        const mb = this.mailbox(req.userId, name) ?? this.mailbox(req.userId, 'INBOX');
-        if (!mb) return { ok: false, reason: 'no-such-user', message: 'no such user' };
-        const size = req.prefix.length + req.content.length;
-        const quota = this.quota(req.userId);
-        if (quota > 0 && this.usage(req.userId) + size > quota) {
-          return { ok: false, reason: 'over-quota', message: 'mailbox full' };
-        }
-        const uid = this.insertMessage(mb.id, req.prefix, req.content, req.index, req.flags ?? [], req.internalDate ?? Date.now());
-        if (req.deliveryKey !== undefined) {
-          prepared(this.db, 'INSERT INTO delivery_keys (envid, user_id, delivered) VALUES (?, ?, ?)').run(req.deliveryKey, req.userId, Date.now());
-        }
-        touched.add(mb.id);
-        return { ok: true, mailboxId: mb.id, uid, uidValidity: mb.uidValidity };
-      }),
-    ).immediate();
+    const outcomes = this.db
+      .transaction(() =>
+        requests.map((req): DeliveryOutcome => {
+          if (req.deliveryKey !== undefined) {
+            const seen = prepared(this.db, 'SELECT 1 FROM delivery_keys WHERE envid = ? AND user_id = ?').get(req.deliveryKey, req.userId);
+            if (seen) return { ok: true, mailboxId: 0, uid: 0, uidValidity: 0, duplicate: true };
+          }
+          const name = req.mailbox ?? 'INBOX';
+          const mb = this.mailbox(req.userId, name) ?? this.mailbox(req.userId, 'INBOX');
+          if (!mb) return { ok: false, reason: 'no-such-user', message: 'no such user' };
+          const size = req.prefix.length + req.content.length;
+          const quota = this.quota(req.userId);
+          if (quota > 0 && this.usage(req.userId) + size > quota) {
+            return { ok: false, reason: 'over-quota', message: 'mailbox full' };
+          }
+          const uid = this.insertMessage(mb.id, req.prefix, req.content, req.index, req.flags ?? [], req.internalDate ?? Date.now());
+          if (req.deliveryKey !== undefined) {
+            prepared(this.db, 'INSERT INTO delivery_keys (envid, user_id, delivered) VALUES (?, ?, ?)').run(req.deliveryKey, req.userId, Date.now());
+          }
+          touched.add(mb.id);
+          return { ok: true, mailboxId: mb.id, uid, uidValidity: mb.uidValidity };
+        }),
+      )
+      .immediate();
     for (const id of touched) this.changes.emit('change', id);
     return outcomes;
   }
@@ -323,42 +340,35 @@ export class MailStore {
     flags: readonly string[] = [],
     internalDate: number = Date.now(),
   ): { uid: number; uidValidity: number } {
-    const result = this.db.transaction(() => {
-      const mb = this.mailboxById(mailboxId);
-      if (!mb) throw new StoreError('TRYCREATE', 'no such mailbox');
-      const quota = this.quota(mb.userId);
-      if (quota > 0 && this.usage(mb.userId) + content.length > quota) throw new StoreError('OVERQUOTA', 'quota exceeded');
-      const uid = this.insertMessage(mb.id, Buffer.alloc(0), content, index, flags, internalDate);
-      return { uid, uidValidity: mb.uidValidity };
-    }).immediate();
+    const result = this.db
+      .transaction(() => {
+        const mb = this.mailboxById(mailboxId);
+        if (!mb) throw new StoreError('TRYCREATE', 'no such mailbox');
+        const quota = this.quota(mb.userId);
+        if (quota > 0 && this.usage(mb.userId) + content.length > quota) throw new StoreError('OVERQUOTA', 'quota exceeded');
+        const uid = this.insertMessage(mb.id, Buffer.alloc(0), content, index, flags, internalDate);
+        return { uid, uidValidity: mb.uidValidity };
+      })
+      .immediate();
     this.changes.emit('change', mailboxId);
     return result;
   }
 
   /** Inserts a message row; caller holds the transaction. Returns its UID. */
-  private insertMessage(
-    mailboxId: number,
-    prefix: Buffer,
-    content: Buffer,
-    index: MessageIndex,
-    flags: readonly string[],
-    internalDate: number,
-  ): number {
+  private insertMessage(mailboxId: number, prefix: Buffer, content: Buffer, index: MessageIndex, flags: readonly string[], internalDate: number): number {
     const contentId = acquireContent(this.db, content, index, 1);
     const { bits, keywords } = bitsFromFlags(flags);
     const mb = prepared(
-        this.db,
-        `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
+      this.db,
+      `UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
            message_count = message_count + 1, unseen_count = unseen_count + ?, total_size = total_size + ?
          WHERE id = ? RETURNING uid_next - 1 AS uid, highest_modseq AS modseq`,
-      )
-      .get(bits & FLAG_BITS['\\Seen'] ? 0 : 1, prefix.length + content.length, mailboxId) as { uid: number; modseq: number };
+    ).get(bits & FLAG_BITS['\\Seen'] ? 0 : 1, prefix.length + content.length, mailboxId) as { uid: number; modseq: number };
     prepared(
-        this.db,
-        `INSERT INTO messages (mailbox_id, uid, content_id, prefix, size, internal_date, flags, keywords, modseq)
+      this.db,
+      `INSERT INTO messages (mailbox_id, uid, content_id, prefix, size, internal_date, flags, keywords, modseq)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(mailboxId, mb.uid, contentId, prefix, prefix.length + content.length, internalDate, bits, keywords.join(' '), mb.modseq);
+    ).run(mailboxId, mb.uid, contentId, prefix, prefix.length + content.length, internalDate, bits, keywords.join(' '), mb.modseq);
     return mb.uid;
   }
 
@@ -392,9 +402,7 @@ export class MailStore {
   }
 
   message(mailboxId: number, uid: number): MessageRecord | null {
-    const row = this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid = ?`).get(mailboxId, uid) as
-      | MessageRow
-      | undefined;
+    const row = this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid = ?`).get(mailboxId, uid) as MessageRow | undefined;
     return row ? toMessage(row) : null;
   }
 
@@ -449,47 +457,49 @@ export class MailStore {
     const { bits, keywords } = bitsFromFlags(flags);
     const changed: FlagChange[] = [];
     const modified: number[] = [];
-    this.db.transaction(() => {
-      const get = this.db.prepare('SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?');
-      const upd = this.db.prepare('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
-      let modseq = 0;
-      let unseenDelta = 0;
-      for (const uid of uids) {
-        const row = get.get(mailboxId, uid) as { flags: number; keywords: string; modseq: number } | undefined;
-        if (!row) continue;
-        if (unchangedSince !== undefined && row.modseq > unchangedSince) {
-          modified.push(uid);
-          continue;
+    this.db
+      .transaction(() => {
+        const get = this.db.prepare('SELECT flags, keywords, modseq FROM messages WHERE mailbox_id = ? AND uid = ?');
+        const upd = this.db.prepare('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
+        let modseq = 0;
+        let unseenDelta = 0;
+        for (const uid of uids) {
+          const row = get.get(mailboxId, uid) as { flags: number; keywords: string; modseq: number } | undefined;
+          if (!row) continue;
+          if (unchangedSince !== undefined && row.modseq > unchangedSince) {
+            modified.push(uid);
+            continue;
+          }
+          const current = row.keywords ? row.keywords.split(' ') : [];
+          let nextBits: number;
+          let nextKw: string[];
+          if (op === 'set') {
+            nextBits = bits;
+            nextKw = keywords;
+          } else if (op === 'add') {
+            nextBits = row.flags | bits;
+            const have = new Set(current.map((k) => k.toLowerCase()));
+            nextKw = [...current, ...keywords.filter((k) => !have.has(k.toLowerCase()))];
+          } else {
+            nextBits = row.flags & ~bits;
+            const drop = new Set(keywords.map((k) => k.toLowerCase()));
+            nextKw = current.filter((k) => !drop.has(k.toLowerCase()));
+          }
+          const kw = nextKw.join(' ');
+          if (nextBits === row.flags && kw === row.keywords) continue;
+          if (modseq === 0) {
+            modseq = prepared(this.db, 'UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
+              .pluck()
+              .get(mailboxId) as number;
+          }
+          const seen = FLAG_BITS['\\Seen'];
+          if ((row.flags & seen) !== (nextBits & seen)) unseenDelta += nextBits & seen ? -1 : 1;
+          upd.run(nextBits, kw, modseq, mailboxId, uid);
+          changed.push({ uid, flags: flagsFromBits(nextBits, kw), modseq });
         }
-        const current = row.keywords ? row.keywords.split(' ') : [];
-        let nextBits: number;
-        let nextKw: string[];
-        if (op === 'set') {
-          nextBits = bits;
-          nextKw = keywords;
-        } else if (op === 'add') {
-          nextBits = row.flags | bits;
-          const have = new Set(current.map((k) => k.toLowerCase()));
-          nextKw = [...current, ...keywords.filter((k) => !have.has(k.toLowerCase()))];
-        } else {
-          nextBits = row.flags & ~bits;
-          const drop = new Set(keywords.map((k) => k.toLowerCase()));
-          nextKw = current.filter((k) => !drop.has(k.toLowerCase()));
-        }
-        const kw = nextKw.join(' ');
-        if (nextBits === row.flags && kw === row.keywords) continue;
-        if (modseq === 0) {
-          modseq = prepared(this.db, 'UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
-            .pluck()
-            .get(mailboxId) as number;
-        }
-        const seen = FLAG_BITS['\\Seen'];
-        if ((row.flags & seen) !== (nextBits & seen)) unseenDelta += nextBits & seen ? -1 : 1;
-        upd.run(nextBits, kw, modseq, mailboxId, uid);
-        changed.push({ uid, flags: flagsFromBits(nextBits, kw), modseq });
-      }
-      if (unseenDelta !== 0) prepared(this.db, 'UPDATE mailboxes SET unseen_count = unseen_count + ? WHERE id = ?').run(unseenDelta, mailboxId);
-    }).immediate();
+        if (unseenDelta !== 0) prepared(this.db, 'UPDATE mailboxes SET unseen_count = unseen_count + ? WHERE id = ?').run(unseenDelta, mailboxId);
+      })
+      .immediate();
     if (changed.length > 0) this.changes.emit('change', mailboxId);
     return { changed, modified };
   }
@@ -500,16 +510,20 @@ export class MailStore {
    */
   expunge(mailboxId: number, uids?: Iterable<number>): number[] {
     const deleted = FLAG_BITS['\\Deleted'];
-    const out = this.db.transaction(() => {
-      let rows = prepared(this.db, 'SELECT uid, content_id, size, flags FROM messages WHERE mailbox_id = ? AND (flags & ?) != 0 ORDER BY uid')
-        .all(mailboxId, deleted) as Array<{ uid: number; content_id: number; size: number; flags: number }>;
-      if (uids) {
-        const only = new Set(uids);
-        rows = rows.filter((r) => only.has(r.uid));
-      }
-      this.removeRows(mailboxId, rows);
-      return rows.map((r) => r.uid);
-    }).immediate();
+    const out = this.db
+      .transaction(() => {
+        let rows = prepared(this.db, 'SELECT uid, content_id, size, flags FROM messages WHERE mailbox_id = ? AND (flags & ?) != 0 ORDER BY uid').all(
+          mailboxId,
+          deleted,
+        ) as Array<{ uid: number; content_id: number; size: number; flags: number }>;
+        if (uids) {
+          const only = new Set(uids);
+          rows = rows.filter((r) => only.has(r.uid));
+        }
+        this.removeRows(mailboxId, rows);
+        return rows.map((r) => r.uid);
+      })
+      .immediate();
     if (out.length > 0) this.changes.emit('change', mailboxId);
     return out;
   }
@@ -530,8 +544,12 @@ export class MailStore {
       size += r.size;
       if ((r.flags & FLAG_BITS['\\Seen']) === 0) unseen++;
     }
-    prepared(this.db, 'UPDATE mailboxes SET message_count = message_count - ?, unseen_count = unseen_count - ?, total_size = total_size - ? WHERE id = ?')
-      .run(rows.length, unseen, size, mailboxId);
+    prepared(this.db, 'UPDATE mailboxes SET message_count = message_count - ?, unseen_count = unseen_count - ?, total_size = total_size - ? WHERE id = ?').run(
+      rows.length,
+      unseen,
+      size,
+      mailboxId,
+    );
     releaseContents(
       this.db,
       rows.map((r) => r.content_id),
@@ -581,12 +599,11 @@ export class MailStore {
     const quota = this.quota(dest.userId);
     if (checkQuota && quota > 0 && this.usage(dest.userId) + grow > quota) throw new StoreError('OVERQUOTA', 'quota exceeded');
     const head = prepared(
-        this.db,
-        `UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
+      this.db,
+      `UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
            message_count = message_count + ?, unseen_count = unseen_count + ?, total_size = total_size + ?
          WHERE id = ? RETURNING uid_next - ? AS first, highest_modseq AS modseq`,
-      )
-      .get(rows.length, rows.length, rows.filter((r) => (r.flags & FLAG_BITS['\\Seen']) === 0).length, grow, destId, rows.length) as {
+    ).get(rows.length, rows.length, rows.filter((r) => (r.flags & FLAG_BITS['\\Seen']) === 0).length, grow, destId, rows.length) as {
       first: number;
       modseq: number;
     };

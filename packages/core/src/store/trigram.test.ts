@@ -44,14 +44,21 @@ describe('substring index (migration 3)', () => {
     try {
       const file = join(dir, 'mail.db');
       const old = openDatabase(file, MAIL_MIGRATIONS.slice(0, 2));
-      old.prepare(
-        `INSERT INTO contents (id, sha256, size, refs, header_end, envelope, body_structure, body, parts) VALUES (7, x'00', 5, 1, 0, 'NIL', 'NIL', 'NIL', '[]')`,
-      ).run();
+      old
+        .prepare(
+          `INSERT INTO contents (id, sha256, size, refs, header_end, envelope, body_structure, body, parts) VALUES (7, x'00', 5, 1, 0, 'NIL', 'NIL', 'NIL', '[]')`,
+        )
+        .run();
       old.close();
       const db = openDatabase(file, MAIL_MIGRATIONS);
       expect(trigramPending(db, 10)).toEqual([7]);
       const text = index(Buffer.from('hello world'));
-      expect(completeTrigram(db, [{ id: 7, index: text }, { id: 7, index: text }])).toBe(1);
+      expect(
+        completeTrigram(db, [
+          { id: 7, index: text },
+          { id: 7, index: text },
+        ]),
+      ).toBe(1);
       expect(trigramPending(db, 10)).toEqual([]);
       expect(substring(db, 'lo wo')).toEqual([7]);
       expect(completeTrigram(db, [{ id: 7, index: text }])).toBe(0);

@@ -17,11 +17,11 @@ export function trigramPending(db: Db, limit: number): number[] {
  * messages_content index, so its cost does not grow with the mailbox. */
 export function trigramPendingIn(db: Db, mailboxId: number, limit: number): number[] {
   return prepared(
-      db,
-      `SELECT p.content_id FROM content_trigram_pending p
+    db,
+    `SELECT p.content_id FROM content_trigram_pending p
        WHERE EXISTS (SELECT 1 FROM messages m WHERE m.content_id = p.content_id AND m.mailbox_id = ?)
        ORDER BY p.content_id LIMIT ?`,
-    )
+  )
     .pluck()
     .all(mailboxId, limit) as number[];
 }

@@ -30,10 +30,12 @@ export async function cmdId(s: ImapSession, c: CommandOf<'ID'>): Promise<Reply> 
   if (c.params) s.log.debug({ id: Object.fromEntries(c.params.slice(0, 30)) }, 'imap client id');
   const origin = c.params?.find(([k]) => k.toLowerCase() === 'x-originating-ip')?.[1];
   if (origin && s.state === 'not-authenticated' && isLoopback(s.opts.remoteAddress) && isIP(origin) !== 0) s.clientIp = origin;
-  await s.io.send(idResponse([
-    ['name', 'Postern'],
-    ['vendor', 'Postern'],
-  ]));
+  await s.io.send(
+    idResponse([
+      ['name', 'Postern'],
+      ['vendor', 'Postern'],
+    ]),
+  );
   return ok();
 }
 

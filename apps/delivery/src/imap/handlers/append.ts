@@ -31,8 +31,7 @@ export async function cmdAppend(s: ImapSession, c: CommandOf<'APPEND'>): Promise
       date: m.internalDate ? m.internalDate.date.getTime() : Date.now(),
     });
   }
-  const appendAll = (): Array<{ uid: number; uidValidity: number }> =>
-    prepared.map((p) => s.store.append(mb.id, p.data, p.index, p.flags, p.date));
+  const appendAll = (): Array<{ uid: number; uidValidity: number }> => prepared.map((p) => s.store.append(mb.id, p.data, p.index, p.flags, p.date));
   const results = storeCall(() => (prepared.length === 1 ? appendAll() : s.store.db.transaction(appendAll).immediate()));
   const first = results[0];
   if (!first) return ok('APPEND completed');

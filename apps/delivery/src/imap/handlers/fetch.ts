@@ -22,7 +22,9 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
   if (asksModseq || c.changedSince !== null) s.condstore = true; // RFC 7162 §3.1: CONDSTORE-enabling
   if (c.vanished && !(c.uid && c.changedSince !== null && s.qresync)) throw bad('VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC', 'CLIENTBUG');
   const ranges = uidRanges(sel, c.set, c.uid, s.savedSearch);
-  const bodies = c.attributes.some((a) => a.kind === 'BODY[]' || a.kind === 'BINARY[]' || a.kind === 'BINARY.SIZE' || a.kind.startsWith('RFC822') && a.kind !== 'RFC822.SIZE');
+  const bodies = c.attributes.some(
+    (a) => a.kind === 'BODY[]' || a.kind === 'BINARY[]' || a.kind === 'BINARY.SIZE' || (a.kind.startsWith('RFC822') && a.kind !== 'RFC822.SIZE'),
+  );
   const needs: FetchNeeds = {
     envelope: c.attributes.some((a) => a.kind === 'ENVELOPE'),
     bodyStructure: c.attributes.some((a) => a.kind === 'BODYSTRUCTURE'),
@@ -134,7 +136,12 @@ function markPageSeen(s: ImapSession, rows: FetchRow[]): void {
   const unseen = rows.filter((r) => (r.flags & seen) === 0 && sel.seqOf(r.uid) > 0);
   if (unseen.length === 0) return;
   const before = sel.modseq;
-  const { changed } = s.store.store(sel.id, unseen.map((r) => r.uid), 'add', ['\\Seen']);
+  const { changed } = s.store.store(
+    sel.id,
+    unseen.map((r) => r.uid),
+    'add',
+    ['\\Seen'],
+  );
   const byUid = new Map(changed.map((ch) => [ch.uid, ch.modseq]));
   for (const r of unseen) {
     const m = byUid.get(r.uid);

@@ -5,16 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  configFromObject,
-  createLogger,
-  ensureCertificate,
-  openMailDb,
-  TlsMaterial,
-  type Config,
-  type MailDb,
-  type MessageIndex,
-} from '@postern/core';
+import { configFromObject, createLogger, ensureCertificate, openMailDb, TlsMaterial, type Config, type MailDb, type MessageIndex } from '@postern/core';
 import { Talk } from '@postern/testkit';
 import { startPop3Server, type Pop3Server, type Pop3ServerOptions } from '../index.js';
 

@@ -7,6 +7,9 @@
  * each test opens its own browser context (cookies, storage) inside it.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import packaged from '@sparticuz/chromium';
 import { isExecutable } from '@postern/testkit';
 import { chromium, type Browser } from 'playwright-core';
@@ -22,11 +25,21 @@ function starts(path: string): boolean {
 export async function findChromium(): Promise<string | null> {
   const chosen = process.env['POSTERN_CHROMIUM'];
   if (chosen) return starts(chosen) ? chosen : null;
+  // The package unpacks into the temporary directory and reuses what it finds there, so each
+  // user gets a directory of their own: another user's /tmp/chromium may be theirs alone (0700).
+  const uid = process.getuid?.() ?? 0;
+  const own = join(tmpdir(), `postern-chromium-${uid}`);
+  const saved = process.env['TMPDIR'];
   try {
+    mkdirSync(own, { recursive: true, mode: 0o700 });
+    process.env['TMPDIR'] = own;
     const path = await packaged.executablePath();
     if (starts(path)) return path;
   } catch {
     /* the package could not unpack its browser: try the system's */
+  } finally {
+    if (saved === undefined) delete process.env['TMPDIR'];
+    else process.env['TMPDIR'] = saved;
   }
   return starts('/usr/bin/chromium') ? '/usr/bin/chromium' : null;
 }

@@ -173,7 +173,7 @@ export class Pickup {
       }
       const sender = decision.sender;
       const id = newId();
-      const unsigned = localMessage({ data: message, id, sender, recipients, hostname: config.hostname, fullName: envelope.fullName });
+      const unsigned = localMessage({ data: message, id, sender, recipients, hostname: config.hostname, origin: config.origin, fullName: envelope.fullName });
       const data = signLocalMessage(unsigned, { config, sender, trusted });
       entry = {
         id,

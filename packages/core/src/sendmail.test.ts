@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { completeAddress, decodeDrop, encodeDrop, localMessage, localSender } from './sendmail.js';
+import { completeAddress, completeHeaderAddresses, decodeDrop, encodeDrop, localMessage, localSender } from './sendmail.js';
 
 const config = { origin: 'example.org', hostname: 'mail.example.org' };
 
@@ -43,6 +43,30 @@ describe('local injection (sendmail)', () => {
       hostname: 'h.example',
     }).toString();
     expect(kept.match(/^(From|Date|Message-ID):/gim)).toHaveLength(3);
+  });
+
+  it('completes bare names in the address fields of the header, byte for byte otherwise (Postfix append_at_myorigin)', () => {
+    const o = 'mail.example.org';
+    expect(completeHeaderAddresses(' root', o)).toBe(' root@mail.example.org');
+    expect(completeHeaderAddresses(' root (Cron Daemon)', o)).toBe(' root@mail.example.org (Cron Daemon)');
+    expect(completeHeaderAddresses(' Cron Daemon <root>', o)).toBe(' Cron Daemon <root@mail.example.org>');
+    expect(completeHeaderAddresses(' alice, "Bob, B." <bob@b.example>,\r\n carol', o)).toBe(
+      ' alice@mail.example.org, "Bob, B." <bob@b.example>,\r\n carol@mail.example.org',
+    );
+    expect(completeHeaderAddresses(' undisclosed-recipients:;', o)).toBe(' undisclosed-recipients:;');
+    expect(completeHeaderAddresses(' friends: ann, ben;', o)).toBe(' friends: ann, ben;');
+    expect(completeHeaderAddresses(' "root" <x@y.example>', o)).toBe(' "root" <x@y.example>');
+    expect(completeHeaderAddresses(' <>', o)).toBe(' <>');
+
+    const out = localMessage({
+      data: Buffer.from('From: root (Cron Daemon)\r\nTo: root\r\nSubject: root\r\nX-Note: root\r\n\r\nTo: root\r\n'),
+      id: 'q3',
+      sender: 'root@mail.example.org',
+      recipients: ['root@mail.example.org'],
+      hostname: o,
+      origin: o,
+    }).toString();
+    expect(out).toContain('From: root@mail.example.org (Cron Daemon)\r\nTo: root@mail.example.org\r\nSubject: root\r\nX-Note: root\r\n\r\nTo: root\r\n');
   });
 
   it('maildrop files round-trip and a foreign file is refused', () => {

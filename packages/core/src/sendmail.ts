@@ -8,7 +8,9 @@
  *   themselves only: the identity is the uid that owns the maildrop file (the kernel says so,
  *   not the file's content), and an envelope sender naming anyone else is refused by the
  *   command and rewritten by the pickup.
- * - Bare names get `sendmail.origin` (Postfix's myorigin), which defaults to the host name.
+ * - Bare names get `sendmail.origin` (Postfix's myorigin), which defaults to the host name, in
+ *   the envelope and in the address fields of the header, as Postfix's cleanup rewrites local
+ *   mail (append_at_myorigin); nothing else in the message changes.
  */
 import { formatAddress, parseAddress } from './address.js';
 import { headerFields, headerSection, receivedHeader, rfc5322Date } from './queue/headers.js';
@@ -17,6 +19,87 @@ import { headerFields, headerSection, receivedHeader, rfc5322Date } from './queu
 export function completeAddress(text: string, origin: string): string {
   const t = text.trim().replace(/^<(.*)>$/, '$1');
   return formatAddress(parseAddress(t.includes('@') ? t : `${t}@${origin}`));
+}
+
+/** The header fields whose addresses a bare name is completed in (RFC 5322 §3.6.2, §3.6.3, §3.6.6). */
+const ADDRESS_FIELDS = new Set(['from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'resent-from', 'resent-sender', 'resent-to', 'resent-cc', 'resent-bcc']);
+
+/** A dot-atom local part without a domain (RFC 5322 §3.2.3, §3.4.1). */
+const BARE_NAME = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
+/**
+ * Completes bare names in one address-list field value with `@origin`, byte for byte otherwise:
+ * `root`, `root (Cron Daemon)` and `Cron <root>` get the domain; quoted strings, comments and
+ * groups (`undisclosed-recipients:;`) are left as they are.
+ */
+export function completeHeaderAddresses(value: string, origin: string): string {
+  let out = '';
+  let item = '';
+  let depth = 0; // comment nesting (RFC 5322 §3.2.2)
+  let quoted = false;
+  let angle = -1; // where the current item's '<' is, or -1
+  let group = false;
+  const finish = (): void => {
+    out += group ? item : completeItem(item, angle, origin);
+    item = '';
+    angle = -1;
+  };
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (quoted) {
+      item += c;
+      if (c === '\\' && i + 1 < value.length) item += value[++i];
+      else if (c === '"') quoted = false;
+      continue;
+    }
+    if (depth > 0) {
+      item += c;
+      if (c === '\\' && i + 1 < value.length) item += value[++i];
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+      continue;
+    }
+    if (c === '"') quoted = true;
+    else if (c === '(') depth = 1;
+    else if (c === '<') angle = item.length;
+    else if (c === ':' && angle < 0) group = true;
+    else if (c === ';' && group) {
+      item += c;
+      out += item;
+      item = '';
+      group = false;
+      continue;
+    } else if (c === ',' && !group) {
+      finish();
+      out += c;
+      continue;
+    }
+    item += c;
+  }
+  finish();
+  return out;
+}
+
+function completeItem(item: string, angle: number, origin: string): string {
+  if (angle >= 0) {
+    const close = item.indexOf('>', angle);
+    if (close < 0) return item;
+    const inner = item.slice(angle + 1, close).trim();
+    return BARE_NAME.test(inner) ? `${item.slice(0, close)}@${origin}${item.slice(close)}` : item;
+  }
+  // the address is the item without its comments and folding white space
+  const m = /^(\s*)([^\s(]+)/.exec(item);
+  if (!m || !BARE_NAME.test(m[2]!)) return item;
+  const at = m[1]!.length + m[2]!.length;
+  return `${item.slice(0, at)}@${origin}${item.slice(at)}`;
+}
+
+/** The header with every bare name in its address fields completed (see completeHeaderAddresses). */
+function completeHeader(header: string, origin: string): string {
+  // a field is its first line and the folded lines after it (RFC 5322 §2.2.3)
+  return header.replace(/^([A-Za-z0-9-]+)([ \t]*:)((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)/gm, (field, name: string, colon: string, value: string) =>
+    ADDRESS_FIELDS.has(name.toLowerCase()) ? `${name}${colon}${completeHeaderAddresses(value, origin)}` : field,
+  );
 }
 
 /** Who runs the command: a login name, its uid, and whether it may name any sender. */
@@ -57,9 +140,12 @@ export function localMessage(o: {
   sender: string;
   recipients: readonly string[];
   hostname: string;
+  /** sendmail.origin: completes bare names in the address fields (absent: left as they are). */
+  origin?: string;
   fullName?: string | null;
 }): Buffer {
-  const { header } = headerSection(o.data);
+  const data = o.origin ? completeAddressFields(o.data, o.origin) : o.data;
+  const { header } = headerSection(data);
   const names = new Set(headerFields(header).map(([n]) => n.toLowerCase()));
   let added = receivedHeader({ by: o.hostname, with: 'local', id: o.id, ...(o.recipients.length === 1 ? { for: o.recipients[0]! } : {}) });
   if (!names.has('from')) {
@@ -69,7 +155,16 @@ export function localMessage(o: {
   }
   if (!names.has('date')) added += `Date: ${rfc5322Date()}\r\n`;
   if (!names.has('message-id')) added += `Message-ID: <${o.id}@${o.hostname}>\r\n`;
-  return Buffer.concat([Buffer.from(added, 'latin1'), o.data]);
+  return Buffer.concat([Buffer.from(added, 'latin1'), data]);
+}
+
+/** The message with bare names completed in its header's address fields; the body untouched. */
+function completeAddressFields(data: Buffer, origin: string): Buffer {
+  const { bodyOffset } = headerSection(data);
+  // latin1: one code unit per octet, so 8-bit header bytes survive the round trip
+  const before = data.subarray(0, bodyOffset).toString('latin1');
+  const after = completeHeader(before, origin);
+  return after === before ? data : Buffer.concat([Buffer.from(after, 'latin1'), data.subarray(bodyOffset)]);
 }
 
 /** What a maildrop file carries before the message: the choices made on the command line. */

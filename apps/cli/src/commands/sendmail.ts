@@ -278,6 +278,7 @@ function enqueueDirect(config: Config, who: LocalIdentity, request: SendmailRequ
     sender,
     recipients: m.recipients,
     hostname: config.hostname,
+    origin: config.origin,
     fullName: request.fullName ?? process.env['NAME'] ?? null,
   });
   const data = signLocalMessage(unsigned, { config, sender, trusted: who.trusted });

@@ -161,6 +161,20 @@ describe('sendmail through a link, as root', () => {
     expect(dsn).toMatch(/^Return-Path: <>/m);
     expect(dsn).toMatch(/Final-Recipient: rfc822; ?nosuchuser@a\.test/i);
   });
+
+  it('-v (as mail(1) passes it): the message is delivered and a delivery report is mailed back', async () => {
+    expect(sendmail(['-v', '-f', 'alice@a.test', 'bob@a.test'], 'Subject: with a report\n\nx\n').status).toBe(0);
+    await stored('bob@a.test', 'with a report');
+    const report = await waitFor(
+      () =>
+        a.messages('alice@a.test').find((m) => /^Subject: Successful Mail Delivery Report/m.test(m.raw) && m.raw.includes('Subject: with a report'))?.raw ??
+        null,
+      30_000,
+      'the delivery report for bob@a.test',
+    );
+    expect(report).toMatch(/^Return-Path: <>/m);
+    expect(report).toMatch(/Final-Recipient: rfc822; bob@a\.test\r\nAction: delivered\r\nStatus: 2\.\d\.\d/);
+  });
 });
 
 describe.skipIf(!nobodyCanRun)('sendmail as an ordinary user (the maildrop)', () => {

@@ -154,7 +154,8 @@ export class LmtpPool {
           entry.data,
         );
         this.release(session, true);
-        return outcomesOfInfo(recipients, info, mta);
+        // the agent's 250 is the mailbox's: these recipients are delivered, not relayed
+        return outcomesOfInfo(recipients, info, mta).map((o) => (o.kind === 'delivered' ? { ...o, final: true } : o));
       } catch (e) {
         const err = e as ClientError;
         this.release(session, false);

@@ -1,7 +1,8 @@
 /**
  * The DSNs the queue sends (RFC 3464, built by @postern/core's dsn module): one failure report per
  * attempt that failed recipients, one delay notice per recipient once it is undelivered past
- * `transfer.delay_warning`. Both go to the original envelope sender from MAILER-DAEMON with the
+ * `transfer.delay_warning`, and one success report per attempt that stored recipients who asked
+ * for it (NOTIFY=SUCCESS). Both go to the original envelope sender from MAILER-DAEMON with the
  * null reverse-path, queued like any message.
  */
 import { buildDsn, has8bit, newId, tryParseAddress, needsSmtpUtf8, type Config, type NoticeBuilder } from '@postern/core';
@@ -38,7 +39,7 @@ export function noticeBuilder(config: Config): NoticeBuilder {
       recipients: list.map((n) => ({
         address: n.recipient.address,
         orcpt: n.recipient.orcpt,
-        action: kind === 'failure' ? 'failed' : 'delayed',
+        action: kind === 'failure' ? 'failed' : kind === 'delay' ? 'delayed' : 'delivered',
         reply: n.expired ? `delivery time expired; last error: ${n.reply}` : n.reply,
         ...(n.expired ? { status: '4.4.7' } : {}),
         ...(n.remoteMta ? { remoteMta: n.remoteMta } : {}),

@@ -41,7 +41,6 @@ describe('sendmail options (Postfix sendmail(1))', () => {
       ['-n'],
       ['-O', 'x=y'],
       ['-U'],
-      ['-v'],
       ['-X', '/tmp/log'],
       ['-q30m'],
     ];
@@ -50,6 +49,13 @@ describe('sendmail options (Postfix sendmail(1))', () => {
       expect(r.mode, args.join(' ')).toBe('deliver');
       expect(r.recipients).toEqual(['bob']);
     }
+  });
+
+  it('-v asks for a delivery report (NOTIFY=SUCCESS,FAILURE,DELAY) unless -N says otherwise', () => {
+    expect(parseSendmailArgs(['-v', 'bob']).notify).toEqual(['SUCCESS', 'FAILURE', 'DELAY']);
+    expect(parseSendmailArgs(['-vi', 'bob']).notify).toEqual(['SUCCESS', 'FAILURE', 'DELAY']);
+    expect(parseSendmailArgs(['-v', '-N', 'never', 'bob']).notify).toEqual(['NEVER']);
+    expect(parseSendmailArgs(['bob']).notify).toBeNull();
   });
 
   it('modes: -bp (mailq), -bi and -I (newaliases), -q and -qI / -qR (flush)', () => {

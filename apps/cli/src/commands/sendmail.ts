@@ -64,7 +64,7 @@ export interface SendmailRequest {
 /** Options that take a value (getopt's "x:"), per Postfix sendmail(1). */
 const WITH_VALUE = new Set(['A', 'B', 'b', 'C', 'F', 'f', 'h', 'L', 'N', 'O', 'o', 'R', 'r', 'V', 'X']);
 /** Accepted and ignored, as Postfix ignores them. */
-const IGNORED_FLAGS = new Set(['G', 'm', 'n', 'U', 'v', 'x']);
+const IGNORED_FLAGS = new Set(['G', 'm', 'n', 'U', 'x']);
 
 function usage(message: string): never {
   throw new CliError(message, EX_USAGE);
@@ -86,6 +86,7 @@ export function parseSendmailArgs(argv: readonly string[]): SendmailRequest {
     configFile: null,
     recipients: [],
   };
+  let verbose = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -119,10 +120,14 @@ export function parseSendmailArgs(argv: readonly string[]): SendmailRequest {
       if (c === 't') r.extractRecipients = true;
       else if (c === 'i') r.ignoreDots = true;
       else if (c === 'I') r.mode = 'newaliases';
+      else if (c === 'v') verbose = true;
       else if (!IGNORED_FLAGS.has(c)) usage(`unknown option -${c}`);
     }
   }
   r.recipients = argv.slice(i).map(String);
+  // Postfix sendmail(1): -v (as mailx passes it) has the message delivered with a delivery
+  // report mailed back; an explicit -N decides instead.
+  if (verbose && r.notify === null) r.notify = ['SUCCESS', 'FAILURE', 'DELAY'];
   return r;
 }
 

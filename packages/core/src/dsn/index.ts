@@ -1,6 +1,6 @@
 /**
- * Delivery status notifications (RFC 3464): the bounce and the delay notice the queue sends to
- * an envelope sender. A DSN is multipart/report; report-type=delivery-status with three parts:
+ * Delivery status notifications (RFC 3464): the bounce, the delay notice and the success report
+ * (NOTIFY=SUCCESS, RFC 3461) the queue sends to an envelope sender. A DSN is multipart/report; report-type=delivery-status with three parts:
  * a human explanation, the machine-readable message/delivery-status, and the original header
  * (text/rfc822-headers), or the whole message when the sender asked for RET=FULL (RFC 3461 §4.3).
  * It is sent from the null reverse-path (RFC 5321 §4.5.5), so a DSN never causes another.
@@ -13,7 +13,7 @@ export interface DsnRecipient {
   address: string;
   /** RFC 3461 ORCPT as received ("rfc822;bob@example.org"). */
   orcpt?: string | null;
-  action: 'failed' | 'delayed';
+  action: 'failed' | 'delayed' | 'delivered';
   /** The next hop's reply ("550 5.1.1 <bob@b.test>: unknown user"), or our own explanation. */
   reply: string;
   /** The host that gave the reply, when it came from one. */
@@ -48,7 +48,7 @@ export interface Dsn {
 }
 
 /** The enhanced status code (RFC 3463) in an SMTP reply, or one derived from its class. */
-export function statusOfReply(reply: string, fallbackClass: 4 | 5): string {
+export function statusOfReply(reply: string, fallbackClass: 2 | 4 | 5): string {
   const m = /^([245])\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply.trim());
   if (m) return m[2]!;
   const bare = /^([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply.trim());
@@ -73,8 +73,9 @@ export function buildDsn(input: DsnInput): Dsn {
   const boundary = `dsn-${randomBytes(9).toString('hex')}`;
   const failed = input.recipients.filter((r) => r.action === 'failed');
   const delayed = input.recipients.filter((r) => r.action === 'delayed');
-  const isDelay = failed.length === 0;
-  const subject = isDelay ? 'Delivery delayed: still trying' : 'Undelivered Mail Returned to Sender';
+  const delivered = input.recipients.filter((r) => r.action === 'delivered');
+  const subject =
+    failed.length > 0 ? 'Undelivered Mail Returned to Sender' : delayed.length > 0 ? 'Delivery delayed: still trying' : 'Successful Mail Delivery Report';
   const { header } = headerSection(input.original);
 
   const human: string[] = [];
@@ -96,6 +97,12 @@ export function buildDsn(input: DsnInput): Dsn {
     }
     human.push('');
   }
+  if (delivered.length > 0) {
+    // RFC 3461 NOTIFY=SUCCESS (sendmail -v, -N success)
+    human.push('Your message was delivered to the mailboxes of the recipients below.', '');
+    for (const r of delivered) human.push(`<${r.address}>: ${oneLine(r.reply)}`);
+    human.push('');
+  }
 
   // RFC 3464 §2.2: per-message fields, then one block per recipient (§2.3)
   const status: string[] = [];
@@ -109,7 +116,7 @@ export function buildDsn(input: DsnInput): Dsn {
     if (orig) status.push(`Original-Recipient: ${oneLine(orig)}`);
     status.push(`Final-Recipient: rfc822; ${r.address}`);
     status.push(`Action: ${r.action}`);
-    status.push(`Status: ${r.status ?? statusOfReply(r.reply, r.action === 'failed' ? 5 : 4)}`);
+    status.push(`Status: ${r.status ?? statusOfReply(r.reply, r.action === 'failed' ? 5 : r.action === 'delayed' ? 4 : 2)}`);
     if (r.remoteMta) status.push(`Remote-MTA: dns; ${oneLine(r.remoteMta)}`);
     if (/^[245]\d\d\b/.test(r.reply.trim())) status.push(`Diagnostic-Code: smtp; ${oneLine(r.reply)}`);
     else status.push(`Diagnostic-Code: X-Postern; ${oneLine(r.reply)}`);
@@ -144,9 +151,10 @@ export function buildDsn(input: DsnInput): Dsn {
     '',
     `--${boundary}`,
   ].join('\r\n');
+  const which = failed.length > 0 || delayed.length > 0 ? 'Undelivered Message' : 'Delivered Message';
   const original = input.returnFull
-    ? Buffer.concat([Buffer.from('Content-Type: message/rfc822\r\nContent-Description: Undelivered Message\r\n\r\n'), input.original])
-    : Buffer.from(`Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered Message Headers\r\n\r\n${header.replace(/\r?\n/g, '\r\n')}\r\n`);
+    ? Buffer.concat([Buffer.from(`Content-Type: message/rfc822\r\nContent-Description: ${which}\r\n\r\n`), input.original])
+    : Buffer.from(`Content-Type: text/rfc822-headers\r\nContent-Description: ${which} Headers\r\n\r\n${header.replace(/\r?\n/g, '\r\n')}\r\n`);
   const tail = Buffer.from(`${original.subarray(-2).toString() === '\r\n' ? '' : '\r\n'}--${boundary}--\r\n`);
   return { sender: '', recipient: input.to, data: Buffer.concat([Buffer.from(`${head}\r\n`), original, tail]) };
 }

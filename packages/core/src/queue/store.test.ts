@@ -39,7 +39,11 @@ const notices: NoticeBuilder = (kind, entry, list) => ({
     queueId: entry.id,
     arrival: new Date(entry.arrival),
     original: entry.data,
-    recipients: list.map((n) => ({ address: n.recipient.address, action: kind === 'failure' ? 'failed' : 'delayed', reply: n.reply })),
+    recipients: list.map((n) => ({
+      address: n.recipient.address,
+      action: kind === 'failure' ? 'failed' : kind === 'delay' ? 'delayed' : 'delivered',
+      reply: n.reply,
+    })),
   }).data,
   origin: 'dsn',
 });
@@ -143,6 +147,35 @@ describe('QueueStore', () => {
     q.enqueueNow({ ...msg('never'), recipients: [{ address: 'bob@b.test', notify: ['NEVER'] }] });
     for (const e of q.due(5)) q.record(e, [{ recipientId: e.recipients[0]!.id, kind: 'failed', reply: '550 5.1.1 no' }], policy, notices);
     expect(q.counts().messages).toBe(0);
+  });
+
+  it('reports success only to who asked (NOTIFY=SUCCESS), and only for a final delivery', () => {
+    q.enqueueNow({
+      ...msg('s', 'alice@a.test'),
+      recipients: [
+        { address: 'x@a.test', notify: ['SUCCESS', 'FAILURE'] },
+        { address: 'y@a.test', notify: ['FAILURE'] },
+        { address: 'z@b.test', notify: ['SUCCESS'] },
+      ],
+    });
+    const [e] = q.due(1);
+    const [x, y, z] = e!.recipients;
+    q.record(
+      e!,
+      [
+        { recipientId: x!.id, kind: 'delivered', reply: '250 2.0.0 <x@a.test> stored', final: true },
+        { recipientId: y!.id, kind: 'delivered', reply: '250 2.0.0 <y@a.test> stored', final: true },
+        // handed to a next hop, which was given NOTIFY and reports for itself
+        { recipientId: z!.id, kind: 'delivered', reply: '250 2.0.0 queued' },
+      ],
+      policy,
+      notices,
+    );
+    const dsn = q.get('success-s')!.data.toString();
+    expect(dsn).toMatch(/^Subject: Successful Mail Delivery Report\r\n/m);
+    expect(dsn).toMatch(/Final-Recipient: rfc822; x@a\.test\r\nAction: delivered\r\nStatus: 2\.0\.0\r\n/);
+    expect(dsn).not.toMatch(/y@a\.test|z@b\.test/);
+    expect(q.get('failure-s')).toBeNull();
   });
 
   it('lists, retries and deletes', () => {

@@ -73,7 +73,8 @@ export interface QueueEntry {
 
 /** What one delivery attempt did for one recipient. `reply` is the next hop's reply text. */
 export type RecipientOutcome =
-  | { recipientId: number; kind: 'delivered'; reply: string; remoteMta?: string }
+  /** `final`: stored in the mailbox (LMTP), not handed to a next hop (RFC 3464 §2.3.3 "delivered"). */
+  | { recipientId: number; kind: 'delivered'; reply: string; remoteMta?: string; final?: boolean }
   | { recipientId: number; kind: 'deferred'; reply: string; remoteMta?: string }
   | { recipientId: number; kind: 'failed'; reply: string; remoteMta?: string };
 
@@ -95,7 +96,7 @@ export interface NoticeRecipient {
 
 /** Builds the DSN for the sender of `entry`; returns null to send none. Runs inside the
  * transaction, so it must be synchronous. */
-export type NoticeBuilder = (kind: 'failure' | 'delay', entry: QueueEntry, recipients: NoticeRecipient[]) => NewMessage | null;
+export type NoticeBuilder = (kind: 'failure' | 'delay' | 'success', entry: QueueEntry, recipients: NoticeRecipient[]) => NewMessage | null;
 
 export interface QueueSummary {
   id: string;
@@ -319,6 +320,7 @@ export class QueueStore {
     const byId = new Map(entry.recipients.map((r) => [r.id, r]));
     const failed: NoticeRecipient[] = [];
     const delayed: NoticeRecipient[] = [];
+    const succeeded: NoticeRecipient[] = [];
     const done = this.db.prepare('UPDATE recipients SET state = ?, attempts = attempts + 1, last_error = ?, last_attempt = ? WHERE id = ? AND state = ?');
     const defer = this.db.prepare(
       "UPDATE recipients SET attempts = attempts + 1, next_attempt = ?, last_error = ?, last_attempt = ?, delay_notified = ? WHERE id = ? AND state = 'queued'",
@@ -329,6 +331,9 @@ export class QueueStore {
       const extra = o.remoteMta === undefined ? {} : { remoteMta: o.remoteMta };
       if (o.kind === 'delivered') {
         done.run('delivered', o.reply, now, r.id, 'queued');
+        // RFC 3461 §4.1: a success report only when asked for, and only from where the message
+        // ended (a next hop that speaks DSN reports for itself: NOTIFY is passed on to it)
+        if (o.final && r.notify?.includes('SUCCESS')) succeeded.push({ recipient: r, reply: o.reply, expired: false, ...extra });
       } else if (o.kind === 'failed') {
         done.run('failed', o.reply, now, r.id, 'queued');
         failed.push({ recipient: r, reply: o.reply, expired: false, ...extra });
@@ -348,6 +353,7 @@ export class QueueStore {
       for (const [kind, list] of [
         ['failure', f],
         ['delay', d],
+        ['success', succeeded],
       ] as const) {
         if (list.length === 0) continue;
         const notice = notices(kind, entry, list);

@@ -2,7 +2,7 @@
  * The DSNs the queue sends (RFC 3464, built by @postern/core's dsn module): one failure report per
  * attempt that failed recipients, one delay notice per recipient once it is undelivered past
  * `transfer.delay_warning`, and one success report per attempt that stored recipients who asked
- * for it (NOTIFY=SUCCESS). Both go to the original envelope sender from MAILER-DAEMON with the
+ * for it (NOTIFY=SUCCESS). All go to the original envelope sender from MAILER-DAEMON with the
  * null reverse-path, queued like any message.
  */
 import { buildDsn, has8bit, newId, tryParseAddress, needsSmtpUtf8, type Config, type NoticeBuilder } from '@postern/core';

@@ -1,9 +1,10 @@
 /**
  * Delivery status notifications (RFC 3464): the bounce, the delay notice and the success report
- * (NOTIFY=SUCCESS, RFC 3461) the queue sends to an envelope sender. A DSN is multipart/report; report-type=delivery-status with three parts:
- * a human explanation, the machine-readable message/delivery-status, and the original header
- * (text/rfc822-headers), or the whole message when the sender asked for RET=FULL (RFC 3461 §4.3).
- * It is sent from the null reverse-path (RFC 5321 §4.5.5), so a DSN never causes another.
+ * (NOTIFY=SUCCESS, RFC 3461) the queue sends to an envelope sender. A DSN is multipart/report;
+ * report-type=delivery-status with three parts: a human explanation, the machine-readable
+ * message/delivery-status, and the original header (text/rfc822-headers), or the whole message
+ * when the sender asked for RET=FULL (RFC 3461 §4.3). It is sent from the null reverse-path
+ * (RFC 5321 §4.5.5), so a DSN never causes another.
  */
 import { randomBytes } from 'node:crypto';
 import { headerSection, rfc5322Date } from '../queue/headers.js';

@@ -19,7 +19,7 @@
  *   So does a check that takes longer than `timeoutMs`.
  */
 import { authenticate, type AuthenticateResult } from 'mailauth';
-import { fieldValue, hasField, headerSection, type HeaderField } from './header-fields.js';
+import { fieldValue, hasField, headerSection } from './header-fields.js';
 import type { Config } from '@postern/core';
 import type { DnsLookup } from './resolver.js';
 
@@ -148,9 +148,43 @@ export async function checkInbound(input: InboundInput): Promise<InboundResult> 
   }
 }
 
+/**
+ * How much of the header the checks read. mailauth spends about 1.4 µs of the MX's thread on
+ * every header line, so a header of millions of short lines (anyone can send one) would hold
+ * every other SMTP session for seconds. No real header comes near these bounds; past them the
+ * checks see the first lines only (a signature's fields are near the top) and the whole body,
+ * as Postfix bounds what it reads of a header (header_size_limit). The stored message is not cut.
+ */
+export const CHECKED_HEADER_LINES = 10_000;
+export const CHECKED_HEADER_BYTES = 512 * 1024;
+
+/** `raw` with its header cut to the bounds above at a line end, and its body as it is. */
+export function checkedPart(raw: Buffer): Buffer {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  // where the empty line that ends the header starts (RFC 5322 §2.1), or the end: all header
+  let end = raw.length;
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) end = crlf + 2;
+  else if (lf >= 0) end = lf + 1;
+  if (end <= CHECKED_HEADER_BYTES) {
+    let lines = 0;
+    for (let at = raw.indexOf(0x0a); at >= 0 && at < end; at = raw.indexOf(0x0a, at + 1)) if (++lines > CHECKED_HEADER_LINES) break;
+    if (lines <= CHECKED_HEADER_LINES) return raw;
+  }
+  let cut = 0;
+  for (let lines = 0; lines < CHECKED_HEADER_LINES; lines++) {
+    const nl = raw.indexOf(0x0a, cut);
+    if (nl < 0 || nl >= end || nl + 1 > CHECKED_HEADER_BYTES) break;
+    cut = nl + 1;
+  }
+  const rest = end < raw.length ? raw.subarray(end) : Buffer.from('\r\n');
+  return Buffer.concat([raw.subarray(0, cut), rest]);
+}
+
 async function runChecks(input: InboundInput): Promise<InboundResult> {
   const policy: InboundPolicy = { ...DEFAULT_INBOUND_POLICY, ...input.policy };
-  const result = await authenticate(input.raw, {
+  const checked = checkedPart(input.raw);
+  const result = await authenticate(checked, {
     ip: input.ip,
     helo: input.helo,
     // mailauth checks postmaster@<helo> when there is no sender (RFC 7208 §2.4)
@@ -162,13 +196,13 @@ async function runChecks(input: InboundInput): Promise<InboundResult> {
   });
   const { rows, spf, dkim, dmarc, arc } = aRows(result);
   const header = formatHeader(input.hostname, rows);
-  const section = headerSection(input.raw);
   const base = { header, spf, dkim, dmarc, arc };
 
   if (result.dmarc && dmarc === 'fail') {
     let p = (result.dmarc.policy ?? 'none').toLowerCase();
     const pct = typeof result.dmarc.pct === 'number' ? result.dmarc.pct : 100;
     if (pct < 100 && (input.random ?? Math.random)() * 100 >= pct) p = MILDER[p] ?? 'none';
+    const section = headerSection(checked);
     const forwarded = arc === 'pass' || hasField(section, 'List-Id') || hasField(section, 'List-Post');
     let action: Verdict = 'accept';
     if (p === 'reject') action = policy.dmarcReject;
@@ -197,16 +231,46 @@ async function runChecks(input: InboundInput): Promise<InboundResult> {
  * the delivery agent can trust any it sees. Everything else stays byte for byte.
  */
 export function stripForgedAuthResults(raw: Buffer, hostname: string): Buffer {
-  const section = headerSection(raw);
   const ours = hostname.toLowerCase().replace(/\.$/, '');
   const junk = JUNK_HEADER.toLowerCase();
-  const forged = (f: HeaderField): boolean => {
-    const name = f.name.toLowerCase();
-    return name === junk || (name === 'authentication-results' && authservId(fieldValue(f)) === ours);
-  };
-  if (!section.fields.some(forged)) return raw;
-  const kept = section.fields.filter((f) => !forged(f)).map((f) => f.raw);
-  return Buffer.concat([...kept, raw.subarray(section.fieldsEnd)]);
+  // latin1: one code unit per octet, so positions in the text are positions in `raw`
+  const text = raw.toString('latin1');
+  const header = text.slice(0, headerEnd(text));
+  // Linear in the header, with native searches only: a header of millions of short lines (anyone
+  // may send one) must not hold the MX's thread; the fields are those headerSection() finds.
+  const field = /^(authentication-results|x-postern-junk)[ \t]*:/gim;
+  const cuts: Array<[number, number]> = [];
+  for (let m = field.exec(header); m; m = field.exec(header)) {
+    let stop = lineEnd(header, m.index);
+    while (stop < header.length && (header[stop] === ' ' || header[stop] === '\t')) stop = lineEnd(header, stop);
+    const name = m[1]!.toLowerCase();
+    if (name === junk || authservId(fieldValue({ name, raw: raw.subarray(m.index, stop) })) === ours) cuts.push([m.index, stop]);
+    field.lastIndex = stop;
+  }
+  if (cuts.length === 0) return raw;
+  const kept: Buffer[] = [];
+  let at = 0;
+  for (const [from, to] of cuts) {
+    kept.push(raw.subarray(at, from));
+    at = to;
+  }
+  kept.push(raw.subarray(at));
+  return Buffer.concat(kept);
+}
+
+/** Where the empty line that ends the header section starts (RFC 5322 §2.1), or the length. */
+function headerEnd(text: string): number {
+  if (text.startsWith('\n') || text.startsWith('\r\n')) return 0;
+  const lf = text.indexOf('\n\n');
+  const crlf = text.indexOf('\n\r\n');
+  const first = lf < 0 ? crlf : crlf < 0 ? lf : Math.min(lf, crlf);
+  return first < 0 ? text.length : first + 1;
+}
+
+/** The position after the line that `from` is in. */
+function lineEnd(text: string, from: number): number {
+  const nl = text.indexOf('\n', from);
+  return nl < 0 ? text.length : nl + 1;
 }
 
 /** The authserv-id of an Authentication-Results value (RFC 8601 §2.2), lower case. */

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { sealMessage } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDomainKeys } from '../src/dkim-keys.js';
-import { authservId, checkInbound, inboundPolicyOf, stripForgedAuthResults, type InboundInput } from '../src/inbound.js';
+import { authservId, CHECKED_HEADER_LINES, checkedPart, checkInbound, inboundPolicyOf, stripForgedAuthResults, type InboundInput } from '../src/inbound.js';
 import { signMessage } from '../src/sign.js';
 import { testConfig, message } from './fixtures.js';
 import { zoneLookup, type ZoneData } from './zone.js';
@@ -52,6 +52,25 @@ function input(raw: Buffer, ip: string, mailFrom: string, extra: Partial<Inbound
 }
 
 describe('checkInbound', () => {
+  it('reads a bounded part of a huge header: a million lines are checked in a moment, and a signature at the top still passes', async () => {
+    const normal = mail('Alice <alice@a.test>');
+    expect(checkedPart(normal)).toBe(normal); // untouched: the same buffer
+    const signed = await signMessage(mail('Alice <alice@a.test>'), { config, domain: 'a.test' });
+    const end = signed.indexOf('\r\n\r\n') + 2;
+    const huge = Buffer.concat([signed.subarray(0, end), Buffer.from('X-Pad: x\r\n'.repeat(1_000_000)), signed.subarray(end)]);
+    const part = checkedPart(huge);
+    const header = part.subarray(0, part.indexOf('\r\n\r\n') + 2).toString();
+    expect(header.split('\r\n').length - 1).toBe(CHECKED_HEADER_LINES);
+    expect(part.subarray(part.indexOf('\r\n\r\n') + 2).equals(signed.subarray(end))).toBe(true); // the whole body
+    const started = performance.now();
+    const r = await checkInbound(input(huge, ALICE_IP, 'alice@a.test'));
+    process.stdout.write(`checks of a 1,000,000-line header: ${Math.round(performance.now() - started)} ms\n`);
+    expect([r.spf, r.dkim, r.dmarc]).toEqual(['pass', ['pass', 'pass'], 'pass']);
+    // a header without an end (no empty line, no body) is cut the same way
+    const endless = Buffer.from('x\r\n'.repeat(200_000));
+    expect(checkedPart(endless).toString().split('\r\n').length).toBe(CHECKED_HEADER_LINES + 2);
+  });
+
   it('passes signed mail from a permitted IP: spf, dkim and dmarc pass, accepted', async () => {
     const raw = await signMessage(mail('Alice <alice@a.test>'), { config, domain: 'a.test' });
     const r = await checkInbound(input(raw, ALICE_IP, 'alice@a.test'));
@@ -215,6 +234,15 @@ describe('stripForgedAuthResults', () => {
         'Subject: hi\r\n\r\n' +
         'Authentication-Results: mx.b.test; in the body stays\r\n',
     );
+  });
+
+  it('finds a forged field behind a million short lines, in one linear pass', () => {
+    const pad = 'x\r\n'.repeat(1_000_000);
+    const msg = Buffer.from(`Subject: hi\r\n${pad}Authentication-Results: mx.b.test;\r\n\tdkim=pass\r\nX-Other: 1\r\n\r\nbody\r\n`);
+    const started = performance.now();
+    const out = stripForgedAuthResults(msg, 'mx.b.test').toString();
+    process.stdout.write(`stripping behind 1,000,000 lines: ${Math.round(performance.now() - started)} ms\n`);
+    expect(out).toBe(`Subject: hi\r\n${pad}X-Other: 1\r\n\r\nbody\r\n`);
   });
 
   it('returns the very same buffer when there is nothing to strip', () => {

@@ -19,7 +19,7 @@
  *   So does a check that takes longer than `timeoutMs`.
  */
 import { authenticate, type AuthenticateResult } from 'mailauth';
-import { fieldValue, hasField, headerSection } from './header-fields.js';
+import { fieldValue, hasField, headerEnd, headerSection } from './header-fields.js';
 import type { Config } from '@postern/core';
 import type { DnsLookup } from './resolver.js';
 
@@ -160,21 +160,12 @@ export const CHECKED_HEADER_BYTES = 512 * 1024;
 
 /** `raw` with its header cut to the bounds above at a line end, and its body as it is. */
 export function checkedPart(raw: Buffer): Buffer {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  // where the empty line that ends the header starts (RFC 5322 §2.1), or the end: all header
-  let end = raw.length;
-  if (crlf >= 0 && (lf < 0 || crlf < lf)) end = crlf + 2;
-  else if (lf >= 0) end = lf + 1;
-  if (end <= CHECKED_HEADER_BYTES) {
-    let lines = 0;
-    for (let at = raw.indexOf(0x0a); at >= 0 && at < end; at = raw.indexOf(0x0a, at + 1)) if (++lines > CHECKED_HEADER_LINES) break;
-    if (lines <= CHECKED_HEADER_LINES) return raw;
-  }
+  const end = headerEnd(raw);
   let cut = 0;
-  for (let lines = 0; lines < CHECKED_HEADER_LINES; lines++) {
+  for (let lines = 0; ; lines++) {
     const nl = raw.indexOf(0x0a, cut);
-    if (nl < 0 || nl >= end || nl + 1 > CHECKED_HEADER_BYTES) break;
+    if (nl < 0 || nl >= end) return raw; // the whole header is within the bounds
+    if (lines === CHECKED_HEADER_LINES || nl + 1 > CHECKED_HEADER_BYTES) break;
     cut = nl + 1;
   }
   const rest = end < raw.length ? raw.subarray(end) : Buffer.from('\r\n');
@@ -234,8 +225,7 @@ export function stripForgedAuthResults(raw: Buffer, hostname: string): Buffer {
   const ours = hostname.toLowerCase().replace(/\.$/, '');
   const junk = JUNK_HEADER.toLowerCase();
   // latin1: one code unit per octet, so positions in the text are positions in `raw`
-  const text = raw.toString('latin1');
-  const header = text.slice(0, headerEnd(text));
+  const header = raw.toString('latin1', 0, headerEnd(raw));
   // Linear in the header, with native searches only: a header of millions of short lines (anyone
   // may send one) must not hold the MX's thread; the fields are those headerSection() finds.
   const field = /^(authentication-results|x-postern-junk)[ \t]*:/gim;
@@ -256,15 +246,6 @@ export function stripForgedAuthResults(raw: Buffer, hostname: string): Buffer {
   }
   kept.push(raw.subarray(at));
   return Buffer.concat(kept);
-}
-
-/** Where the empty line that ends the header section starts (RFC 5322 §2.1), or the length. */
-function headerEnd(text: string): number {
-  if (text.startsWith('\n') || text.startsWith('\r\n')) return 0;
-  const lf = text.indexOf('\n\n');
-  const crlf = text.indexOf('\n\r\n');
-  const first = lf < 0 ? crlf : crlf < 0 ? lf : Math.min(lf, crlf);
-  return first < 0 ? text.length : first + 1;
 }
 
 /** The position after the line that `from` is in. */

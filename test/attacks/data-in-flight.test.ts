@@ -5,6 +5,7 @@
  * the bytes it holds in flight (`limits.data_in_flight`), and past the cap a transfer is refused
  * for now: `452 4.3.1` after DATA, `NO [LIMIT]` for an APPEND literal. Nothing accepted is lost,
  * and once the transfers end the budget is free again.
+ * An APPEND literal past 1 MiB waits in the spool too while it arrives.
  * Small sizes (2 MB messages, an 8 MB cap) keep it fast; the RSS figures are printed.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,9 @@ afterAll(async () => {
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function waitFor(ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await pause(50)) if (Date.now() > end) throw new Error('timed out waiting');
+}
 
 /** PART bytes of a message body in 78-byte lines (no line starts with a dot). */
 function body(tag: string): string {
@@ -138,22 +142,32 @@ describe('IMAP APPEND in the delivery agent', () => {
     }
     await pause(500);
     const during = a.memory('delivery');
+    const spooled = spoolFiles().length;
     const ready = answers.filter((x) => x.startsWith('+')).length;
     const limited = answers.filter((x) => /^a NO \[LIMIT\]/.test(x)).length;
     console.log(
-      `delivery RSS ${mb(before.rss)} before, ${mb(during.rss)} with ${held.length} APPENDs held open (+${mb(during.rss - before.rss)}); ${ready} got "+", ${limited} got NO [LIMIT]`,
+      `delivery RSS ${mb(before.rss)} before, ${mb(during.rss)} with ${held.length} APPENDs held open (+${mb(during.rss - before.rss)} for ${mb(held.length * (PART - 1000))} sent), ` +
+        `${spooled} spool files; ${ready} got "+", ${limited} got NO [LIMIT]`,
     );
     expect(ready).toBe(Math.floor(IN_FLIGHT / PART));
     expect(limited).toBe(6 - ready);
+    expect(spooled).toBe(held.length);
     for (const t of held) {
       await t.write(Buffer.alloc(1000, 0x61));
       await t.write('\r\n');
       expect(await t.until(/^a (OK|NO|BAD).*\r\n/m)).toMatch(/^a OK/);
     }
+    expect(spoolFiles()).toEqual([]);
     // done: the budget is back
     const t = await loggedIn();
     await t.write(`b APPEND INBOX {${PART}}\r\n`);
     expect(await t.until(/^(\+|b NO|b BAD).*\r\n/m)).toMatch(/^\+/);
-    for (const h of [...held, t]) h.close();
+    await t.write(Buffer.alloc(PART / 2, 0x61));
+    await pause(300);
+    expect(spoolFiles()).toHaveLength(1);
+    // a client that leaves halfway through takes its spool file with it
+    t.close();
+    await waitFor(() => spoolFiles().length === 0);
+    for (const h of held) h.close();
   });
 });

@@ -32,7 +32,8 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const indexer = new SubstringIndexer(mail.store, logger, undefined, undefined, pool).start();
   // one budget for LMTP and IMAP APPEND together (limits.data_in_flight)
   const inFlight = new ByteBudget(config.limits.data_in_flight);
-  if (config.listen.lmtp) cleanSpool(config.dataDir);
+  // LMTP messages and IMAP APPEND literals past 1 MiB wait in the spool
+  cleanSpool(config.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const ports: Record<string, number> = {};
   try {

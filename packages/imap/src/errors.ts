@@ -23,7 +23,9 @@ export type FramingErrorCode =
   /** Unprocessed input piled up beyond `maxBuffered` (the server did not apply back-pressure). */
   | 'BUFFER_OVERFLOW'
   /** The literal gate (the server's bytes in flight) refused the literal for now. */
-  | 'LITERAL_REFUSED_FOR_NOW';
+  | 'LITERAL_REFUSED_FOR_NOW'
+  /** The literal spool (a file) could not take the literal's octets, e.g. a full disk. */
+  | 'LITERAL_SPOOL_FAILED';
 
 export class FramingError extends Error {
   override readonly name = 'FramingError';

@@ -194,3 +194,72 @@ describe('ImapFramer', () => {
     expect(r.commands.map((c) => c.tag)).toEqual(['A6']);
   });
 });
+
+describe('ImapFramer literal spool', () => {
+  /** A spool in memory that records what the framer did with it. */
+  function recordingSpool(threshold: number, failAt = Number.POSITIVE_INFINITY) {
+    const log: string[] = [];
+    let written: Buffer[] = [];
+    const spool = {
+      threshold,
+      open(size: number) {
+        log.push(`open ${size}`);
+        written = [];
+        return {
+          write(piece: Buffer) {
+            if (Buffer.concat(written).length + piece.length > failAt) throw new Error('ENOSPC');
+            log.push(`write ${piece.length}`);
+            written.push(Buffer.from(piece));
+          },
+          finish() {
+            log.push('finish');
+            return Buffer.concat(written);
+          },
+          discard() {
+            log.push('discard');
+          },
+        };
+      },
+    };
+    return { spool, log };
+  }
+
+  it('sends a literal over the threshold to the spool as it arrives and reads it back whole', () => {
+    const f = new ImapFramer();
+    const { spool, log } = recordingSpool(4);
+    f.setLiteralSpool(spool);
+    f.push(Buffer.from('A1 APPEND INBOX {10}\r\n'));
+    expect(f.next()?.kind).toBe('literal');
+    f.acceptLiteral();
+    f.push(Buffer.from('01234'));
+    expect(f.next()).toBeNull();
+    f.push(Buffer.from('56789\r\nA2 APPEND INBOX {3+}\r\nabc\r\n'));
+    const evs = events(f);
+    expect(evs.map((e) => (e.kind === 'command' ? e.unit.literals.map((l) => l.data.toString()) : e.kind))).toEqual([['0123456789'], ['abc']]);
+    // the small literal stayed in memory
+    expect(log).toEqual(['open 10', 'write 5', 'write 5', 'finish']);
+  });
+
+  it('a spool that fails refuses the command with LITERAL_SPOOL_FAILED, skips the rest of the literal and reads on', () => {
+    const f = new ImapFramer();
+    const { spool, log } = recordingSpool(4, 6);
+    f.setLiteralSpool(spool);
+    f.push(Buffer.from('A1 APPEND INBOX {12+}\r\n0123456789AB\r\nA2 NOOP\r\n'));
+    const evs = events(f);
+    expect(evs[0]?.kind === 'error' && evs[0].error.code).toBe('LITERAL_SPOOL_FAILED');
+    expect(evs[0]?.kind === 'error' && evs[0].error.tag).toBe('A1');
+    expect(lines(evs[1])).toEqual(['A2 NOOP']);
+    expect(evs).toHaveLength(2);
+    expect(log).toEqual(['open 12', 'discard']);
+  });
+
+  it('close() discards a literal half-received', () => {
+    const f = new ImapFramer();
+    const { spool, log } = recordingSpool(4);
+    f.setLiteralSpool(spool);
+    f.push(Buffer.from('A1 APPEND INBOX {100+}\r\n0123456789'));
+    expect(f.next()).toBeNull();
+    f.close();
+    expect(log).toEqual(['open 100', 'write 10', 'discard']);
+  });
+});

@@ -20,6 +20,11 @@
  * connections and refuses a literal for now (`LITERAL_REFUSED_FOR_NOW`, skipped like a literal
  * over the limit).
  *
+ * A literal spool (`setLiteralSpool`), when set, receives the octets of every literal larger than
+ * its threshold as they arrive, so a client holding a large APPEND open holds the server's disk,
+ * not its memory; the literal is read back whole when its last octet is in. A spool that fails
+ * (disk full) refuses the command (`LITERAL_SPOOL_FAILED`) and the rest of the literal is skipped.
+ *
  * Memory is bounded by the limits: a line is never buffered past `maxLineLength` (the rest is
  * skipped), literal octets over a limit are skipped without being stored, and `push()` refuses
  * input beyond `maxBuffered` when the server does not apply back-pressure.
@@ -52,6 +57,23 @@ export const DEFAULT_FRAMER_LIMITS: Readonly<FramerLimits> = Object.freeze({
   highWaterMark: 256 * 1024,
   maxBuffered: 100 * 1024 * 1024 + 128 * 1024,
 });
+
+/** Where the octets of a large literal go while they arrive. */
+export interface LiteralSpool {
+  /** Literals larger than this many octets are spooled; smaller ones stay in memory. */
+  readonly threshold: number;
+  /** A place for one literal of `size` octets. May throw (the command is then refused). */
+  open(size: number): SpooledLiteral;
+}
+
+export interface SpooledLiteral {
+  /** Appends octets (synchronously: the framer is synchronous). May throw. */
+  write(piece: Buffer): void;
+  /** Every octet written, read back; the spooled copy is removed. May throw. */
+  finish(): Buffer;
+  /** The command was dropped or the connection closed: removes the spooled copy. Never throws. */
+  discard(): void;
+}
 
 /** RFC 7888 §4: the largest non-synchronizing literal LITERAL- allows. */
 export const LITERAL_MINUS_MAX = 4096;
@@ -97,6 +119,17 @@ interface LiteralMarker {
 }
 
 const MAX_TAG_SCAN = 256;
+
+/** Stands in for a spool that did not open: every write fails, so the command is refused. */
+const FAILED_SPOOL: SpooledLiteral = {
+  write() {
+    throw new Error('spool not open');
+  },
+  finish() {
+    throw new Error('spool not open');
+  },
+  discard() {},
+};
 const EMPTY = Buffer.alloc(0);
 
 /** The last `n` octets of the concatenation of `pieces`. */
@@ -188,6 +221,9 @@ export class ImapFramer {
   private commandTag: string | null = null;
 
   private literalGate: ((size: number) => boolean) | null = null;
+  private literalSpool: LiteralSpool | null = null;
+  /** The spooled copy of the literal being read, when it is large. */
+  private spooled: SpooledLiteral | null = null;
 
   constructor(limits: Partial<FramerLimits> = {}) {
     this.limits = { ...DEFAULT_FRAMER_LIMITS, ...limits };
@@ -196,6 +232,16 @@ export class ImapFramer {
   /** Asked before a literal's octets are kept; false refuses the command with LITERAL_REFUSED_FOR_NOW. */
   setLiteralGate(gate: ((size: number) => boolean) | null): void {
     this.literalGate = gate;
+  }
+
+  /** Sends literals over the spool's threshold to it (null: every literal stays in memory). */
+  setLiteralSpool(spool: LiteralSpool | null): void {
+    this.literalSpool = spool;
+  }
+
+  /** The connection is gone: drops the command being read (and its spooled literal). */
+  close(): void {
+    this.fail();
   }
 
   /** Changes limits from now on (e.g. a larger APPENDLIMIT once authenticated). */
@@ -254,8 +300,7 @@ export class ImapFramer {
   acceptLiteral(): void {
     const s = this.state;
     if (s.name !== 'await-decision') throw new Error('acceptLiteral() without a pending literal');
-    this.literalPieces = [];
-    this.state = { name: 'literal', remaining: s.size, binary: s.binary, nonSync: false };
+    this.startLiteral(s.size, s.binary, false);
   }
 
   /** The server refused a synchronizing literal and answers the command with NO/BAD itself. */
@@ -282,12 +327,22 @@ export class ImapFramer {
           if (s.remaining > 0) {
             const piece = this.take(s.remaining);
             if (!piece) return null;
-            this.literalPieces.push(piece);
             s.remaining -= piece.length;
+            if (!this.spooled) this.literalPieces.push(piece);
+            else if (!this.spoolCall(() => this.spooled?.write(piece))) return this.spoolFailed(s.remaining);
           }
           if (s.remaining === 0) {
-            const pieces = this.literalPieces;
-            const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+            let data: Buffer;
+            const spooled = this.spooled;
+            if (spooled) {
+              let read: Buffer | null = null;
+              if (!this.spoolCall(() => (read = spooled.finish())) || read === null) return this.spoolFailed(0);
+              data = read;
+              this.spooled = null;
+            } else {
+              const pieces = this.literalPieces;
+              data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+            }
             this.literalPieces = [];
             this.literals.push({ data, binary: s.binary, nonSync: s.nonSync });
             this.state = { name: 'line' };
@@ -485,12 +540,38 @@ export class ImapFramer {
     }
     this.commandSize += marker.size;
     if (marker.nonSync) {
-      this.literalPieces = [];
-      this.state = { name: 'literal', remaining: marker.size, binary: marker.binary, nonSync: true };
+      this.startLiteral(marker.size, marker.binary, true);
       return 'continue';
     }
     this.state = { name: 'await-decision', size: marker.size, binary: marker.binary };
     return { kind: 'literal', tag: this.commandTag, size: marker.size, binary: marker.binary };
+  }
+
+  /** Starts reading a literal's octets: into memory, or into the spool when it is large. */
+  private startLiteral(size: number, binary: boolean, nonSync: boolean): void {
+    this.literalPieces = [];
+    this.state = { name: 'literal', remaining: size, binary, nonSync };
+    const spool = this.literalSpool;
+    // A spool that cannot open is found at the first write: the same refusal as a failed write.
+    if (spool && size > spool.threshold && !this.spoolCall(() => (this.spooled = spool.open(size)))) this.spooled = FAILED_SPOOL;
+  }
+
+  /** Runs a spool call; false when it threw. */
+  private spoolCall(call: () => void): boolean {
+    try {
+      call();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The spool failed mid-literal: drop the command and skip the `remaining` octets still to come. */
+  private spoolFailed(remaining: number): FrameEvent {
+    const tag = this.commandTag;
+    this.resetCommand();
+    this.state = { name: 'discard-literal', remaining };
+    return { kind: 'error', error: new FramingError('LITERAL_SPOOL_FAILED', 'Cannot store the literal now, try again later', tag, false) };
   }
 
   private rejectCommand(
@@ -523,6 +604,8 @@ export class ImapFramer {
   }
 
   private resetCommand(): void {
+    this.spooled?.discard();
+    this.spooled = null;
     this.lines = [];
     this.literals = [];
     this.literalPieces = [];

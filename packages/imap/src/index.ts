@@ -28,6 +28,8 @@ export {
   type FrameEvent,
   type CommandUnit,
   type Literal,
+  type LiteralSpool,
+  type SpooledLiteral,
 } from './framing.js';
 
 export { parseCommand, type ParseOptions } from './parser.js';

@@ -9,7 +9,8 @@
  * the bytes of arriving messages against the process's budget (spooled past 1 MiB).
  */
 export { SmtpReply, installEnhancedCodes, ENHANCED_CODE, isDiskFull, storageFailure } from './reply.js';
-export { cleanSpool, readMessage, SPOOL_AFTER, type InFlight, type ReadMessage } from './read-message.js';
+export { readMessage, SPOOL_AFTER, type InFlight, type ReadMessage } from './read-message.js';
+export { cleanSpool, SyncSpoolFile } from './spool.js';
 export { ConnectionLimits } from './connection-limits.js';
 export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 export { createSmtpServer } from './greeting.js';

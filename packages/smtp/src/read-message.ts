@@ -9,15 +9,13 @@
  * disk, not memory. The file is read back once the message is complete and removed at once (also
  * when the transfer fails). The message's bytes stay counted in flight until `release()`: the
  * caller calls it once the message has been handed on (stored, queued or refused). Files a
- * killed process left behind are removed by `cleanSpool` when an app starts.
+ * killed process left behind are removed by `cleanSpool` (spool.ts) when an app starts.
  */
-import { randomUUID } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
-import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import type { SMTPServerDataStream } from 'smtp-server';
 import type { ByteBudget } from '@postern/core';
 import { SmtpReply } from './reply.js';
+import { makeSpoolPath } from './spool.js';
 
 /** Bytes kept in memory before a message goes to the spool. */
 export const SPOOL_AFTER = 1024 * 1024;
@@ -58,9 +56,7 @@ export async function readMessage(stream: SMTPServerDataStream, maxSize: number,
       }
       held += b.length;
       if (!spool && size > SPOOL_AFTER) {
-        const dir = join(flight.dataDir, 'spool');
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        const path = join(dir, `${process.pid}-${randomUUID()}`);
+        const path = makeSpoolPath(flight.dataDir);
         spool = { path, file: await open(path, 'wx', 0o600) };
         for (const c of chunks.splice(0)) await spool.file.write(c);
       }
@@ -88,35 +84,6 @@ export async function readMessage(stream: SMTPServerDataStream, maxSize: number,
       await spool.file.close().catch(() => undefined);
       await rm(spool.path, { force: true });
     }
-  }
-}
-
-/**
- * Removes spool files of processes that no longer run (named `<pid>-<uuid>`; the MX, submission
- * and LMTP share the folder, so a running one's files stay). Called once at start.
- */
-export function cleanSpool(dataDir: string): void {
-  const dir = join(dataDir, 'spool');
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
-    rmSync(join(dir, name), { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it runs, as another user
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { continuation, FramingError, ImapFramer, ImapParseError, parseCommand, untaggedStatus, type FramerLimits } from '@postern/imap';
 import type { ByteBudget, Logger } from '@postern/core';
+import { SPOOL_AFTER, SyncSpoolFile } from '@postern/smtp';
 import type { After, ImapSession, SessionIo } from './session.js';
 import { upgradeToTls, type Progress } from '../listener.js';
 
@@ -21,6 +22,8 @@ export interface ConnectionOptions {
   sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
   /** The process's bytes in flight (limits.data_in_flight): literals take from it until their command is done. */
   inFlight: ByteBudget;
+  /** The data directory: literals over SPOOL_AFTER wait in its `spool/` while they arrive. */
+  dataDir: string;
 }
 
 /** Writes smaller than this are joined into one socket write. */
@@ -57,6 +60,9 @@ export class ImapConnection implements SessionIo {
       this.heldForLiterals += size;
       return true;
     });
+    // An APPEND held open holds disk, not memory (the bytes still count in flight).
+    const dataDir = this.opts.dataDir;
+    framer.setLiteralSpool({ threshold: SPOOL_AFTER, open: () => new SyncSpoolFile(dataDir) });
     return framer;
   }
 
@@ -240,6 +246,10 @@ export class ImapConnection implements SessionIo {
             } else if (e.code === 'LITERAL_REFUSED_FOR_NOW') {
               // RFC 5530 §3: LIMIT, a server limit that a later try may not meet
               after = await session.framingError(e.tag, 'NO', e.message, { code: 'LIMIT' });
+            } else if (e.code === 'LITERAL_SPOOL_FAILED') {
+              // RFC 5530 §3: UNAVAILABLE, a subsystem (here the spool's disk) failed for now
+              this.opts.logger.warn({ err: e.message }, 'imap literal spool failed');
+              after = await session.framingError(e.tag, 'NO', e.message, { code: 'UNAVAILABLE' });
             } else if (e.code === 'LINE_TOO_LONG') {
               after = await session.framingError(e.tag, 'BAD', e.message, { code: 'TOOBIG' });
             } else {
@@ -276,6 +286,7 @@ export class ImapConnection implements SessionIo {
           // RFC 9051 §6.2.1: whatever the client sent after STARTTLS is discarded.
           this.socket.off('data', this.onData);
           this.releaseLiterals();
+          this.framer.close();
           this.framer = this.newFramer();
           if (!(await this.startTls())) break;
           session.tlsStarted();
@@ -307,6 +318,8 @@ export class ImapConnection implements SessionIo {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    // a literal half-received goes with the connection (and its spool file with it)
+    this.framer.close();
     this.releaseLiterals();
     const waiter = this.lineWaiter;
     this.lineWaiter = null;

@@ -81,6 +81,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       secureContext,
       sniCallback: opts.tls.sniCallback,
       inFlight,
+      dataDir: config.dataDir,
     });
     const plaintextLoginAllowed = passwordAllowed(config, false, ip);
     const session = new ImapSession({

@@ -5,7 +5,10 @@
 // header, SEARCH TEXT, body fetch MB/s; each sequence twice (cold: the first time after the
 // messages arrived; warm: again). Then the memory (PSS) the server needs for I connections in
 // IDLE, for each I of `--idle` (a comma list: connections are added up to each count in turn,
-// logged in `--idle-parallel` at a time). Prints a table, writes JSON.
+// logged in `--idle-parallel` at a time). Then whole sessions: `--session-clients` clients (10)
+// each looping connect / LOGIN / SELECT / FETCH 1:10 (FLAGS) / LOGOUT for `--session-seconds`
+// (10), sessions per second (a reconnecting client's cost: the login, Postern's auth cache).
+// Prints a table, writes JSON.
 //
 // Postern's mailbox is filled through its store (what LMTP delivery does: parse and index once);
 // Dovecot's is written as maildir files and indexed with `doveadm force-resync`, its delivery-
@@ -32,6 +35,8 @@ const { values } = parseArgs({
     big: { type: 'string', default: '20' },
     systems: { type: 'string', default: 'postern,dovecot' },
     out: { type: 'string', default: '' },
+    'session-clients': { type: 'string', default: '10' },
+    'session-seconds': { type: 'string', default: '10' },
   },
 });
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -81,6 +86,34 @@ async function operations(port, n) {
   c.socket.write('z LOGOUT\r\n');
   c.socket.destroy();
   return out;
+}
+
+/**
+ * Whole sessions, as a phone or a webmail that reconnects does: CLIENTS loops of connect, LOGIN,
+ * SELECT, FETCH 1:10 (FLAGS), LOGOUT for SECONDS. Returns sessions per second and the median and
+ * worst session time.
+ */
+async function sessions(port, clients, seconds) {
+  const times = [];
+  const end = performance.now() + seconds * 1000;
+  const loop = async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      const c = await ImapClient.open(port);
+      await c.until('* OK');
+      await c.cmd('l', `LOGIN ${USER} ${PASSWORD}`);
+      await c.cmd('s', 'SELECT INBOX');
+      await c.cmd('f', 'FETCH 1:10 (FLAGS)');
+      await c.cmd('z', 'LOGOUT');
+      c.socket.destroy();
+      times.push(performance.now() - t);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, loop));
+  const wall = (performance.now() - t0) / 1000;
+  times.sort((a, b) => a - b);
+  return { clients, per_s: times.length / wall, median_ms: times[Math.floor(times.length / 2)] ?? null, max_ms: times.at(-1) ?? null };
 }
 
 /** Runs `job(i)` for i in [0, count) with at most `width` in flight; stops at the first failure. */
@@ -237,7 +270,8 @@ for (const n of values.messages.split(',').map(Number)) {
       const cold = await operations(s.port, n);
       const warm = await operations(s.port, n);
       const idle = await idleMemory(s.port, s.roots, IDLE);
-      const row = { system, messages: n, fill_ms: s.fillMs, cold, warm, idle };
+      const session = await sessions(s.port, Number(values['session-clients']), Number(values['session-seconds']));
+      const row = { system, messages: n, fill_ms: s.fillMs, cold, warm, idle, sessions: session };
       rows.push(row);
       const f = (v, d = 0) => (v === null || v === undefined ? '-' : v.toFixed(d));
       for (const [pass, o] of [
@@ -270,6 +304,16 @@ for (const n of values.messages.split(',').map(Number)) {
             `setup ${f(i.setup_ms / 1000, 1)} s`,
           ].join('\t'),
         );
+      console.log(
+        [
+          system,
+          n,
+          `sessions x${session.clients}`,
+          `${f(session.per_s, 1)} sessions/s`,
+          `median ${f(session.median_ms, 1)} ms`,
+          `max ${f(session.max_ms)} ms`,
+        ].join('\t'),
+      );
     } finally {
       await s.sys.stop();
     }

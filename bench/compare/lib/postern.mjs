@@ -47,7 +47,8 @@ export async function startPostern({ users = 10, password = 'bench-password', ap
       `[listen]\nsmtp = "127.0.0.1:${ports.smtp}"\nlmtp = "127.0.0.1:${ports.lmtp}"\nimap = "127.0.0.1:${ports.imap}"\n` +
       // the load comes from one address: per-IP limits sized for it, as Postfix exempts $mynetworks
       `[limits]\nconnections_per_ip = ${connections}\nconnections_total = ${connections + 100}\nimap_connections_per_user = ${connections}\n` +
-      `[auth]\nfailure_delay = "1ms"\n` +
+      // BENCH_AUTH_CACHE_LIFETIME="0s" measures logins without the auth cache
+      `[auth]\nfailure_delay = "1ms"\n${process.env.BENCH_AUTH_CACHE_LIFETIME ? `cache_lifetime = "${process.env.BENCH_AUTH_CACHE_LIFETIME}"\n` : ''}` +
       `[dns]\nservers = ["127.0.0.1:${dnsPort}"]\n`,
   );
   const config = loadConfig(file);

@@ -15,6 +15,7 @@
 import { prepared, type Db } from './sqlite.js';
 import { addressKey, formatAddress, loginKey, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
+import { authCache } from './auth-cache.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
 import { releaseContents } from './store/contents.js';
 import { isUnixUser } from './unix-users.js';
@@ -261,8 +262,12 @@ export class Accounts {
           | (UserRow & { password_hash: string })
           | undefined)
       : undefined;
+    // a password verified a moment ago is not hashed again (auth-cache.ts: Dovecot's auth_cache)
+    if (key && row && authCache.verified(key, row.password_hash, password)) return toUser(row);
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
-    return ok && row ? toUser(row) : null;
+    if (!ok || !row || !key) return null;
+    authCache.remember(key, row.password_hash, password);
+    return toUser(row);
   }
 
   // --- aliases -----------------------------------------------------------------------------

@@ -187,9 +187,18 @@ const schema = z
         failure_delay: duration.default(500),
         /** A source that logged in successfully is not locked out with its account for this long. */
         known_source_lifetime: duration.default(2_592_000_000),
+        /** A verified password is not hashed again for this long (auth-cache.ts); 0 turns it off. */
+        cache_lifetime: duration.default(900_000),
       })
       .strict()
-      .default({ max_failures_per_ip: 10, max_failures_per_account: 5, lockout: 900_000, failure_delay: 500, known_source_lifetime: 2_592_000_000 }),
+      .default({
+        max_failures_per_ip: 10,
+        max_failures_per_account: 5,
+        lockout: 900_000,
+        failure_delay: 500,
+        known_source_lifetime: 2_592_000_000,
+        cache_lifetime: 900_000,
+      }),
     limits: z
       .object({
         message_size: posInt('bytes').default(26_214_400),

@@ -23,6 +23,18 @@ export function openDatabase(file: string, migrations: readonly Migration[]): Db
   return db;
 }
 
+/**
+ * A second connection to `db`'s file (already migrated) with a weaker `synchronous`: for state
+ * whose loss in a power cut is harmless (the login throttle). WAL mode is the file's, shared.
+ */
+export function openSibling(db: Db, synchronous: 'NORMAL' | 'FULL'): Db {
+  const sibling = new Database(db.name);
+  sibling.pragma(`synchronous = ${synchronous}`);
+  sibling.pragma('foreign_keys = ON');
+  sibling.pragma('busy_timeout = 10000');
+  return sibling;
+}
+
 const compiled = new WeakMap<Db, Map<string, Database.Statement>>();
 
 /**

@@ -18,10 +18,17 @@
  *   failure only: it never clears the account's count (else each of the owner's logins would
  *   hand the attacker fresh guesses).
  * - The tables stay bounded: expired rows are pruned, and past MAX_ROWS the oldest go.
+ * - Its writes go through a connection of its own with `synchronous=NORMAL`: a count lost in a
+ *   power cut costs nothing, and two fsyncs per login were most of a cached login's time. Mail
+ *   is not weakened by it: every commit of mail (synchronous=FULL) syncs the shared WAL, these
+ *   frames with it.
+ * - An account that reaches its lockout is forgotten by the authentication cache (auth-cache.ts):
+ *   while locked, every login to it takes the full password check.
  */
 import { loginKey } from './address.js';
 import { plainIp } from './net.js';
-import { openDatabase, prepared, type Db } from './sqlite.js';
+import { authCache } from './auth-cache.js';
+import { openDatabase, openSibling, prepared, type Db } from './sqlite.js';
 
 /** mail.db migration 4 (store/schema.ts); also the schema of a throttle without a database. */
 export const LOGIN_THROTTLE_SCHEMA = `
@@ -75,9 +82,18 @@ export class LoginThrottle {
    * without `db`, over a table in this process's memory (servers started alone in unit tests).
    */
   static fromConfig(
-    auth: { max_failures_per_ip: number; max_failures_per_account: number; lockout: number; failure_delay: number; known_source_lifetime: number },
+    auth: {
+      max_failures_per_ip: number;
+      max_failures_per_account: number;
+      lockout: number;
+      failure_delay: number;
+      known_source_lifetime: number;
+      cache_lifetime?: number;
+    },
     db?: Db,
   ): LoginThrottle {
+    // every app that takes passwords makes its throttle here: the process's cache follows [auth]
+    if (auth.cache_lifetime !== undefined) authCache.setLifetime(auth.cache_lifetime);
     return new LoginThrottle(
       {
         maxFailuresPerIp: auth.max_failures_per_ip,
@@ -100,7 +116,7 @@ export class LoginThrottle {
     private readonly opts: ThrottleOptions,
     db?: Db,
   ) {
-    this.db = db ?? openDatabase(':memory:', [LOGIN_THROTTLE_SCHEMA]);
+    this.db = db && !db.memory ? openSibling(db, 'NORMAL') : (db ?? openDatabase(':memory:', [LOGIN_THROTTLE_SCHEMA]));
     this.now = opts.now ?? Date.now;
     this.knownSourceMs = opts.knownSourceMs ?? DEFAULT_KNOWN_SOURCE_MS;
   }
@@ -118,6 +134,7 @@ export class LoginThrottle {
       const ipFailures = this.failures('ip', source, t);
       if (ipFailures >= this.opts.maxFailuresPerIp) return null;
       const accountFailures = this.failures('account', account, t);
+      if (accountFailures >= this.opts.maxFailuresPerAccount) authCache.lockedOut(account, t + this.opts.lockoutMs);
       const known = this.isKnown(account, source, t);
       if (!known && accountFailures >= this.opts.maxFailuresPerAccount) return null;
       if (reserve) {

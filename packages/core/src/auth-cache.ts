@@ -1,0 +1,86 @@
+/**
+ * The authentication cache, as Dovecot's `auth_cache`: after a successful password check (a
+ * slow scrypt, ~50 ms), this process keeps an HMAC of the password under a random key of its own,
+ * with the stored hash it was checked against, for `auth.cache_lifetime`. A client that logs in
+ * again with the same password is answered without the hash; anything else takes the full check.
+ *
+ * Why it stays right across processes without messages between them:
+ * - `postern user passwd` writes a new stored hash (a new salt): the entry no longer matches the
+ *   row `authenticate` reads for every login, so it is not used. `user remove` leaves no row.
+ * - a lockout (the account's failures reached `max_failures_per_account`, counted in mail.db by
+ *   every process) makes the throttle forget the account's entry in the process that sees it, and
+ *   `usable()` is false while the lockout lasts, so a locked account always takes the full check.
+ * - a failed login never enters the cache; the password itself is never kept.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+interface Entry {
+  /** The stored hash the password was verified against. */
+  stored: string;
+  mac: Buffer;
+  expires: number;
+}
+
+/** At most this many accounts are remembered (the oldest go first). */
+const MAX_ENTRIES = 10_000;
+
+export class AuthCache {
+  private readonly key = randomBytes(32);
+  private readonly entries = new Map<string, Entry>();
+  /** Accounts locked out now (see LoginThrottle): the cache is not used for them. */
+  private readonly locked = new Map<string, number>();
+  /** Logins answered from the cache, and full checks it could not spare (for tests and metrics). */
+  readonly stats = { hits: 0, misses: 0 };
+
+  constructor(
+    private lifetimeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** `auth.cache_lifetime`; 0 turns the cache off (and empties it). */
+  setLifetime(ms: number): void {
+    this.lifetimeMs = ms;
+    if (ms === 0) this.entries.clear();
+  }
+
+  /** True when `password` is the one last verified for `account` against this `stored` hash. */
+  verified(account: string, stored: string, password: string): boolean {
+    const e = this.entries.get(account);
+    let hit = false;
+    if (e && (e.expires <= this.now() || e.stored !== stored || this.isLocked(account))) this.entries.delete(account);
+    else if (e) hit = timingSafeEqual(e.mac, this.mac(password));
+    if (hit) this.stats.hits++;
+    else this.stats.misses++;
+    return hit;
+  }
+
+  /** After a successful full check. */
+  remember(account: string, stored: string, password: string): void {
+    if (this.lifetimeMs === 0 || this.isLocked(account)) return;
+    this.entries.delete(account);
+    this.entries.set(account, { stored, mac: this.mac(password), expires: this.now() + this.lifetimeMs });
+    if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  /** The account is locked out until `until`: its entry goes, and none is used or made before then. */
+  lockedOut(account: string, until: number): void {
+    this.entries.delete(account);
+    this.locked.set(account, until);
+    if (this.locked.size > MAX_ENTRIES) this.locked.delete(this.locked.keys().next().value as string);
+  }
+
+  private isLocked(account: string): boolean {
+    const until = this.locked.get(account);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.locked.delete(account);
+    return false;
+  }
+
+  private mac(password: string): Buffer {
+    return createHmac('sha256', this.key).update(password.normalize('NFC')).digest();
+  }
+}
+
+/** The process's cache (every server of a process shares its logins, as Dovecot's auth process does). */
+export const authCache = new AuthCache(0);

@@ -7,9 +7,10 @@
  * Why it stays right across processes without messages between them:
  * - `postern user passwd` writes a new stored hash (a new salt): the entry no longer matches the
  *   row `authenticate` reads for every login, so it is not used. `user remove` leaves no row.
- * - a lockout (the account's failures reached `max_failures_per_account`, counted in mail.db by
- *   every process) makes the throttle forget the account's entry in the process that sees it, and
- *   `usable()` is false while the lockout lasts, so a locked account always takes the full check.
+ * - a lockout: every login first asks the throttle, whose counts are in mail.db for every
+ *   process; while the account's failures are at `max_failures_per_account`, the throttle has the
+ *   process forget the account's entry before the password is looked at, so during a lockout each
+ *   login to the account takes the full check, in whichever process it arrives.
  * - a failed login never enters the cache; the password itself is never kept.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -27,8 +28,6 @@ const MAX_ENTRIES = 10_000;
 export class AuthCache {
   private readonly key = randomBytes(32);
   private readonly entries = new Map<string, Entry>();
-  /** Accounts locked out now (see LoginThrottle): the cache is not used for them. */
-  private readonly locked = new Map<string, number>();
   /** Logins answered from the cache, and full checks it could not spare (for tests and metrics). */
   readonly stats = { hits: 0, misses: 0 };
 
@@ -47,7 +46,7 @@ export class AuthCache {
   verified(account: string, stored: string, password: string): boolean {
     const e = this.entries.get(account);
     let hit = false;
-    if (e && (e.expires <= this.now() || e.stored !== stored || this.isLocked(account))) this.entries.delete(account);
+    if (e && (e.expires <= this.now() || e.stored !== stored)) this.entries.delete(account);
     else if (e) hit = timingSafeEqual(e.mac, this.mac(password));
     if (hit) this.stats.hits++;
     else this.stats.misses++;
@@ -56,25 +55,15 @@ export class AuthCache {
 
   /** After a successful full check. */
   remember(account: string, stored: string, password: string): void {
-    if (this.lifetimeMs === 0 || this.isLocked(account)) return;
+    if (this.lifetimeMs === 0) return;
     this.entries.delete(account);
     this.entries.set(account, { stored, mac: this.mac(password), expires: this.now() + this.lifetimeMs });
     if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
   }
 
-  /** The account is locked out until `until`: its entry goes, and none is used or made before then. */
-  lockedOut(account: string, until: number): void {
+  /** The account's next login takes the full check (its lockout was reached). */
+  forget(account: string): void {
     this.entries.delete(account);
-    this.locked.set(account, until);
-    if (this.locked.size > MAX_ENTRIES) this.locked.delete(this.locked.keys().next().value as string);
-  }
-
-  private isLocked(account: string): boolean {
-    const until = this.locked.get(account);
-    if (until === undefined) return false;
-    if (until > this.now()) return true;
-    this.locked.delete(account);
-    return false;
   }
 
   private mac(password: string): Buffer {

@@ -22,8 +22,8 @@
  *   power cut costs nothing, and two fsyncs per login were most of a cached login's time. Mail
  *   is not weakened by it: every commit of mail (synchronous=FULL) syncs the shared WAL, these
  *   frames with it.
- * - An account that reaches its lockout is forgotten by the authentication cache (auth-cache.ts):
- *   while locked, every login to it takes the full password check.
+ * - While an account is at its lockout, each login to it first has the authentication cache
+ *   (auth-cache.ts) forget it: every login then takes the full password check.
  */
 import { loginKey } from './address.js';
 import { plainIp } from './net.js';
@@ -134,7 +134,8 @@ export class LoginThrottle {
       const ipFailures = this.failures('ip', source, t);
       if (ipFailures >= this.opts.maxFailuresPerIp) return null;
       const accountFailures = this.failures('account', account, t);
-      if (accountFailures >= this.opts.maxFailuresPerAccount) authCache.lockedOut(account, t + this.opts.lockoutMs);
+      // locked: this login (if the source is known) takes the full password check (auth-cache.ts)
+      if (accountFailures >= this.opts.maxFailuresPerAccount) authCache.forget(account);
       const known = this.isKnown(account, source, t);
       if (!known && accountFailures >= this.opts.maxFailuresPerAccount) return null;
       if (reserve) {

@@ -20,4 +20,5 @@ export type { MimePart, IndexedMessage, IndexLimits } from './message.js';
 export { DEFAULT_INDEX_LIMITS, indexMessage, decodePartBody, decodeText } from './message.js';
 export { UnknownEncodingError } from './transfer-encoding.js';
 export { headerFields } from './header.js';
+export { htmlToText, type HtmlTextLayout } from './html-text.js';
 export { parseMailDate } from './date.js';

@@ -19,8 +19,6 @@ import {
   connectionCaps,
   deadlinesOf,
   formatAddress,
-  headerSection,
-  headerValues,
   has8bit,
   newId,
   parseAddress,
@@ -32,6 +30,7 @@ import {
   type TlsMaterial,
   plainIp,
 } from '@postern/core';
+import { headerFields } from '@postern/header';
 import type { DirectDelivery, Handed } from './direct-delivery.js';
 import { checkInbound } from './inbound-auth.js';
 import {
@@ -69,6 +68,9 @@ export function trustedNetworks(cidrs: readonly string[]): BlockList {
   }
   return list;
 }
+
+/** The trace fields counted for loop detection. */
+const RECEIVED: ReadonlySet<string> = new Set(['received']);
 
 export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
@@ -140,9 +142,8 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   }
 
   async function handOver(data: Buffer, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
-    const { header } = headerSection(data);
     // RFC 5321 §6.3: a message with too many trace fields is looping
-    if (headerValues(header, 'Received').length >= config.transfer.max_hops) {
+    if (headerFields(data, RECEIVED).length >= config.transfer.max_hops) {
       throw new SmtpReply(554, '5.4.6', 'Too many hops: mail loop detected');
     }
     const mailFrom = session.envelope.mailFrom;

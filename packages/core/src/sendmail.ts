@@ -13,7 +13,8 @@
  *   mail (append_at_myorigin); nothing else in the message changes.
  */
 import { formatAddress, parseAddress } from './address.js';
-import { headerFields, headerSection, receivedHeader, rfc5322Date } from './queue/headers.js';
+import { bodyStart, headerFields } from '@postern/header';
+import { receivedHeader, rfc5322Date } from './queue/headers.js';
 
 /** Completes a bare name ("root") with `origin` and normalises the address. Throws AddressError. */
 export function completeAddress(text: string, origin: string): string {
@@ -102,6 +103,9 @@ function completeHeader(header: string, origin: string): string {
   );
 }
 
+/** The fields localMessage adds when a program left them out. */
+const ORIGINATOR_FIELDS: ReadonlySet<string> = new Set(['from', 'date', 'message-id']);
+
 /** Who runs the command: a login name, its uid, and whether it may name any sender. */
 export interface LocalIdentity {
   username: string;
@@ -145,8 +149,7 @@ export function localMessage(o: {
   fullName?: string | null;
 }): Buffer {
   const data = o.origin ? completeAddressFields(o.data, o.origin) : o.data;
-  const { header } = headerSection(data);
-  const names = new Set(headerFields(header).map(([n]) => n.toLowerCase()));
+  const names = new Set(headerFields(data, ORIGINATOR_FIELDS).map((f) => f.name.toLowerCase()));
   let added = receivedHeader({ by: o.hostname, with: 'local', id: o.id, ...(o.recipients.length === 1 ? { for: o.recipients[0]! } : {}) });
   if (!names.has('from')) {
     const phrase = o.fullName ? o.fullName.replace(/[\r\n"\\]/g, '').slice(0, 200) : '';
@@ -160,7 +163,7 @@ export function localMessage(o: {
 
 /** The message with bare names completed in its header's address fields; the body untouched. */
 function completeAddressFields(data: Buffer, origin: string): Buffer {
-  const { bodyOffset } = headerSection(data);
+  const bodyOffset = bodyStart(data);
   // latin1: one code unit per octet, so 8-bit header bytes survive the round trip
   const before = data.subarray(0, bodyOffset).toString('latin1');
   const after = completeHeader(before, origin);

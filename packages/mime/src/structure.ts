@@ -13,8 +13,8 @@
  */
 import { LF, CR, countLines, eolLengthBefore } from './bytes.js';
 import { isUtf8 } from 'node:buffer';
-import type { HeaderBudget, RawField } from './header.js';
-import { fieldValue, firstField, splitFields } from './header.js';
+import type { HeaderBudget, RawField } from '@postern/header';
+import { fieldValue, firstField, splitFields } from '@postern/header';
 import type { Param } from './params.js';
 import { decodeParams, parseContentType, parseDisposition, parseLanguage, parseTransferEncoding } from './params.js';
 import { decodeEncodedWords } from './charset.js';

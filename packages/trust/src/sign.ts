@@ -18,7 +18,7 @@ import { dkimBody } from 'mailauth/lib/dkim/body/index.js';
 import { generateCanonicalizedHeader } from 'mailauth/lib/dkim/header/index.js';
 import { formatSignatureHeaderLine, getSigningHeaderLines, parseHeaders } from 'mailauth/lib/tools.js';
 import { ensureDomainKeys, loadDomainKeys, type DkimKey, type KeyConfig } from './dkim-keys.js';
-import { fieldValue, headerSection } from './header-fields.js';
+import { headerFields, unfoldedValue } from '@postern/header';
 
 /** What we sign: the originator and content-describing fields (RFC 6376 §5.4.1). */
 export const SIGNED_FIELDS: readonly string[] = [
@@ -151,6 +151,8 @@ export function hostSigningDomain(config: KeyConfig, hostname: string): string |
   return null;
 }
 
+const FROM: ReadonlySet<string> = new Set(['from']);
+
 /**
  * DKIM for a message injected on this machine (`postern sendmail`, the maildrop): signed as its
  * From: domain when that domain (or a parent) has keys. From a local user who is not trusted,
@@ -158,8 +160,8 @@ export function hostSigningDomain(config: KeyConfig, hostname: string): string |
  * chose freely.
  */
 export function signLocalMessage(raw: Buffer, o: { config: KeyConfig; sender: string; trusted: boolean }): Buffer {
-  const from = headerSection(raw).fields.find((f) => f.name.toLowerCase() === 'from');
-  const value = from ? fieldValue(from) : o.sender;
+  const from = headerFields(raw, FROM)[0];
+  const value = from ? unfoldedValue(from) : o.sender;
   const address = (/<([^<>]*)>/.exec(value)?.[1] ?? value).trim().toLowerCase();
   if (!o.trusted && address !== o.sender.toLowerCase()) return raw;
   const at = address.lastIndexOf('@');

@@ -21,8 +21,6 @@ import {
   completeAddress,
   encodeDrop,
   has8bit,
-  headerFields,
-  headerSection,
   localMessage,
   localSender,
   loadConfig,
@@ -34,6 +32,7 @@ import {
   type DropEnvelope,
   type LocalIdentity,
 } from '@postern/core';
+import { bodyStart, headerFields, unfoldedValue } from '@postern/header';
 import { signLocalMessage } from '@postern/trust';
 import { CliError, readAll } from '../context.js';
 
@@ -241,6 +240,9 @@ function identity(config: Config): LocalIdentity & { direct: boolean } {
   return { username: userInfo().username, uid, trusted: uid === 0 || uid === owner, direct: uid === owner };
 }
 
+/** Where -t finds the recipients (RFC 5322 §3.6.3). */
+const RECIPIENT_FIELDS: ReadonlySet<string> = new Set(['to', 'cc', 'bcc']);
+
 interface Prepared {
   data: Buffer;
   recipients: string[];
@@ -251,13 +253,12 @@ async function readMessage(request: SendmailRequest, config: Config): Promise<Pr
   let text = input.toString('latin1'); // byte-preserving; the bytes go to the queue as read
   if (!request.ignoreDots) text = cutAtDot(text);
   text = text.replace(/\r?\n/g, '\r\n');
-  const { header, bodyOffset } = headerSection(Buffer.from(text, 'latin1'));
+  const bodyOffset = bodyStart(Buffer.from(text, 'latin1'));
   const recipients = request.recipients.map((a) => completeOrFail(a, 'recipient', config.origin));
   let keptHeader = text.slice(0, bodyOffset);
   if (request.extractRecipients) {
-    for (const [name, value] of headerFields(header)) {
-      if (!/^(to|cc|bcc)$/i.test(name)) continue;
-      for (const a of addressparser(Buffer.from(value, 'latin1').toString('utf8'), { flatten: true })) {
+    for (const field of headerFields(Buffer.from(keptHeader, 'latin1'), RECIPIENT_FIELDS)) {
+      for (const a of addressparser(unfoldedValue(field), { flatten: true })) {
         // addressparser reads a bare "root" (cron's To:) as a display name without an address
         const address = a.address || (/^[^\s@<>()",;:]+$/.test(a.name) ? a.name : '');
         if (address) recipients.push(completeOrFail(address, 'recipient', config.origin));

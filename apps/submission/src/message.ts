@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import addressparser from 'nodemailer/lib/addressparser';
 import { rfc5322Date, type Accounts, type User } from '@postern/core';
-import { headerFields, headerSection, unfoldedValue } from '@postern/header';
+import { headerFields, unfoldedValue, withoutFields } from '@postern/header';
 import { SmtpReply } from '@postern/smtp';
 import { stripForgedAuthResults } from '@postern/trust';
 
@@ -44,6 +44,8 @@ export function completeSubmission(data: Buffer, user: User, accounts: Accounts,
   return add;
 }
 
+const RETURN_PATH: ReadonlySet<string> = new Set(['return-path']);
+
 /**
  * The submitted message without the fields only our own servers may write: an
  * Authentication-Results naming our host (RFC 8601 §5; the MX does the same) and any
@@ -51,10 +53,5 @@ export function completeSubmission(data: Buffer, user: User, accounts: Accounts,
  * Every other byte is kept.
  */
 export function withoutForgedTrace(data: Buffer, hostname: string): Buffer {
-  const stripped = stripForgedAuthResults(data, hostname);
-  const section = headerSection(stripped);
-  const isReturnPath = (name: string): boolean => name.toLowerCase() === 'return-path';
-  if (!section.fields.some((f) => isReturnPath(f.name))) return stripped;
-  const kept = section.fields.filter((f) => !isReturnPath(f.name)).map((f) => f.raw);
-  return Buffer.concat([...kept, stripped.subarray(section.fieldsEnd)]);
+  return withoutFields(stripForgedAuthResults(data, hostname), RETURN_PATH);
 }

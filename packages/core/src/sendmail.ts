@@ -13,7 +13,7 @@
  *   mail (append_at_myorigin); nothing else in the message changes.
  */
 import { formatAddress, parseAddress } from './address.js';
-import { bodyStart, headerFields } from '@postern/header';
+import { headerFields, splitFields } from '@postern/header';
 import { receivedHeader, rfc5322Date } from './queue/headers.js';
 
 /** Completes a bare name ("root") with `origin` and normalises the address. Throws AddressError. */
@@ -95,14 +95,6 @@ function completeItem(item: string, angle: number, origin: string): string {
   return `${item.slice(0, at)}@${origin}${item.slice(at)}`;
 }
 
-/** The header with every bare name in its address fields completed (see completeHeaderAddresses). */
-function completeHeader(header: string, origin: string): string {
-  // a field is its first line and the folded lines after it (RFC 5322 §2.2.3)
-  return header.replace(/^([A-Za-z0-9-]+)([ \t]*:)((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)/gm, (field, name: string, colon: string, value: string) =>
-    ADDRESS_FIELDS.has(name.toLowerCase()) ? `${name}${colon}${completeHeaderAddresses(value, origin)}` : field,
-  );
-}
-
 /** The fields localMessage adds when a program left them out. */
 const ORIGINATOR_FIELDS: ReadonlySet<string> = new Set(['from', 'date', 'message-id']);
 
@@ -163,11 +155,20 @@ export function localMessage(o: {
 
 /** The message with bare names completed in its header's address fields; the body untouched. */
 function completeAddressFields(data: Buffer, origin: string): Buffer {
-  const bodyOffset = bodyStart(data);
-  // latin1: one code unit per octet, so 8-bit header bytes survive the round trip
-  const before = data.subarray(0, bodyOffset).toString('latin1');
-  const after = completeHeader(before, origin);
-  return after === before ? data : Buffer.concat([Buffer.from(after, 'latin1'), data.subarray(bodyOffset)]);
+  const kept: Buffer[] = [];
+  let at = 0;
+  for (const f of splitFields(data, 0, data.length)) {
+    if (!ADDRESS_FIELDS.has(f.key)) continue;
+    // latin1: one code unit per octet, so 8-bit header bytes survive the round trip
+    const value = data.toString('latin1', f.valueStart, f.valueEnd);
+    const completed = completeHeaderAddresses(value, origin);
+    if (completed === value) continue;
+    kept.push(data.subarray(at, f.valueStart), Buffer.from(completed, 'latin1'));
+    at = f.valueEnd;
+  }
+  if (kept.length === 0) return data;
+  kept.push(data.subarray(at));
+  return Buffer.concat(kept);
 }
 
 /** What a maildrop file carries before the message: the choices made on the command line. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bodyStart, headerEnd, headerFields, headerSection, headerText, scanFields, splitFields, unfoldedValue } from './index.js';
+import { bodyStart, headerEnd, headerFields, headerSection, headerText, scanFields, splitFields, unfoldedValue, withoutFields } from './index.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -55,5 +55,13 @@ describe('headerSection', () => {
     const raw = Buffer.alloc(2_000_000, 'a\n');
     expect(headerEnd(raw)).toBe(raw.length);
     expect(headerFields(raw, new Set(['received']))).toEqual([]);
+  });
+});
+
+describe('withoutFields', () => {
+  it('drops the named fields with their folded lines, every other byte kept', () => {
+    const raw = b('To: a\r\nBcc: x,\r\n y\r\nbcc : z\r\nSubject: s\r\n\r\nBcc: body\r\n');
+    expect(withoutFields(raw, new Set(['bcc'])).toString('latin1')).toBe('To: a\r\nSubject: s\r\n\r\nBcc: body\r\n');
+    expect(withoutFields(raw, new Set(['cc']))).toBe(raw);
   });
 });

@@ -188,6 +188,23 @@ export function unfoldedValue(field: HeaderField): string {
   return fieldValue(field.raw, { valueStart: colon + 1, valueEnd: end }).trim();
 }
 
+/**
+ * The message without the header fields named in `names` (lowercase): every other byte as it
+ * was, the folded lines of a dropped field dropped with it. The message itself when none is there.
+ */
+export function withoutFields(message: Buffer, names: ReadonlySet<string>): Buffer {
+  const kept: Buffer[] = [];
+  let at = 0;
+  for (const f of splitFields(message, 0, message.length)) {
+    if (!names.has(f.key)) continue;
+    kept.push(message.subarray(at, f.start));
+    at = f.end;
+  }
+  if (kept.length === 0) return message;
+  kept.push(message.subarray(at));
+  return Buffer.concat(kept);
+}
+
 /** The header section split into its fields, and where it ends. */
 export interface HeaderSection {
   fields: HeaderField[];

@@ -27,6 +27,7 @@ export {
   scanFields,
   splitFields,
   unfoldedValue,
+  withoutFields,
   type FieldSpan,
   type HeaderBudget,
   type HeaderField,

@@ -32,7 +32,7 @@ import {
   type DropEnvelope,
   type LocalIdentity,
 } from '@postern/core';
-import { bodyStart, headerFields, unfoldedValue } from '@postern/header';
+import { headerFields, unfoldedValue, withoutFields } from '@postern/header';
 import { signLocalMessage } from '@postern/trust';
 import { CliError, readAll } from '../context.js';
 
@@ -243,6 +243,8 @@ function identity(config: Config): LocalIdentity & { direct: boolean } {
 /** Where -t finds the recipients (RFC 5322 §3.6.3). */
 const RECIPIENT_FIELDS: ReadonlySet<string> = new Set(['to', 'cc', 'bcc']);
 
+const BCC: ReadonlySet<string> = new Set(['bcc']);
+
 interface Prepared {
   data: Buffer;
   recipients: string[];
@@ -253,11 +255,10 @@ async function readMessage(request: SendmailRequest, config: Config): Promise<Pr
   let text = input.toString('latin1'); // byte-preserving; the bytes go to the queue as read
   if (!request.ignoreDots) text = cutAtDot(text);
   text = text.replace(/\r?\n/g, '\r\n');
-  const bodyOffset = bodyStart(Buffer.from(text, 'latin1'));
+  let data: Buffer = Buffer.from(text, 'latin1');
   const recipients = request.recipients.map((a) => completeOrFail(a, 'recipient', config.origin));
-  let keptHeader = text.slice(0, bodyOffset);
   if (request.extractRecipients) {
-    for (const field of headerFields(Buffer.from(keptHeader, 'latin1'), RECIPIENT_FIELDS)) {
+    for (const field of headerFields(data, RECIPIENT_FIELDS)) {
       for (const a of addressparser(unfoldedValue(field), { flatten: true })) {
         // addressparser reads a bare "root" (cron's To:) as a display name without an address
         const address = a.address || (/^[^\s@<>()",;:]+$/.test(a.name) ? a.name : '');
@@ -265,12 +266,12 @@ async function readMessage(request: SendmailRequest, config: Config): Promise<Pr
       }
     }
     // Bcc: recipients must not see each other (RFC 5322 §3.6.3)
-    keptHeader = keptHeader.replace(/^Bcc:.*\r\n(?:[ \t].*\r\n)*/gim, '');
+    data = withoutFields(data, BCC);
   }
   const unique = [...new Set(recipients)];
   if (unique.length === 0) throw new CliError('no recipients (give them as arguments, or use -t)', EX_USAGE);
   if (unique.length > config.limits.recipients) throw new CliError(`more than ${config.limits.recipients} recipients`, EX_USAGE);
-  return { data: Buffer.from(keptHeader + text.slice(bodyOffset), 'latin1'), recipients: unique };
+  return { data, recipients: unique };
 }
 
 function enqueueDirect(config: Config, who: LocalIdentity, request: SendmailRequest, m: Prepared): void {

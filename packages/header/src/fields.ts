@@ -218,31 +218,38 @@ export interface HeaderSection {
 export function headerSection(message: Buffer): HeaderSection {
   const fields = headerFields(message);
   const fieldsEnd = headerEnd(message);
-  return { fields, fieldsEnd, bodyStart: bodyStartAt(message, fieldsEnd) };
+  return { fields, fieldsEnd, bodyStart: bodyStart(message, fieldsEnd) };
 }
 
 /**
- * `headerSection(message).fieldsEnd` found with native searches only: where the empty line that
- * ends the header starts (RFC 5322 §2.1), or the length when there is none. For hostile input
- * (a header of millions of short lines), where splitting into fields would cost seconds.
+ * Where the empty line that ends a header at raw[start, limit) starts (RFC 5322 §2.1), or -1
+ * when there is none; CRLF or bare LF. Native searches only, for hostile input (a header of
+ * millions of short lines, where splitting into fields would cost seconds); the bare-LF empty
+ * line is looked for only before the CRLF one, so a large body is not scanned twice.
+ */
+export function emptyLineIn(raw: Buffer, start: number, limit: number): number {
+  if (start >= limit) return -1;
+  if (raw[start] === LF || (raw[start] === CR && raw[start + 1] === LF && start + 1 < limit)) return start;
+  const region = limit === raw.length ? raw : raw.subarray(0, limit);
+  const crlf = region.indexOf('\n\r\n', start, 'latin1');
+  const lf = (crlf === -1 ? region : raw.subarray(0, crlf + 2)).indexOf('\n\n', start, 'latin1');
+  if (crlf === -1 && lf === -1) return -1;
+  return lf === -1 || (crlf !== -1 && crlf < lf) ? crlf + 1 : lf + 1;
+}
+
+/**
+ * `headerSection(message).fieldsEnd` found with native searches only (emptyLineIn): where the
+ * empty line that ends the header starts, or the length when there is none.
  */
 export function headerEnd(message: Buffer): number {
-  if (message[0] === LF || (message[0] === CR && message[1] === LF)) return 0;
-  const lf = message.indexOf('\n\n');
-  const crlf = message.indexOf('\n\r\n');
-  const first = lf < 0 ? crlf : crlf < 0 ? lf : Math.min(lf, crlf);
-  return first < 0 ? message.length : first + 1;
+  const e = emptyLineIn(message, 0, message.length);
+  return e === -1 ? message.length : e;
 }
 
-/** Where the body starts: past the empty line at `fieldsEnd` (headerEnd), or the length. */
-function bodyStartAt(message: Buffer, fieldsEnd: number): number {
+/** Where the body of a message starts: past the empty line at `fieldsEnd` (headerEnd), or the length. */
+export function bodyStart(message: Buffer, fieldsEnd: number = headerEnd(message)): number {
   if (fieldsEnd >= message.length) return message.length;
   return fieldsEnd + (message[fieldsEnd] === CR ? 2 : 1);
-}
-
-/** Where the body of a message starts (native searches only, as headerEnd). */
-export function bodyStart(message: Buffer): number {
-  return bodyStartAt(message, headerEnd(message));
 }
 
 /**

@@ -16,6 +16,7 @@
 export { COLON, CR, LF, SP, TAB, headerBytesToString } from './bytes.js';
 export {
   bodyStart,
+  emptyLineIn,
   fieldValue,
   firstField,
   hasField,

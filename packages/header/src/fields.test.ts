@@ -28,6 +28,7 @@ describe('headerSection', () => {
     expect(unfoldedValue(headerFields(raw)[0]!)).toBe('a\tb');
     expect(headerText(raw)).toBe('Subject:  a\r\n\tb \r\nX: 1');
     expect(headerText(b('A: 1\r\n'))).toBe('A: 1');
+    expect(unfoldedValue(headerFields(b('no colon\r\n x: y\r\n\r\n'))[0]!)).toBe('');
   });
 
   it('reads only the fields asked for', () => {

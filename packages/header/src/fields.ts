@@ -181,7 +181,9 @@ export function firstField(fields: readonly RawField[], key: string): RawField |
 
 /** The unfolded value of a field given as its bytes (as headerFields returns it), trimmed. */
 export function unfoldedValue(field: HeaderField): string {
-  const colon = field.raw.indexOf(COLON);
+  // the colon of the first line: a line without one is a field without a name, and no value
+  const lf = field.raw.indexOf(LF);
+  const colon = field.raw.subarray(0, lf === -1 ? field.raw.length : lf).indexOf(COLON);
   if (colon === -1) return '';
   let end = field.raw.length;
   while (end > colon + 1 && (field.raw[end - 1] === LF || field.raw[end - 1] === CR)) end--;

@@ -179,7 +179,11 @@ export function htmlToText(html: string, maxChars = Number.POSITIVE_INFINITY, la
       continue;
     }
     const gt = html.indexOf('>', lt + 1);
-    if (gt === -1) break;
+    if (gt === -1) {
+      // a '<' that opens no tag ("a < b"): the rest is text
+      if (skipUntil === null) emit(decodeEntities(html.slice(lt)));
+      break;
+    }
     const { name, closing } = tagName(html, lt);
     if (skipUntil !== null) {
       if (closing && name === skipUntil) skipUntil = null;

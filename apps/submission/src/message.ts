@@ -6,9 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import addressparser from 'nodemailer/lib/addressparser';
-import { headerSection, headerValues, rfc5322Date, type Accounts, type User } from '@postern/core';
+import { rfc5322Date, type Accounts, type User } from '@postern/core';
+import { headerFields, unfoldedValue, withoutFields } from '@postern/header';
 import { SmtpReply } from '@postern/smtp';
-import { headerSection as fieldsOf, stripForgedAuthResults } from '@postern/trust';
+import { stripForgedAuthResults } from '@postern/trust';
 
 /** Every mailbox address in header values (groups flattened). */
 export function mailboxesOf(values: readonly string[]): string[] {
@@ -19,11 +20,15 @@ export function mailboxesOf(values: readonly string[]): string[] {
   return out;
 }
 
+/** The fields completeSubmission reads: the author's (checked) and those it adds when missing. */
+const CHECKED_FIELDS: ReadonlySet<string> = new Set(['from', 'sender', 'date', 'message-id']);
+
 /** Checks the author fields and returns the header fields to add (each ending in CRLF). */
 export function completeSubmission(data: Buffer, user: User, accounts: Accounts, hostname: string, queueId: string): string {
-  const { header } = headerSection(data);
+  const fields = headerFields(data, CHECKED_FIELDS);
+  const headerValues = (name: string): string[] => fields.filter((f) => f.name.toLowerCase() === name.toLowerCase()).map(unfoldedValue);
   for (const field of ['From', 'Sender']) {
-    const values = headerValues(header, field);
+    const values = headerValues(field);
     for (const address of mailboxesOf(values)) {
       if (!accounts.maySendAs(user, address)) {
         throw new SmtpReply(553, '5.7.1', `${field}: <${address}> is not an address of ${user.address}`);
@@ -31,13 +36,15 @@ export function completeSubmission(data: Buffer, user: User, accounts: Accounts,
     }
   }
   let add = '';
-  if (headerValues(header, 'From').length === 0) add += `From: <${user.address}>\r\n`;
-  if (headerValues(header, 'Date').length === 0) add += `Date: ${rfc5322Date()}\r\n`;
-  if (headerValues(header, 'Message-ID').length === 0) {
+  if (headerValues('From').length === 0) add += `From: <${user.address}>\r\n`;
+  if (headerValues('Date').length === 0) add += `Date: ${rfc5322Date()}\r\n`;
+  if (headerValues('Message-ID').length === 0) {
     add += `Message-ID: <${queueId}.${randomBytes(6).toString('hex')}@${hostname}>\r\n`;
   }
   return add;
 }
+
+const RETURN_PATH: ReadonlySet<string> = new Set(['return-path']);
 
 /**
  * The submitted message without the fields only our own servers may write: an
@@ -46,10 +53,5 @@ export function completeSubmission(data: Buffer, user: User, accounts: Accounts,
  * Every other byte is kept.
  */
 export function withoutForgedTrace(data: Buffer, hostname: string): Buffer {
-  const stripped = stripForgedAuthResults(data, hostname);
-  const section = fieldsOf(stripped);
-  const isReturnPath = (name: string): boolean => name.toLowerCase() === 'return-path';
-  if (!section.fields.some((f) => isReturnPath(f.name))) return stripped;
-  const kept = section.fields.filter((f) => !isReturnPath(f.name)).map((f) => f.raw);
-  return Buffer.concat([...kept, stripped.subarray(section.fieldsEnd)]);
+  return withoutFields(stripForgedAuthResults(data, hostname), RETURN_PATH);
 }

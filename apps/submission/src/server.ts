@@ -15,7 +15,7 @@
  *   added when missing, our Received:, the DKIM seam, then queued durably
  *   before `250`.
  */
-import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import {
   deadlinesOf,
   formatAddress,
@@ -23,7 +23,6 @@ import {
   needsSmtpUtf8,
   newId,
   parseAddress,
-  receivedHeader,
   type Accounts,
   type ByteBudget,
   type Config,
@@ -40,11 +39,12 @@ import {
   type ConnectionLimits,
   createSmtpServer,
   installEnhancedCodes,
+  logMail,
   queuedEnvelope,
-  readMessage,
+  receive,
+  receivedField,
   sharedServerOptions,
   SmtpReply,
-  storageFailure,
 } from '@postern/smtp';
 
 export interface SubmissionDeps {
@@ -102,16 +102,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
         }
         cb();
       },
-      onData(stream, session, cb) {
-        void receive(stream, session).then(
-          (id) => cb(null, `2.6.0 Ok: queued as ${id}`),
-          (err: unknown) => {
-            if (err instanceof SmtpReply) return cb(err);
-            log.error({ cid: session.id, err }, 'queueing failed');
-            cb(storageFailure(err));
-          },
-        );
-      },
+      onData: receive(deps, async (data, session) => `2.6.0 Ok: queued as ${await enqueue(withoutForgedTrace(data, config.hostname), session)}`),
     },
     config.submission.greeting_delay,
     deadlinesOf(config.limits),
@@ -120,29 +111,12 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
 
   return server;
 
-  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const received = await readMessage(stream, config.limits.message_size, config.limits.line_length, { budget: deps.inFlight, dataDir: config.dataDir });
-    try {
-      return await enqueue(withoutForgedTrace(received.data, config.hostname), session);
-    } finally {
-      received.release();
-    }
-  }
-
   async function enqueue(data: Buffer, session: SMTPServerSession): Promise<string> {
     const user = userOf(session);
     const id = newId();
     const added = completeSubmission(data, user, accounts, config.hostname, id);
-    const tlsInfo = session.tlsOptions ? `${session.tlsOptions.version ?? ''} ${session.tlsOptions.name}`.trim() : undefined;
-    const received = receivedHeader({
-      helo: session.hostNameAppearsAs,
-      ip: plainIp(session.remoteAddress),
-      by: config.hostname,
-      with: session.transmissionType,
-      smtpUtf8: session.envelope.smtpUtf8 === true,
-      id,
-      ...(tlsInfo ? { tls: tlsInfo } : {}),
-    });
+    // no `for`: a submission's recipients are the sender's business alone
+    const received = receivedField(session, config.hostname, id, false);
     const sender = formatAddress(parseAddress((session.envelope.mailFrom || { address: user.address }).address));
     const unsigned = Buffer.concat([Buffer.from(received + added), data]);
     const message = await signMessage(unsigned, { domain: parseAddress(sender).domain, selector: config.dkim.selector, dataDir: config.dataDir });
@@ -159,7 +133,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       smtputf8: smtputf8 || needsSmtpUtf8(parseAddress(sender)),
       body8bit: has8bit(message),
     });
-    log.info({ mail: 'queued', id, cid: session.id, user: user.address, from: sender, to: recipients.map((r) => r.address), size: message.length }, 'queued');
+    logMail(log, session, 'queued', id, { user: user.address, from: sender, to: recipients.map((r) => r.address), size: message.length });
     return id;
   }
 }

@@ -14,17 +14,14 @@
  *   durably either way, before `250`.
  */
 import { BlockList, isIPv6 } from 'node:net';
-import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { SMTPServer, SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import {
   connectionCaps,
   deadlinesOf,
   formatAddress,
-  headerSection,
-  headerValues,
   has8bit,
   newId,
   parseAddress,
-  receivedHeader,
   type Accounts,
   type ByteBudget,
   type Config,
@@ -33,17 +30,19 @@ import {
   type TlsMaterial,
   plainIp,
 } from '@postern/core';
+import { headerFields } from '@postern/header';
 import type { DirectDelivery, Handed } from './direct-delivery.js';
 import { checkInbound } from './inbound-auth.js';
 import {
   ConnectionLimits,
   createSmtpServer,
   installEnhancedCodes,
+  logMail,
   queuedEnvelope,
-  readMessage,
+  receive,
+  receivedField,
   sharedServerOptions,
   SmtpReply,
-  storageFailure,
 } from '@postern/smtp';
 
 export interface MxServerDeps {
@@ -69,6 +68,9 @@ export function trustedNetworks(cidrs: readonly string[]): BlockList {
   }
   return list;
 }
+
+/** The trace fields counted for loop detection. */
+const RECEIVED: ReadonlySet<string> = new Set(['received']);
 
 export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
@@ -104,16 +106,10 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
           cb(err as Error);
         }
       },
-      onData(stream, session, cb) {
-        void receive(stream, session).then(
-          ({ id, handed }) => cb(null, handed === 'delivered' ? `2.0.0 Ok: delivered as ${id}` : `2.6.0 Ok: queued as ${id}`),
-          (err: unknown) => {
-            if (err instanceof SmtpReply) return cb(err);
-            log.error({ cid: session.id, err }, 'queueing failed');
-            cb(storageFailure(err));
-          },
-        );
-      },
+      onData: receive(deps, async (data, session) => {
+        const { id, handed } = await handOver(data, session);
+        return handed === 'delivered' ? `2.0.0 Ok: delivered as ${id}` : `2.6.0 Ok: queued as ${id}`;
+      }),
     },
     config.transfer.greeting_delay,
     deadlinesOf(config.limits),
@@ -145,19 +141,9 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     if (!mayRelay(session)) throw new SmtpReply(554, '5.7.1', `<${formatAddress(rcpt)}>: Relay access denied`);
   }
 
-  async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
-    const received = await readMessage(stream, config.limits.message_size, config.limits.line_length, { budget: deps.inFlight, dataDir: config.dataDir });
-    try {
-      return await handOver(received.data, session);
-    } finally {
-      received.release();
-    }
-  }
-
   async function handOver(data: Buffer, session: SMTPServerSession): Promise<{ id: string; handed: Handed }> {
-    const { header } = headerSection(data);
     // RFC 5321 §6.3: a message with too many trace fields is looping
-    if (headerValues(header, 'Received').length >= config.transfer.max_hops) {
+    if (headerFields(data, RECEIVED).length >= config.transfer.max_hops) {
       throw new SmtpReply(554, '5.4.6', 'Too many hops: mail loop detected');
     }
     const mailFrom = session.envelope.mailFrom;
@@ -173,18 +159,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     });
     if (verdict.action === 'reject') throw new SmtpReply(verdict.code, verdict.enhanced, verdict.text);
     const id = newId();
-    const rcpts = session.envelope.rcptTo;
-    const tlsInfo = session.tlsOptions ? `${session.tlsOptions.version ?? ''} ${session.tlsOptions.name}`.trim() : undefined;
-    const received = receivedHeader({
-      helo: session.hostNameAppearsAs,
-      ip: plainIp(session.remoteAddress),
-      by: config.hostname,
-      with: session.transmissionType,
-      smtpUtf8: session.envelope.smtpUtf8 === true,
-      id,
-      ...(rcpts.length === 1 ? { for: rcpts[0]!.address } : {}),
-      ...(tlsInfo ? { tls: tlsInfo } : {}),
-    });
+    const received = receivedField(session, config.hostname, id, true);
     const full = Buffer.concat([Buffer.from(received + verdict.prepend), verdict.message]);
     const { recipients, envid, ret, smtputf8 } = queuedEnvelope(session);
     const handed = await deps.handOver.accept({
@@ -199,10 +174,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       smtputf8,
       body8bit: has8bit(full),
     });
-    log.info(
-      { mail: 'received', id, cid: session.id, from: sender, to: recipients.map((r) => r.address), size: full.length, ip: session.remoteAddress, handed },
-      'received',
-    );
+    logMail(log, session, 'received', id, { from: sender, to: recipients.map((r) => r.address), size: full.length, ip: session.remoteAddress, handed });
     return { id, handed };
   }
 

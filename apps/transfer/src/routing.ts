@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { ConfigError, isLoopback, splitHostPort, type Accounts, type Config } from '@postern/core';
+import { ConfigError, isLoopbackHost, splitHostPort, type Accounts, type Config } from '@postern/core';
 
 type HopTls = 'opportunistic' | 'starttls' | 'implicit' | 'none';
 
@@ -40,7 +40,7 @@ export function nextHopFor(domain: string, config: Config, accounts: Accounts): 
 
 /** RFC 1918 / RFC 4193 / link-local addresses: a relay on the operator's own network. */
 function isPrivateAddress(host: string): boolean {
-  if (host === 'localhost' || (isIP(host) !== 0 && isLoopback(host))) return true;
+  if (isLoopbackHost(host)) return true;
   if (isIP(host) === 4) {
     const [a = 0, b = 0] = host.split('.').map(Number);
     return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);

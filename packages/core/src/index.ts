@@ -19,6 +19,7 @@ export * from './store/index.js';
 export * from './maildb.js';
 export * from './throttle.js';
 export * from './net.js';
+export * from './endpoint.js';
 export * from './connections.js';
 export * from './limits.js';
 export * from './deadlines.js';

@@ -17,6 +17,14 @@ export function isLoopback(ip: string): boolean {
 }
 
 /**
+ * A host to connect to that is this machine: a loopback address, or the name "localhost"
+ * (RFC 6761 §6.3: it always resolves to loopback). A name that merely starts with "127." is not.
+ */
+export function isLoopbackHost(host: string): boolean {
+  return host.toLowerCase() === 'localhost' || isLoopback(host);
+}
+
+/**
  * May a password travel on this connection? Only over TLS (RFC 8314, RFC 4954 §4, RFC 9051
  * §11.1); the development profile also allows loopback in the clear.
  */

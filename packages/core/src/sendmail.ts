@@ -13,7 +13,8 @@
  *   mail (append_at_myorigin); nothing else in the message changes.
  */
 import { formatAddress, parseAddress } from './address.js';
-import { headerFields, headerSection, receivedHeader, rfc5322Date } from './queue/headers.js';
+import { headerFields, splitFields } from '@postern/header';
+import { receivedHeader, rfc5322Date } from './queue/headers.js';
 
 /** Completes a bare name ("root") with `origin` and normalises the address. Throws AddressError. */
 export function completeAddress(text: string, origin: string): string {
@@ -94,13 +95,8 @@ function completeItem(item: string, angle: number, origin: string): string {
   return `${item.slice(0, at)}@${origin}${item.slice(at)}`;
 }
 
-/** The header with every bare name in its address fields completed (see completeHeaderAddresses). */
-function completeHeader(header: string, origin: string): string {
-  // a field is its first line and the folded lines after it (RFC 5322 §2.2.3)
-  return header.replace(/^([A-Za-z0-9-]+)([ \t]*:)((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)/gm, (field, name: string, colon: string, value: string) =>
-    ADDRESS_FIELDS.has(name.toLowerCase()) ? `${name}${colon}${completeHeaderAddresses(value, origin)}` : field,
-  );
-}
+/** The fields localMessage adds when a program left them out. */
+const ORIGINATOR_FIELDS: ReadonlySet<string> = new Set(['from', 'date', 'message-id']);
 
 /** Who runs the command: a login name, its uid, and whether it may name any sender. */
 export interface LocalIdentity {
@@ -145,8 +141,7 @@ export function localMessage(o: {
   fullName?: string | null;
 }): Buffer {
   const data = o.origin ? completeAddressFields(o.data, o.origin) : o.data;
-  const { header } = headerSection(data);
-  const names = new Set(headerFields(header).map(([n]) => n.toLowerCase()));
+  const names = new Set(headerFields(data, ORIGINATOR_FIELDS).map((f) => f.name.toLowerCase()));
   let added = receivedHeader({ by: o.hostname, with: 'local', id: o.id, ...(o.recipients.length === 1 ? { for: o.recipients[0]! } : {}) });
   if (!names.has('from')) {
     const phrase = o.fullName ? o.fullName.replace(/[\r\n"\\]/g, '').slice(0, 200) : '';
@@ -160,11 +155,20 @@ export function localMessage(o: {
 
 /** The message with bare names completed in its header's address fields; the body untouched. */
 function completeAddressFields(data: Buffer, origin: string): Buffer {
-  const { bodyOffset } = headerSection(data);
-  // latin1: one code unit per octet, so 8-bit header bytes survive the round trip
-  const before = data.subarray(0, bodyOffset).toString('latin1');
-  const after = completeHeader(before, origin);
-  return after === before ? data : Buffer.concat([Buffer.from(after, 'latin1'), data.subarray(bodyOffset)]);
+  const kept: Buffer[] = [];
+  let at = 0;
+  for (const f of splitFields(data, 0, data.length)) {
+    if (!ADDRESS_FIELDS.has(f.key)) continue;
+    // latin1: one code unit per octet, so 8-bit header bytes survive the round trip
+    const value = data.toString('latin1', f.valueStart, f.valueEnd);
+    const completed = completeHeaderAddresses(value, origin);
+    if (completed === value) continue;
+    kept.push(data.subarray(at, f.valueStart), Buffer.from(completed, 'latin1'));
+    at = f.valueEnd;
+  }
+  if (kept.length === 0) return data;
+  kept.push(data.subarray(at));
+  return Buffer.concat(kept);
 }
 
 /** What a maildrop file carries before the message: the choices made on the command line. */

@@ -9,8 +9,8 @@
 import { imapNString } from '@postern/imap';
 import type { Address } from './address.js';
 import { MAX_ADDRESSES, parseAddressList } from './address.js';
-import type { RawField } from './header.js';
-import { fieldValue, lastField } from './header.js';
+import type { RawField } from '@postern/header';
+import { fieldValue, lastField } from '@postern/header';
 
 /** Header fields of one message, decoded once and shared by ENVELOPE and the search columns. */
 export interface MessageHeaders {

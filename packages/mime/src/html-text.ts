@@ -1,7 +1,9 @@
 /**
- * HTML to plain text for the full-text index: a single forward scan (no regular expression that
- * could backtrack), dropping <script>, <style>, <head> and comments, turning block elements into
- * line breaks and decoding character references. It is for searching, not for display.
+ * HTML to plain text: a single forward scan (no regular expression that could backtrack),
+ * dropping <script>, <style>, <head> and comments, turning block elements into line breaks and
+ * decoding character references. One definition for the full-text index (layout 'search': white
+ * space folded, no empty lines) and for the text our clients show and quote (layout 'reading':
+ * the source's spacing kept, paragraphs separated by one empty line).
  */
 
 const BLOCK = new Set([
@@ -146,8 +148,18 @@ function tagName(html: string, start: number): { name: string; closing: boolean 
   return { name: name.toLowerCase(), closing };
 }
 
-/** Visible text of an HTML document, whitespace-normalised, at most `maxChars` characters. */
-export function htmlToText(html: string, maxChars: number): string {
+/** The line without the spaces, tabs and no-break spaces that end it (a loop: /[ \t]+$/ is quadratic on a long run). */
+function withoutTrailingBlanks(line: string): string {
+  let end = line.length;
+  for (let c = line.charCodeAt(end - 1); c === 0x20 || c === 0x09 || c === 0xa0; c = line.charCodeAt(end - 1)) end--;
+  return end === line.length ? line : line.slice(0, end);
+}
+
+/** How the text is laid out: folded for searching, or with its paragraphs for a reader. */
+export type HtmlTextLayout = 'search' | 'reading';
+
+/** Visible text of an HTML document, at most `maxChars` characters. */
+export function htmlToText(html: string, maxChars = Number.POSITIVE_INFINITY, layout: HtmlTextLayout = 'search'): string {
   const parts: string[] = [];
   let length = 0;
   let i = 0;
@@ -167,7 +179,11 @@ export function htmlToText(html: string, maxChars: number): string {
       continue;
     }
     const gt = html.indexOf('>', lt + 1);
-    if (gt === -1) break;
+    if (gt === -1) {
+      // a '<' that opens no tag ("a < b"): the rest is text
+      if (skipUntil === null) emit(decodeEntities(html.slice(lt)));
+      break;
+    }
     const { name, closing } = tagName(html, lt);
     if (skipUntil !== null) {
       if (closing && name === skipUntil) skipUntil = null;
@@ -180,10 +196,18 @@ export function htmlToText(html: string, maxChars: number): string {
 
     i = gt + 1;
   }
-  const text = parts
-    .join('')
-    .replace(/[ \t\f\v\u00a0\r]+/g, ' ')
-    .replace(/ ?\n[ \n]*/g, '\n')
-    .trim();
+  const joined = parts.join('');
+  const text =
+    layout === 'search'
+      ? joined
+          .replace(/[ \t\f\v\u00a0\r]+/g, ' ')
+          .replace(/ ?\n[ \n]*/g, '\n')
+          .trim()
+      : joined
+          .split('\n')
+          .map(withoutTrailingBlanks)
+          .join('\n')
+          .replace(/\n{3,}/g, '\n\n')
+          .trim();
   return text.length > maxChars ? text.slice(0, maxChars) : text;
 }

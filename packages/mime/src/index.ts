@@ -19,6 +19,7 @@
 export type { MimePart, IndexedMessage, IndexLimits } from './message.js';
 export { DEFAULT_INDEX_LIMITS, indexMessage, decodePartBody, decodeText } from './message.js';
 export { UnknownEncodingError } from './transfer-encoding.js';
-export { headerFields } from './header.js';
+export { headerFields } from '@postern/header';
+export { htmlToText, type HtmlTextLayout } from './html-text.js';
 export { parseMailDate } from './date.js';
 export { decodeEncodedWords } from './charset.js';

@@ -3,6 +3,7 @@
  * at delivery from the raw bytes. It never throws: a message whose structure cannot be read
  * is indexed as one text/plain part covering its body.
  */
+import { bodyStart } from '@postern/header';
 import { formatAddresses, firstMailbox } from './address.js';
 import { buildEnvelope, readMessageHeaders } from './envelope.js';
 import type { MessageHeaders } from './envelope.js';
@@ -287,11 +288,7 @@ const EMPTY_ENVELOPE = '(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)';
 
 /** Last resort when the structured pass failed: one text/plain part over the body. */
 function indexFallback(raw: Buffer): IndexedMessage {
-  let headerEnd = raw.length;
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  if (crlf !== -1 && (lf === -1 || crlf + 2 <= lf)) headerEnd = crlf + 4;
-  else if (lf !== -1) headerEnd = lf + 2;
+  const headerEnd = bodyStart(raw);
   const size = raw.length - headerEnd;
   let lines = 0;
   for (let p = raw.indexOf(0x0a, headerEnd); p !== -1; p = raw.indexOf(0x0a, p + 1)) lines++;

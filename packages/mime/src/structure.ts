@@ -13,8 +13,8 @@
  */
 import { LF, CR, countLines, eolLengthBefore } from './bytes.js';
 import { isUtf8 } from 'node:buffer';
-import type { HeaderBudget, RawField } from './header.js';
-import { fieldValue, firstField, splitFields } from './header.js';
+import type { HeaderBudget, RawField } from '@postern/header';
+import { emptyLineIn, fieldValue, firstField, splitFields } from '@postern/header';
 import type { Param } from './params.js';
 import { decodeParams, parseContentType, parseDisposition, parseLanguage, parseTransferEncoding } from './params.js';
 import { decodeEncodedWords } from './charset.js';
@@ -198,18 +198,11 @@ export class StructureParser {
     return Math.max(floor, stop.line - eolLengthBefore(this.raw, stop.line, floor));
   }
 
+  /** Just past the empty line that ends the header at `headerStart` (before `limitPos`), or -1. */
   private findBodyStart(headerStart: number, limitPos: number): number {
-    const raw = this.raw;
-    if (headerStart >= limitPos) return -1;
-    if (raw[headerStart] === LF) return headerStart + 1;
-    if (raw[headerStart] === CR && raw[headerStart + 1] === LF && headerStart + 1 < limitPos) return headerStart + 2;
-    const region = limitPos === raw.length ? raw : raw.subarray(0, limitPos);
-    const a = region.indexOf('\n\r\n', headerStart, 'latin1');
-    // look for a bare-LF empty line only before the CRLF one, so a big body is not scanned twice
-    const b = (a === -1 ? region : raw.subarray(0, a + 2)).indexOf('\n\n', headerStart, 'latin1');
-    if (a === -1 && b === -1) return -1;
-    if (b === -1 || (a !== -1 && a < b)) return a + 3;
-    return b + 2;
+    const e = emptyLineIn(this.raw, headerStart, limitPos);
+    if (e === -1) return -1;
+    return e + (this.raw[e] === CR ? 2 : 1);
   }
 
   /**

@@ -16,4 +16,5 @@ export { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 export { createSmtpServer } from './greeting.js';
 export { sharedServerOptions, type ServerOptionsDeps } from './server-options.js';
 export { queuedEnvelope, type QueuedEnvelope } from './envelope.js';
+export { logMail, receive, receivedField, type ReceiveDeps } from './receive.js';
 export { logServerError } from './server-errors.js';

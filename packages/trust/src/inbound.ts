@@ -19,7 +19,7 @@
  *   So does a check that takes longer than `timeoutMs`.
  */
 import { authenticate, type AuthenticateResult } from 'mailauth';
-import { fieldValue, hasField, headerEnd, headerSection } from './header-fields.js';
+import { hasField, headerEnd, headerSection, unfoldedValue } from '@postern/header';
 import type { Config } from '@postern/core';
 import type { DnsLookup } from './resolver.js';
 
@@ -234,7 +234,7 @@ export function stripForgedAuthResults(raw: Buffer, hostname: string): Buffer {
     let stop = lineEnd(header, m.index);
     while (stop < header.length && (header[stop] === ' ' || header[stop] === '\t')) stop = lineEnd(header, stop);
     const name = m[1]!.toLowerCase();
-    if (name === junk || authservId(fieldValue({ name, raw: raw.subarray(m.index, stop) })) === ours) cuts.push([m.index, stop]);
+    if (name === junk || authservId(unfoldedValue({ name, raw: raw.subarray(m.index, stop) })) === ours) cuts.push([m.index, stop]);
     field.lastIndex = stop;
   }
   if (cuts.length === 0) return raw;

@@ -13,4 +13,3 @@ export * from './dkim-keys.js';
 export * from './sign.js';
 export * from './inbound.js';
 export * from './records.js';
-export { headerSection, fieldValue, type HeaderField, type HeaderSection } from './header-fields.js';

@@ -18,7 +18,7 @@ import { dkimBody } from 'mailauth/lib/dkim/body/index.js';
 import { generateCanonicalizedHeader } from 'mailauth/lib/dkim/header/index.js';
 import { formatSignatureHeaderLine, getSigningHeaderLines, parseHeaders } from 'mailauth/lib/tools.js';
 import { ensureDomainKeys, loadDomainKeys, type DkimKey, type KeyConfig } from './dkim-keys.js';
-import { fieldValue, headerSection } from './header-fields.js';
+import { bodyStart, headerEnd, headerFields, unfoldedValue } from '@postern/header';
 
 /** What we sign: the originator and content-describing fields (RFC 6376 §5.4.1). */
 export const SIGNED_FIELDS: readonly string[] = [
@@ -79,9 +79,8 @@ export interface SignOptions {
 /** Header section and body, split at the first empty line; bare LF counted as CRLF (RFC 5322 §2.3). */
 function split(raw: Buffer): { header: Buffer; body: Buffer } {
   const text = raw.includes(0x0a) && /(^|[^\r])\n/.test(raw.toString('latin1')) ? Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1') : raw;
-  const end = text.indexOf('\r\n\r\n');
-  if (end === -1) return { header: text, body: Buffer.alloc(0) };
-  return { header: text.subarray(0, end + 2), body: text.subarray(end + 4) };
+  const fieldsEnd = headerEnd(text);
+  return { header: text.subarray(0, fieldsEnd), body: text.subarray(bodyStart(text, fieldsEnd)) };
 }
 
 /** The DKIM-Signature fields for `raw`, one per key (RSA first), each ending in CRLF. */
@@ -151,6 +150,8 @@ export function hostSigningDomain(config: KeyConfig, hostname: string): string |
   return null;
 }
 
+const FROM: ReadonlySet<string> = new Set(['from']);
+
 /**
  * DKIM for a message injected on this machine (`postern sendmail`, the maildrop): signed as its
  * From: domain when that domain (or a parent) has keys. From a local user who is not trusted,
@@ -158,8 +159,8 @@ export function hostSigningDomain(config: KeyConfig, hostname: string): string |
  * chose freely.
  */
 export function signLocalMessage(raw: Buffer, o: { config: KeyConfig; sender: string; trusted: boolean }): Buffer {
-  const from = headerSection(raw).fields.find((f) => f.name.toLowerCase() === 'from');
-  const value = from ? fieldValue(from) : o.sender;
+  const from = headerFields(raw, FROM)[0];
+  const value = from ? unfoldedValue(from) : o.sender;
   const address = (/<([^<>]*)>/.exec(value)?.[1] ?? value).trim().toLowerCase();
   if (!o.trusted && address !== o.sender.toLowerCase()) return raw;
   const at = address.lastIndexOf('@');

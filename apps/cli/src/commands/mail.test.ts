@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clean, htmlToText } from './mail.js';
+import { htmlToText } from '@postern/mime';
+import { clean } from './mail.js';
 
 describe('postern mail output', () => {
   it('keeps terminal escape sequences and control characters out', () => {
@@ -12,6 +13,8 @@ describe('postern mail output', () => {
     expect(
       htmlToText(
         '<html><head><style>p{color:red}</style><script>x()</script></head><body><p>Hi &amp; <b>bye</b></p><div>two<br>three &#8364;</div></body></html>',
+        undefined,
+        'reading',
       ),
     ).toBe('Hi & bye\n\ntwo\nthree €');
   });

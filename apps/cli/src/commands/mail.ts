@@ -13,59 +13,20 @@
  * the body follows on the next lines), $POSTERN_PASSWORD, or a prompt.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { basename } from 'node:path';
-import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import type { Command } from 'commander';
 import { ImapFlow, type FetchMessageObject, type MessageAddressObject, type MessageStructureObject } from 'imapflow';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { NodemailerError } from 'nodemailer/lib/errors';
-import { splitHostPort, type Config } from '@postern/core';
+import { htmlToText } from '@postern/mime';
+import { clientEndpoint, splitHostPort, type Config, type Endpoint } from '@postern/core';
 import { CliError, configOf, printRows, readAll } from '../context.js';
 import { askHidden } from '../password-input.js';
 
 // ---- where to connect -------------------------------------------------------------------
 
-interface Endpoint {
-  host: string;
-  port: number;
-  /** TLS from the first byte (993, 465); otherwise STARTTLS when the server offers it. */
-  implicitTls: boolean;
-  /** Refuse to send the password in clear (everywhere except loopback). */
-  requireTls: boolean;
-  tls: ConnectionOptions;
-}
-
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-function endpoint(value: string, implicitTls: boolean, config: Config | null): Endpoint {
-  let { host, port } = splitHostPort(value);
-  if (host === '0.0.0.0') host = '127.0.0.1';
-  if (host === '::') host = '::1';
-  const loopback = isLoopback(host);
-  const tls: ConnectionOptions = { minVersion: 'TLSv1.2' };
-  if (loopback) {
-    // Nothing sits between us and a server on this machine: its self-signed certificate is fine.
-    tls.rejectUnauthorized = false;
-  } else {
-    const ca = [...rootCertificates];
-    if (config) {
-      try {
-        ca.push(readFileSync(config.tlsCert, 'utf8'));
-      } catch {
-        // no certificate file of our own: the system roots decide
-      }
-    }
-    tls.ca = ca;
-    if (isIP(host) && config) tls.servername = config.hostname;
-  }
-  return { host, port, implicitTls, requireTls: !loopback, tls };
-}
 
 function endpointFrom(flag: string | undefined, kind: 'imap' | 'smtp', cmd: Command): Endpoint {
   if (flag !== undefined) {
@@ -77,17 +38,17 @@ function endpointFrom(flag: string | undefined, kind: 'imap' | 'smtp', cmd: Comm
       // --imap/--smtp work without a config file (any server)
     }
     const port = splitHostPort(flag).port;
-    return endpoint(flag, kind === 'imap' ? port === 993 : port === 465, config);
+    return clientEndpoint(flag, kind === 'imap' ? port === 993 : port === 465, config);
   }
   const config = configOf(cmd);
   const l = config.listen;
   if (kind === 'imap') {
-    if (l.imap) return endpoint(l.imap, false, config);
-    if (l.imaps) return endpoint(l.imaps, true, config);
+    if (l.imap) return clientEndpoint(l.imap, false, config);
+    if (l.imaps) return clientEndpoint(l.imaps, true, config);
     throw new CliError('the configuration has no IMAP listener: give --imap HOST:PORT');
   }
-  if (l.submission) return endpoint(l.submission, false, config);
-  if (l.submissions) return endpoint(l.submissions, true, config);
+  if (l.submission) return clientEndpoint(l.submission, false, config);
+  if (l.submissions) return clientEndpoint(l.submissions, true, config);
   throw new CliError('the configuration has no submission listener: give --smtp HOST:PORT');
 }
 
@@ -238,25 +199,6 @@ function printMessages(rows: Row[], json: boolean): void {
     ['uid', 'date', 'from', 'subject', 'size', 'flags'],
     false,
   );
-}
-
-/** Text out of HTML, for a terminal: no tags, entities decoded, blocks on their own lines. */
-export function htmlToText(html: string): string {
-  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
-  return html
-    .replace(/<(script|style|head|title)\b[\s\S]*?<\/\1\s*>/gi, '')
-    .replace(/<\/?(?:p|div|br|tr|li|h[1-6]|blockquote|pre|table|hr|ul|ol)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
-      if (e[0] === '#') {
-        const cp = e[1] === 'x' || e[1] === 'X' ? Number.parseInt(e.slice(2), 16) : Number.parseInt(e.slice(1), 10);
-        return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
-      }
-      return named[e.toLowerCase()] ?? m;
-    })
-    .replace(/[ \t]+\n/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
 }
 
 async function downloadText(c: ImapFlow, uid: number, part: string): Promise<string> {
@@ -447,7 +389,7 @@ export function register(program: Command): void {
             const html = inline.find((p) => p.type.toLowerCase() === 'text/html');
             let text = '';
             if (plain) text = await downloadText(c, uid, plain.part ?? '1');
-            else if (html) text = htmlToText(await downloadText(c, uid, html.part ?? '1'));
+            else if (html) text = htmlToText(await downloadText(c, uid, html.part ?? '1'), undefined, 'reading');
             const attachments = leaves.filter(isAttachment).map((p) => {
               const name = p.dispositionParameters?.['filename'] ?? p.parameters?.['name'] ?? `part ${p.part ?? '1'}`;
               return `Attachment: ${clean(name)} (${p.type.toLowerCase()}, ${p.size ?? 0} bytes, part ${p.part ?? '1'})`;

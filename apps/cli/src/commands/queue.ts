@@ -3,7 +3,8 @@
  * (queue.db) holds, like Postfix's mailq / postqueue / postsuper. Works while transfer runs.
  */
 import type { Command } from 'commander';
-import { headerSection, QueueStore, type Config } from '@postern/core';
+import { QueueStore, type Config } from '@postern/core';
+import { headerText } from '@postern/header';
 import { CliError, configOf, printRows } from '../context.js';
 
 function withQueue<T>(cmd: Command, fn: (q: QueueStore, config: Config) => T): T {
@@ -54,7 +55,7 @@ export function register(program: Command): void {
           next_attempt: r.state === 'queued' ? iso(r.nextAttempt) : null,
           last_error: r.lastError,
         }));
-        const header = headerSection(m.data).header;
+        const header = headerText(m.data);
         if (o.json) {
           const out = { id: m.id, sender: m.sender, arrival: iso(m.arrival), size: m.size, origin: m.origin, client: m.client, recipients, header };
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -21,8 +21,6 @@ import {
   completeAddress,
   encodeDrop,
   has8bit,
-  headerFields,
-  headerSection,
   localMessage,
   localSender,
   loadConfig,
@@ -34,6 +32,7 @@ import {
   type DropEnvelope,
   type LocalIdentity,
 } from '@postern/core';
+import { headerFields, unfoldedValue, withoutFields } from '@postern/header';
 import { signLocalMessage } from '@postern/trust';
 import { CliError, readAll } from '../context.js';
 
@@ -241,6 +240,11 @@ function identity(config: Config): LocalIdentity & { direct: boolean } {
   return { username: userInfo().username, uid, trusted: uid === 0 || uid === owner, direct: uid === owner };
 }
 
+/** Where -t finds the recipients (RFC 5322 §3.6.3). */
+const RECIPIENT_FIELDS: ReadonlySet<string> = new Set(['to', 'cc', 'bcc']);
+
+const BCC: ReadonlySet<string> = new Set(['bcc']);
+
 interface Prepared {
   data: Buffer;
   recipients: string[];
@@ -251,25 +255,23 @@ async function readMessage(request: SendmailRequest, config: Config): Promise<Pr
   let text = input.toString('latin1'); // byte-preserving; the bytes go to the queue as read
   if (!request.ignoreDots) text = cutAtDot(text);
   text = text.replace(/\r?\n/g, '\r\n');
-  const { header, bodyOffset } = headerSection(Buffer.from(text, 'latin1'));
+  let data: Buffer = Buffer.from(text, 'latin1');
   const recipients = request.recipients.map((a) => completeOrFail(a, 'recipient', config.origin));
-  let keptHeader = text.slice(0, bodyOffset);
   if (request.extractRecipients) {
-    for (const [name, value] of headerFields(header)) {
-      if (!/^(to|cc|bcc)$/i.test(name)) continue;
-      for (const a of addressparser(Buffer.from(value, 'latin1').toString('utf8'), { flatten: true })) {
+    for (const field of headerFields(data, RECIPIENT_FIELDS)) {
+      for (const a of addressparser(unfoldedValue(field), { flatten: true })) {
         // addressparser reads a bare "root" (cron's To:) as a display name without an address
         const address = a.address || (/^[^\s@<>()",;:]+$/.test(a.name) ? a.name : '');
         if (address) recipients.push(completeOrFail(address, 'recipient', config.origin));
       }
     }
     // Bcc: recipients must not see each other (RFC 5322 §3.6.3)
-    keptHeader = keptHeader.replace(/^Bcc:.*\r\n(?:[ \t].*\r\n)*/gim, '');
+    data = withoutFields(data, BCC);
   }
   const unique = [...new Set(recipients)];
   if (unique.length === 0) throw new CliError('no recipients (give them as arguments, or use -t)', EX_USAGE);
   if (unique.length > config.limits.recipients) throw new CliError(`more than ${config.limits.recipients} recipients`, EX_USAGE);
-  return { data: Buffer.from(keptHeader + text.slice(bodyOffset), 'latin1'), recipients: unique };
+  return { data, recipients: unique };
 }
 
 function enqueueDirect(config: Config, who: LocalIdentity, request: SendmailRequest, m: Prepared): void {

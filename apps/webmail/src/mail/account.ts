@@ -10,6 +10,7 @@
 import type { Readable } from 'node:stream';
 import { ImapFlow, type FetchMessageObject, type ListResponse, type MessageAddressObject, type MessageStructureObject, type SearchObject } from 'imapflow';
 import type { Logger } from '@postern/core';
+import { headerFields, unfoldedValue } from '@postern/header';
 import type { Endpoint } from '../endpoints.js';
 import { hasAttachment, messageParts, type MessageParts } from './structure.js';
 
@@ -130,12 +131,10 @@ function summary(m: FetchMessageObject): MessageSummary {
   };
 }
 
-/** Header value from a `headers` fetch (raw lines), unfolded. */
+/** The first field named `name` (lowercase) in a `headers` fetch (raw lines), unfolded. */
 export function headerValue(raw: Buffer | undefined, name: string): string {
-  if (!raw) return '';
-  const text = raw.toString('utf8').replace(/\r?\n[ \t]+/g, ' ');
-  const re = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im');
-  return re.exec(text)?.[1]?.trim() ?? '';
+  const field = raw ? headerFields(raw, new Set([name]))[0] : undefined;
+  return field ? unfoldedValue(field) : '';
 }
 
 const SUMMARY_QUERY = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true } as const;

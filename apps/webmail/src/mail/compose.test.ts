@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import type { MessageDetail } from './account.js';
 import { AddressListError, buildMessage, forwardDraft, parseAddressList, quote, recipients, replyDraft, threadHeaders } from './compose.js';
-import { htmlToText } from './text.js';
+import { htmlToText } from '@postern/mime';
 
 function detail(over: Partial<MessageDetail> = {}): MessageDetail {
   return {
@@ -110,8 +110,8 @@ describe('text', () => {
     expect(quote('a\r\n\r\nb\n')).toBe('> a\n> \n> b');
   });
   it('turns HTML into readable text', () => {
-    expect(htmlToText('<html><head><style>p{}</style></head><body><p>Hi &amp; bye</p><div>two<br>three</div><script>x</script></body></html>')).toBe(
-      'Hi & bye\n\ntwo\nthree',
-    );
+    expect(
+      htmlToText('<html><head><style>p{}</style></head><body><p>Hi &amp; bye</p><div>two<br>three</div><script>x</script></body></html>', undefined, 'reading'),
+    ).toBe('Hi & bye\n\ntwo\nthree');
   });
 });

@@ -17,8 +17,8 @@ import {
   type Draft,
   type DraftAttachment,
 } from '../mail/compose.js';
+import { htmlToText } from '@postern/mime';
 import { SendError, submit } from '../mail/submit.js';
-import { htmlToText } from '../mail/text.js';
 import type { AuthedCtx, Route } from '../server.js';
 import { intParam, urls, withDone } from '../urls.js';
 import { composePage, type ComposeView, type KeptAttachment } from '../views/compose.js';
@@ -29,7 +29,7 @@ const EMPTY: Draft = { to: '', cc: '', bcc: '', subject: '', body: '', inReplyTo
 async function bodyText(ctx: AuthedCtx, folder: string, msg: MessageDetail): Promise<string> {
   const account = ctx.session.resources.account;
   if (msg.parts.text) return account.text(folder, msg.uid, msg.parts.text.part);
-  if (msg.parts.html) return htmlToText(await account.text(folder, msg.uid, msg.parts.html.part));
+  if (msg.parts.html) return htmlToText(await account.text(folder, msg.uid, msg.parts.html.part), undefined, 'reading');
   return '';
 }
 

@@ -7,7 +7,8 @@
  * (RFC 5321 §4.5.5), so a DSN never causes another.
  */
 import { randomBytes } from 'node:crypto';
-import { headerSection, rfc5322Date } from '../queue/headers.js';
+import { headerText } from '@postern/header';
+import { rfc5322Date } from '../queue/headers.js';
 
 export interface DsnRecipient {
   /** The final recipient address. */
@@ -77,7 +78,7 @@ export function buildDsn(input: DsnInput): Dsn {
   const delivered = input.recipients.filter((r) => r.action === 'delivered');
   const subject =
     failed.length > 0 ? 'Undelivered Mail Returned to Sender' : delayed.length > 0 ? 'Delivery delayed: still trying' : 'Successful Mail Delivery Report';
-  const { header } = headerSection(input.original);
+  const header = headerText(input.original);
 
   const human: string[] = [];
   human.push(`This is the mail system at host ${input.reportingMta}.`, '');

@@ -1,46 +1,9 @@
 /**
- * The few header operations the mail path needs on raw messages (RFC 5322 §2.2): find the end of
- * the header section, read (unfolded) fields, and write trace fields (RFC 5321 §4.4). Prepending
- * a field needs no parser: it is written before the message bytes.
+ * The header fields the mail path writes: trace fields (RFC 5321 §4.4) and dates (RFC 5322
+ * §3.3); and whether a message needs 8BITMIME. Prepending a field needs no parser: it is written
+ * before the message bytes. Reading a header is @postern/header's.
  */
 import { isAscii } from 'node:buffer';
-
-/** The header section (up to, not including, the empty line) and where the body starts. */
-export function headerSection(data: Buffer): { header: string; bodyOffset: number } {
-  let end = data.indexOf('\r\n\r\n');
-  let sep = 4;
-  const lf = data.indexOf('\n\n');
-  if (lf !== -1 && (end === -1 || lf < end)) {
-    end = lf;
-    sep = 2;
-  }
-  if (end === -1) return { header: data.toString('utf8'), bodyOffset: data.length };
-  return { header: data.subarray(0, end).toString('utf8'), bodyOffset: end + sep };
-}
-
-/** Every field of the section as [name, unfolded value], in order. */
-export function headerFields(header: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const line of header.split(/\r?\n/)) {
-    if (/^[ \t]/.test(line) && out.length > 0) {
-      const last = out[out.length - 1]!;
-      last[1] += ` ${line.trim()}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    out.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
-  }
-  return out;
-}
-
-/** The values of every field named `name` (case-insensitive). */
-export function headerValues(header: string, name: string): string[] {
-  const lower = name.toLowerCase();
-  return headerFields(header)
-    .filter(([n]) => n.toLowerCase() === lower)
-    .map(([, v]) => v);
-}
 
 /** True when the bytes hold anything outside 7-bit ASCII (8BITMIME / SMTPUTF8 needed). */
 export function has8bit(data: Buffer): boolean {

@@ -161,6 +161,8 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
     }
   };
   let stopping = false;
+  /** Restarts waiting for their pause: cleared on stop, so nothing holds the process then. */
+  const pending = new Set<NodeJS.Timeout>();
   let failure: string | null = null;
   let failed: () => void = () => undefined;
 
@@ -254,12 +256,14 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
         `${s.app} is crash-looping: ${recent} exits in ${CRASH_LOOP_WINDOW_MS / 60_000} minutes, the last ${exit.signal ?? `with code ${exit.code}`}${exit.stderr.length ? `: ${exit.stderr[exit.stderr.length - 1]}` : ''}`,
       );
     }
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      pending.delete(timer);
       if (stopping) return;
       void bringUp(s, false).then((ok) => {
         if (!ok) failed();
       });
     }, delay);
+    pending.add(timer);
   };
 
   /**
@@ -300,6 +304,7 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    for (const t of pending) clearTimeout(t);
     process.stdout.write('postern: stopping\n');
     void stopAll(apps).then(finish);
   };

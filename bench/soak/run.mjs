@@ -123,7 +123,15 @@ function watch() {
 }
 
 function imapClient(user) {
-  return new ImapFlow({ host: '127.0.0.1', port: stack.ports.imap, secure: false, doSTARTTLS: false, auth: { user, pass: password }, logger: false, emitLogs: false });
+  return new ImapFlow({
+    host: '127.0.0.1',
+    port: stack.ports.imap,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user, pass: password },
+    logger: false,
+    emitLogs: false,
+  });
 }
 
 /** One user's IMAP loop: what a desktop client does, then IDLE, then leave. */
@@ -391,7 +399,12 @@ const summary = {
   stored: stored.length,
   queue_at_end: last.queue,
   rss_growth_pct: Object.fromEntries(appsSeen.map((a) => [a, growth(first.apps[a]?.rss ?? 0, last.apps[a]?.rss ?? 0)])),
-  rss_mb: Object.fromEntries(appsSeen.map((a) => [a, [(first.apps[a]?.rss ?? 0) / 2 ** 20, Math.max(...after.map((s) => s.apps[a]?.rss ?? 0)) / 2 ** 20, (last.apps[a]?.rss ?? 0) / 2 ** 20]])),
+  rss_mb: Object.fromEntries(
+    appsSeen.map((a) => [
+      a,
+      [(first.apps[a]?.rss ?? 0) / 2 ** 20, Math.max(...after.map((s) => s.apps[a]?.rss ?? 0)) / 2 ** 20, (last.apps[a]?.rss ?? 0) / 2 ** 20],
+    ]),
+  ),
   fds: Object.fromEntries(appsSeen.map((a) => [a, [first.apps[a]?.fds ?? 0, Math.max(...after.map((s) => s.apps[a]?.fds ?? 0)), last.apps[a]?.fds ?? 0]])),
   mail_wal_max_mb: Math.max(...samples.map((s) => s.mail_wal)) / 2 ** 20,
   queue_wal_max_mb: Math.max(...samples.map((s) => s.queue_wal)) / 2 ** 20,
@@ -419,7 +432,10 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outBase = values.out || join(here, 'results', `soak-${stamp}`);
 mkdirSync(join(outBase, '..'), { recursive: true });
 writeFileSync(`${outBase}.json`, JSON.stringify({ date: new Date().toISOString(), summary, samples }, null, 2));
-writeFileSync(`${outBase}.svg`, plotSvg(samples, { title: `bench/soak: ${DURATION_MS / 60_000} min, inbound ${IN_RATE}/s + submissions ${SUB_RATE}/s + IMAP/POP3/webmail` }));
+writeFileSync(
+  `${outBase}.svg`,
+  plotSvg(samples, { title: `bench/soak: ${DURATION_MS / 60_000} min, inbound ${IN_RATE}/s + submissions ${SUB_RATE}/s + IMAP/POP3/webmail` }),
+);
 console.log(`\nJSON: ${outBase}.json\nSVG: ${outBase}.svg`);
 qdb.close();
 mdb.close();

@@ -67,7 +67,7 @@ describe('postern status', () => {
     expect(table.out).toContain('webmail: last lines on stderr before it exited:\n  | crasher: starting\n  | crasher: out of cheese\n');
 
     // the JSON log: every exit with its detail, the crash loop once as an error
-    const lines = s.output
+    const lines = s.startOutput
       .split('\n')
       .filter((l) => l.startsWith('{') && l.includes('"app":"supervisor"'))
       .map((l) => JSON.parse(l) as { level: number; msg: string; child?: string; signal?: string | null; stderr?: string[] });

@@ -31,7 +31,7 @@ export interface SupervisedApp {
 export class SupervisedInstance extends FullInstance {
   private supervisor: ChildProcess | null = null;
   /** Everything `postern start` wrote (stdout and stderr: the apps' and its own), the tail. */
-  output = '';
+  startOutput = '';
 
   /** Sets up the instance (config, certificate, users) and runs `postern start` on it. */
   async startSupervised(settings: StartSettings = {}, args: readonly string[] = []): Promise<void> {
@@ -43,7 +43,7 @@ export class SupervisedInstance extends FullInstance {
     });
     this.supervisor = child;
     const append = (d: Buffer): void => {
-      this.output = (this.output + d.toString()).slice(-400_000);
+      this.startOutput = (this.startOutput + d.toString()).slice(-400_000);
     };
     child.stdout!.on('data', append);
     child.stderr!.on('data', append);
@@ -51,8 +51,8 @@ export class SupervisedInstance extends FullInstance {
     child.once('exit', () => (exited = true));
     await waitFor(
       () => {
-        if (exited) throw new Error(`postern start exited: ${this.output.slice(-3000)}`);
-        return /Postern is running/.test(this.output);
+        if (exited) throw new Error(`postern start exited: ${this.startOutput.slice(-3000)}`);
+        return /Postern is running/.test(this.startOutput);
       },
       90_000,
       'postern start to say it is running',

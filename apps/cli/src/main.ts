@@ -14,6 +14,7 @@ import { register as mailbox } from './commands/mailbox.js';
 import { register as queue } from './commands/queue.js';
 import { runSendmail, sendmailPersona } from './commands/sendmail.js';
 import { register as start } from './commands/start.js';
+import { register as status } from './commands/status.js';
 
 const program = new Command('postern')
   .description('Postern: a complete mail system for your own domain')
@@ -25,7 +26,7 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, accounts, mailbox, mail, queue, dns]) register(program);
+for (const register of [init, start, status, accounts, mailbox, mail, queue, dns]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

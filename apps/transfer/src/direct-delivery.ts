@@ -33,8 +33,9 @@ export interface DirectDeliveryDeps {
   policy: RetryPolicy;
   notices: NoticeBuilder;
   log: Logger;
-  /** Called after a message was queued, to wake the queue runner. */
-  onQueued: () => void;
+  /** Called after a message was queued, to wake the queue runner; `agentDown` when it was
+   * queued because our delivery agent could not take it. */
+  onQueued: (agentDown: boolean) => void;
 }
 
 /** How a message left the MX: stored in every mailbox, or queued (for some recipients, or all). */
@@ -61,7 +62,7 @@ export class DirectDelivery {
     }
     if (outcomes) await queue.enqueueAttempted(message, outcomes, this.deps.policy, this.deps.notices);
     else await queue.enqueue(message);
-    this.deps.onQueued();
+    this.deps.onQueued(outcomes?.some((o) => o.kind === 'deferred' && o.agentUnavailable) === true);
     return 'queued';
   }
 

@@ -52,6 +52,9 @@ export interface TransferApp {
   smtpPort: number | null;
   queue: QueueStore;
   close(): Promise<void>;
+  /** `postern start` relays another app's readiness: the delivery agent's means its backlog is
+   * retried now. */
+  peerReady(app: string): void;
 }
 
 export async function start(config: Config, options: StartOptions = {}): Promise<TransferApp> {
@@ -79,7 +82,10 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       policy: retryPolicyOf(config),
       notices: noticeBuilder(config),
       log,
-      onQueued: () => runner?.wake(),
+      onQueued: (agentDown) => {
+        runner?.wake();
+        if (agentDown) runner?.probeAgent();
+      },
     });
     const inFlight = new ByteBudget(config.limits.data_in_flight);
     cleanSpool(config.dataDir);
@@ -106,6 +112,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   return {
     smtpPort,
     queue,
+    peerReady(app: string): void {
+      if (app === 'delivery') runner?.agentReady('supervisor');
+    },
     async close(): Promise<void> {
       if (server) {
         const s = server;

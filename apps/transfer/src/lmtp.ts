@@ -7,7 +7,7 @@
  */
 import { createConnection } from 'node:net';
 import { splitHostPort, type Logger, type QueueEntry, type RecipientOutcome } from '@postern/core';
-import { allDeferred, outcomesOfError, outcomesOfInfo, type Addressee, type ClientError } from './outcomes.js';
+import { agentUnavailable, outcomesOfError, outcomesOfInfo, type Addressee, type ClientError } from './outcomes.js';
 import { SmtpSession } from './smtp-session.js';
 
 /** What a hand-over needs of a message: the queue id (sent as ENVID), sender and content. */
@@ -15,6 +15,8 @@ export type LmtpMessage = Pick<QueueEntry, 'id' | 'sender' | 'data' | 'body8bit'
 
 /** After a failed connect, how long `tryDeliver` does not try (the runner still does). */
 const UNREACHABLE_PAUSE_MS = 2_000;
+
+const oneLine = (s: string): string => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 
 /** No connection became free in time (`tryDeliver`). */
 class PoolBusy extends Error {}
@@ -25,6 +27,10 @@ export class LmtpPool {
   private open = 0;
   private readonly waiters: Array<(s: SmtpSession | null) => void> = [];
   private closing = false;
+  /** A connect failed and none succeeded since: the agent is down (or restarting). */
+  private down = false;
+  /** Called when a connection succeeds after the agent was found down. */
+  onReachable: () => void = () => undefined;
 
   constructor(
     private readonly target: string,
@@ -32,6 +38,38 @@ export class LmtpPool {
     private readonly max: number,
     private readonly log: Logger,
   ) {}
+
+  /** Whether the last connect failed (and none succeeded since). */
+  get unreachable(): boolean {
+    return this.down;
+  }
+
+  /** The agent said it is ready (the supervisor relayed it): direct delivery may try at once. */
+  markReady(): void {
+    this.unreachableUntil = 0;
+  }
+
+  /**
+   * Opens one connection (kept idle for the next message) to learn whether the agent listens
+   * again; true when it does. Without `postern start` to say so, this is how the runner notices
+   * the agent is back within a second.
+   */
+  async probe(): Promise<boolean> {
+    if (this.closing) return false;
+    if (this.idle.some((s) => !s.closed)) return true;
+    if (this.open >= this.max) return true; // every connection in use: it is there
+    this.open++;
+    let s: SmtpSession;
+    try {
+      s = await this.connect();
+    } catch {
+      this.open--;
+      this.down = true;
+      return false;
+    }
+    this.release(s, true);
+    return true;
+  }
 
   private async connect(): Promise<SmtpSession> {
     const base = {
@@ -56,6 +94,12 @@ export class LmtpPool {
       session = new SmtpSession({ ...base, host, port });
     }
     await session.connect();
+    if (this.down) {
+      this.down = false;
+      this.unreachableUntil = 0;
+      this.log.info({ lmtp: this.target }, 'delivery agent reachable again');
+      this.onReachable();
+    }
     return session;
   }
 
@@ -74,6 +118,7 @@ export class LmtpPool {
         return await this.connect();
       } catch (err) {
         this.open--;
+        this.down = true;
         this.unreachableUntil = Date.now() + UNREACHABLE_PAUSE_MS;
         this.wakeOne();
         throw err;
@@ -115,7 +160,9 @@ export class LmtpPool {
   /** Hands one message to the delivery agent for `recipients`; never throws. */
   async deliver(entry: LmtpMessage, recipients: readonly Addressee[]): Promise<RecipientOutcome[]> {
     // with no time limit a connection always comes: null cannot happen
-    return (await this.transaction(entry, recipients, Infinity)) ?? allDeferred(recipients, '4.4.1 no connection to the delivery agent');
+    return (
+      (await this.transaction(entry, recipients, Infinity)) ?? agentUnavailable(recipients, '4.4.1 no connection to the delivery agent', `lmtp ${this.target}`)
+    );
   }
 
   /**
@@ -136,7 +183,7 @@ export class LmtpPool {
         session = await this.acquire(waitMs);
       } catch (err) {
         if (err instanceof PoolBusy) return null;
-        return allDeferred(recipients, `4.4.1 delivery agent at ${this.target} unreachable: ${(err as Error).message}`, mta);
+        return agentUnavailable(recipients, `4.4.1 delivery agent at ${this.target} unreachable: ${(err as Error).message}`, mta);
       }
       const reused = session.messages > 0;
       try {
@@ -162,11 +209,13 @@ export class LmtpPool {
         // a kept connection the server closed meanwhile: try once more on a fresh one
         if (reused && err.responseCode === undefined && attempt === 0) continue;
         this.log.warn({ id: entry.id, err: err.message, code: err.code }, 'lmtp transaction failed');
-        if (err.responseCode === undefined) return allDeferred(recipients, `4.4.2 delivery agent: ${err.message}`, mta);
+        // the agent died under us (connection lost), or says it is going away or full (421)
+        if (err.responseCode === undefined) return agentUnavailable(recipients, `4.4.2 delivery agent: ${err.message}`, mta);
+        if (err.responseCode === 421) return agentUnavailable(recipients, oneLine(err.response ?? err.message), mta);
         return outcomesOfError(recipients, err, mta);
       }
     }
-    return allDeferred(recipients, '4.4.2 delivery agent connection lost', mta);
+    return agentUnavailable(recipients, '4.4.2 delivery agent connection lost', mta);
   }
 
   close(): void {

@@ -56,6 +56,13 @@ export function allDeferred(recipients: readonly Addressee[], reply: string, rem
   return recipients.map((r) => ({ recipientId: r.id, kind: 'deferred', reply, ...(remoteMta ? { remoteMta } : {}) }));
 }
 
+/** Every recipient deferred because our own delivery agent could not take the message (not
+ * listening, restarting, shutting down, busy): retried on the short schedule, and at once when
+ * the agent is ready again (RecipientOutcome's agentUnavailable). */
+export function agentUnavailable(recipients: readonly Addressee[], reply: string, remoteMta: string): RecipientOutcome[] {
+  return recipients.map((r) => ({ recipientId: r.id, kind: 'deferred', reply, remoteMta, agentUnavailable: true }));
+}
+
 export function allFailed(recipients: readonly Addressee[], reply: string): RecipientOutcome[] {
   return recipients.map((r) => ({ recipientId: r.id, kind: 'failed', reply }));
 }

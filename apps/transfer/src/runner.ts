@@ -12,6 +12,12 @@
  * New work is noticed three ways: a wake-up from our own MX server, PRAGMA data_version changing
  * (submission and `postern sendmail` commit from other processes), and the due time of the
  * earliest deferred recipient.
+ *
+ * Our own delivery agent down is not an internet failure (issue 26): what it could not take is
+ * deferred on a short schedule (1 s doubling to 30 s, packages/core agentRetryDelay), and every
+ * such deferral is retried at once when the agent is ready again: when the supervisor says so
+ * (`agentReady`, relayed over IPC by `postern start`), or when a connection to it succeeds, which
+ * a probe every second tries while it is down (apps run without the supervisor too).
  */
 import {
   retryPolicyOf,
@@ -47,6 +53,8 @@ export interface RunnerDeps {
 const MAX_IN_FLIGHT = 200;
 /** How often to look at queue.db for commits by other processes. */
 const WATCH_MS = 100;
+/** While the delivery agent is down, how often a connection to it is tried. */
+const AGENT_PROBE_MS = 1_000;
 
 export class QueueRunner {
   private readonly busy = new Set<string>();
@@ -61,6 +69,8 @@ export class QueueRunner {
   private readonly policy;
   private readonly notices;
   private timer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private probing = false;
   private lastVersion = -1;
   private lastDueCheck = 0;
   private stopped = false;
@@ -72,6 +82,49 @@ export class QueueRunner {
     this.outboundDeps = { hostname: config.hostname, resolver: deps.resolver, log: deps.log, mxPort: deps.mxPort ?? 25 };
     this.policy = retryPolicyOf(config);
     this.notices = noticeBuilder(config);
+    if (this.lmtp) this.lmtp.onReachable = () => this.agentReady('connected');
+  }
+
+  /**
+   * The delivery agent is ready again (`source`: the supervisor said so, or a connection to it
+   * succeeded): every recipient it could not take is due now, not at its next short retry.
+   */
+  agentReady(source: string): void {
+    if (this.stopped) return;
+    this.stopProbe();
+    this.lmtp?.markReady();
+    let retried = 0;
+    try {
+      retried = this.deps.queue.retryAgentWaits();
+    } catch (err) {
+      this.deps.log.error({ err }, 'rescheduling the delivery agent backlog failed');
+      return;
+    }
+    if (retried > 0) this.deps.log.info({ retried, source }, 'delivery agent ready: retrying what it could not take');
+    this.wake();
+  }
+
+  /** The agent could not take a message (here, or at the MX's direct delivery): tries a
+   * connection to it every AGENT_PROBE_MS until one succeeds. */
+  probeAgent(): void {
+    const lmtp = this.lmtp;
+    if (!lmtp || this.probeTimer || this.stopped) return;
+    this.probeTimer = setInterval(() => {
+      if (this.probing) return;
+      this.probing = true;
+      void lmtp
+        .probe()
+        .then((up) => {
+          if (up && this.probeTimer) this.agentReady('probe');
+        })
+        .finally(() => (this.probing = false));
+    }, AGENT_PROBE_MS);
+    this.probeTimer.unref();
+  }
+
+  private stopProbe(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
   }
 
   start(): void {
@@ -135,6 +188,7 @@ export class QueueRunner {
     const results = await Promise.all([...groups.values()].map((g) => this.deliverGroup(entry, g.hop, g.recipients)));
     const outcomes = results.flat();
     await this.deps.queue.recordBatched(entry, outcomes, this.policy, this.notices);
+    if (outcomes.some((o) => o.kind === 'deferred' && o.agentUnavailable)) this.probeAgent();
     const byId = new Map(entry.recipients.map((r) => [r.id, r]));
     for (const o of outcomes) {
       const r = byId.get(o.recipientId)!;
@@ -161,6 +215,7 @@ export class QueueRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.stopProbe();
     await Promise.allSettled([...this.inFlight]);
   }
 }

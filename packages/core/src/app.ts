@@ -12,6 +12,20 @@ export const EXIT_LISTEN_FAILED = 3;
 
 export interface RunningApp {
   close(): Promise<void>;
+  /** Told by the supervisor (`postern start`, over the IPC channel) that another app is ready:
+   * every listener bound. The transfer app retries what our delivery agent could not take. */
+  peerReady?(app: string): void;
+}
+
+/** What `postern start` sends an app over the IPC channel when another app became ready. */
+export interface PeerReadyMessage {
+  postern: 'peer-ready';
+  app: string;
+}
+
+function isPeerReady(m: unknown): m is PeerReadyMessage {
+  const v = m as Partial<PeerReadyMessage> | null;
+  return v !== null && typeof v === 'object' && v.postern === 'peer-ready' && typeof v.app === 'string';
 }
 
 /** The value of `--config FILE` / `--config=FILE` in argv, if any. */
@@ -59,9 +73,20 @@ export function runApp(name: string, start: (config: Config, options: { logger: 
     (running) => {
       app = running;
       if (stopping) void running.close().then(() => process.exit(0));
-      // A parent that gave us an IPC channel (the test harness) learns that every listener is
-      // bound, which probing a port cannot tell apart from another process on that port.
-      process.send?.({ postern: 'ready' }, () => process.disconnect?.());
+      // A parent that gave us an IPC channel (the supervisor, the test harness) learns that every
+      // listener is bound, which probing a port cannot tell apart from another process on that
+      // port. An app that listens for other apps' readiness keeps the channel (unref'd: it must
+      // not keep the process alive); the others close it.
+      const peerReady = running.peerReady?.bind(running);
+      if (peerReady && process.send) {
+        process.on('message', (m: unknown) => {
+          if (isPeerReady(m)) peerReady(m.app);
+        });
+        process.send({ postern: 'ready' });
+        process.channel?.unref();
+      } else {
+        process.send?.({ postern: 'ready' }, () => process.disconnect?.());
+      }
     },
     (err: unknown) => {
       if (err instanceof ConfigError) {

@@ -4,20 +4,22 @@
  * the queue id, so one message can be followed through every app.
  */
 import { randomBytes } from 'node:crypto';
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger } from 'pino';
 
-export function createLogger(app: string, level?: LevelWithSilent): Logger {
+/** `destination`: where the lines go (default stdout); `postern start` formats its own for a terminal. */
+export function createLogger(app: string, level?: LevelWithSilent, destination?: DestinationStream): Logger {
   const envLevel = process.env['POSTERN_LOG_LEVEL'] as LevelWithSilent | undefined;
-  return pino({
+  const options = {
     name: app,
     level: envLevel ?? level ?? 'info',
     base: { app },
     // Never log secrets, whatever a caller passes in.
     redact: { paths: ['password', '*.password', 'pass', '*.pass', 'auth.password', 'credentials'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A short random id for a connection or a queue entry: 12 base32 characters. */

@@ -1,23 +1,43 @@
 /**
  * `postern start`: runs every app as its own process (delivery first, then transfer, submission,
- * webmail), each once the one before is listening, restarts one that dies (with a growing
- * pause), stops them all on SIGINT/SIGTERM, and prints what listens where. An app whose listener
- * cannot bind its address (a port taken by another mail server) is tried a few times; then
- * everything stops, the reason is printed, and the exit code is 1: never "running" without it.
+ * webmail), each once the one before is listening, restarts one that dies (at once after one
+ * exit, with a growing pause while it keeps dying), stops them all on SIGINT/SIGTERM, and prints
+ * what listens where. An app whose listener cannot bind its address (a port taken by another
+ * mail server) is tried a few times; then everything stops, the reason is printed, and the exit
+ * code is 1: never "running" without it.
+ *
+ * What happened is logged (JSON lines, app "supervisor": each start, each exit with its code or
+ * signal and its last stderr lines, a crash loop once as an error) and kept in
+ * data/supervisor.json for `postern status`. When an app becomes ready the others are told over
+ * their IPC channel ({ postern: 'peer-ready', app }): the transfer app then retries at once what
+ * the delivery agent could not take while it was down.
  *
  * `--dev-bootstrap` (what `npm start` uses): with no config yet, runs `init --dev`, creates a
  * demo user with a random password printed once, then starts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
-import { EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config } from '@postern/core';
-import { configFileOf } from '../context.js';
+import { Option, type Command } from 'commander';
+import { createLogger, EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config, type Logger, type PeerReadyMessage } from '@postern/core';
+import { CliError, configFileOf } from '../context.js';
 import { runInit } from './init.js';
 import { formatLogLine } from '../log-format.js';
+import {
+  CRASH_LOOP_EXITS,
+  CRASH_LOOP_WINDOW_MS,
+  EXIT_MEMORY_MS,
+  exitsWithin,
+  lastLines,
+  restartDelay,
+  statusFile,
+  writeStatus,
+  type AppStatus,
+  type SupervisorStatus,
+} from '../supervision.js';
 
 /** In start order: the delivery agent must listen before transfer hands it mail. */
 const APPS = ['delivery', 'transfer', 'submission', 'webmail'] as const;
@@ -28,11 +48,12 @@ function appEntry(app: string): string {
 
 interface Supervised {
   app: string;
+  /** The program run for it (its dist/main.js unless --app-entry says otherwise). */
+  entry: string;
   child: ChildProcess | null;
-  restarts: number;
-  startedAt: number;
-  /** The tail of its stderr: what it said before it exited. */
+  /** The tail of its stderr in this run: what it said before it exited. */
   lastError: string;
+  status: AppStatus;
 }
 
 /** SIGTERM to every running app, SIGKILL after 15 s. */
@@ -74,7 +95,9 @@ export function register(program: Command): void {
     .command('start')
     .description('run every Postern app, each as its own process')
     .option('--dev-bootstrap', 'first run: init --dev and create a demo user when there is no config')
-    .action(async (o: { devBootstrap?: boolean }, cmd: Command) => {
+    // Fault drills and tests: run another program in an app's place (one that crashes, say).
+    .addOption(new Option('--app-entry <app=file...>', 'run FILE as APP').hideHelp())
+    .action(async (o: { devBootstrap?: boolean; appEntry?: string[] }, cmd: Command) => {
       const file = configFileOf(cmd);
       let demo: { user: string; password: string } | null = null;
       if (o.devBootstrap && !existsSync(file)) {
@@ -89,75 +112,179 @@ export function register(program: Command): void {
         }
       }
       const config = loadConfig(file);
-      await supervise(config, file, demo);
+      const entries = new Map<string, string>();
+      for (const e of o.appEntry ?? []) {
+        const [app, path] = [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)];
+        if (!(APPS as readonly string[]).includes(app) || path === '') throw new CliError(`--app-entry ${e}: expected APP=FILE, APP one of ${APPS.join(', ')}`);
+        entries.set(app, path);
+      }
+      await supervise(config, file, demo, entries);
     });
 }
 
 /** Tries to start an app whose listener could not bind this many more times before giving up. */
 const LISTEN_RETRIES = 3;
 
-async function supervise(config: Config, file: string, demo: { user: string; password: string } | null): Promise<void> {
-  const apps: Supervised[] = APPS.filter((a) => existsSync(appEntry(a))).map((app) => ({ app, child: null, restarts: 0, startedAt: 0, lastError: '' }));
+/** The supervisor's own log: JSON lines on stdout, made readable in a terminal as the apps' are. */
+function supervisorLogger(config: Config, pretty: boolean): Logger {
+  if (!pretty) return createLogger('supervisor', config.log_level);
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done): void {
+      for (const line of chunk.toString().split('\n')) if (line !== '') process.stdout.write(`${formatLogLine(line)}\n`);
+      done();
+    },
+  });
+  return createLogger('supervisor', config.log_level, out);
+}
+
+async function supervise(config: Config, file: string, demo: { user: string; password: string } | null, entries: ReadonlyMap<string, string>): Promise<void> {
+  const pretty = process.stdout.isTTY === true;
+  const log = supervisorLogger(config, pretty);
+  const apps: Supervised[] = APPS.filter((a) => entries.has(a) || existsSync(appEntry(a))).map((app) => ({
+    app,
+    entry: entries.get(app) ?? appEntry(app),
+    child: null,
+    lastError: '',
+    status: { app, running: false, ready: false, pid: null, since: Date.now(), exits: [], lastExit: null, crashLoop: false, stopped: false },
+  }));
+  const stateFile = statusFile(config.dataDir);
+  const state: SupervisorStatus = { pid: process.pid, since: Date.now(), config: file, stopped: false, updated: 0, apps: apps.map((a) => a.status) };
+  const save = (): void => {
+    state.updated = Date.now();
+    const now = Date.now();
+    for (const a of apps) a.status.exits = a.status.exits.filter((t) => now - t <= EXIT_MEMORY_MS);
+    try {
+      writeStatus(stateFile, state);
+    } catch (err) {
+      // status is for people; failing to write it must not stop the mail
+      log.warn({ err, file: stateFile }, 'cannot write the status file');
+    }
+  };
   let stopping = false;
+  /** Restarts waiting for their pause: cleared on stop, so nothing holds the process then. */
+  const pending = new Set<NodeJS.Timeout>();
   let failure: string | null = null;
   let failed: () => void = () => undefined;
 
+  /** Tells every other running app that `s` is ready (the transfer app retries its backlog). */
+  const announce = (s: Supervised): void => {
+    const message: PeerReadyMessage = { postern: 'peer-ready', app: s.app };
+    for (const other of apps) {
+      if (other === s || !other.child?.connected) continue;
+      other.child.send(message, (err) => {
+        if (err) log.debug({ child: other.app, err: err.message }, 'could not tell it another app is ready');
+      });
+    }
+  };
+
   /** Starts the app; resolves "ready" once every listener is bound, or the exit code. */
   const launch = (s: Supervised): Promise<'ready' | number> => {
-    s.startedAt = Date.now();
+    const startedAt = Date.now();
+    s.lastError = '';
     // In a terminal the JSON log lines are made readable; to a file or journal they stay JSON.
-    const pretty = process.stdout.isTTY === true;
-    // the IPC channel carries runApp's "ready" (every listener bound)
-    const child = spawn(process.execPath, [appEntry(s.app), '--config', file], { stdio: ['ignore', pretty ? 'pipe' : 'inherit', 'pipe', 'ipc'] });
+    // the IPC channel carries runApp's "ready" (every listener bound) and our "peer-ready"
+    const child = spawn(process.execPath, [s.entry, '--config', file], { stdio: ['ignore', pretty ? 'pipe' : 'inherit', 'pipe', 'ipc'] });
     if (pretty && child.stdout) createInterface({ input: child.stdout }).on('line', (line) => process.stdout.write(`${formatLogLine(line)}\n`));
     child.stderr?.on('data', (d: Buffer) => {
       process.stderr.write(d);
-      s.lastError = (s.lastError + d.toString()).slice(-2000);
+      s.lastError = (s.lastError + d.toString()).slice(-4000);
     });
     s.child = child;
+    Object.assign(s.status, { running: true, ready: false, pid: child.pid ?? null, since: startedAt, stopped: false });
+    save();
     let ready = false;
     const started = new Promise<'ready' | number>((resolve) => {
       child.on('message', (m: unknown) => {
-        if ((m as { postern?: string } | null)?.postern !== 'ready') return;
+        if ((m as { postern?: string } | null)?.postern !== 'ready' || ready) return;
         ready = true;
-        s.restarts = 0;
+        s.status.ready = true;
+        save();
+        log.info({ child: s.app, pid: child.pid, startup_ms: Date.now() - startedAt }, `${s.app} ready`);
+        announce(s);
         resolve('ready');
       });
       child.once('exit', (code) => resolve(code ?? 1));
     });
     child.on('exit', (code, signal) => {
       s.child = null;
-      if (stopping || !ready) return; // before ready, the caller decides
-      if (code === 2) {
-        process.stderr.write(`postern: ${s.app} refused its configuration; not restarting it\n`);
+      const now = Date.now();
+      const exit = { at: now, code, signal, ranMs: now - startedAt, stderr: lastLines(s.lastError) };
+      // out of a crash loop once it ran longer than the loop's window
+      if (exit.ranMs > CRASH_LOOP_WINDOW_MS) s.status.crashLoop = false;
+      Object.assign(s.status, { running: false, ready: false, pid: null, since: now, lastExit: exit });
+      if (stopping) {
+        s.status.stopped = true;
+        save();
         return;
       }
-      // A process that ran a while restarts at once; one that keeps dying waits longer each time.
-      if (Date.now() - s.startedAt > 60_000) s.restarts = 0;
-      const delay = Math.min(30_000, 500 * 2 ** s.restarts++);
-      process.stderr.write(`postern: ${s.app} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms\n`);
-      setTimeout(() => {
-        if (stopping) return;
-        void bringUp(s).then((ok) => {
-          if (!ok) failed();
-        });
-      }, delay);
+      s.status.exits.push(now);
+      save();
+      if (!ready) return; // before ready, bringUp decides
+      restart(s);
     });
     return started;
   };
 
-  /** Starts `s` until it is ready; a listener that cannot bind is tried LISTEN_RETRIES more times. */
-  const bringUp = async (s: Supervised): Promise<boolean> => {
+  /** Logs the exit and starts the app again after restartDelay; a crash loop is an error, once. */
+  const restart = (s: Supervised): void => {
+    const exit = s.status.lastExit!;
+    if (exit.code === 2) {
+      s.status.stopped = true;
+      save();
+      log.error({ child: s.app, code: 2, stderr: exit.stderr }, `${s.app} refused its configuration; not restarting it`);
+      process.stderr.write(`postern: ${s.app} refused its configuration; not restarting it\n`);
+      return;
+    }
+    const now = Date.now();
+    const recent = exitsWithin(s.status, now, CRASH_LOOP_WINDOW_MS);
+    const delay = restartDelay(recent);
+    const detail = {
+      child: s.app,
+      code: exit.code,
+      signal: exit.signal,
+      ran_ms: exit.ranMs,
+      restarts_last_hour: exitsWithin(s.status, now, EXIT_MEMORY_MS),
+      restart_in_ms: delay,
+      stderr: exit.stderr,
+    };
+    log.warn(detail, `${s.app} exited (${exit.signal ?? `code ${exit.code}`}); restarting in ${delay} ms`);
+    if (recent >= CRASH_LOOP_EXITS && !s.status.crashLoop) {
+      s.status.crashLoop = true;
+      save();
+      log.error(
+        { ...detail, exits: recent, window_s: CRASH_LOOP_WINDOW_MS / 1000 },
+        `${s.app} is crash-looping: ${recent} exits in ${CRASH_LOOP_WINDOW_MS / 60_000} minutes, the last ${exit.signal ?? `with code ${exit.code}`}${exit.stderr.length ? `: ${exit.stderr[exit.stderr.length - 1]}` : ''}`,
+      );
+    }
+    const timer = setTimeout(() => {
+      pending.delete(timer);
+      if (stopping) return;
+      void bringUp(s, false).then((ok) => {
+        if (!ok) failed();
+      });
+    }, delay);
+    pending.add(timer);
+  };
+
+  /**
+   * Starts `s` until it is ready; a listener that cannot bind is tried LISTEN_RETRIES more times.
+   * At the first start an app that exits before it is ready stops everything; on a restart it
+   * is restarted again (with the growing pause) unless its listener or its config is the cause.
+   */
+  const bringUp = async (s: Supervised, first: boolean): Promise<boolean> => {
     for (let attempt = 0; ; attempt++) {
-      s.lastError = '';
       const r = await launch(s);
       if (r === 'ready') return true;
       if (stopping) return false;
       const line = s.lastError.trim().split('\n').pop() ?? '';
       if (r === EXIT_LISTEN_FAILED && attempt < LISTEN_RETRIES) {
-        process.stderr.write(`postern: ${s.app} could not listen; trying again in ${attempt + 1} s\n`);
+        log.warn({ child: s.app, stderr: s.status.lastExit?.stderr }, `${s.app} could not listen; trying again in ${attempt + 1} s`);
         await new Promise((res) => setTimeout(res, 1000 * (attempt + 1)));
         continue;
+      }
+      if (!first && r !== EXIT_LISTEN_FAILED && r !== 2) {
+        restart(s);
+        return true;
       }
       failure =
         r === EXIT_LISTEN_FAILED
@@ -169,14 +296,21 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
 
   let stopped: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (stopped = resolve));
+  const finish = (): void => {
+    state.stopped = true;
+    save();
+    stopped();
+  };
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    for (const t of pending) clearTimeout(t);
     process.stdout.write('postern: stopping\n');
-    void stopAll(apps).then(stopped);
+    void stopAll(apps).then(finish);
   };
   failed = (): void => {
     // an app that cannot come back (its port taken meanwhile): the rest must not go on alone
+    log.error({ reason: failure }, 'stopping everything');
     process.stderr.write(`postern: stopping everything: ${failure ?? 'an app did not come back'}\n`);
     process.exitCode = 1;
     stop();
@@ -184,13 +318,17 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 
+  save();
   for (const s of apps) {
-    if (!(await bringUp(s))) break;
+    if (!(await bringUp(s, true))) break;
   }
   if (stopping) return done;
   if (failure) {
     stopping = true;
     await stopAll(apps);
+    state.stopped = true;
+    save();
+    log.error({ reason: failure }, 'not running');
     process.stderr.write(`\npostern: not running: ${failure}\n`);
     process.exitCode = 1;
     return;

@@ -40,4 +40,8 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
   CREATE INDEX recipients_due ON recipients (next_attempt) WHERE state = 'queued';
   CREATE INDEX recipients_message ON recipients (message_id);
   `,
+  // How many deferrals in a row came from our own delivery agent not taking the message (not
+  // listening, restarting, busy): those retry on a short schedule of their own and all at once
+  // when the agent is ready again (issue 26). 0 after any other outcome.
+  `ALTER TABLE recipients ADD COLUMN agent_waits INTEGER NOT NULL DEFAULT 0;`,
 ];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildDsn, statusOfReply } from '../dsn/index.js';
-import { QueueStore, retryDelay, type NewMessage, type NoticeBuilder, type RetryPolicy } from './store.js';
+import { agentRetryDelay, QueueStore, retryDelay, type NewMessage, type NoticeBuilder, type RetryPolicy } from './store.js';
 
 let dir: string;
 let now: number;
@@ -176,6 +176,34 @@ describe('QueueStore', () => {
     expect(dsn).toMatch(/Final-Recipient: rfc822; x@a\.test\r\nAction: delivered\r\nStatus: 2\.0\.0\r\n/);
     expect(dsn).not.toMatch(/y@a\.test|z@b\.test/);
     expect(q.get('failure-s')).toBeNull();
+  });
+
+  it('retries what our own delivery agent could not take on the short schedule, and all of it when the agent is ready', () => {
+    const slow: RetryPolicy = { ...policy, retryInitialMs: 600_000, retryMaxMs: 4 * 3600_000, lifetimeMs: 5 * 86400_000, delayWarningMs: 86400_000 };
+    q.enqueueNow(msg('local'));
+    q.enqueueNow(msg('remote'));
+    const attempt = (id: string, agentUnavailable: boolean): number => {
+      const e = q.due(10).find((d) => d.id === id)!;
+      q.record(e, [{ recipientId: e.recipients[0]!.id, kind: 'deferred', reply: '4.4.1 refused', agentUnavailable }], slow, notices);
+      return q.get(id)!.recipients[0]!.nextAttempt - now;
+    };
+    // 1 s doubling to 30 s, then the normal schedule from its start
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      if (i > 0) now += waits[i - 1]!;
+      waits.push(attempt('local', true));
+    }
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 600_000, 1_200_000]);
+    // a remote destination keeps the normal backoff
+    expect(attempt('remote', false)).toBe(600_000);
+    // the agent is back: only its deferrals are due now
+    expect(q.retryAgentWaits()).toBe(1);
+    expect(q.due(10).map((e) => e.id)).toEqual(['local']);
+    // any other outcome ends the run of waits
+    expect(attempt('local', false)).toBe(retryDelay(slow, 10));
+    expect(q.retryAgentWaits()).toBe(0);
+    // a schedule faster than the short one (tests) stays as fast
+    expect(agentRetryDelay(policy, 3, 1)).toBe(1000);
   });
 
   it('lists, retries and deletes', () => {

@@ -54,6 +54,8 @@ export interface QueueRecipient {
   lastError: string | null;
   lastAttempt: number | null;
   delayNotified: boolean;
+  /** Deferrals in a row because our own delivery agent could not take the message. */
+  agentWaits: number;
 }
 
 export interface QueueEntry {
@@ -75,7 +77,10 @@ export interface QueueEntry {
 export type RecipientOutcome =
   /** `final`: stored in the mailbox (LMTP), not handed to a next hop (RFC 3464 §2.3.3 "delivered"). */
   | { recipientId: number; kind: 'delivered'; reply: string; remoteMta?: string; final?: boolean }
-  | { recipientId: number; kind: 'deferred'; reply: string; remoteMta?: string }
+  /** `agentUnavailable`: the next hop is our own delivery agent and it could not take the message
+   * (not listening, restarting, shutting down, busy): not an internet failure, so it is retried
+   * on the short schedule (agentRetryDelay) and as soon as the agent is ready again. */
+  | { recipientId: number; kind: 'deferred'; reply: string; remoteMta?: string; agentUnavailable?: boolean }
   | { recipientId: number; kind: 'failed'; reply: string; remoteMta?: string };
 
 export interface RetryPolicy {
@@ -136,6 +141,7 @@ interface RecipientRow {
   last_error: string | null;
   last_attempt: number | null;
   delay_notified: number;
+  agent_waits: number;
 }
 
 const toRecipient = (r: RecipientRow): QueueRecipient => ({
@@ -149,6 +155,7 @@ const toRecipient = (r: RecipientRow): QueueRecipient => ({
   lastError: r.last_error,
   lastAttempt: r.last_attempt,
   delayNotified: r.delay_notified !== 0,
+  agentWaits: r.agent_waits,
 });
 
 export function queueDbPath(config: Pick<Config, 'dataDir'>): string {
@@ -168,6 +175,21 @@ export function retryPolicyOf(config: Pick<Config, 'transfer'>): RetryPolicy {
 /** Growing retry schedule: initial, doubled after every attempt, capped at max. */
 export function retryDelay(policy: RetryPolicy, attempts: number): number {
   return Math.min(policy.retryMaxMs, policy.retryInitialMs * 2 ** Math.max(0, Math.min(attempts - 1, 30)));
+}
+
+/**
+ * The short schedule for a recipient our own delivery agent could not take (it restarts in
+ * seconds; the internet's backoff of minutes would leave the inbox empty that long): 1 s
+ * doubling to 30 s, six tries in about a minute, then the normal schedule from its start. Never
+ * slower than the normal schedule would be (a test config retrying every 200 ms keeps that).
+ * `waits` counts this deferral (1 for the first).
+ */
+export const AGENT_RETRY_STEPS: readonly number[] = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000];
+
+export function agentRetryDelay(policy: RetryPolicy, waits: number, attempts: number): number {
+  const step = AGENT_RETRY_STEPS[waits - 1];
+  if (step !== undefined) return Math.min(step, retryDelay(policy, attempts));
+  return retryDelay(policy, waits - AGENT_RETRY_STEPS.length);
 }
 
 export class QueueStore {
@@ -323,7 +345,7 @@ export class QueueStore {
     const succeeded: NoticeRecipient[] = [];
     const done = this.db.prepare('UPDATE recipients SET state = ?, attempts = attempts + 1, last_error = ?, last_attempt = ? WHERE id = ? AND state = ?');
     const defer = this.db.prepare(
-      "UPDATE recipients SET attempts = attempts + 1, next_attempt = ?, last_error = ?, last_attempt = ?, delay_notified = ? WHERE id = ? AND state = 'queued'",
+      "UPDATE recipients SET attempts = attempts + 1, next_attempt = ?, last_error = ?, last_attempt = ?, delay_notified = ?, agent_waits = ? WHERE id = ? AND state = 'queued'",
     );
     for (const o of outcomes) {
       const r = byId.get(o.recipientId);
@@ -342,7 +364,9 @@ export class QueueStore {
         failed.push({ recipient: r, reply: o.reply, expired: true, ...extra });
       } else {
         const warn = !r.delayNotified && now - entry.arrival >= policy.delayWarningMs;
-        defer.run(now + retryDelay(policy, r.attempts + 1), o.reply, now, r.delayNotified || warn ? 1 : 0, r.id);
+        const waits = o.agentUnavailable ? r.agentWaits + 1 : 0;
+        const delay = waits > 0 ? agentRetryDelay(policy, waits, r.attempts + 1) : retryDelay(policy, r.attempts + 1);
+        defer.run(now + delay, o.reply, now, r.delayNotified || warn ? 1 : 0, waits, r.id);
         if (warn) delayed.push({ recipient: r, reply: o.reply, expired: false, ...extra });
       }
     }
@@ -410,6 +434,15 @@ export class QueueStore {
         ? prepared(this.db, "UPDATE recipients SET next_attempt = ? WHERE state = 'queued'").run(now)
         : prepared(this.db, "UPDATE recipients SET next_attempt = ? WHERE state = 'queued' AND message_id = ?").run(now, id);
     return info.changes;
+  }
+
+  /**
+   * Makes due now every recipient whose last attempt found our own delivery agent unable to
+   * take it: called when the agent says it is ready again. Returns how many.
+   */
+  retryAgentWaits(): number {
+    const now = this.now();
+    return prepared(this.db, "UPDATE recipients SET next_attempt = ? WHERE state = 'queued' AND agent_waits > 0 AND next_attempt > ?").run(now, now).changes;
   }
 
   /** Drops a message from the queue without any notice. */

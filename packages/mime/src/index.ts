@@ -21,3 +21,4 @@ export { DEFAULT_INDEX_LIMITS, indexMessage, decodePartBody, decodeText } from '
 export { UnknownEncodingError } from './transfer-encoding.js';
 export { headerFields } from './header.js';
 export { parseMailDate } from './date.js';
+export { decodeEncodedWords } from './charset.js';

@@ -43,7 +43,17 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
     }
     // One throttle for IMAP, POP3 and the other processes: failures anywhere count together.
     const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
-    const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, inFlight, throttle, indexer: pool });
+    const retrieval = await startRetrieval({
+      config,
+      accounts: mail.accounts,
+      store: mail.store,
+      scripts: mail.sieve,
+      tls,
+      logger,
+      inFlight,
+      throttle,
+      indexer: pool,
+    });
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {

@@ -20,5 +20,6 @@ export type { MimePart, IndexedMessage, IndexLimits } from './message.js';
 export { DEFAULT_INDEX_LIMITS, indexMessage, decodePartBody, decodeText } from './message.js';
 export { UnknownEncodingError } from './transfer-encoding.js';
 export { headerFields } from './header.js';
+export { htmlToText } from './html-text.js';
 export { parseMailDate } from './date.js';
 export { decodeEncodedWords } from './charset.js';

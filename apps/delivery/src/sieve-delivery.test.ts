@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Sieve writes its variables as ${name}
 /**
  * Sieve at delivery, through the LMTP server on 127.0.0.1 with nodemailer's LMTP client: each
  * user's active script files, flags, rejects, discards, forwards (queued with SRS and an ARC

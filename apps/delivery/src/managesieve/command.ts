@@ -90,6 +90,5 @@ export function parseCommand(tokens: readonly Token[]): SieveCommand {
 
 /** RFC 5804 §1.6: script names are non-empty Unicode without controls; we cap them at 128 characters. */
 export function validScriptName(name: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the RFC forbids these
   return name.length > 0 && [...name].length <= 128 && !/[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029]/.test(name);
 }

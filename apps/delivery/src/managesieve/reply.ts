@@ -30,7 +30,6 @@ export class SieveProtocolError extends Error {
 
 /** RFC 5804 §4: quoted = DQUOTE *QUOTED-CHAR DQUOTE, else a literal. */
 export function sieveString(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: CR, LF and NUL cannot be quoted
   if (Buffer.byteLength(s) <= 1024 && !/[\r\n\0]/.test(s)) return `"${s.replace(/[\\"]/g, '\\$&')}"`;
   return `{${Buffer.byteLength(s)}}\r\n${s}`;
 }

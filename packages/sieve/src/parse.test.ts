@@ -61,3 +61,58 @@ describe('lexer and parser (RFC 5228 §8)', () => {
     expect(error(`keep; # ${'x'.repeat(1 << 20)}`).reason).toContain('more than the limit');
   });
 });
+
+describe('compile on any input', () => {
+  it('either compiles or throws SieveSyntaxError with a place, never anything else', async () => {
+    const fc = (await import('fast-check')).default;
+    const pieces = [
+      'require',
+      '"fileinto"',
+      'if',
+      'header',
+      ':is',
+      ':matches',
+      '"a*"',
+      '[',
+      ']',
+      ',',
+      '(',
+      ')',
+      '{',
+      '}',
+      ';',
+      'text:\n',
+      '\n.\n',
+      '#',
+      '/*',
+      '*/',
+      '1K',
+      'not',
+      'anyof',
+      'keep',
+      'fileinto',
+      '${hex:41}',
+      '"\\"',
+      ' ',
+      '\r\n',
+    ];
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.array(fc.constantFrom(...pieces), { maxLength: 60 }).map((a) => a.join(' ')),
+        ),
+        (src) => {
+          try {
+            compile(src, DEFAULT_LIMITS);
+          } catch (err) {
+            expect(err).toBeInstanceOf(SieveSyntaxError);
+            expect((err as SieveSyntaxError).line).toBeGreaterThanOrEqual(1);
+            expect((err as SieveSyntaxError).column).toBeGreaterThanOrEqual(1);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Sieve writes its variables as ${name}
 import { describe, expect, it } from 'vitest';
 import { compile, DEFAULT_LIMITS, SieveSyntaxError } from './index.js';
 

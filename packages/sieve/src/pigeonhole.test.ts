@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Sieve writes its variables as ${name}
 /**
  * Cross-check against Pigeonhole (Dovecot's Sieve, Debian's dovecot-sieve): every script of a
  * corpus runs on every message in both interpreters, and the actions must agree (where the
@@ -129,28 +130,21 @@ function pigeonhole(script: string, msg: string, dir: string): string[] | 'error
     current = null;
     flags.length = 0;
   };
+  const start = (what: string): void => {
+    flush();
+    current = what;
+  };
   for (const line of r.stdout.split('\n')) {
-    let x: RegExpExecArray | null;
-    if ((x = /^\s*\* store message in folder: (.*)$/.exec(line))) {
-      flush();
-      current = `store:${x[1]}`;
-    } else if ((x = /^\s*\+ add IMAP flags: (.*)$/.exec(line))) flags.push(...x[1]!.toLowerCase().split(/\s+/));
-    else if ((x = /^\s*\* redirect message to: <?([^>]*)>?$/.exec(line))) {
-      flush();
-      current = `redirect:${x[1]}`;
-    } else if (/^\s*\* reject message/.test(line)) {
-      flush();
-      current = 'reject';
-    } else if (/^\s*\* send vacation message/.test(line)) {
-      flush();
-      current = 'vacation';
-    } else if (/^\s*\* discard/.test(line)) {
-      flush();
-      current = 'discard';
-    } else if (/^\s*\* keep/.test(line)) {
-      flush();
-      current = 'store:INBOX';
-    }
+    const store = /^\s*\* store message in folder: (.*)$/.exec(line);
+    const flag = /^\s*\+ add IMAP flags: (.*)$/.exec(line);
+    const redirect = /^\s*\* redirect message to: <?([^>]*)>?$/.exec(line);
+    if (store) start(`store:${store[1]}`);
+    else if (flag) flags.push(...flag[1]!.toLowerCase().split(/\s+/));
+    else if (redirect) start(`redirect:${redirect[1]}`);
+    else if (/^\s*\* reject message/.test(line)) start('reject');
+    else if (/^\s*\* send vacation message/.test(line)) start('vacation');
+    else if (/^\s*\* discard/.test(line)) start('discard');
+    else if (/^\s*\* keep/.test(line)) start('store:INBOX');
   }
   flush();
   return out.sort();

@@ -41,6 +41,8 @@ export interface LmtpServer {
 interface RcptUsers {
   rcpt: string;
   users: User[];
+  /** Outside addresses the alias forwards to. */
+  forwards: string[];
 }
 
 const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
@@ -87,14 +89,16 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       },
       onRcptTo(address, session, cb) {
         let users: User[];
+        let forwards: string[];
         try {
           const resolution = accounts.resolve(parseAddress(address.address));
           if (resolution.kind !== 'local') return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
           users = resolution.users;
+          forwards = resolution.forwards ?? [];
         } catch {
           return cb(new SmtpReply(550, '5.1.3', `<${address.address}>: bad recipient address syntax`));
         }
-        sessions.get(session)?.push({ rcpt: address.address, users });
+        sessions.get(session)?.push({ rcpt: address.address, users, forwards });
         cb();
       },
       onData(stream, session, cb) {
@@ -152,6 +156,8 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     const targets = [...byUser.values()];
     const junk = markedJunk(content, index.headerEnd);
     let results: TargetResult[];
+    const aliases = rcpts.filter((r) => r.forwards.length > 0).map((r) => ({ rcpt: r.rcpt, forwards: r.forwards }));
+    let forwarded: Map<string, string | null>;
     try {
       const arrival = {
         qid,
@@ -163,7 +169,9 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
         ...(envid ? { envid } : {}),
         prefix: (rcpt: string) => Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${deliveredTo(rcpt)}\r\n`),
       };
-      results = await sieve.deliver(arrival, targets, (requests) => commits.deliver(requests));
+      const done = await sieve.deliver(arrival, targets, (requests) => commits.deliver(requests), aliases);
+      results = done.targets;
+      forwarded = new Map(aliases.map((al, i) => [al.rcpt, done.aliases[i] ?? null]));
     } catch (err) {
       logger.error({ cid: session.id, qid, err }, 'store failed');
       return rcpts.map(() => storageFailure(err, 'temporary storage failure, try again later'));
@@ -195,6 +203,11 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     // users, one of them over quota, is not retried for the others: that would duplicate).
     return rcpts.map((r) => {
       if (r.users.some((u) => okUsers.has(u.id))) return `2.0.0 <${r.rcpt}> delivered as ${qid}`;
+      if (r.forwards.length > 0) {
+        const refused = forwarded.get(r.rcpt);
+        if (refused === null) return `2.0.0 <${r.rcpt}> forwarded as ${qid}`;
+        if (r.users.length === 0) return new SmtpReply(550, '5.7.1', `<${r.rcpt}>: ${refused}`);
+      }
       const reason = r.users.map((u) => rejected.get(u.id)).find((x) => x !== undefined);
       // RFC 5429 §2.1: refused in the protocol, the sender's MTA writes the bounce
       if (reason !== undefined) return new SmtpReply(550, '5.7.1', `<${r.rcpt}>: ${reason}`);

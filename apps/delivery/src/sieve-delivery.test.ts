@@ -178,6 +178,38 @@ describe('Sieve at delivery', () => {
     for (const e of replies) queue.remove(e.id);
   });
 
+  it('an alias to an outside address forwards with SRS and ARC; junk to a forward-only alias is refused', async () => {
+    mail.accounts.addAlias('me@example.test', [CAROL, 'me@gmail.example']);
+    mail.accounts.addAlias('fwd@example.test', ['someone@gmail.example']);
+    expect(mail.accounts.listAliases()).toEqual([
+      { address: 'fwd@example.test', targets: ['someone@gmail.example'] },
+      { address: 'me@example.test', targets: [CAROL, 'me@gmail.example'] },
+    ]);
+    const r = await send(['me@example.test', 'fwd@example.test'], msg({ To: 'me@example.test', Subject: 'to the alias' }));
+    expect(r.accepted).toEqual(['me@example.test', 'fwd@example.test']);
+    const out = queued();
+    expect(out.map((e) => e.recipients[0]).sort()).toEqual(['me@gmail.example', 'someone@gmail.example']);
+    for (const e of out) {
+      const q = queue.get(e.id)!;
+      expect(q.sender).toMatch(/^SRS0=.*=remote\.example=dave@example\.test$/);
+      expect(q.data.toString()).toMatch(/^ARC-Seal: i=1;/);
+    }
+    expect(box(CAROL, 'INBOX').at(-1)?.subject).toBe('to the alias');
+    for (const e of out) queue.remove(e.id);
+    const junk = await send(['fwd@example.test'], `X-Postern-Junk: yes\r\n${msg({ To: 'fwd@example.test', Subject: 'spam' })}`);
+    expect(junk.rejected).toEqual(['fwd@example.test']);
+    expect(junk.response).toMatch(/550 5\.7\.1/);
+    expect(queued()).toEqual([]);
+    const loop = await send(['fwd@example.test'], `Delivered-To: fwd@example.test\r\n${msg({ To: 'fwd@example.test', Subject: 'loop' })}`);
+    expect(loop.rejected).toEqual(['fwd@example.test']);
+    expect(() =>
+      mail.accounts.addAlias(
+        'many@example.test',
+        Array.from({ length: 11 }, (_, i) => `x${i}@gmail.example`),
+      ),
+    ).toThrow(/at most 10/);
+  });
+
   it('a script that fails keeps the message in INBOX and tells the user once per error', async () => {
     await activate(
       ALICE,

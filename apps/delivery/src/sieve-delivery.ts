@@ -94,8 +94,17 @@ export class SieveDelivery {
     return sieveLimits(this.opts.config);
   }
 
-  /** One result per target, in order, once everything is queued and committed. Throws when storage fails. */
-  async deliver(a: Arrival, targets: readonly SieveTarget[], commit: (r: DeliveryRequest[]) => Promise<DeliveryOutcome[]>): Promise<TargetResult[]> {
+  /**
+   * One result per target, in order, once everything is queued and committed; `aliases` are the
+   * recipients that also forward to outside addresses (accounts' alias forwards): one refusal
+   * (or null when queued) each. Throws when storage or the queue fails.
+   */
+  async deliver(
+    a: Arrival,
+    targets: readonly SieveTarget[],
+    commit: (r: DeliveryRequest[]) => Promise<DeliveryOutcome[]>,
+    aliases: ReadonlyArray<{ rcpt: string; forwards: readonly string[] }> = [],
+  ): Promise<{ targets: TargetResult[]; aliases: Array<string | null> }> {
     let message: DeliveredMessage | null = null;
     const lazyMessage = (): DeliveredMessage => {
       message ??= sieveMessage(a.content, a.index);
@@ -103,8 +112,21 @@ export class SieveDelivery {
     };
     const plans: Plan[] = [];
     for (const t of targets) plans.push(await this.plan(a, t, lazyMessage));
+    const aliasOut: NewMessage[] = [];
+    const aliasResults: Array<string | null> = [];
+    for (const al of aliases) {
+      const why = this.refuseAliasForward(a, al.rcpt, lazyMessage());
+      if (why) {
+        this.opts.logger.info({ cid: a.cid, qid: a.qid, rcpt: al.rcpt, why }, 'alias forward not made');
+        aliasResults.push(why);
+        continue;
+      }
+      const domain = al.rcpt.slice(al.rcpt.lastIndexOf('@') + 1).toLowerCase();
+      for (const f of al.forwards) aliasOut.push(await this.forward(a, al.rcpt, domain, f, a.content));
+      aliasResults.push(null);
+    }
     const { queue } = this.opts;
-    const outgoing = plans.flatMap((p) => p.outgoing);
+    const outgoing = [...aliasOut, ...plans.flatMap((p) => p.outgoing)];
     if (outgoing.length > 0) {
       if (!queue) throw new Error('a script sent mail but the delivery agent has no queue');
       await Promise.all(outgoing.map((m) => queue.enqueue(m)));
@@ -134,7 +156,18 @@ export class SieveDelivery {
         this.opts.logger.warn({ err, qid: a.qid, to: user.address }, 'sieve: could not remember a vacation reply or duplicate');
       }
     }
-    return results;
+    return { targets: results, aliases: aliasResults };
+  }
+
+  private refuseAliasForward(a: Arrival, rcpt: string, message: DeliveredMessage): string | null {
+    if (a.junk) return 'judged spam by the junk filter, not forwarded';
+    const me = rcpt.toLowerCase();
+    if (message.headers.some((h) => h.name.toLowerCase() === 'delivered-to' && h.value.replace(/[<>]/g, '').trim().toLowerCase() === me)) {
+      return 'a forwarding loop (Delivered-To)';
+    }
+    const hops = message.headers.filter((h) => h.name.toLowerCase() === 'received').length;
+    if (hops >= this.opts.config.transfer.max_hops) return 'too many hops: a forwarding loop';
+    return null;
   }
 
   private defaultRequest(a: Arrival, t: SieveTarget, n = 0): DeliveryRequest {
@@ -278,7 +311,10 @@ export class SieveDelivery {
             if (!act.copy) dropped = true;
             break;
           }
-          plan.outgoing.push(await this.forward(a, t, act.address, act.headers && message.complete ? rebuild(message, a.content, act.headers) : a.content));
+          const domain = t.user.address.slice(t.user.address.lastIndexOf('@') + 1);
+          plan.outgoing.push(
+            await this.forward(a, t.rcpt, domain, act.address, act.headers && message.complete ? rebuild(message, a.content, act.headers) : a.content),
+          );
           break;
         }
         case 'vacation': {
@@ -314,14 +350,14 @@ export class SieveDelivery {
     }
   }
 
-  private async forward(a: Arrival, t: SieveTarget, target: string, content: Buffer): Promise<NewMessage> {
+  /** A forward of `content` (received for `rcpt`) to `target`; `domain` signs the seal and the SRS address. */
+  private async forward(a: Arrival, rcpt: string, domain: string, target: string, content: Buffer): Promise<NewMessage> {
     const { config } = this.opts;
     const id = newId();
-    const domain = t.user.address.slice(t.user.address.lastIndexOf('@') + 1);
     const local = this.isLocal(target);
     // Delivered-To first: the loop check of the next hop, as Postfix's local(8) writes it
     const trace = Buffer.from(
-      `Delivered-To: ${formatAddress(parseAddress(t.rcpt))}\r\nReceived: by ${config.hostname} (Postern) with Sieve redirect id ${id}\r\n\tfor <${target}>; ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`,
+      `Delivered-To: ${formatAddress(parseAddress(rcpt))}\r\nReceived: by ${config.hostname} (Postern) with Sieve redirect id ${id}\r\n\tfor <${target}>; ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`,
     );
     let data: Buffer = Buffer.concat([trace, content]);
     let sender = a.from;

@@ -140,6 +140,14 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   LOGIN_THROTTLE_SCHEMA,
   // 5: Sieve scripts per user, vacation replies and duplicate ids remembered (./sieve-schema.ts).
   SIEVE_SCHEMA,
+  // 6: aliases that forward to outside addresses (accounts.ts; the delivery agent forwards with SRS and ARC)
+  `
+  CREATE TABLE alias_forwards (
+    address TEXT NOT NULL,                  -- the alias, lowercase local@domain
+    target TEXT NOT NULL,                   -- an address in a domain that is not ours
+    PRIMARY KEY (address, target)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

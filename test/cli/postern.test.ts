@@ -62,6 +62,25 @@ describe('postern (the built binary)', () => {
     expect(postern(['frobnicate']).code).not.toBe(0);
   });
 
+  it('manages Sieve scripts: put checks first, list, get, activate, delete', () => {
+    writeFileSync(join(dir, 'bad.sieve'), 'require "fileinto";\nfileinto "a"\n');
+    const bad = postern(['sieve', 'put', 'alice@example.test', 'main', join(dir, 'bad.sieve')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('line 3, column 1: expected ";" or "{" after the command "fileinto"');
+    const script = 'require "fileinto";\nif header :contains "subject" "[dev]" { fileinto "Dev"; }\n';
+    expect(postern(['sieve', 'put', 'alice@example.test', 'main', '-', '--activate'], script)).toMatchObject({
+      code: 0,
+      out: 'stored main for alice@example.test (active)\n',
+    });
+    const list = JSON.parse(postern(['sieve', 'list', 'alice@example.test', '--json']).out);
+    expect(list).toMatchObject([{ name: 'main', active: 'yes', size: script.length, last_error: '' }]);
+    expect(postern(['sieve', 'get', 'alice@example.test', 'main']).out).toBe(script);
+    expect(postern(['sieve', 'delete', 'alice@example.test', 'main'])).toMatchObject({ code: 1 });
+    expect(postern(['sieve', 'deactivate', 'alice@example.test']).code).toBe(0);
+    expect(postern(['sieve', 'delete', 'alice@example.test', 'main']).code).toBe(0);
+    expect(postern(['sieve', 'get', 'alice@example.test', 'main'])).toMatchObject({ code: 1, err: expect.stringContaining('has no script main') });
+  });
+
   it('refuses a bad config with the file, the key and what was expected', () => {
     const bad = join(dir, 'bad.toml');
     writeFileSync(bad, 'hostname = "mail.example.test"\n[limits]\nmessage_size = -5\n');

@@ -12,6 +12,7 @@ import { register as init } from './commands/init.js';
 import { register as mail } from './commands/mail.js';
 import { register as mailbox } from './commands/mailbox.js';
 import { register as queue } from './commands/queue.js';
+import { register as sieve } from './commands/sieve.js';
 import { runSendmail, sendmailPersona } from './commands/sendmail.js';
 import { register as start } from './commands/start.js';
 import { register as status } from './commands/status.js';
@@ -26,7 +27,7 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, status, accounts, mailbox, mail, queue, dns]) register(program);
+for (const register of [init, start, status, accounts, mailbox, mail, queue, sieve, dns]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

@@ -2,8 +2,9 @@
  * The LMTP server (RFC 2033) of the delivery agent: the transfer app hands over local mail here.
  *
  * One reply per recipient after DATA: 250 stored, 550 5.1.1 unknown user, 552 5.2.2 over quota,
- * 552 5.3.4 too big, 451 4.3.0 when storage failed (nothing of the message is stored then, the
- * sender retries). A message is parsed and indexed once, stored once however many local users
+ * 552 5.3.4 too big, 550 5.7.1 refused by the user's Sieve script (reject/ereject), 451 4.3.0
+ * when storage failed (nothing of the message is stored then, the sender retries). Each user's
+ * Sieve script decides where the message goes (./sieve-delivery.ts). A message is parsed and indexed once, stored once however many local users
  * get it, and committed (group commit, synchronous=FULL) before any 250 is sent.
  */
 import { rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storage
 import { ByteBudget, newId, nextHopMessageSize, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 import { inlineIndexer, type MessageIndexer } from './index-pool.js';
+import { SieveDelivery, type TargetResult } from './sieve-delivery.js';
 
 export interface LmtpOptions {
   config: Config;
@@ -25,6 +27,8 @@ export interface LmtpOptions {
   inFlight?: ByteBudget;
   /** Where messages are MIME-indexed: the agent's thread pool; inline by default (tests). */
   indexer?: MessageIndexer;
+  /** The users' Sieve scripts (./sieve-delivery.ts); without it every message goes to INBOX (or Junk). */
+  sieve?: SieveDelivery;
 }
 
 export interface LmtpServer {
@@ -37,6 +41,8 @@ export interface LmtpServer {
 interface RcptUsers {
   rcpt: string;
   users: User[];
+  /** Outside addresses the alias forwards to. */
+  forwards: string[];
 }
 
 const sessions = new WeakMap<SMTPServerSession, RcptUsers[]>();
@@ -48,6 +54,7 @@ const JUNK_MARK_WINDOW = 64 * 1024;
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
   const { config, accounts, commits, logger } = opts;
   const indexer = opts.indexer ?? inlineIndexer;
+  const sieve = opts.sieve ?? new SieveDelivery({ config, logger, indexer });
   const limits = config.limits;
   const inFlight = opts.inFlight ?? new ByteBudget(limits.data_in_flight);
   installEnhancedCodes();
@@ -82,14 +89,16 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       },
       onRcptTo(address, session, cb) {
         let users: User[];
+        let forwards: string[];
         try {
           const resolution = accounts.resolve(parseAddress(address.address));
           if (resolution.kind !== 'local') return cb(new SmtpReply(550, '5.1.1', `<${address.address}>: no such user here`));
           users = resolution.users;
+          forwards = resolution.forwards ?? [];
         } catch {
           return cb(new SmtpReply(550, '5.1.3', `<${address.address}>: bad recipient address syntax`));
         }
-        sessions.get(session)?.push({ rcpt: address.address, users });
+        sessions.get(session)?.push({ rcpt: address.address, users, forwards });
         cb();
       },
       onData(stream, session, cb) {
@@ -146,40 +155,64 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
     const targets = [...byUser.values()];
     const junk = markedJunk(content, index.headerEnd);
-    let outcomes: Awaited<ReturnType<typeof commits.deliver>>;
+    let results: TargetResult[];
+    const aliases = rcpts.filter((r) => r.forwards.length > 0).map((r) => ({ rcpt: r.rcpt, forwards: r.forwards }));
+    let forwarded: Map<string, string | null>;
     try {
-      outcomes = await commits.deliver(
-        targets.map(({ user, rcpt }) => ({
-          userId: user.id,
-          prefix: Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${deliveredTo(rcpt)}\r\n`),
-          ...(junk ? { mailbox: 'Junk' } : {}),
-          content,
-          index,
-          ...(envid ? { deliveryKey: envid } : {}),
-        })),
-      );
+      const arrival = {
+        qid,
+        cid: session.id,
+        content,
+        index,
+        from,
+        junk,
+        ...(envid ? { envid } : {}),
+        prefix: (rcpt: string) => Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${deliveredTo(rcpt)}\r\n`),
+      };
+      const done = await sieve.deliver(arrival, targets, (requests) => commits.deliver(requests), aliases);
+      results = done.targets;
+      forwarded = new Map(aliases.map((al, i) => [al.rcpt, done.aliases[i] ?? null]));
     } catch (err) {
       logger.error({ cid: session.id, qid, err }, 'store failed');
       return rcpts.map(() => storageFailure(err, 'temporary storage failure, try again later'));
     }
     const okUsers = new Set<number>();
+    const rejected = new Map<number, string>();
     targets.forEach((t, i) => {
-      const o = outcomes[i]!;
-      if (o.ok && o.duplicate) {
-        okUsers.add(t.user.id);
-        logger.info({ mail: 'duplicate', cid: session.id, qid, envid, to: t.user.address }, 'already delivered, not stored again');
-      } else if (o.ok) {
-        okUsers.add(t.user.id);
-        logger.info({ mail: 'delivered', cid: session.id, qid, to: t.user.address, uid: o.uid, size: content.length }, 'delivered');
-      } else {
-        logger.warn({ mail: 'refused', cid: session.id, qid, to: t.user.address, reason: o.reason }, 'not delivered');
+      const r = results[i]!;
+      if (r.rejected !== null) {
+        rejected.set(t.user.id, r.rejected);
+        logger.info({ mail: 'refused', cid: session.id, qid, to: t.user.address, reason: 'sieve reject' }, "rejected by the recipient's filter");
+        return;
+      }
+      // a script that discarded or only forwarded stored nothing, and that is its success
+      if (r.outcomes.length === 0) okUsers.add(t.user.id);
+      for (const o of r.outcomes) {
+        if (o.ok && o.duplicate) {
+          okUsers.add(t.user.id);
+          logger.info({ mail: 'duplicate', cid: session.id, qid, envid, to: t.user.address }, 'already delivered, not stored again');
+        } else if (o.ok) {
+          okUsers.add(t.user.id);
+          logger.info({ mail: 'delivered', cid: session.id, qid, to: t.user.address, uid: o.uid, size: content.length }, 'delivered');
+        } else {
+          logger.warn({ mail: 'refused', cid: session.id, qid, to: t.user.address, reason: o.reason }, 'not delivered');
+        }
       }
     });
     // A recipient succeeds when at least one of its users got the message (an alias to several
     // users, one of them over quota, is not retried for the others: that would duplicate).
-    return rcpts.map((r) =>
-      r.users.some((u) => okUsers.has(u.id)) ? `2.0.0 <${r.rcpt}> delivered as ${qid}` : new SmtpReply(552, '5.2.2', `<${r.rcpt}>: mailbox full`),
-    );
+    return rcpts.map((r) => {
+      if (r.users.some((u) => okUsers.has(u.id))) return `2.0.0 <${r.rcpt}> delivered as ${qid}`;
+      if (r.forwards.length > 0) {
+        const refused = forwarded.get(r.rcpt);
+        if (refused === null) return `2.0.0 <${r.rcpt}> forwarded as ${qid}`;
+        if (r.users.length === 0) return new SmtpReply(550, '5.7.1', `<${r.rcpt}>: ${refused}`);
+      }
+      const reason = r.users.map((u) => rejected.get(u.id)).find((x) => x !== undefined);
+      // RFC 5429 §2.1: refused in the protocol, the sender's MTA writes the bounce
+      if (reason !== undefined) return new SmtpReply(550, '5.7.1', `<${r.rcpt}>: ${reason}`);
+      return new SmtpReply(552, '5.2.2', `<${r.rcpt}>: mailbox full`);
+    });
   }
 
   server.on('error', (err) => logger.error({ err }, 'LMTP server error'));

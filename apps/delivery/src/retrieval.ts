@@ -1,8 +1,9 @@
 /**
- * The retrieval service: IMAP (143 STARTTLS, 993 TLS) and POP3 (110 STLS, 995 TLS) listeners,
- * each started when its `listen.*` key is set.
+ * The retrieval service: IMAP (143 STARTTLS, 993 TLS), POP3 (110 STLS, 995 TLS) and ManageSieve
+ * (4190 STARTTLS) listeners, each started when its `listen.*` key is set.
  */
-import type { Accounts, ByteBudget, Config, Logger, LoginThrottle, MailStore, TlsMaterial } from '@postern/core';
+import type { Accounts, ByteBudget, Config, Logger, LoginThrottle, MailStore, SieveScripts, TlsMaterial } from '@postern/core';
+import { startManageSieveServer } from './managesieve/index.js';
 import { startImapServer, userConnectionLimit } from './imap/index.js';
 import { startPop3Server } from './pop3/index.js';
 import type { MessageIndexer } from './index-pool.js';
@@ -19,6 +20,8 @@ export interface RetrievalOptions {
   throttle: LoginThrottle;
   /** Where APPEND indexes messages. */
   indexer?: MessageIndexer;
+  /** Sieve scripts (ManageSieve); ManageSieve is off without them. */
+  scripts?: SieveScripts;
 }
 
 export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: Record<string, number>; close(): Promise<void> }> {
@@ -45,6 +48,17 @@ export async function startRetrieval(opts: RetrievalOptions): Promise<{ ports: R
     if (!where) continue;
     const s = await startPop3Server({ ...opts, throttle, logger: opts.logger.child({ proto: name }), listen: where, implicitTls });
     ports[name] = s.port;
+    closers.push(s.close);
+  }
+  if (listen.managesieve && opts.scripts) {
+    const s = await startManageSieveServer({
+      ...opts,
+      scripts: opts.scripts,
+      throttle,
+      logger: opts.logger.child({ proto: 'managesieve' }),
+      listen: listen.managesieve,
+    });
+    ports['managesieve'] = s.port;
     closers.push(s.close);
   }
   return { ports, close: async () => void (await Promise.all(closers.map((c) => c()))) };

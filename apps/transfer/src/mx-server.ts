@@ -32,6 +32,7 @@ import {
 } from '@postern/core';
 import { headerFields } from '@postern/header';
 import type { DirectDelivery, Handed } from './direct-delivery.js';
+import { srsBounceTarget } from './srs-bounce.js';
 import { checkInbound } from './inbound-auth.js';
 import {
   ConnectionLimits,
@@ -137,6 +138,14 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
     if (/[%!]/.test(rcpt.local) && !mayRelay(session)) throw new SmtpReply(554, '5.7.1', 'Relay access denied');
     const where = accounts.resolve(rcpt);
     if (where.kind === 'local') return;
+    if (where.kind === 'unknown-user') {
+      // a bounce to one of our forwards (SRS): back to the original sender, or refused when forged
+      const original = srsBounceTarget(rcpt.local, config.dataDir);
+      if (original !== null) {
+        address.address = original;
+        return;
+      }
+    }
     if (where.kind === 'unknown-user') throw new SmtpReply(550, '5.1.1', `<${formatAddress(rcpt)}>: Recipient address rejected: no such user`);
     if (!mayRelay(session)) throw new SmtpReply(554, '5.7.1', `<${formatAddress(rcpt)}>: Relay access denied`);
   }

@@ -47,7 +47,14 @@ export interface Alias {
   targets: string[];
 }
 
-export type Resolution = { kind: 'local'; users: User[] } | { kind: 'unknown-user' } | { kind: 'not-local' };
+/**
+ * `forwards`: outside addresses an alias also forwards to (the delivery agent queues them with
+ * SRS and an ARC seal, apps/delivery/src/sieve-delivery.ts); `users` may then be empty.
+ */
+export type Resolution = { kind: 'local'; users: User[]; forwards?: string[] } | { kind: 'unknown-user' } | { kind: 'not-local' };
+
+/** Outside addresses one alias may forward to (the user's limit on forward targets). */
+export const MAX_ALIAS_FORWARDS = 10;
 
 export class AccountError extends Error {
   constructor(message: string) {
@@ -109,6 +116,7 @@ export class Accounts {
     this.db
       .transaction(() => {
         prepared(this.db, "DELETE FROM aliases WHERE address LIKE '%@' || ?").run(d.name);
+        prepared(this.db, "DELETE FROM alias_forwards WHERE address LIKE '%@' || ?").run(d.name);
         for (const u of this.listUsers(d.name)) this.deleteUserRows(u.id);
         prepared(this.db, 'DELETE FROM domains WHERE id = ?').run(d.id);
       })
@@ -277,16 +285,26 @@ export class Accounts {
     if (!this.findDomain(a.domain)) throw new AccountError(`domain ${a.domain} is not local`);
     const key = addressKey(a);
     if (this.findUser(key)) throw new AccountError(`${key} is a user; an alias cannot shadow it`);
-    if (targets.length === 0) throw new AccountError('an alias needs at least one target user');
-    const users = targets.map((t) => {
-      const u = this.findUser(t);
-      if (!u) throw new AccountError(`alias target ${t} is not a local user`);
-      return u;
-    });
+    if (targets.length === 0) throw new AccountError('an alias needs at least one target');
+    const users: User[] = [];
+    const forwards: string[] = [];
+    for (const t of targets) {
+      const ta = parseAddress(t);
+      // a target in one of our domains must be a user; any other address is forwarded to
+      if (this.findDomain(ta.domain) || this.isHostName(ta.domain)) {
+        const u = this.findUser(t);
+        if (!u) throw new AccountError(`alias target ${t} is not a local user`);
+        users.push(u);
+      } else forwards.push(formatAddress(ta));
+    }
     const insert = this.db.prepare('INSERT OR IGNORE INTO aliases (address, user_id) VALUES (?, ?)');
+    const insertForward = this.db.prepare('INSERT OR IGNORE INTO alias_forwards (address, target) VALUES (?, ?)');
     this.db
       .transaction(() => {
         for (const u of users) insert.run(key, u.id);
+        for (const f of forwards) insertForward.run(key, f);
+        const n = prepared(this.db, 'SELECT count(*) FROM alias_forwards WHERE address = ?').pluck().get(key) as number;
+        if (n > MAX_ALIAS_FORWARDS) throw new AccountError(`an alias may forward to at most ${MAX_ALIAS_FORWARDS} outside addresses`);
       })
       .immediate();
   }
@@ -297,10 +315,11 @@ export class Accounts {
     let n: number;
     if (target) {
       const u = this.findUser(target);
-      if (!u) throw new AccountError(`no user ${target}`);
-      n = prepared(this.db, 'DELETE FROM aliases WHERE address = ? AND user_id = ?').run(key, u.id).changes;
+      n = u ? prepared(this.db, 'DELETE FROM aliases WHERE address = ? AND user_id = ?').run(key, u.id).changes : 0;
+      if (n === 0) n = prepared(this.db, 'DELETE FROM alias_forwards WHERE address = ? AND target = ?').run(key, formatAddress(parseAddress(target))).changes;
     } else {
       n = prepared(this.db, 'DELETE FROM aliases WHERE address = ?').run(key).changes;
+      n += prepared(this.db, 'DELETE FROM alias_forwards WHERE address = ?').run(key).changes;
     }
     if (n === 0) throw new AccountError(`no alias ${key}${target ? ` to ${target}` : ''}`);
   }
@@ -308,7 +327,8 @@ export class Accounts {
   listAliases(): Alias[] {
     const rows = prepared(
       this.db,
-      'SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id ORDER BY a.address, u.address',
+      `SELECT address, target FROM (SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id
+         UNION ALL SELECT address, target FROM alias_forwards) ORDER BY address, target`,
     ).all() as Array<{ address: string; target: string }>;
     const out: Alias[] = [];
     for (const r of rows) {
@@ -352,10 +372,13 @@ export class Accounts {
       return admin ? { kind: 'local', users: [admin] } : { kind: 'unknown-user' };
     }
     const exact = this.lookup(addressKey(address));
-    if (exact.length > 0) return { kind: 'local', users: exact };
+    const exactForwards = this.forwardsOf(addressKey(address));
+    if (exact.length > 0 || exactForwards.length > 0) return { kind: 'local', users: exact, ...(exactForwards.length ? { forwards: exactForwards } : {}) };
     if (detail !== null) {
-      const stripped = this.lookup(addressKey({ local: base, domain: address.domain }));
-      if (stripped.length > 0) return { kind: 'local', users: stripped };
+      const key = addressKey({ local: base, domain: address.domain });
+      const stripped = this.lookup(key);
+      const forwards = this.forwardsOf(key);
+      if (stripped.length > 0 || forwards.length > 0) return { kind: 'local', users: stripped, ...(forwards.length ? { forwards } : {}) };
     }
     if (ADMIN_ALIASES.has(lower)) {
       const admin = this.adminUser();
@@ -366,6 +389,10 @@ export class Accounts {
       if (u) return { kind: 'local', users: [u] };
     }
     return { kind: 'unknown-user' };
+  }
+
+  private forwardsOf(key: string): string[] {
+    return prepared(this.db, 'SELECT target FROM alias_forwards WHERE address = ? ORDER BY target').pluck().all(key) as string[];
   }
 
   private lookup(key: string): User[] {

@@ -89,6 +89,8 @@ const schema = z
         imaps: hostPort.optional(),
         pop3: hostPort.optional(),
         pop3s: hostPort.optional(),
+        /** ManageSieve (RFC 5804), served by the delivery agent's retrieval service. */
+        managesieve: hostPort.optional(),
         webmail: hostPort.optional(),
       })
       .strict()
@@ -259,6 +261,48 @@ const schema = z
         index_threads: 0,
         imap_search_keys: 100,
       }),
+    /** Sieve filters (@postern/sieve): every script and run is bounded by these. */
+    sieve: z
+      .object({
+        /** Bytes of one script (ManageSieve's quota per script). */
+        max_script_size: posInt('bytes').max(1_048_576, { message: 'at most 1048576 bytes' }).default(65_536),
+        /** Scripts one user may store. */
+        max_scripts: posInt('scripts').max(1000, { message: 'at most 1000 scripts' }).default(16),
+        max_actions: posInt('actions per run').max(1000, { message: 'at most 1000 actions' }).default(32),
+        max_redirects: posInt('redirects per message').max(100, { message: 'at most 100 redirects' }).default(4),
+        /** Commands, tests and comparisons one run may take before it is stopped (and the message kept). */
+        max_steps: posInt('steps').max(100_000_000, { message: 'at most 100000000 steps' }).default(100_000),
+        max_nesting: posInt('levels').max(256, { message: 'at most 256 levels' }).default(32),
+        max_include_depth: posInt('levels').max(64, { message: 'at most 64 levels' }).default(5),
+        max_includes: posInt('scripts').max(256, { message: 'at most 256 scripts' }).default(16),
+        max_variables: posInt('variables').max(10_000, { message: 'at most 10000 variables' }).default(128),
+        max_variable_size: posInt('characters').max(1_048_576, { message: 'at most 1048576 characters' }).default(4096),
+        max_header_edits: posInt('edits').max(1000, { message: 'at most 1000 edits' }).default(64),
+        /** The shortest and longest vacation period a script may ask for (:days / :seconds are clamped). */
+        vacation_min_period: duration.default(86_400_000),
+        vacation_max_period: duration.default(7_776_000_000),
+        /** How long `duplicate` remembers an id without :seconds, and at most. */
+        duplicate_period: duration.default(604_800_000),
+        duplicate_max_period: duration.default(2_592_000_000),
+      })
+      .strict()
+      .default({
+        max_script_size: 65_536,
+        max_scripts: 16,
+        max_actions: 32,
+        max_redirects: 4,
+        max_steps: 100_000,
+        max_nesting: 32,
+        max_include_depth: 5,
+        max_includes: 16,
+        max_variables: 128,
+        max_variable_size: 4096,
+        max_header_edits: 64,
+        vacation_min_period: 86_400_000,
+        vacation_max_period: 7_776_000_000,
+        duplicate_period: 604_800_000,
+        duplicate_max_period: 2_592_000_000,
+      }),
     webmail: z
       .object({
         session_lifetime: duration.default(43_200_000),
@@ -426,6 +470,7 @@ export const DEV_LISTEN = {
   imaps: '127.0.0.1:2993',
   pop3: '127.0.0.1:2110',
   pop3s: '127.0.0.1:2995',
+  managesieve: '127.0.0.1:24190',
   webmail: '127.0.0.1:8080',
 } as const;
 
@@ -438,5 +483,6 @@ export const PRODUCTION_LISTEN = {
   imaps: '0.0.0.0:993',
   pop3: '0.0.0.0:110',
   pop3s: '0.0.0.0:995',
+  managesieve: '0.0.0.0:4190',
   webmail: '127.0.0.1:8080',
 } as const;

@@ -13,3 +13,4 @@ export * from './dkim-keys.js';
 export * from './sign.js';
 export * from './inbound.js';
 export * from './records.js';
+export { arcSeal, type ArcSealOptions } from './arc-seal.js';

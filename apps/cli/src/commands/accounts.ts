@@ -93,7 +93,7 @@ export function register(program: Command): void {
       }),
     );
 
-  const alias = program.command('alias').description('manage aliases (an address delivered to one or more users)');
+  const alias = program.command('alias').description('manage aliases (an address delivered to users, or forwarded to outside addresses with SRS and ARC)');
   alias.command('add <address> <users...>').action((address: string, users: string[], _o, cmd: Command) =>
     withMailDb(cmd, (m) => {
       m.accounts.addAlias(address, users);

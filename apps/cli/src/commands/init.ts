@@ -35,6 +35,7 @@ imap = "${listen.imap}"
 imaps = "${listen.imaps}"
 pop3 = "${listen.pop3}"
 pop3s = "${listen.pop3s}"
+managesieve = "${listen.managesieve}"  # Sieve filters (RFC 5804): sieve-connect, Thunderbird, Roundcube
 webmail = "${listen.webmail}"
 
 [tls]                                # PEM files; a Let's Encrypt pair works as is, reloaded when changed

@@ -15,7 +15,7 @@ import { openDatabase, prepared, type Db } from '../sqlite.js';
 import { GroupCommit } from './group-commit.js';
 import { QUEUE_MIGRATIONS } from './schema.js';
 
-export type QueueOrigin = 'submission' | 'mx' | 'sendmail' | 'dsn';
+export type QueueOrigin = 'submission' | 'mx' | 'sendmail' | 'dsn' | 'sieve';
 
 export interface NewRecipient {
   address: string;

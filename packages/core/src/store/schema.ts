@@ -11,6 +11,7 @@
  */
 import type { Migration } from '../sqlite.js';
 import { LOGIN_THROTTLE_SCHEMA } from '../throttle.js';
+import { SIEVE_SCHEMA } from './sieve-schema.js';
 
 export const MAIL_MIGRATIONS: readonly Migration[] = [
   `
@@ -137,6 +138,16 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   // 4: the login throttle every process shares (failures per source and per account, and the
   // sources that logged in successfully), see ../throttle.ts.
   LOGIN_THROTTLE_SCHEMA,
+  // 5: Sieve scripts per user, vacation replies and duplicate ids remembered (./sieve-schema.ts).
+  SIEVE_SCHEMA,
+  // 6: aliases that forward to outside addresses (accounts.ts; the delivery agent forwards with SRS and ARC)
+  `
+  CREATE TABLE alias_forwards (
+    address TEXT NOT NULL,                  -- the alias, lowercase local@domain
+    target TEXT NOT NULL,                   -- an address in a domain that is not ours
+    PRIMARY KEY (address, target)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

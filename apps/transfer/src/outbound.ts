@@ -1,9 +1,9 @@
 /**
  * Outbound SMTP (RFC 5321) to another server: a configured relay (route or smarthost) or the
  * MX hosts of the recipients' domain. One connection per destination carries all its
- * recipients; EHLO names us (`hostname`); STARTTLS is used whenever offered (without MTA-STS or
- * DANE a certificate cannot be checked meaningfully, so it is not verified, RFC 7435
- * opportunistic security); a smarthost's TLS is as `smarthost_tls` says (routing.ts). SMTPUTF8,
+ * recipients; EHLO names us (`hostname`); STARTTLS is used whenever offered, verified only when
+ * the receiving domain asks for it (MTA-STS enforce, tls-policy.ts; otherwise a certificate
+ * cannot be checked meaningfully, RFC 7435 opportunistic security); a smarthost's TLS is as `smarthost_tls` says (routing.ts). SMTPUTF8,
  * 8BITMIME and DSN parameters are passed on when the message needs them and the server offers
  * them.
  *
@@ -26,6 +26,7 @@ import {
 import { allDeferred, allFailed, outcomesOfError, outcomesOfInfo, type ClientError } from './outcomes.js';
 import type { NextHop } from './routing.js';
 import { SmtpSession } from './smtp-session.js';
+import type { OutboundTlsPolicy } from './tls-policy.js';
 
 export interface OutboundDeps {
   hostname: string;
@@ -34,6 +35,10 @@ export interface OutboundDeps {
   /** Port of remote MX hosts: 25, except in tests. */
   mxPort: number;
   timeouts?: { connect: number; greeting: number; socket: number };
+  /** What the destination asks of TLS (MTA-STS); absent: opportunistic everywhere. */
+  tlsPolicy?: OutboundTlsPolicy;
+  /** Trust anchors for verified TLS; default: the system's roots (tests add their own CA). */
+  ca?: string[];
 }
 
 /**
@@ -168,8 +173,16 @@ export async function deliverRemote(
   }
   if (mx.kind === 'null-mx') return allFailed(recipients, `556 5.1.10 ${hop.domain} accepts no mail (null MX, RFC 7505)`);
   if (mx.kind === 'no-domain') return allFailed(recipients, `550 5.1.2 ${hop.domain}: no such mail domain`);
+  const tls = deps.tlsPolicy ? await deps.tlsPolicy.forDomain(hop.domain) : null;
   let last = `4.4.1 no reachable MX host for ${hop.domain}`;
+  let allowed = 0;
   for (const host of mx.hosts) {
+    if (tls && !tls.allows(host.name)) {
+      // RFC 8461 §4.1: an MX host the enforced policy does not name is not a candidate
+      deps.log.info({ id: entry.id, mx: host.name, policy: tls.describe() }, 'mx host not in the mta-sts policy, skipped');
+      continue;
+    }
+    allowed++;
     let addresses: string[];
     try {
       addresses = await resolveHost(host.name, deps.resolver);
@@ -181,18 +194,25 @@ export async function deliverRemote(
       last = `4.4.4 MX host ${host.name} has no address`;
       continue;
     }
+    const hostTls = tls ? tls.forHost(host.name) : { verify: false, servername: host.name };
     for (const ip of addresses) {
-      const options: SMTPConnectionOptions = {
-        host: ip,
-        port: deps.mxPort,
-        opportunisticTLS: true,
-        tls: { rejectUnauthorized: false, servername: host.name },
-      };
+      // verified: STARTTLS required (a server that does not offer it is refused, RFC 8461 §5) and
+      // the certificate checked against the roots and the MX host's name (§4.2)
+      const options: SMTPConnectionOptions = hostTls.verify
+        ? {
+            host: ip,
+            port: deps.mxPort,
+            requireTLS: true,
+            tls: { rejectUnauthorized: true, servername: hostTls.servername, ...(deps.ca ? { ca: deps.ca } : {}) },
+          }
+        : { host: ip, port: deps.mxPort, opportunisticTLS: true, tls: { rejectUnauthorized: false, servername: host.name } };
       const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, remoteMtaName(host.name), null);
       if (r.kind === 'done') return r.outcomes;
       last = r.reason;
       deps.log.info({ id: entry.id, mx: host.name, ip, reason: r.reason }, 'mx host unreachable, trying the next');
     }
   }
+  if (tls && allowed === 0) return allDeferred(recipients, `4.7.5 no MX host of ${hop.domain} is allowed by the ${tls.describe()}`);
+  if (tls?.source) return allDeferred(recipients, `${last.startsWith('4.') ? '' : '4.7.5 '}${last} (verified TLS required by the ${tls.describe()})`);
   return allDeferred(recipients, last);
 }

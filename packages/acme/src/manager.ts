@@ -7,6 +7,7 @@
  *   a half-renamed pair fails TlsMaterial's key check and the old context stays in use.
  * - A certificate is renewed when a third of its lifetime is left, when it does not name every
  *   wanted name, or when it is self-signed (what `postern init` made before the first order).
+ * - The private key in place is reused for the renewal, so what pins it (DANE 3 1 1) stays valid.
  * - A failed order is retried after a growing pause (5 minutes, doubling, at most a day); the
  *   certificate in place keeps being served meanwhile. The clock is injected.
  */
@@ -184,7 +185,13 @@ export class CertificateManager {
     const log = this.o.logger.child({ certificate: spec.id, names });
     log.info({ reason: r.reason }, 'ordering a certificate');
     try {
-      const [key, csr] = await acme.crypto.createCsr({ commonName: names[0]!, altNames: names }, await acme.crypto.createPrivateRsaKey(2048));
+      // the key in place is kept (a DANE 3 1 1 TLSA record of it stays true across renewals,
+      // RFC 7671 §8.1); a new one only when there is none or it is unusable
+      const csrFor = async (k: Buffer): Promise<[Buffer, Buffer]> => await acme.crypto.createCsr({ commonName: names[0]!, altNames: names }, k);
+      const existing = readOrNull(spec.keyPath);
+      const [key, csr] = existing
+        ? await csrFor(existing).catch(async () => await csrFor(await acme.crypto.createPrivateRsaKey(2048)))
+        : await csrFor(await acme.crypto.createPrivateRsaKey(2048));
       const client = await this.accountClient();
       const pem = await client.auto({
         csr,

@@ -112,11 +112,14 @@ describe.skipIf(missing !== null)('ACME against Pebble', () => {
     await m.check();
     const [state] = m.status();
     const serial = new X509Certificate(readFileSync(join(dir, 'cert.pem'))).serialNumber;
+    const key = readFileSync(join(dir, 'key.pem'), 'utf8');
     now = state!.due - 60_000;
     expect(await m.check()).toEqual(['fresh', 'fresh']);
     now = state!.due + 1;
     expect((await m.check())[0]).toBe('issued');
     expect(new X509Certificate(readFileSync(join(dir, 'cert.pem'))).serialNumber).not.toBe(serial);
+    // the key is kept across renewals (a DANE 3 1 1 record of it stays true)
+    expect(readFileSync(join(dir, 'key.pem'), 'utf8')).toBe(key);
     const renewed = await served(tlsPort, HOST, await pebble.root());
     expect(renewed.authorized).toBe(true);
     now = Date.now();

@@ -14,3 +14,4 @@ export * from './sign.js';
 export * from './inbound.js';
 export * from './records.js';
 export { headerSection, fieldValue, type HeaderField, type HeaderSection } from './header-fields.js';
+export * from './mta-sts.js';

@@ -33,8 +33,8 @@ import { noticeBuilder } from './notices.js';
 import { Pickup } from './pickup.js';
 import { QueueRunner } from './runner.js';
 import { smarthostOf } from './routing.js';
-import { mtaStsTlsPolicy } from './tls-policy.js';
-import { MtaSts, createDnsLookup } from '@postern/trust';
+import { outboundTlsPolicy } from './tls-policy.js';
+import { MtaSts, createDnsLookup, validatingResolverOf } from '@postern/trust';
 
 /** LMTP connections to the delivery agent, for the runner and direct delivery together. */
 const LMTP_CONNECTIONS = 16;
@@ -77,14 +77,16 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         lmtp,
         ...(options.mxPort ? { mxPort: options.mxPort } : {}),
         tls: {
-          tlsPolicy: mtaStsTlsPolicy(
-            new MtaSts({
+          tlsPolicy: outboundTlsPolicy({
+            mtaSts: new MtaSts({
               lookup: createDnsLookup(config),
               ...(options.mtaStsPort ? { httpsPort: options.mtaStsPort } : {}),
               ...(options.ca ? { ca: options.ca } : {}),
             }),
+            // DANE only through a validating resolver on this machine (a loopback dns.servers entry)
+            dane: validatingResolverOf(config.dns.servers, config.dns.timeout),
             log,
-          ),
+          }),
           ...(options.ca ? { ca: options.ca } : {}),
         },
       });

@@ -26,7 +26,8 @@ import {
 import { allDeferred, allFailed, outcomesOfError, outcomesOfInfo, type ClientError } from './outcomes.js';
 import type { NextHop } from './routing.js';
 import { SmtpSession } from './smtp-session.js';
-import type { OutboundTlsPolicy } from './tls-policy.js';
+import { daneMismatch } from '@postern/trust';
+import type { HostTls, OutboundTlsPolicy } from './tls-policy.js';
 
 export interface OutboundDeps {
   hostname: string;
@@ -47,6 +48,23 @@ export interface OutboundDeps {
  */
 function remoteMtaName(host: string): string {
   return isIP(host) === 0 ? host : `[${host}]`;
+}
+
+interface PeerCert {
+  raw?: Buffer;
+  issuerCertificate?: PeerCert;
+}
+
+/** The DER chain of a detailed peer certificate, leaf first (a self-signed root points at itself). */
+function chainOf(leaf: PeerCert): Buffer[] {
+  const out: Buffer[] = [];
+  let c: PeerCert | undefined = leaf;
+  while (c?.raw && out.length < 10) {
+    out.push(c.raw);
+    if (c.issuerCertificate === c) break;
+    c = c.issuerCertificate;
+  }
+  return out;
 }
 
 type TryResult = { kind: 'done'; outcomes: RecipientOutcome[] } | { kind: 'unreachable'; reason: string };
@@ -98,6 +116,7 @@ async function tryHost(
   mtaName: string,
   remoteMta: string,
   auth: { user: string; pass: string } | null,
+  hostTls: HostTls | null = null,
 ): Promise<TryResult> {
   const t = deps.timeouts ?? { connect: 30_000, greeting: 60_000, socket: 300_000 };
   const session = new SmtpSession({
@@ -114,6 +133,14 @@ async function tryHost(
     } catch (e) {
       const err = e as ClientError;
       return { kind: 'unreachable', reason: err.response ? err.response.trim() : `4.4.1 ${mtaName}: ${err.message}` };
+    }
+    if (hostTls?.verify === 'dane') {
+      // RFC 7672 §3: the chain the server presented, matched against its TLSA records before
+      // anything is sent (nodemailer keeps the upgraded socket as _socket)
+      const socket = (session.conn as unknown as { _socket?: { getPeerCertificate?(detailed: boolean): PeerCert } })._socket;
+      const chain = socket?.getPeerCertificate ? chainOf(socket.getPeerCertificate(true)) : [];
+      const why = session.secure ? daneMismatch(hostTls.tlsa, chain, hostTls.servername) : 'no TLS';
+      if (why !== null) return { kind: 'unreachable', reason: `4.7.5 ${mtaName}: DANE: ${why}` };
     }
     if (auth) {
       try {
@@ -194,25 +221,37 @@ export async function deliverRemote(
       last = `4.4.4 MX host ${host.name} has no address`;
       continue;
     }
-    const hostTls = tls ? tls.forHost(host.name) : { verify: false, servername: host.name };
+    const hostTls: HostTls = tls ? await tls.forHost(host.name, deps.mxPort) : { verify: 'none', servername: host.name };
+    if (hostTls.verify === 'unusable') {
+      last = hostTls.reason;
+      deps.log.info({ id: entry.id, mx: host.name, reason: last }, 'mx host unusable, trying the next');
+      continue;
+    }
     for (const ip of addresses) {
-      // verified: STARTTLS required (a server that does not offer it is refused, RFC 8461 §5) and
-      // the certificate checked against the roots and the MX host's name (§4.2)
-      const options: SMTPConnectionOptions = hostTls.verify
-        ? {
-            host: ip,
-            port: deps.mxPort,
-            requireTLS: true,
-            tls: { rejectUnauthorized: true, servername: hostTls.servername, ...(deps.ca ? { ca: deps.ca } : {}) },
-          }
-        : { host: ip, port: deps.mxPort, opportunisticTLS: true, tls: { rejectUnauthorized: false, servername: host.name } };
-      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, remoteMtaName(host.name), null);
+      // verified: STARTTLS required (a server that does not offer it is refused, RFC 8461 §5,
+      // RFC 7672 §2.2); PKIX: the certificate checked against the roots and the MX host's name
+      // (RFC 8461 §4.2); DANE: against the TLSA records, after the handshake (tryHost)
+      const options: SMTPConnectionOptions =
+        hostTls.verify === 'none'
+          ? { host: ip, port: deps.mxPort, opportunisticTLS: true, tls: { rejectUnauthorized: false, servername: host.name } }
+          : {
+              host: ip,
+              port: deps.mxPort,
+              requireTLS: true,
+              tls: {
+                rejectUnauthorized: hostTls.verify === 'pkix',
+                servername: hostTls.servername,
+                ...(deps.ca && hostTls.verify === 'pkix' ? { ca: deps.ca } : {}),
+              },
+            };
+      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, remoteMtaName(host.name), null, hostTls);
       if (r.kind === 'done') return r.outcomes;
       last = r.reason;
       deps.log.info({ id: entry.id, mx: host.name, ip, reason: r.reason }, 'mx host unreachable, trying the next');
     }
   }
   if (tls && allowed === 0) return allDeferred(recipients, `4.7.5 no MX host of ${hop.domain} is allowed by the ${tls.describe()}`);
-  if (tls?.source) return allDeferred(recipients, `${last.startsWith('4.') ? '' : '4.7.5 '}${last} (verified TLS required by the ${tls.describe()})`);
+  if (tls && tls.describe() !== '')
+    return allDeferred(recipients, `${last.startsWith('4.') ? '' : '4.7.5 '}${last} (verified TLS required by the ${tls.describe()})`);
   return allDeferred(recipients, last);
 }

@@ -13,7 +13,7 @@ import { createLogger, createNodeResolver, type QueueEntry } from '@postern/core
 import { MtaSts, createDnsLookup, mxMatches, mtaStsRecordId, parseMtaStsPolicy } from '@postern/trust';
 import { createTestCa, opensslNeed, requirement, startDnsServer, type DnsServer, type TestCa, type ZoneData } from '@postern/testkit';
 import { deliverRemote, type OutboundDeps } from '../src/outbound.js';
-import { mtaStsTlsPolicy } from '../src/tls-policy.js';
+import { outboundTlsPolicy } from '../src/tls-policy.js';
 
 const missing = requirement('outbound MTA-STS', [opensslNeed()]);
 
@@ -102,7 +102,11 @@ describe.skipIf(missing !== null)('outbound MTA-STS', () => {
       log,
       mxPort: (mx.server.address() as AddressInfo).port,
       timeouts: { connect: 5000, greeting: 5000, socket: 5000 },
-      tlsPolicy: mtaStsTlsPolicy(new MtaSts({ lookup: createDnsLookup(settings), httpsPort: (web.address() as AddressInfo).port, ca: [ca.cert] }), log),
+      tlsPolicy: outboundTlsPolicy({
+        mtaSts: new MtaSts({ lookup: createDnsLookup(settings), httpsPort: (web.address() as AddressInfo).port, ca: [ca.cert] }),
+        dane: null,
+        log,
+      }),
       ca: [ca.cert],
     };
   });

@@ -15,3 +15,4 @@ export * from './inbound.js';
 export * from './records.js';
 export { headerSection, fieldValue, type HeaderField, type HeaderSection } from './header-fields.js';
 export * from './mta-sts.js';
+export * from './dane.js';

@@ -33,6 +33,8 @@ import { noticeBuilder } from './notices.js';
 import { Pickup } from './pickup.js';
 import { QueueRunner } from './runner.js';
 import { smarthostOf } from './routing.js';
+import { outboundTlsPolicy } from './tls-policy.js';
+import { MtaSts, createDnsLookup, validatingResolverOf } from '@postern/trust';
 
 /** LMTP connections to the delivery agent, for the runner and direct delivery together. */
 const LMTP_CONNECTIONS = 16;
@@ -45,6 +47,9 @@ export interface StartOptions {
   mxPort?: number;
   /** Don't run the queue runner (tests of the MX server alone). */
   noRunner?: boolean;
+  /** Port of MTA-STS policy servers (443) and extra trust anchors for verified TLS: tests. */
+  mtaStsPort?: number;
+  ca?: string[];
 }
 
 export interface TransferApp {
@@ -66,7 +71,28 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const lmtp = config.listen.lmtp ? new LmtpPool(config.listen.lmtp, config.hostname, LMTP_CONNECTIONS, log) : null;
   const runner = options.noRunner
     ? null
-    : new QueueRunner({ config, queue, accounts: mail.accounts, resolver, log, lmtp, ...(options.mxPort ? { mxPort: options.mxPort } : {}) });
+    : new QueueRunner({
+        config,
+        queue,
+        accounts: mail.accounts,
+        resolver,
+        log,
+        lmtp,
+        ...(options.mxPort ? { mxPort: options.mxPort } : {}),
+        tls: {
+          tlsPolicy: outboundTlsPolicy({
+            mtaSts: new MtaSts({
+              lookup: createDnsLookup(config),
+              ...(options.mtaStsPort ? { httpsPort: options.mtaStsPort } : {}),
+              ...(options.ca ? { ca: options.ca } : {}),
+            }),
+            // DANE only through a validating resolver on this machine (a loopback dns.servers entry)
+            dane: validatingResolverOf(config.dns.servers, config.dns.timeout),
+            log,
+          }),
+          ...(options.ca ? { ca: options.ca } : {}),
+        },
+      });
 
   let server: ReturnType<typeof createMxServer> | null = null;
   let smtpPort: number | null = null;

@@ -1,9 +1,9 @@
 /**
  * Outbound SMTP (RFC 5321) to another server: a configured relay (route or smarthost) or the
  * MX hosts of the recipients' domain. One connection per destination carries all its
- * recipients; EHLO names us (`hostname`); STARTTLS is used whenever offered (without MTA-STS or
- * DANE a certificate cannot be checked meaningfully, so it is not verified, RFC 7435
- * opportunistic security); a smarthost's TLS is as `smarthost_tls` says (routing.ts). SMTPUTF8,
+ * recipients; EHLO names us (`hostname`); STARTTLS is used whenever offered, verified only when
+ * the receiving domain asks for it (MTA-STS enforce, tls-policy.ts; otherwise a certificate
+ * cannot be checked meaningfully, RFC 7435 opportunistic security); a smarthost's TLS is as `smarthost_tls` says (routing.ts). SMTPUTF8,
  * 8BITMIME and DSN parameters are passed on when the message needs them and the server offers
  * them.
  *
@@ -26,6 +26,8 @@ import {
 import { allDeferred, allFailed, outcomesOfError, outcomesOfInfo, type ClientError } from './outcomes.js';
 import type { NextHop } from './routing.js';
 import { SmtpSession } from './smtp-session.js';
+import { daneMismatch } from '@postern/trust';
+import type { HostTls, OutboundTlsPolicy } from './tls-policy.js';
 
 export interface OutboundDeps {
   hostname: string;
@@ -34,6 +36,10 @@ export interface OutboundDeps {
   /** Port of remote MX hosts: 25, except in tests. */
   mxPort: number;
   timeouts?: { connect: number; greeting: number; socket: number };
+  /** What the destination asks of TLS (MTA-STS); absent: opportunistic everywhere. */
+  tlsPolicy?: OutboundTlsPolicy;
+  /** Trust anchors for verified TLS; default: the system's roots (tests add their own CA). */
+  ca?: string[];
 }
 
 /**
@@ -42,6 +48,23 @@ export interface OutboundDeps {
  */
 function remoteMtaName(host: string): string {
   return isIP(host) === 0 ? host : `[${host}]`;
+}
+
+interface PeerCert {
+  raw?: Buffer;
+  issuerCertificate?: PeerCert;
+}
+
+/** The DER chain of a detailed peer certificate, leaf first (a self-signed root points at itself). */
+function chainOf(leaf: PeerCert): Buffer[] {
+  const out: Buffer[] = [];
+  let c: PeerCert | undefined = leaf;
+  while (c?.raw && out.length < 10) {
+    out.push(c.raw);
+    if (c.issuerCertificate === c) break;
+    c = c.issuerCertificate;
+  }
+  return out;
 }
 
 type TryResult = { kind: 'done'; outcomes: RecipientOutcome[] } | { kind: 'unreachable'; reason: string };
@@ -93,6 +116,7 @@ async function tryHost(
   mtaName: string,
   remoteMta: string,
   auth: { user: string; pass: string } | null,
+  hostTls: HostTls | null = null,
 ): Promise<TryResult> {
   const t = deps.timeouts ?? { connect: 30_000, greeting: 60_000, socket: 300_000 };
   const session = new SmtpSession({
@@ -109,6 +133,14 @@ async function tryHost(
     } catch (e) {
       const err = e as ClientError;
       return { kind: 'unreachable', reason: err.response ? err.response.trim() : `4.4.1 ${mtaName}: ${err.message}` };
+    }
+    if (hostTls?.verify === 'dane') {
+      // RFC 7672 §3: the chain the server presented, matched against its TLSA records before
+      // anything is sent (nodemailer keeps the upgraded socket as _socket)
+      const socket = (session.conn as unknown as { _socket?: { getPeerCertificate?(detailed: boolean): PeerCert } })._socket;
+      const chain = socket?.getPeerCertificate ? chainOf(socket.getPeerCertificate(true)) : [];
+      const why = session.secure ? daneMismatch(hostTls.tlsa, chain, hostTls.servername) : 'no TLS';
+      if (why !== null) return { kind: 'unreachable', reason: `4.7.5 ${mtaName}: DANE: ${why}` };
     }
     if (auth) {
       try {
@@ -168,8 +200,16 @@ export async function deliverRemote(
   }
   if (mx.kind === 'null-mx') return allFailed(recipients, `556 5.1.10 ${hop.domain} accepts no mail (null MX, RFC 7505)`);
   if (mx.kind === 'no-domain') return allFailed(recipients, `550 5.1.2 ${hop.domain}: no such mail domain`);
+  const tls = deps.tlsPolicy ? await deps.tlsPolicy.forDomain(hop.domain) : null;
   let last = `4.4.1 no reachable MX host for ${hop.domain}`;
+  let allowed = 0;
   for (const host of mx.hosts) {
+    if (tls && !tls.allows(host.name)) {
+      // RFC 8461 §4.1: an MX host the enforced policy does not name is not a candidate
+      deps.log.info({ id: entry.id, mx: host.name, policy: tls.describe() }, 'mx host not in the mta-sts policy, skipped');
+      continue;
+    }
+    allowed++;
     let addresses: string[];
     try {
       addresses = await resolveHost(host.name, deps.resolver);
@@ -181,18 +221,37 @@ export async function deliverRemote(
       last = `4.4.4 MX host ${host.name} has no address`;
       continue;
     }
+    const hostTls: HostTls = tls ? await tls.forHost(host.name, deps.mxPort) : { verify: 'none', servername: host.name };
+    if (hostTls.verify === 'unusable') {
+      last = hostTls.reason;
+      deps.log.info({ id: entry.id, mx: host.name, reason: last }, 'mx host unusable, trying the next');
+      continue;
+    }
     for (const ip of addresses) {
-      const options: SMTPConnectionOptions = {
-        host: ip,
-        port: deps.mxPort,
-        opportunisticTLS: true,
-        tls: { rejectUnauthorized: false, servername: host.name },
-      };
-      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, remoteMtaName(host.name), null);
+      // verified: STARTTLS required (a server that does not offer it is refused, RFC 8461 §5,
+      // RFC 7672 §2.2); PKIX: the certificate checked against the roots and the MX host's name
+      // (RFC 8461 §4.2); DANE: against the TLSA records, after the handshake (tryHost)
+      const options: SMTPConnectionOptions =
+        hostTls.verify === 'none'
+          ? { host: ip, port: deps.mxPort, opportunisticTLS: true, tls: { rejectUnauthorized: false, servername: host.name } }
+          : {
+              host: ip,
+              port: deps.mxPort,
+              requireTLS: true,
+              tls: {
+                rejectUnauthorized: hostTls.verify === 'pkix',
+                servername: hostTls.servername,
+                ...(deps.ca && hostTls.verify === 'pkix' ? { ca: deps.ca } : {}),
+              },
+            };
+      const r = await tryHost(deps, entry, recipients, options, `${host.name} [${ip}]`, remoteMtaName(host.name), null, hostTls);
       if (r.kind === 'done') return r.outcomes;
       last = r.reason;
       deps.log.info({ id: entry.id, mx: host.name, ip, reason: r.reason }, 'mx host unreachable, trying the next');
     }
   }
+  if (tls && allowed === 0) return allDeferred(recipients, `4.7.5 no MX host of ${hop.domain} is allowed by the ${tls.describe()}`);
+  if (tls && tls.describe() !== '')
+    return allDeferred(recipients, `${last.startsWith('4.') ? '' : '4.7.5 '}${last} (verified TLS required by the ${tls.describe()})`);
   return allDeferred(recipients, last);
 }

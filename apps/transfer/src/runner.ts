@@ -47,6 +47,8 @@ export interface RunnerDeps {
   lmtp: LmtpPool | null;
   /** Port of remote MX hosts (25; tests point it elsewhere). */
   mxPort?: number;
+  /** What destinations ask of TLS (MTA-STS), and trust anchors other than the system's (tests). */
+  tls?: Pick<OutboundDeps, 'tlsPolicy' | 'ca'>;
 }
 
 /** Messages in delivery at once; connections are limited separately. */
@@ -79,7 +81,7 @@ export class QueueRunner {
     const { config } = deps;
     this.lmtp = deps.lmtp;
     this.outbound = new Semaphore(config.transfer.outbound_connections);
-    this.outboundDeps = { hostname: config.hostname, resolver: deps.resolver, log: deps.log, mxPort: deps.mxPort ?? 25 };
+    this.outboundDeps = { hostname: config.hostname, resolver: deps.resolver, log: deps.log, mxPort: deps.mxPort ?? 25, ...deps.tls };
     this.policy = retryPolicyOf(config);
     this.notices = noticeBuilder(config);
     if (this.lmtp) this.lmtp.onReachable = () => this.agentReady('connected');

@@ -3,9 +3,11 @@
  *
  * Invariants:
  * - It is a client like any other: it reads mail over IMAP and sends over SMTP submission with
- *   the user's own credentials (imapflow, nodemailer). It never opens mail.db.
+ *   the user's own credentials (imapflow, nodemailer).
  * - Pages are rendered on the server from escaped templates; message HTML is sanitized and
  *   shown only in a sandboxed frame with its own CSP; remote images stay blocked until asked.
+ * - It reads no mail from mail.db; the web ports (front.ts) read only the list of local domains,
+ *   for the names they answer and the certificates ACME keeps.
  * - The browser holds a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) and
  *   nothing else; every write needs the session's CSRF token; logins are throttled by the IMAP
  *   server it logs in to, which it tells the browser's address.
@@ -18,6 +20,8 @@ import { imapEndpoint, smtpEndpoint } from './endpoints.js';
 import { authRoutes } from './routes/auth.js';
 import { composeRoutes } from './routes/compose.js';
 import { eventRoutes } from './routes/events.js';
+import { settingsRoutes } from './routes/settings.js';
+import { startFront, type WebFront } from './front.js';
 import { mailboxRoutes } from './routes/mailbox.js';
 import { messageRoutes } from './routes/message.js';
 import { staticRoutes } from './routes/static.js';
@@ -26,13 +30,16 @@ import { LoginForms, SessionStore } from './session.js';
 import type { UserResources, WebmailState } from './state.js';
 
 export interface RunningWebmail {
+  /** The port of `listen.webmail` (0 when that is off and only the web ports serve it). */
   port: number;
+  /** `listen.https` / `listen.http` and ACME, when configured. */
+  front: WebFront | null;
   close(): Promise<void>;
 }
 
-export async function start(config: Config, options: { logger: Logger }): Promise<RunningWebmail> {
+export async function start(config: Config, options: { logger: Logger; clock?: () => number }): Promise<RunningWebmail> {
   const { logger } = options;
-  if (!config.listen.webmail) throw new Error('listen.webmail is not set');
+  if (!config.listen.webmail && !config.listen.https && !config.listen.http) throw new Error('none of listen.webmail, listen.https, listen.http is set');
   loadAssets();
   const state: WebmailState = {
     config,
@@ -42,29 +49,50 @@ export async function start(config: Config, options: { logger: Logger }): Promis
     imap: imapEndpoint(config),
     smtp: smtpEndpoint(config),
   };
-  const routes = [...authRoutes, ...mailboxRoutes, ...messageRoutes, ...composeRoutes, ...eventRoutes, ...staticRoutes(['app.css', 'app.js', 'icon.svg'])];
-  const server: Server = createServer({ requestTimeout: 5 * 60_000, headersTimeout: 30_000 }, createHandler(state, routes));
-  server.keepAliveTimeout = 30_000;
-  const { host, port } = splitHostPort(config.listen.webmail);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  const routes = [
+    ...authRoutes,
+    ...mailboxRoutes,
+    ...messageRoutes,
+    ...composeRoutes,
+    ...eventRoutes,
+    ...settingsRoutes,
+    ...staticRoutes(['app.css', 'app.js', 'icon.svg']),
+  ];
+  const handler = createHandler(state, routes);
+  let server: Server | null = null;
+  let bound = 0;
+  if (config.listen.webmail) {
+    const plain = createServer({ requestTimeout: 5 * 60_000, headersTimeout: 30_000 }, handler);
+    server = plain;
+    plain.keepAliveTimeout = 30_000;
+    const { host, port } = splitHostPort(config.listen.webmail);
+    await new Promise<void>((resolve, reject) => {
+      plain.once('error', reject);
+      plain.listen(port, host, () => {
+        plain.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const bound = (server.address() as AddressInfo).port;
+    bound = (plain.address() as AddressInfo).port;
+  }
+  const front =
+    config.listen.https || config.listen.http ? await startFront(config, handler, { logger, ...(options.clock ? { clock: options.clock } : {}) }) : null;
   logger.info(
-    { listen: `${host}:${bound}`, imap: `${state.imap.host}:${state.imap.port}`, smtp: `${state.smtp.host}:${state.smtp.port}` },
+    { listen: config.listen.webmail ?? null, port: bound, imap: `${state.imap.host}:${state.imap.port}`, smtp: `${state.smtp.host}:${state.smtp.port}` },
     'webmail listening',
   );
   return {
     port: bound,
+    front,
     async close(): Promise<void> {
       // Sessions first: that ends the event streams, whose responses would keep the server open.
       await state.sessions.closeAll();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await front?.close();
+      if (server) {
+        const s = server;
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
     },
   };
 }

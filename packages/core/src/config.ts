@@ -92,6 +92,10 @@ const schema = z
         /** ManageSieve (RFC 5804), served by the delivery agent's retrieval service. */
         managesieve: hostPort.optional(),
         webmail: hostPort.optional(),
+        /** HTTPS (webmail app): the webmail, MTA-STS policy, autoconfig; TLS-ALPN-01 answers (RFC 8737). */
+        https: hostPort.optional(),
+        /** Plain HTTP (webmail app): only HTTP-01 answers (RFC 8555 §8.3) and redirects to HTTPS. */
+        http: hostPort.optional(),
       })
       .strict()
       .default({}),
@@ -99,6 +103,23 @@ const schema = z
       .object({ cert: z.string().min(1).default('tls/cert.pem'), key: z.string().min(1).default('tls/key.pem') })
       .strict()
       .default({ cert: 'tls/cert.pem', key: 'tls/key.pem' }),
+    /** ACME (RFC 8555) certificates for the host name and each domain's mta-sts/autoconfig names; off while `directory` is "". */
+    acme: z
+      .object({
+        directory: z
+          .string()
+          .refine((v) => v === '' || /^https:\/\/\S+$/.test(v), { message: 'empty or an https:// directory URL' })
+          .default(''),
+        /** The account's contact (RFC 8555 §7.3); "" = none. */
+        email: z
+          .string()
+          .refine((v) => v === '' || /^[^@\s]+@[^@\s]+$/.test(v), { message: 'empty or an address "you@example.org"' })
+          .default(''),
+        /** PEM file of a CA that signed the ACME server's own HTTPS certificate (a private CA, Pebble); "" = the system's. */
+        ca: z.string().default(''),
+      })
+      .strict()
+      .default({ directory: '', email: '', ca: '' }),
     dns: z
       .object({
         servers: z.array(hostPort.or(z.string().regex(/^[0-9a-fA-F:.]+$/, { message: 'an IP address' }))).default([]),
@@ -407,6 +428,10 @@ export function configFromObject(raw: unknown, file: string): Config {
       `${result.data.limits.data_in_flight}`,
     );
   }
+  if (result.data.acme.directory !== '' && !result.data.listen.https && !result.data.listen.http) {
+    // the CA proves we hold the names by connecting to one of these (RFC 8737 §3, RFC 8555 §8.3)
+    throw new ConfigError(file, 'listen.https', 'listen.https or listen.http set when acme.directory is (ACME answers challenges there)', 'neither');
+  }
   const base = dirname(file);
   const abs = (p: string, from: string): string => (isAbsolute(p) ? p : resolve(from, p));
   const dataDir = abs(result.data.data_dir, base);
@@ -418,6 +443,7 @@ export function configFromObject(raw: unknown, file: string): Config {
     tlsKey: abs(result.data.tls.key, base),
     maildropDir: abs(result.data.sendmail.maildrop, base),
     origin: (result.data.sendmail.origin || result.data.hostname).toLowerCase(),
+    acme: { ...result.data.acme, ca: result.data.acme.ca && abs(result.data.acme.ca, base) },
     transfer: {
       ...result.data.transfer,
       smarthost_ca: result.data.transfer.smarthost_ca && abs(result.data.transfer.smarthost_ca, base),
@@ -473,6 +499,12 @@ export const DEV_LISTEN = {
   managesieve: '127.0.0.1:24190',
   webmail: '127.0.0.1:8080',
 } as const;
+
+/** `postern init --acme`: the web ports the CA connects to (RFC 8737 §3: 443; RFC 8555 §8.3: 80). */
+export const ACME_LISTEN = { https: '0.0.0.0:443', http: '0.0.0.0:80' } as const;
+
+/** Let's Encrypt's production directory, what `postern init --acme` writes. */
+export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
 
 export const PRODUCTION_LISTEN = {
   smtp: '0.0.0.0:25',

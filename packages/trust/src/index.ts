@@ -14,3 +14,5 @@ export * from './sign.js';
 export * from './inbound.js';
 export * from './records.js';
 export { arcSeal, type ArcSealOptions } from './arc-seal.js';
+export * from './mta-sts.js';
+export * from './dane.js';

@@ -6,7 +6,17 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { DEV_LISTEN, PRODUCTION_LISTEN, ensureCertificate, loadConfig, normalizeDomain, openMailDb, type Config } from '@postern/core';
+import {
+  ACME_LISTEN,
+  DEV_LISTEN,
+  LETS_ENCRYPT_DIRECTORY,
+  PRODUCTION_LISTEN,
+  ensureCertificate,
+  loadConfig,
+  normalizeDomain,
+  openMailDb,
+  type Config,
+} from '@postern/core';
 import { ensureDomainKeys } from '@postern/trust';
 import { CliError, configFileOf } from '../context.js';
 
@@ -15,10 +25,20 @@ export interface InitOptions {
   hostname?: string;
   dev?: boolean;
   force?: boolean;
+  /** Certificates from Let's Encrypt (ACME), answered on 443 and 80. */
+  acme?: boolean;
+  acmeEmail?: string;
 }
 
-export function configText(o: { domain: string; hostname: string; dev: boolean }): string {
+export function configText(o: { domain: string; hostname: string; dev: boolean; acme?: boolean; acmeEmail?: string }): string {
   const listen = o.dev ? DEV_LISTEN : PRODUCTION_LISTEN;
+  const web = o.acme
+    ? `https = "${ACME_LISTEN.https}"               # the webmail, MTA-STS policy, autoconfig; ACME's TLS-ALPN-01
+http = "${ACME_LISTEN.http}"                 # only ACME's HTTP-01 and redirects to https
+`
+    : `# https = "${ACME_LISTEN.https}"             # the webmail, MTA-STS policy, autoconfig (postern init --acme)
+# http = "${ACME_LISTEN.http}"               # ACME's HTTP-01 and redirects to https
+`;
   return `# Postern configuration. Every key is documented in the README; a wrong value is refused at
 # start with the key and what was expected.
 hostname = "${o.hostname}"            # our name in EHLO, banners and Received: headers
@@ -37,10 +57,14 @@ pop3 = "${listen.pop3}"
 pop3s = "${listen.pop3s}"
 managesieve = "${listen.managesieve}"  # Sieve filters (RFC 5804): sieve-connect, Thunderbird, Roundcube
 webmail = "${listen.webmail}"
-
+${web}
 [tls]                                # PEM files; a Let's Encrypt pair works as is, reloaded when changed
-cert = "data/tls/cert.pem"
+cert = "data/tls/cert.pem"           # with [acme] on, ACME keeps this pair (for the host name)
 key = "data/tls/key.pem"
+
+[acme]                               # certificates for the host name and mta-sts/autoconfig/autodiscover.<domain>
+directory = "${o.acme ? LETS_ENCRYPT_DIRECTORY : ''}"${o.acme ? '' : '                       # "" = off; Let\'s Encrypt: ' + LETS_ENCRYPT_DIRECTORY}
+email = "${o.acme ? (o.acmeEmail ?? `postmaster@${o.domain}`) : ''}"                           # the CA writes here about the account
 
 [dns]
 servers = []                         # resolvers as "ip:port"; empty = the system's
@@ -79,7 +103,7 @@ export async function runInit(file: string, o: InitOptions): Promise<Config> {
   if (!domain) throw new CliError('--domain is required (the mail domain, e.g. example.org)');
   const hostname = o.hostname ?? `mail.${domain}`;
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, configText({ domain, hostname, dev: !!o.dev }));
+  writeFileSync(file, configText({ domain, hostname, dev: !!o.dev, acme: !!o.acme, ...(o.acmeEmail ? { acmeEmail: o.acmeEmail } : {}) }));
   const config = loadConfig(file);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
   await ensureCertificate(config.tlsCert, config.tlsKey, hostname);
@@ -101,6 +125,8 @@ export function register(program: Command): void {
     .option('--hostname <name>', "this server's host name (default: mail.<domain>)")
     .option('--dev', 'development profile: loopback, high ports')
     .option('--force', 'overwrite an existing config file')
+    .option('--acme', "certificates from Let's Encrypt (ACME), proved on ports 443 and 80")
+    .option('--acme-email <address>', 'contact for the ACME account (default: postmaster@<domain>)')
     .action(async (o: InitOptions, cmd: Command) => {
       const file = configFileOf(cmd);
       const config = await runInit(file, o);

@@ -83,6 +83,8 @@ export function describeListeners(config: Config): string {
     ['POP3 (TLS)', l.pop3s],
     ['LMTP (internal)', l.lmtp],
     ['Webmail', l.webmail ? `http://${l.webmail}/` : undefined],
+    ['HTTPS (webmail, MTA-STS)', l.https ? `https://${config.hostname}/ on ${l.https}` : undefined],
+    ['HTTP (ACME, redirects)', l.http],
   ];
   return rows
     .filter(([, v]) => v)

@@ -79,6 +79,7 @@ export function shell(s: Shell, content: Html): Html {
   <a class="button primary compose" href="${urls.compose()}" accesskey="c">Compose</a>
   <div class="account">
     <span class="user" title="Logged in as ${s.user}">${s.user}</span>
+    <a class="link" href="/settings/mail.mobileconfig" title="A profile that sets up Apple Mail on iPhone, iPad or Mac">Apple Mail profile</a>
     <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${s.csrf}"><button type="submit" class="link">Log out</button></form>
   </div>
 </header>

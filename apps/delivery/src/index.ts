@@ -3,12 +3,10 @@
  * through which the transfer app delivers, and the retrieval service (IMAP, POP3) that serves the
  * stored mail to logged-in users, all in one process so IDLE sees deliveries at once.
  */
-import { ByteBudget, ensureCertificate, LoginThrottle, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
-import { GroupCommit } from './group-commit.js';
+import { ByteBudget, ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
 import { cleanSpool } from '@postern/smtp';
 import { startLmtpServer } from './lmtp.js';
 import { startRetrieval } from './retrieval.js';
-import { SubstringIndexer } from './search-index.js';
 import { defaultIndexThreads, IndexPool } from './index-pool.js';
 
 export interface DeliveryAgent {
@@ -22,14 +20,16 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const mail = openMailDb(config);
   await ensureCertificate(config.tlsCert, config.tlsKey, config.hostname);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-  const stopWatching = mail.store.watchExternalChanges();
   // Delivery keys only need to outlive the transfer queue's retry window.
-  mail.store.pruneDeliveryKeys();
-  const pruner = setInterval(() => mail.store.pruneDeliveryKeys(), 3_600_000);
+  const prune = (): void => {
+    mail.store.pruneDeliveryKeys().catch((err: unknown) => logger.warn({ err }, 'pruning delivery keys failed'));
+  };
+  prune();
+  const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
-  const commits = new GroupCommit(mail.store);
   const pool = new IndexPool({ size: config.limits.index_threads || defaultIndexThreads(), logger });
-  const indexer = new SubstringIndexer(mail.store, logger, undefined, undefined, pool).start();
+  // the substring index is completed in the background, its text made on the pool's threads
+  const stopIndexing = mail.store.startSubstringIndexing({ logger, indexer: async (raw) => (await pool.index(raw)).index });
   // one budget for LMTP and IMAP APPEND together (limits.data_in_flight)
   const inFlight = new ByteBudget(config.limits.data_in_flight);
   if (config.listen.lmtp) cleanSpool(config.dataDir);
@@ -37,17 +37,17 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const ports: Record<string, number> = {};
   try {
     if (config.listen.lmtp) {
-      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp, inFlight, indexer: pool });
+      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, store: mail.store, logger, listen: config.listen.lmtp, inFlight, indexer: pool });
       ports['lmtp'] = lmtp.port;
       closers.push(lmtp.close);
     }
     // One throttle for IMAP, POP3 and the other processes: failures anywhere count together.
-    const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
+    const throttle = mail.loginThrottle(config.auth);
     const retrieval = await startRetrieval({ config, accounts: mail.accounts, store: mail.store, tls, logger, inFlight, throttle, indexer: pool });
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {
-    indexer.stop();
+    stopIndexing();
     await Promise.all(closers.map((c) => c()));
     await pool.close();
     mail.close();
@@ -57,8 +57,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
     ports,
     async close() {
       clearInterval(pruner);
-      stopWatching();
-      indexer.stop();
+      stopIndexing();
       await Promise.all(closers.map((c) => c()));
       await pool.close();
       mail.close();

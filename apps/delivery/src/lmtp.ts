@@ -10,14 +10,25 @@ import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { headerFields } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
-import { ByteBudget, newId, nextHopMessageSize, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
-import type { GroupCommit } from './group-commit.js';
+import {
+  ByteBudget,
+  newId,
+  nextHopMessageSize,
+  parseAddress,
+  formatAddress,
+  type Accounts,
+  type Config,
+  type Logger,
+  type MessageStore,
+  type User,
+} from '@postern/core';
 import { inlineIndexer, type MessageIndexer } from './index-pool.js';
 
 export interface LmtpOptions {
   config: Config;
   accounts: Accounts;
-  commits: GroupCommit;
+  /** Where messages are stored (its deliver group-commits concurrent deliveries). */
+  store: MessageStore;
   logger: Logger;
   /** "host:port" or a unix socket path. */
   listen: string;
@@ -46,7 +57,7 @@ const JUNK_MARK = new Set(['x-postern-junk']);
 const JUNK_MARK_WINDOW = 64 * 1024;
 
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
-  const { config, accounts, commits, logger } = opts;
+  const { config, accounts, store, logger } = opts;
   const indexer = opts.indexer ?? inlineIndexer;
   const limits = config.limits;
   const inFlight = opts.inFlight ?? new ByteBudget(limits.data_in_flight);
@@ -146,9 +157,9 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
     for (const r of rcpts) for (const u of r.users) if (!byUser.has(u.id)) byUser.set(u.id, { user: u, rcpt: r.rcpt });
     const targets = [...byUser.values()];
     const junk = markedJunk(content, index.headerEnd);
-    let outcomes: Awaited<ReturnType<typeof commits.deliver>>;
+    let outcomes: Awaited<ReturnType<typeof store.deliver>>;
     try {
-      outcomes = await commits.deliver(
+      outcomes = await store.deliver(
         targets.map(({ user, rcpt }) => ({
           userId: user.id,
           prefix: Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${deliveredTo(rcpt)}\r\n`),

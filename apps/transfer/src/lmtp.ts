@@ -115,7 +115,7 @@ export class LmtpPool {
   /** Hands one message to the delivery agent for `recipients`; never throws. */
   async deliver(entry: LmtpMessage, recipients: readonly Addressee[]): Promise<RecipientOutcome[]> {
     // with no time limit a connection always comes: null cannot happen
-    return (await this.transaction(entry, recipients, Infinity)) ?? allDeferred(recipients, '4.4.1 no connection to the delivery agent');
+    return (await this.mailTransaction(entry, recipients, Infinity)) ?? allDeferred(recipients, '4.4.1 no connection to the delivery agent');
   }
 
   /**
@@ -125,10 +125,10 @@ export class LmtpPool {
    */
   async tryDeliver(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
     if (Date.now() < this.unreachableUntil) return null;
-    return this.transaction(entry, recipients, waitMs);
+    return this.mailTransaction(entry, recipients, waitMs);
   }
 
-  private async transaction(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
+  private async mailTransaction(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
     const mta = `lmtp ${this.target}`;
     for (let attempt = 0; attempt < 2; attempt++) {
       let session: SmtpSession;

@@ -16,7 +16,7 @@ import { prepared, type Db } from './sqlite.js';
 import { addressKey, formatAddress, loginKey, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
-import { releaseContents } from './store/contents.js';
+import { deleteUserMessages } from './store/store.js';
 import { isUnixUser } from './unix-users.js';
 
 /** Local parts that reach the administrator unless a user or alias of that name exists. */
@@ -241,12 +241,8 @@ export class Accounts {
   }
 
   private deleteUserRows(userId: number): void {
-    // Drop content references first so shared contents are freed when no one else holds them.
-    const rows = prepared(this.db, 'SELECT m.content_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?')
-      .pluck()
-      .all(userId) as number[];
-    prepared(this.db, 'DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)').run(userId);
-    releaseContents(this.db, rows);
+    // the store owns the messages and their contents (shared contents stay for their other holders)
+    deleteUserMessages(this.db, userId);
     prepared(this.db, 'DELETE FROM users WHERE id = ?').run(userId);
   }
 

@@ -1,7 +1,8 @@
 /**
- * @postern/delivery: the delivery agent (MDA). It owns mail.db's message store: the LMTP server
- * through which the transfer app delivers, and the retrieval service (IMAP, POP3) that serves the
- * stored mail to logged-in users, all in one process so IDLE sees deliveries at once.
+ * @postern/delivery: the delivery agent (MDA). It serves the message store (@postern/core's
+ * store, the one owner of mail.db) over the LMTP server through which the transfer app delivers
+ * and the retrieval service (IMAP, POP3) that serves the stored mail to logged-in users, all in
+ * one process so IDLE sees deliveries at once. It speaks no SQL (scripts/check-store-wall.mjs).
  */
 import { ByteBudget, ensureCertificate, openMailDb, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
 import { cleanSpool } from '@postern/smtp';

@@ -86,18 +86,18 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = prepared(
+    const row = prepared<{ id: number; name: string; catch_all: string | null }>(
       this.db,
       'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id WHERE d.name = ?',
-    ).get(domain) as { id: number; name: string; catch_all: string | null } | undefined;
+    ).get(domain);
     return row ? { id: row.id, name: row.name, catchAll: row.catch_all } : null;
   }
 
   listDomains(): Domain[] {
-    const rows = prepared(
+    const rows = prepared<{ id: number; name: string; catch_all: string | null }>(
       this.db,
       'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id ORDER BY d.name',
-    ).all() as Array<{ id: number; name: string; catch_all: string | null }>;
+    ).all();
     return rows.map((r) => ({ id: r.id, name: r.name, catchAll: r.catch_all }));
   }
 
@@ -147,7 +147,7 @@ export class Accounts {
   /** The user who gets the administrator's mail: `admin`, else the first user created. */
   adminUser(): User | null {
     if (this.system?.admin) return this.findUser(this.system.admin);
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY id LIMIT 1').get() as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY id LIMIT 1').get();
     return row ? toUser(row) : null;
   }
 
@@ -198,24 +198,22 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key);
     return row ? toUser(row) : null;
   }
 
   userById(id: number): User | null {
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id);
     return row ? toUser(row) : null;
   }
 
   listUsers(domain?: string): User[] {
-    const rows = (
-      domain
-        ? prepared(
-            this.db,
-            'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
-          ).all(normalizeDomain(domain))
-        : prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all()
-    ) as UserRow[];
+    const rows = domain
+      ? prepared<UserRow>(
+          this.db,
+          'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
+        ).all(normalizeDomain(domain))
+      : prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all();
     return rows.map(toUser);
   }
 
@@ -253,9 +251,9 @@ export class Accounts {
   async authenticate(address: string, password: string): Promise<User | null> {
     const key = loginKey(address);
     const row = key
-      ? (prepared(this.db, 'SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(key) as
-          | (UserRow & { password_hash: string })
-          | undefined)
+      ? prepared<UserRow & { password_hash: string }>(this.db, 'SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(
+          key,
+        )
       : undefined;
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
     return ok && row ? toUser(row) : null;
@@ -297,10 +295,10 @@ export class Accounts {
   }
 
   listAliases(): Alias[] {
-    const rows = prepared(
+    const rows = prepared<{ address: string; target: string }>(
       this.db,
       'SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id ORDER BY a.address, u.address',
-    ).all() as Array<{ address: string; target: string }>;
+    ).all();
     const out: Alias[] = [];
     for (const r of rows) {
       const last = out[out.length - 1];
@@ -312,7 +310,7 @@ export class Accounts {
 
   /** Every address a user may send as: their own and each alias that reaches them. */
   addressesOf(user: User): string[] {
-    const rows = prepared(this.db, 'SELECT address FROM aliases WHERE user_id = ?').all(user.id) as Array<{ address: string }>;
+    const rows = prepared<{ address: string }>(this.db, 'SELECT address FROM aliases WHERE user_id = ?').all(user.id);
     return [user.address, ...rows.map((r) => r.address)];
   }
 
@@ -360,12 +358,12 @@ export class Accounts {
   }
 
   private lookup(key: string): User[] {
-    const user = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as UserRow | undefined;
+    const user = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key);
     if (user) return [toUser(user)];
-    const rows = prepared(
+    const rows = prepared<UserRow>(
       this.db,
       'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
-    ).all(key) as UserRow[];
+    ).all(key);
     return rows.map(toUser);
   }
 }

@@ -193,21 +193,21 @@ async function postern(n) {
     password: PASSWORD,
     apps: ['delivery'],
     connections: MAX_IDLE + 100,
-    populate: (mail, users) => {
+    populate: async (mail, users) => {
       for (let start = 0; start < n; start += 1000) {
         const batch = [];
         for (let i = start; i < Math.min(n, start + 1000); i++) {
           const content = messageAt(i);
           batch.push({ userId: users[0].id, prefix: Buffer.alloc(0), content, index: indexMessage(content) });
         }
-        mail.store.deliver(batch);
+        await mail.store.deliver(batch);
       }
     },
   });
   // The fill ends when the delivery agent has also built the substring index (it does so after
   // delivery, in the background): as Dovecot's ends with force-resync's indexes.
   const until = Date.now() + 3_600_000;
-  while (sys.substringsPending() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  while ((await sys.substringsPending()) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
   return { sys, port: sys.ports.imap, roots: () => sys.roots().delivery, fillMs: performance.now() - t };
 }
 

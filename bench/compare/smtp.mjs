@@ -71,16 +71,16 @@ async function cell(system, generator, size, c) {
     let delivered = 0;
     const deadline = Date.now() + 600_000;
     for (;;) {
-      delivered = sys.delivered();
+      delivered = await sys.delivered();
       if (delivered >= r.accepted || Date.now() >= deadline) break;
       await new Promise((res) => setTimeout(res, 20));
     }
     const tDelivered = performance.now();
-    // Postern builds the SEARCH TEXT index after delivery (apps/delivery/src/search-index.ts):
+    // Postern builds the SEARCH TEXT index after delivery (packages/core/src/store/trigram.ts):
     // how long after the last delivery it has caught up, CPU included below.
     let indexed = null;
     if (sys.substringsPending) {
-      while (sys.substringsPending() > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      while ((await sys.substringsPending()) > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
       indexed = (performance.now() - tDelivered) / 1000;
     }
     const cpu = Object.fromEntries(names.map((k) => [k, cpuSeconds(groups()[k]) - cpu0[k]]));

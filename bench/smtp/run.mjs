@@ -79,7 +79,8 @@ const mail = openMailDb(config);
 mail.accounts.addDomain('bench.test');
 const users = [];
 for (let i = 0; i < USERS; i++) users.push(await mail.accounts.addUser(`user${i}@bench.test`, 'bench-password'));
-const inboxes = users.map((u) => mail.store.mailbox(u.id, 'INBOX').id);
+const inboxes = [];
+for (const u of users) inboxes.push((await mail.store.mailbox(u.id, 'INBOX')).id);
 
 const children = [];
 // BENCH_ONLY_ACCEPT=1: no delivery agent, measure acceptance alone (mail stays queued)
@@ -99,7 +100,11 @@ const transport = nodemailer.createTransport({
   maxMessages: Infinity,
   ignoreTLS: true, // measure the mail path, not TLS
 });
-const delivered = () => inboxes.reduce((n, id) => n + mail.store.uids(id).length, 0);
+const delivered = async () => {
+  let n = 0;
+  for (const id of inboxes) n += (await mail.store.mailboxById(id)).messages;
+  return n;
+};
 
 const latencies = [];
 let accepted = 0;
@@ -123,7 +128,7 @@ await Promise.all(
 const tAccepted = performance.now();
 let got = 0;
 for (let i = 0; i < 6000; i++) {
-  got = delivered();
+  got = await delivered();
   if (got >= accepted || onlyAccept) break;
   await sleep(20);
 }

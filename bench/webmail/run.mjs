@@ -72,7 +72,7 @@ for (let s = 0; s < N; s += 1000) {
     const content = message(i);
     batch.push({ userId: user.id, prefix: Buffer.alloc(0), content, index: indexMessage(content) });
   }
-  mail.store.deliver(batch);
+  await mail.store.deliver(batch);
 }
 mail.close();
 console.log(`seeded ${N} messages in ${Date.now() - t} ms`);

@@ -161,7 +161,7 @@ describe('IMAP line and literal bombs', () => {
     await t.write('Subject: half\r\n\r\n' + 'h'.repeat(1000));
     t.close();
     await new Promise((r) => setTimeout(r, 200));
-    expect(a.messages('alice@a.test').filter((m) => m.raw.includes('Subject: half'))).toEqual([]);
+    expect((await a.messages('alice@a.test')).filter((m) => m.raw.includes('Subject: half'))).toEqual([]);
     await stillServing();
   });
 });
@@ -212,8 +212,8 @@ describe('SQL and FTS injection through SEARCH', () => {
   /** UIDs of the seeded messages, by subject. */
   let uidOf: Map<string, number>;
 
-  beforeAll(() => {
-    uidOf = new Map(a.messages('alice@a.test').map((m) => [/^Subject: (.*)$/m.exec(m.raw)?.[1]?.trim() ?? '', m.uid]));
+  beforeAll(async () => {
+    uidOf = new Map((await a.messages('alice@a.test')).map((m) => [/^Subject: (.*)$/m.exec(m.raw)?.[1]?.trim() ?? '', m.uid]));
   });
 
   async function search(key: string): Promise<number[] | string> {

@@ -113,7 +113,7 @@ describe('hostile MIME structure', () => {
     expect(growth, `RSS grew by ${(growth / MB).toFixed(1)} MB`).toBeLessThan(200 * MB);
     if (!reply.startsWith('250')) return;
 
-    const stored = a.messages('alice@a.test').find((m) => m.raw.includes(`X-Case: ${name}\r\n`));
+    const stored = (await a.messages('alice@a.test')).find((m) => m.raw.includes(`X-Case: ${name}\r\n`));
     expect(stored, 'stored').toBeDefined();
     // byte for byte, after the two headers delivery prepends (Return-Path, Delivered-To)
     expect(stored!.raw.endsWith(message.endsWith('\r\n') ? message : `${message}\r\n`)).toBe(true);

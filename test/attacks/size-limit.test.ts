@@ -51,15 +51,15 @@ async function send(port: number, size: number, tag: string, auth: boolean): Pro
   }
 }
 
-const storedSize = (tag: string): number | null => {
-  const m = a.messages('bob@a.test').find((x) => x.raw.includes(`X-Tag: ${tag}\r\n`));
+const storedSize = async (tag: string): Promise<number | null> => {
+  const m = (await a.messages('bob@a.test')).find((x) => x.raw.includes(`X-Tag: ${tag}\r\n`));
   return m ? Buffer.byteLength(m.raw) : null;
 };
 
 async function delivered(tag: string, timeoutMs: number): Promise<number | null> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const n = storedSize(tag);
+    const n = await storedSize(tag);
     if (n !== null || Date.now() > deadline) return n;
     await new Promise((r) => setTimeout(r, 100));
   }

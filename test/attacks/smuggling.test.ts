@@ -123,10 +123,10 @@ async function afterData(t: Talk, pieces: readonly string[], gapMs: number): Pro
 }
 
 /** Stored messages (all users) whose header section carries `X-Test: <kind>-<tag>`. */
-function storedWithHeader(kind: 'outer' | 'smuggled', tag: string, users: readonly string[]): number {
+async function storedWithHeader(kind: 'outer' | 'smuggled', tag: string, users: readonly string[]): Promise<number> {
   let n = 0;
   for (const u of users) {
-    for (const m of a.messages(u)) {
+    for (const m of await a.messages(u)) {
       const end = m.raw.search(/\r?\n\r?\n/);
       const header = end === -1 ? m.raw : m.raw.slice(0, end);
       if (header.includes(`X-Test: ${kind}-${tag}`)) n++;
@@ -142,12 +142,12 @@ async function expectOneTransaction(replies: string[], tag: string): Promise<voi
   expect(dataReplies, JSON.stringify(replies)).toHaveLength(1);
   expect(dataReplies[0]).toMatch(/^(250|5\d\d) /);
   if (dataReplies[0]!.startsWith('250')) {
-    await waitFor(() => storedWithHeader('outer', tag, ['alice@a.test']) === 1, 15_000, 'the outer message');
+    await waitFor(async () => (await storedWithHeader('outer', tag, ['alice@a.test'])) === 1, 15_000, 'the outer message');
   } else {
     // give a wrongly accepted message the time to arrive before saying it did not
     await new Promise((r) => setTimeout(r, 500));
   }
-  expect(storedWithHeader('smuggled', tag, ['alice@a.test', 'bob@a.test'])).toBe(0);
+  expect(await storedWithHeader('smuggled', tag, ['alice@a.test', 'bob@a.test'])).toBe(0);
   expect(a.withQueue((q) => q.list()).filter((m) => m.sender.includes('bank.example'))).toEqual([]);
 }
 
@@ -191,9 +191,9 @@ describe('SMTP smuggling on port 25', () => {
     const replies = await afterData(t, ['..\r\n', smuggled(tag, 'bob@a.test', 'admin@bank.example'), `X-Test: outer-${tag}\r\n\r\n.\r\n`], 40);
     expect(replies.filter((r) => !r.startsWith('221'))).toEqual([expect.stringMatching(/^250 /)]);
     // one message for alice, holding the would-be second transaction as text; none for bob
-    const stored = await waitFor(() => a.messages('alice@a.test').find((m) => m.raw.includes(`outer-${tag}`)), 15_000, 'the message');
+    const stored = await waitFor(async () => (await a.messages('alice@a.test')).find((m) => m.raw.includes(`outer-${tag}`)), 15_000, 'the message');
     expect(stored.raw).toContain('MAIL FROM:<admin@bank.example>\r\nRCPT TO:<bob@a.test>');
-    expect(a.messages('bob@a.test').filter((m) => m.raw.includes(tag))).toEqual([]);
+    expect((await a.messages('bob@a.test')).filter((m) => m.raw.includes(tag))).toEqual([]);
   });
 });
 

@@ -92,7 +92,7 @@ describe('sender spoofing on submission', () => {
     if (/^553 5\.7\.1/.test(reply)) return;
     // Accepted: then no client may show anyone but alice as the author.
     expect(reply).toMatch(/^250 /);
-    const msg = await waitFor(() => a.messages('carol@a.test').find((m) => m.raw.includes(tag)), 15_000, 'the accepted message');
+    const msg = await waitFor(async () => (await a.messages('carol@a.test')).find((m) => m.raw.includes(tag)), 15_000, 'the accepted message');
     const parsed = await simpleParser(msg.raw);
     const shown = [...(parsed.from?.value ?? []), ...((parsed.headers.get('sender') as { value?: Array<{ address?: string }> } | undefined)?.value ?? [])]
       .map((v) => (v.address ?? '').toLowerCase())
@@ -115,7 +115,7 @@ describe('trace fields and identities a client cannot claim on submission', () =
       'return-path:\r\n <ceo@bank.example>',
     ].join('\r\n');
     expect(await submit('alice@a.test', `${forged}\r\nFrom: alice@a.test\r\nSubject: ${tag}\r\n\r\nhi`)).toMatch(/^250 /);
-    const msg = await waitFor(() => a.messages('carol@a.test').find((m) => m.raw.includes(tag)), 15_000, 'the submitted message');
+    const msg = await waitFor(async () => (await a.messages('carol@a.test')).find((m) => m.raw.includes(tag)), 15_000, 'the submitted message');
     const header = msg.raw.slice(0, msg.raw.indexOf('\r\n\r\n'));
     // the one Return-Path is the delivery agent's, from the envelope
     expect(header.match(/^return-path:.*$/gim)).toEqual(['Return-Path: <alice@a.test>']);

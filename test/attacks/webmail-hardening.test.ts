@@ -95,7 +95,7 @@ async function deliver(raw: string, tag: string): Promise<number> {
   const t = nodemailer.createTransport({ host: '127.0.0.1', port: a.ports.smtp, ignoreTLS: true });
   await t.sendMail({ envelope: { from: 'sender@outside.example', to: ['alice@a.test'] }, raw });
   t.close();
-  const m = await waitFor(() => a.messages('alice@a.test').find((x) => x.raw.includes(tag)), 15_000, tag);
+  const m = await waitFor(async () => (await a.messages('alice@a.test')).find((x) => x.raw.includes(tag)), 15_000, tag);
   await waitFor(async () => (await alice.get(`/read?f=INBOX&u=${m.uid}`)).status === 200, 15_000, `${tag} in the webmail`, 100);
   return m.uid;
 }

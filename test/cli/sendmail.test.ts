@@ -42,7 +42,11 @@ const sendmail = (args: string[], input: string, user?: string): Run => run(join
 
 /** The one message in `address`'s INBOX whose Subject is `subject`. */
 async function stored(address: string, subject: string): Promise<string> {
-  return waitFor(() => a.messages(address).find((m) => m.raw.includes(`Subject: ${subject}\r\n`))?.raw ?? null, 20_000, `"${subject}" for ${address}`);
+  return waitFor(
+    async () => (await a.messages(address)).find((m) => m.raw.includes(`Subject: ${subject}\r\n`))?.raw ?? null,
+    20_000,
+    `"${subject}" for ${address}`,
+  );
 }
 
 beforeAll(async () => {
@@ -106,7 +110,7 @@ describe('sendmail through a link, as root', () => {
       expect(raw).toMatch(/\r\n\r\n\.\r\nline\r\n$/);
     }
     // postmaster@a.test is no user or alias: the default alias takes it to the admin (alice), once
-    await waitFor(() => a.messages('alice@a.test').filter((m) => m.raw.includes('Subject: php\r\n')).length >= 1);
+    await waitFor(async () => (await a.messages('alice@a.test')).filter((m) => m.raw.includes('Subject: php\r\n')).length >= 1);
   });
 
   it.skipIf(!hasMailx)('mail(1) (bsd-mailx) with sendmail set to the link', async () => {
@@ -154,7 +158,8 @@ describe('sendmail through a link, as root', () => {
   it('a bounce to a cron job (root@<hostname>) is delivered to the admin', async () => {
     expect(sendmail(['-f', 'root', 'nosuchuser@a.test'], 'Subject: to nobody here\n\nx\n').status).toBe(0);
     const dsn = await waitFor(
-      () => a.messages('alice@a.test').find((m) => /^Content-Type: multipart\/report/im.test(m.raw) && m.raw.includes('nosuchuser@a.test'))?.raw ?? null,
+      async () =>
+        (await a.messages('alice@a.test')).find((m) => /^Content-Type: multipart\/report/im.test(m.raw) && m.raw.includes('nosuchuser@a.test'))?.raw ?? null,
       30_000,
       'the bounce for nosuchuser@a.test',
     );
@@ -166,9 +171,9 @@ describe('sendmail through a link, as root', () => {
     expect(sendmail(['-v', '-f', 'alice@a.test', 'bob@a.test'], 'Subject: with a report\n\nx\n').status).toBe(0);
     await stored('bob@a.test', 'with a report');
     const report = await waitFor(
-      () =>
-        a.messages('alice@a.test').find((m) => /^Subject: Successful Mail Delivery Report/m.test(m.raw) && m.raw.includes('Subject: with a report'))?.raw ??
-        null,
+      async () =>
+        (await a.messages('alice@a.test')).find((m) => /^Subject: Successful Mail Delivery Report/m.test(m.raw) && m.raw.includes('Subject: with a report'))
+          ?.raw ?? null,
       30_000,
       'the delivery report for bob@a.test',
     );

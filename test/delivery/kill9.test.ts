@@ -91,10 +91,10 @@ describe('delivery agent under kill -9', () => {
     const check = openMailDb(config);
     try {
       const u = check.accounts.findUser('alice@example.org')!;
-      const mb = check.store.mailbox(u.id, 'INBOX')!;
+      const mb = (await check.store.mailbox(u.id, 'INBOX'))!;
       const counts = new Map<string, number>();
       const texts = new Map<string, string>();
-      for (const m of check.store.messages(mb.id)) {
+      for (const m of await check.store.messages(mb.id)) {
         const text = check.store.read(m).toString();
         const n = /X-Seq: (\S+)/.exec(text)?.[1] ?? '?';
         counts.set(n, (counts.get(n) ?? 0) + 1);

@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(missing)('mbsync into Postern', () => {
-  it('syncs a nested folder tree twice; the second pass exits 0 and changes nothing', () => {
+  it('syncs a nested folder tree twice; the second pass exits 0 and changes nothing', async () => {
     const near = join(a.dir, 'maildir');
     maildir(near, 'INBOX', 1);
     for (const f of FOLDERS) maildir(near, f, 2);
@@ -77,13 +77,10 @@ describe.skipIf(missing)('mbsync into Postern', () => {
       expect(r.stderr).not.toMatch(/cannot be opened/);
       expect(r.status, `pass ${pass}`).toBe(0);
     }
-    for (const f of FOLDERS) expect(a.messages('alice@a.test', f).map((m) => /Subject: (.*)\r\n/.exec(m.raw)?.[1])).toEqual([`${f} 1`, `${f} 2`]);
+    for (const f of FOLDERS) expect((await a.messages('alice@a.test', f)).map((m) => /Subject: (.*)\r\n/.exec(m.raw)?.[1])).toEqual([`${f} 1`, `${f} 2`]);
     // no mailbox was made for the parents: they are names, not folders
     const user = a.db().accounts.findUser('alice@a.test')!;
-    const names = a
-      .db()
-      .store.listMailboxes(user.id)
-      .map((m) => m.name);
+    const names = (await a.db().store.listMailboxes(user.id)).map((m) => m.name);
     expect(names).not.toContain('Projekte');
     expect(names).not.toContain('Archiv/2023');
     // and so mbsync mirrored no empty far-side parent back as a Maildir folder of its own

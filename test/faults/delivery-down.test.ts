@@ -41,15 +41,15 @@ describe('the delivery agent down for a while', () => {
     expect(list).toHaveLength(300);
     expect(list.filter((m) => m.lastError !== null).length).toBeGreaterThan(0);
     expect(list.find((m) => m.lastError !== null)?.lastError).toMatch(/^4\.\d\.\d /);
-    expect(stored(a, USERS, 'down').size).toBe(0);
+    expect((await stored(a, USERS, 'down')).size).toBe(0);
 
     // back: the backlog is delivered, each message exactly once, byte for byte
     await a.startApp('delivery');
-    await waitFor(() => stored(a, USERS, 'down').size === 300, 60_000, 'the backlog', 200);
+    await waitFor(async () => (await stored(a, USERS, 'down')).size === 300, 60_000, 'the backlog', 200);
     await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 20_000, 'an empty queue');
-    expect(ledgerProblems(load, stored(a, USERS, 'down'))).toEqual([]);
+    expect(ledgerProblems(load, await stored(a, USERS, 'down'))).toEqual([]);
     // a temporary failure bounces nothing: alice (the submission sender) got no notice
-    expect(a.messages('alice@a.test').filter((m) => /^Content-Type: multipart\/report/im.test(m.raw))).toEqual([]);
+    expect((await a.messages('alice@a.test')).filter((m) => /^Content-Type: multipart\/report/im.test(m.raw))).toEqual([]);
   });
 
   it('keeps accepting while the agent restarts again and again', async () => {
@@ -70,10 +70,17 @@ describe('the delivery agent down for a while', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     t.close();
-    await waitFor(() => tags.every((tag) => a.messages('bob@a.test').some((m) => m.raw.includes(`X-Seq: ${tag}\r\n`))), 30_000, 'all flapping-round messages');
+    await waitFor(
+      async () => {
+        const stored = await a.messages('bob@a.test');
+        return tags.every((tag) => stored.some((m) => m.raw.includes(`X-Seq: ${tag}\r\n`)));
+      },
+      30_000,
+      'all flapping-round messages',
+    );
     for (const tag of tags)
       expect(
-        a.messages('bob@a.test').filter((m) => m.raw.includes(`X-Seq: ${tag}\r\n`)),
+        (await a.messages('bob@a.test')).filter((m) => m.raw.includes(`X-Seq: ${tag}\r\n`)),
         tag,
       ).toHaveLength(1);
   });

@@ -99,7 +99,7 @@ async function send(port: number, tag: string, kb: number, auth = false): Promis
   }
 }
 
-const delivered = (tag: string): number => a.messages('bob@a.test').filter((m) => m.raw.includes(`X-Tag: ${tag}\r\n`)).length;
+const delivered = async (tag: string): Promise<number> => (await a.messages('bob@a.test')).filter((m) => m.raw.includes(`X-Tag: ${tag}\r\n`)).length;
 
 describe.skipIf(skip !== null)('a full disk', () => {
   // One unexplained failure in 16 runs on a busy machine, not reproduced since (88 runs: idle,
@@ -112,7 +112,7 @@ describe.skipIf(skip !== null)('a full disk', () => {
       expect(await send(a.ports.smtp, `early-${i}`, 50)).toMatch(/^250 /);
       early.push(`early-${i}`);
     }
-    await waitFor(() => early.every((t) => delivered(t) === 1), 15_000, 'the early messages');
+    await waitFor(async () => (await Promise.all(early.map(delivered))).every((n) => n === 1), 15_000, 'the early messages');
 
     // accepted while the delivery agent is away (crashed), so they wait in the queue when the disk fills
     await a.kill9('delivery');
@@ -151,11 +151,16 @@ describe.skipIf(skip !== null)('a full disk', () => {
 
     // space freed: everything accepted before and during arrives, once
     rmSync(ballast);
-    await waitFor(() => [...early, ...queued, ...accepted].every((t) => delivered(t) >= 1), 30_000, 'every accepted message', 200);
-    for (const t of [...early, ...queued, ...accepted]) expect(delivered(t), t).toBe(1);
+    await waitFor(
+      async () => (await Promise.all([...early, ...queued, ...accepted].map(delivered))).every((n) => n >= 1),
+      30_000,
+      'every accepted message',
+      200,
+    );
+    for (const t of [...early, ...queued, ...accepted]) expect(await delivered(t), t).toBe(1);
     // and new mail is accepted again
     expect(await send(a.ports.smtp, 'after', 50)).toMatch(/^250 /);
-    await waitFor(() => delivered('after') === 1, 15_000, 'mail after recovery');
+    await waitFor(async () => (await delivered('after')) === 1, 15_000, 'mail after recovery');
     await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 15_000, 'an empty queue');
   });
 });

@@ -48,10 +48,15 @@ describe('kill -9 under load', () => {
     const acked = load.acked.size;
     expect(acked, `only ${acked} acknowledged (${load.unacked} not)`).toBeGreaterThan(100);
     // everything acknowledged arrives...
-    await waitFor(() => ledgerProblems(load, stored(a, USERS, 'k9')).every((p) => !p.endsWith('not stored')), 60_000, 'every acknowledged message', 200);
+    await waitFor(
+      async () => ledgerProblems(load, await stored(a, USERS, 'k9')).every((p) => !p.endsWith('not stored')),
+      60_000,
+      'every acknowledged message',
+      200,
+    );
     // ...and the queue drains completely (nothing stuck, nothing left to deliver twice)
     await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 30_000, 'an empty queue', 200);
-    const problems = ledgerProblems(load, stored(a, USERS, 'k9'));
+    const problems = ledgerProblems(load, await stored(a, USERS, 'k9'));
     expect(problems, `kills: ${kills.join(', ')}`).toEqual([]);
     console.log(`kill -9 x${ROUNDS} (${kills.join('; ')}): ${acked} acknowledged, ${load.unacked} not, all delivered once`);
   });

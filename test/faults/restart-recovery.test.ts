@@ -31,17 +31,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Waits for every acknowledged message (by DEADLINE_MS after `readyAt`), then checks the ledger. */
 async function allStoredOnce(load: SteadyLoad, tag: string, readyAt: number, what: string): Promise<void> {
-  const missing = (): number => ledgerProblems(load, stored(a, USERS, tag)).filter((p) => p.endsWith('not stored')).length;
+  const missing = async (): Promise<number> => ledgerProblems(load, await stored(a, USERS, tag)).filter((p) => p.endsWith('not stored')).length;
   const left = readyAt + DEADLINE_MS - Date.now();
   try {
-    await waitFor(() => missing() === 0, Math.max(1, left), `every acknowledged message within ${DEADLINE_MS / 1000} s of ${what}`, 100);
+    await waitFor(async () => (await missing()) === 0, Math.max(1, left), `every acknowledged message within ${DEADLINE_MS / 1000} s of ${what}`, 100);
   } catch (err) {
-    throw new Error(`${missing()} of ${load.acked.size} acknowledged messages not stored; queue: ${JSON.stringify(a.withQueue((q) => q.list().slice(0, 3)))}`, {
+    throw new Error(`${await missing()} of ${load.acked.size} acknowledged messages not stored; queue: ${JSON.stringify(a.withQueue((q) => q.list().slice(0, 3)))}`, {
       cause: err,
     });
   }
   console.log(`${what}: all ${load.acked.size} acknowledged messages stored ${((Date.now() - readyAt) / 1000).toFixed(1)} s after it was ready`);
-  expect(ledgerProblems(load, stored(a, USERS, tag))).toEqual([]);
+  expect(ledgerProblems(load, await stored(a, USERS, tag))).toEqual([]);
   await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 30_000, 'an empty queue', 200);
 }
 

@@ -115,7 +115,7 @@ async function check(message: Buffer): Promise<string | null> {
   const reply = await lmtpDeliver(message);
   if (!reply.startsWith('250')) return `LMTP: ${reply}`;
   if (a.pid('delivery') === null) return `delivery died: ${a.logs('delivery').slice(-2000)}`;
-  const stored = a.messages('alice@a.test');
+  const stored = await a.messages('alice@a.test');
   const last = stored[stored.length - 1]!;
   const t = await Talk.open(a.retrieval.imap, { keep: 16 * 1024 * 1024 });
   try {

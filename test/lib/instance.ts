@@ -6,7 +6,7 @@
  *
  *   const a = await createInstance({ domain: 'a.test', users: { alice: 'password-a' } });
  *   await a.start({ transfer: { routes: { 'b.test': `127.0.0.1:${b.ports.smtp}` } } });
- *   ... a.messages('alice@a.test') ... await a.kill9('transfer'); await a.restart('transfer');
+ *   ... (await a.messages('alice@a.test')) ... await a.kill9('transfer'); await a.restart('transfer');
  *   await a.stop();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -267,20 +267,20 @@ export class Instance {
   }
 
   /** The messages in a user's folder, oldest first. */
-  messages(address: string, folder = 'INBOX'): StoredMessage[] {
+  async messages(address: string, folder = 'INBOX'): Promise<StoredMessage[]> {
     const m = this.db();
     const user = m.accounts.findUser(address);
     if (!user) throw new Error(`no user ${address}`);
-    const box = m.store.mailbox(user.id, folder);
+    const box = await m.store.mailbox(user.id, folder);
     if (!box) return [];
-    return m.store.messages(box.id).map((r) => ({ uid: r.uid, raw: m.store.read(r).toString('utf8') }));
+    return (await m.store.messages(box.id)).map((r) => ({ uid: r.uid, raw: m.store.read(r).toString('utf8') }));
   }
 
   /** Waits until `address` has at least `n` messages in `folder`, and returns them. */
   async waitForMessages(address: string, n: number, timeoutMs = 15_000, folder = 'INBOX'): Promise<StoredMessage[]> {
     return waitFor(
-      () => {
-        const list = this.messages(address, folder);
+      async () => {
+        const list = await this.messages(address, folder);
         return list.length >= n ? list : null;
       },
       timeoutMs,
@@ -294,8 +294,8 @@ export class Instance {
    * must not count that work.
    */
   async waitForSearchIndex(timeoutMs = 30_000): Promise<void> {
-    const pending = this.db().db.prepare('SELECT count(*) FROM content_trigram_pending').pluck();
-    await waitFor(() => (pending.get() === 0 ? true : null), timeoutMs, 'the search index to catch up');
+    const store = this.db().store;
+    await waitFor(async () => ((await store.substringBacklog()) === 0 ? true : null), timeoutMs, 'the search index to catch up');
   }
 
   /** Runs `fn` with queue.db open (read what the queue holds). */

@@ -38,7 +38,7 @@ async function send(port: number, from: string, to: readonly string[], tag: stri
   return reply;
 }
 
-const tagged = (address: string, tag: string): number => a.messages(address).filter((m) => m.raw.includes(`X-Tag: ${tag}\r\n`)).length;
+const tagged = async (address: string, tag: string): Promise<number> => (await a.messages(address)).filter((m) => m.raw.includes(`X-Tag: ${tag}\r\n`)).length;
 const queued = (): number => a.withQueue((q) => q.counts().messages);
 
 describe('direct delivery on the MX', () => {
@@ -47,8 +47,8 @@ describe('direct delivery on the MX', () => {
     expect(reply).toMatch(/^250 2\.0\.0 Ok: delivered as \w+/);
     const id = /delivered as (\w+)/.exec(reply)![1]!;
     // no waiting: it is there when the 250 arrives, once although named twice
-    expect(tagged('alice@a.test', 'direct-1')).toBe(1);
-    expect(a.messages('alice@a.test').find((m) => m.raw.includes('X-Tag: direct-1'))!.raw).toContain(`\tid ${id}`);
+    expect(await tagged('alice@a.test', 'direct-1')).toBe(1);
+    expect((await a.messages('alice@a.test')).find((m) => m.raw.includes('X-Tag: direct-1'))!.raw).toContain(`\tid ${id}`);
     expect(queued()).toBe(0);
   });
 
@@ -57,11 +57,11 @@ describe('direct delivery on the MX', () => {
     try {
       const reply = await send(a.ports.smtp, 'carol@a.test', ['bob@a.test'], 'direct-full');
       expect(reply).toMatch(/^552 5\.2\.2 <bob@a\.test>: mailbox full/);
-      expect(tagged('bob@a.test', 'direct-full')).toBe(0);
+      expect(await tagged('bob@a.test', 'direct-full')).toBe(0);
       expect(queued()).toBe(0);
       // the sender's own MTA reports it; we send carol nothing
       await new Promise((r) => setTimeout(r, 300));
-      expect(a.messages('carol@a.test').filter((m) => m.raw.includes('direct-full'))).toEqual([]);
+      expect((await a.messages('carol@a.test')).filter((m) => m.raw.includes('direct-full'))).toEqual([]);
     } finally {
       a.db().accounts.setQuota('bob@a.test', 0);
     }
@@ -72,10 +72,10 @@ describe('direct delivery on the MX', () => {
     try {
       const reply = await send(a.ports.smtp, 'carol@a.test', ['alice@a.test', 'bob@a.test'], 'direct-mixed');
       expect(reply).toMatch(/^250 2\.6\.0 Ok: queued as \w+/);
-      expect(tagged('alice@a.test', 'direct-mixed')).toBe(1);
+      expect(await tagged('alice@a.test', 'direct-mixed')).toBe(1);
       const [dsn] = await waitFor(
-        () => {
-          const l = a.messages('carol@a.test').filter((m) => /^Content-Type: multipart\/report/im.test(m.raw));
+        async () => {
+          const l = (await a.messages('carol@a.test')).filter((m) => /^Content-Type: multipart\/report/im.test(m.raw));
           return l.length > 0 ? l : null;
         },
         15_000,
@@ -85,7 +85,7 @@ describe('direct delivery on the MX', () => {
       expect(dsn!.raw).not.toMatch(/Final-Recipient: rfc822;\s*alice@a\.test/i);
       await waitFor(() => queued() === 0, 10_000, 'an empty queue');
       // alice's copy was recorded delivered: never sent again
-      expect(tagged('alice@a.test', 'direct-mixed')).toBe(1);
+      expect(await tagged('alice@a.test', 'direct-mixed')).toBe(1);
     } finally {
       a.db().accounts.setQuota('bob@a.test', 0);
     }
@@ -100,9 +100,9 @@ describe('direct delivery on the MX', () => {
     expect(entry?.attempts).toBeGreaterThanOrEqual(1);
     expect(entry?.lastError).toMatch(/^4\.4\.[12] delivery agent/);
     await a.startApp('delivery');
-    await waitFor(() => tagged('bob@a.test', 'direct-down') === 1, 15_000, 'the queued message');
+    await waitFor(async () => (await tagged('bob@a.test', 'direct-down')) === 1, 15_000, 'the queued message');
     await waitFor(() => queued() === 0, 10_000, 'an empty queue');
-    expect(tagged('bob@a.test', 'direct-down')).toBe(1);
+    expect(await tagged('bob@a.test', 'direct-down')).toBe(1);
   });
 });
 

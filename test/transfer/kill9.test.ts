@@ -51,9 +51,9 @@ async function push(tag: string, n: number, connections: number): Promise<string
   return acked;
 }
 
-function seqCounts(tag: string): Map<string, number> {
+async function seqCounts(tag: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const m of a.messages('alice@a.test')) {
+  for (const m of await a.messages('alice@a.test')) {
     const seq = /^X-Seq: (\S+)/m.exec(m.raw)?.[1];
     if (seq?.startsWith(`${tag}-`)) counts.set(seq, (counts.get(seq) ?? 0) + 1);
   }
@@ -68,20 +68,27 @@ describe('transfer under kill -9', () => {
     await a.kill9('transfer');
     await a.startApp('delivery');
     await a.startApp('transfer');
-    await waitFor(() => seqCounts('q').size === 40, 20_000, 'all 40 messages');
+    await waitFor(async () => (await seqCounts('q')).size === 40, 20_000, 'all 40 messages');
     await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 10_000, 'an empty queue');
-    const counts = seqCounts('q');
+    const counts = await seqCounts('q');
     for (const seq of acked) expect(counts.get(seq), seq).toBe(1);
   });
 
   it('loses nothing acknowledged when killed in the middle of delivering', async () => {
     const load = push('m', 300, 8);
-    await waitFor(() => seqCounts('m').size >= 20, 20_000, 'deliveries to start');
+    await waitFor(async () => (await seqCounts('m')).size >= 20, 20_000, 'deliveries to start');
     await a.kill9('transfer');
     const acked = await load; // the connections broke: what was acknowledged is what counts
     await a.startApp('transfer');
-    await waitFor(() => acked.every((s) => seqCounts('m').has(s)), 30_000, 'every acknowledged message');
-    const counts = seqCounts('m');
+    await waitFor(
+      async () => {
+        const stored = await seqCounts('m');
+        return acked.every((s) => stored.has(s));
+      },
+      30_000,
+      'every acknowledged message',
+    );
+    const counts = await seqCounts('m');
     const twice = [...counts.entries()].filter(([, c]) => c > 1).map(([s]) => s);
     expect(twice).toEqual([]);
     expect(acked.length).toBeGreaterThan(0);

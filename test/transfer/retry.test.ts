@@ -53,22 +53,22 @@ describe('retries', () => {
     expect(flaky.received[0]!.to).toEqual(['rcpt@flaky.test']);
     expect(flaky.received[0]!.data).toMatch(/Subject: flaky one/);
     await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 5000, 'an empty queue');
-    expect(a.messages('alice@a.test').filter((m) => m.raw.includes('flaky one'))).toHaveLength(0);
+    expect((await a.messages('alice@a.test')).filter((m) => m.raw.includes('flaky one'))).toHaveLength(0);
   });
 
   it('sends a delay notice, then a bounce, for a remote that stays down', async () => {
     await send(a, 'rcpt@down.test', 'into the void');
-    const delayed = await waitFor(() => a.messages('alice@a.test').find((m) => /Action: delayed/.test(m.raw)), 15_000, 'a delay notice');
+    const delayed = await waitFor(async () => (await a.messages('alice@a.test')).find((m) => /Action: delayed/.test(m.raw)), 15_000, 'a delay notice');
     expect(delayed.raw).toMatch(/Final-Recipient: rfc822; rcpt@down\.test/);
     expect(delayed.raw).toMatch(/Status: 4\.4\.1/);
     expect(delayed.raw).toMatch(/Will-Retry-Until: /);
-    const bounced = await waitFor(() => a.messages('alice@a.test').find((m) => /Action: failed/.test(m.raw)), 15_000, 'a bounce');
+    const bounced = await waitFor(async () => (await a.messages('alice@a.test')).find((m) => /Action: failed/.test(m.raw)), 15_000, 'a bounce');
     expect(bounced.raw).toMatch(/Final-Recipient: rfc822; rcpt@down\.test/);
     expect(bounced.raw).toMatch(/Status: 4\.4\.7/);
     expect(bounced.raw).toMatch(/Subject: into the void/);
     // RFC 3464 §2.3.5: a host (here the route's address literal), never "127.0.0.1:port"
     expect(bounced.raw).toMatch(/^Remote-MTA: dns; \[127\.0\.0\.1\]\r\n/m);
-    expect(a.messages('alice@a.test').filter((m) => /Action: delayed/.test(m.raw))).toHaveLength(1);
+    expect((await a.messages('alice@a.test')).filter((m) => /Action: delayed/.test(m.raw))).toHaveLength(1);
     await waitFor(() => a.withQueue((q) => q.counts().messages === 0), 5000, 'an empty queue');
   });
 });

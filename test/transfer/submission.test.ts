@@ -134,7 +134,7 @@ describe('submission', () => {
     expect(info.response).toMatch(/^250 2\.6\.0 .*queued as (\w+)/);
     const id = /queued as (\w+)/.exec(info.response)![1]!;
     // Its own message, by queue id: mail an earlier test sent to bob may still be arriving.
-    const raw = await waitFor(() => a.messages('bob@a.test').find((m) => m.raw.includes(`id ${id};`))?.raw, 15_000, `message ${id} for bob`);
+    const raw = await waitFor(async () => (await a.messages('bob@a.test')).find((m) => m.raw.includes(`id ${id};`))?.raw, 15_000, `message ${id} for bob`);
     expect(raw).toMatch(/Subject: hello bob/);
     expect(raw).toMatch(/^Message-ID: <.+@mail\.a\.test>/m);
     expect(raw).toMatch(/^Date: /m);

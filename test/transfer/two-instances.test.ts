@@ -61,7 +61,7 @@ describe('two instances', () => {
   });
 
   it('an unknown recipient at b.test comes back to alice as a DSN naming it', async () => {
-    const before = a.messages('alice@a.test').length;
+    const before = (await a.messages('alice@a.test')).length;
     await submit(a, 'alice@a.test', 'alice-password').sendMail({
       envelope: { from: 'alice@a.test', to: ['nobody@b.test', 'bob@b.test'] },
       raw: 'From: alice@a.test\r\nTo: nobody@b.test, bob@b.test\r\nSubject: To someone missing\r\n\r\nAnyone?\r\n',

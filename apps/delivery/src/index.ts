@@ -1,15 +1,14 @@
 /**
- * @postern/delivery: the delivery agent (MDA). It owns mail.db's message store: the LMTP server
- * through which the transfer app delivers, and the retrieval service (IMAP, POP3) that serves the
- * stored mail to logged-in users, all in one process so IDLE sees deliveries at once.
+ * @postern/delivery: the delivery agent (MDA). It serves the message store (@postern/core's
+ * store, the one owner of mail.db) over the LMTP server through which the transfer app delivers
+ * and the retrieval service (IMAP, POP3) that serves the stored mail to logged-in users, all in
+ * one process so IDLE sees deliveries at once. It speaks no SQL (scripts/check-store-wall.mjs).
  */
-import { ByteBudget, ensureCertificate, LoginThrottle, openMailDb, QueueStore, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
-import { GroupCommit } from './group-commit.js';
+import { ByteBudget, ensureCertificate, openMailDb, QueueStore, TlsMaterial, createLogger, type Config, type Logger } from '@postern/core';
 import { cleanSpool } from '@postern/smtp';
 import { startLmtpServer } from './lmtp.js';
 import { SieveDelivery } from './sieve-delivery.js';
 import { startRetrieval } from './retrieval.js';
-import { SubstringIndexer } from './search-index.js';
 import { defaultIndexThreads, IndexPool } from './index-pool.js';
 
 export interface DeliveryAgent {
@@ -23,17 +22,17 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const mail = openMailDb(config);
   await ensureCertificate(config.tlsCert, config.tlsKey, config.hostname);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-  const stopWatching = mail.store.watchExternalChanges();
   // Delivery keys only need to outlive the transfer queue's retry window.
-  mail.store.pruneDeliveryKeys();
-  const pruner = setInterval(() => {
-    mail.store.pruneDeliveryKeys();
+  const prune = (): void => {
+    mail.store.pruneDeliveryKeys().catch((err: unknown) => logger.warn({ err }, 'pruning delivery keys failed'));
     void mail.sieve.prune().catch((err: unknown) => logger.warn({ err }, 'pruning sieve records failed'));
-  }, 3_600_000);
+  };
+  prune();
+  const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
-  const commits = new GroupCommit(mail.store);
   const pool = new IndexPool({ size: config.limits.index_threads || defaultIndexThreads(), logger });
-  const indexer = new SubstringIndexer(mail.store, logger, undefined, undefined, pool).start();
+  // the substring index is completed in the background, its text made on the pool's threads
+  const stopIndexing = mail.store.startSubstringIndexing({ logger, indexer: async (raw) => (await pool.index(raw)).index });
   // one budget for LMTP and IMAP APPEND together (limits.data_in_flight)
   const inFlight = new ByteBudget(config.limits.data_in_flight);
   // LMTP messages and IMAP APPEND literals past 1 MiB wait in the spool
@@ -45,12 +44,21 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
   const ports: Record<string, number> = {};
   try {
     if (config.listen.lmtp) {
-      const lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits, logger, listen: config.listen.lmtp, inFlight, indexer: pool, sieve });
+      const lmtp = await startLmtpServer({
+        config,
+        accounts: mail.accounts,
+        store: mail.store,
+        logger,
+        listen: config.listen.lmtp,
+        inFlight,
+        indexer: pool,
+        sieve,
+      });
       ports['lmtp'] = lmtp.port;
       closers.push(lmtp.close);
     }
     // One throttle for IMAP, POP3 and the other processes: failures anywhere count together.
-    const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
+    const throttle = mail.loginThrottle(config.auth);
     const retrieval = await startRetrieval({
       config,
       accounts: mail.accounts,
@@ -65,7 +73,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
     Object.assign(ports, retrieval.ports);
     closers.push(retrieval.close);
   } catch (err) {
-    indexer.stop();
+    stopIndexing();
     await Promise.all(closers.map((c) => c()));
     await pool.close();
     queue?.close();
@@ -76,8 +84,7 @@ export async function start(config: Config, options: { logger?: Logger } = {}): 
     ports,
     async close() {
       clearInterval(pruner);
-      stopWatching();
-      indexer.stop();
+      stopIndexing();
       await Promise.all(closers.map((c) => c()));
       await pool.close();
       queue?.close();

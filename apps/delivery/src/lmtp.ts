@@ -11,15 +11,26 @@ import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { headerFields } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
-import { ByteBudget, newId, nextHopMessageSize, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
-import type { GroupCommit } from './group-commit.js';
+import {
+  ByteBudget,
+  newId,
+  nextHopMessageSize,
+  parseAddress,
+  formatAddress,
+  type Accounts,
+  type Config,
+  type Logger,
+  type MessageStore,
+  type User,
+} from '@postern/core';
 import { inlineIndexer, type MessageIndexer } from './index-pool.js';
 import { SieveDelivery, type TargetResult } from './sieve-delivery.js';
 
 export interface LmtpOptions {
   config: Config;
   accounts: Accounts;
-  commits: GroupCommit;
+  /** Where messages are stored (its deliver group-commits concurrent deliveries). */
+  store: MessageStore;
   logger: Logger;
   /** "host:port" or a unix socket path. */
   listen: string;
@@ -52,7 +63,7 @@ const JUNK_MARK = new Set(['x-postern-junk']);
 const JUNK_MARK_WINDOW = 64 * 1024;
 
 export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
-  const { config, accounts, commits, logger } = opts;
+  const { config, accounts, store, logger } = opts;
   const indexer = opts.indexer ?? inlineIndexer;
   const sieve = opts.sieve ?? new SieveDelivery({ config, logger, indexer });
   const limits = config.limits;
@@ -169,7 +180,7 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
         ...(envid ? { envid } : {}),
         prefix: (rcpt: string) => Buffer.from(`Return-Path: <${from}>\r\nDelivered-To: ${deliveredTo(rcpt)}\r\n`),
       };
-      const done = await sieve.deliver(arrival, targets, (requests) => commits.deliver(requests), aliases);
+      const done = await sieve.deliver(arrival, targets, (requests) => store.deliver(requests), aliases);
       results = done.targets;
       forwarded = new Map(aliases.map((al, i) => [al.rcpt, done.aliases[i] ?? null]));
     } catch (err) {

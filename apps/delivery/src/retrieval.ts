@@ -2,7 +2,7 @@
  * The retrieval service: IMAP (143 STARTTLS, 993 TLS), POP3 (110 STLS, 995 TLS) and ManageSieve
  * (4190 STARTTLS) listeners, each started when its `listen.*` key is set.
  */
-import type { Accounts, ByteBudget, Config, Logger, LoginThrottle, MailStore, SieveScripts, TlsMaterial } from '@postern/core';
+import type { Accounts, ByteBudget, Config, Logger, LoginThrottle, MessageStore, SieveScripts, TlsMaterial } from '@postern/core';
 import { startManageSieveServer } from './managesieve/index.js';
 import { startImapServer, userConnectionLimit } from './imap/index.js';
 import { startPop3Server } from './pop3/index.js';
@@ -11,7 +11,7 @@ import type { MessageIndexer } from './index-pool.js';
 export interface RetrievalOptions {
   config: Config;
   accounts: Accounts;
-  store: MailStore;
+  store: MessageStore;
   tls: TlsMaterial;
   logger: Logger;
   /** The process's bytes in flight, shared with LMTP (IMAP APPEND takes from it). */

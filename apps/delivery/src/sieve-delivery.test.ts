@@ -12,7 +12,6 @@ import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { configFromObject, createLogger, openMailDb, QueueStore, type Config, type MailDb } from '@postern/core';
 import { ensureDomainKeys } from '@postern/trust';
-import { GroupCommit } from './group-commit.js';
 import { inlineIndexer } from './index-pool.js';
 import { startLmtpServer, type LmtpServer } from './lmtp.js';
 import { SieveDelivery } from './sieve-delivery.js';
@@ -38,7 +37,7 @@ beforeAll(async () => {
   queue = QueueStore.open(config);
   const logger = createLogger('sieve-test', 'silent');
   const sieve = new SieveDelivery({ config, logger, scripts: mail.sieve, store: mail.store, accounts: mail.accounts, queue, indexer: inlineIndexer });
-  lmtp = await startLmtpServer({ config, accounts: mail.accounts, commits: new GroupCommit(mail.store), logger, listen: '127.0.0.1:0', sieve });
+  lmtp = await startLmtpServer({ config, accounts: mail.accounts, store: mail.store, logger, listen: '127.0.0.1:0', sieve });
 });
 
 afterAll(async () => {
@@ -80,10 +79,10 @@ async function send(to: string[], raw: string, from = 'dave@remote.example'): Pr
 }
 
 /** Subjects and flags of a mailbox's messages, oldest first. */
-function box(user: string, name: string): Array<{ subject: string; flags: string[] }> {
-  const mb = mail.store.mailbox(uid(user), name);
+async function box(user: string, name: string): Promise<Array<{ subject: string; flags: string[] }>> {
+  const mb = await mail.store.mailbox(uid(user), name);
   if (!mb) return [];
-  return mail.store.messages(mb.id).map((m) => {
+  return (await mail.store.messages(mb.id)).map((m) => {
     const text = mail.store.read(m).toString();
     return { subject: /^Subject: (.*)$/m.exec(text)?.[1]?.trim() ?? '', flags: m.flags };
   });
@@ -98,7 +97,7 @@ describe('Sieve at delivery', () => {
 
   it('without a script, INBOX as before', async () => {
     expect((await send([CAROL], msg({ To: CAROL, Subject: 'plain' }))).accepted).toEqual([CAROL]);
-    expect(box(CAROL, 'INBOX').map((m) => m.subject)).toEqual(['plain']);
+    expect((await box(CAROL, 'INBOX')).map((m) => m.subject)).toEqual(['plain']);
   });
 
   it('fileinto with :create and flags, keep, discard', async () => {
@@ -113,9 +112,9 @@ describe('Sieve at delivery', () => {
     await send([ALICE], msg({ Subject: 'spam offer' }));
     await send([ALICE], msg({ Subject: 'both places' }));
     await send([ALICE], msg({ Subject: 'normal' }));
-    expect(box(ALICE, 'Lists/Dev')).toEqual([{ subject: '[list] news', flags: ['\\Seen', '$List'] }]);
-    expect(box(ALICE, 'Archive').map((m) => m.subject)).toEqual(['both places']);
-    expect(box(ALICE, 'INBOX').map((m) => m.subject)).toEqual(['both places', 'normal']);
+    expect(await box(ALICE, 'Lists/Dev')).toEqual([{ subject: '[list] news', flags: ['\\Seen', '$List'] }]);
+    expect((await box(ALICE, 'Archive')).map((m) => m.subject)).toEqual(['both places']);
+    expect((await box(ALICE, 'INBOX')).map((m) => m.subject)).toEqual(['both places', 'normal']);
   });
 
   it('reject is a 550 5.7.1 for that recipient only', async () => {
@@ -123,7 +122,7 @@ describe('Sieve at delivery', () => {
     const r = await send([BOB, CAROL], msg({ To: `${BOB}, ${CAROL}`, Subject: 'buy now' }));
     expect(r.accepted).toEqual([CAROL]);
     expect(r.rejected).toEqual([BOB]);
-    expect(box(BOB, 'INBOX')).toEqual([]);
+    expect(await box(BOB, 'INBOX')).toEqual([]);
   });
 
   it('redirect to an outside address: queued with SRS and an ARC seal; :copy keeps a copy; local targets unchanged', async () => {
@@ -145,12 +144,12 @@ describe('Sieve at delivery', () => {
     const inside = byRcpt(CAROL);
     expect(inside.sender).toBe('dave@remote.example');
     expect(inside.data.toString()).not.toContain('ARC-Seal');
-    expect(box(BOB, 'INBOX').map((m) => m.subject)).toEqual(['fwd this']); // :copy kept it
+    expect((await box(BOB, 'INBOX')).map((m) => m.subject)).toEqual(['fwd this']); // :copy kept it
     // a message that already went through bob is not forwarded again (a loop), but kept
     const n = queued().length;
     await send([BOB], `Delivered-To: ${BOB}\r\n${raw}`);
     expect(queued().length).toBe(n);
-    expect(box(BOB, 'INBOX').length).toBe(2);
+    expect((await box(BOB, 'INBOX')).length).toBe(2);
     for (const e of queued()) queue.remove(e.id);
   });
 
@@ -170,11 +169,7 @@ describe('Sieve at delivery', () => {
     expect(data).toContain('Auto-Submitted: auto-replied');
     expect(data).toContain('Subject: Away');
     expect(data).toContain(`From: <${CAROL}>`);
-    expect(
-      box(CAROL, 'INBOX')
-        .slice(-7)
-        .map((m) => m.subject),
-    ).toEqual(['first', 'second', 'from a list', 'bulk', 'auto', 'bounce', 'bcc']);
+    expect((await box(CAROL, 'INBOX')).slice(-7).map((m) => m.subject)).toEqual(['first', 'second', 'from a list', 'bulk', 'auto', 'bounce', 'bcc']);
     for (const e of replies) queue.remove(e.id);
   });
 
@@ -194,7 +189,7 @@ describe('Sieve at delivery', () => {
       expect(q.sender).toMatch(/^SRS0=.*=remote\.example=dave@example\.test$/);
       expect(q.data.toString()).toMatch(/^ARC-Seal: i=1;/);
     }
-    expect(box(CAROL, 'INBOX').at(-1)?.subject).toBe('to the alias');
+    expect((await box(CAROL, 'INBOX')).at(-1)?.subject).toBe('to the alias');
     for (const e of out) queue.remove(e.id);
     const junk = await send(['fwd@example.test'], `X-Postern-Junk: yes\r\n${msg({ To: 'fwd@example.test', Subject: 'spam' })}`);
     expect(junk.rejected).toEqual(['fwd@example.test']);
@@ -215,12 +210,10 @@ describe('Sieve at delivery', () => {
       ALICE,
       `require "variables"; set "a" "x"; ${'if string :is "${a}" "y" { keep; } '.repeat(1)} redirect "a@x.example"; redirect "b@x.example"; redirect "c@x.example"; redirect "d@x.example"; redirect "e@x.example";`,
     );
-    const before = box(ALICE, 'INBOX').length;
+    const before = (await box(ALICE, 'INBOX')).length;
     await send([ALICE], msg({ Subject: 'must not be lost' }));
     await send([ALICE], msg({ Subject: 'again' }));
-    const inbox = box(ALICE, 'INBOX')
-      .slice(before)
-      .map((m) => m.subject);
+    const inbox = (await box(ALICE, 'INBOX')).slice(before).map((m) => m.subject);
     expect(inbox).toEqual(['must not be lost', 'Your Sieve filter "main" failed', 'again']);
     expect((await mail.sieve.active(uid(ALICE)))?.lastError).toContain('more than 4 redirects');
     expect(queued()).toEqual([]);
@@ -230,7 +223,7 @@ describe('Sieve at delivery', () => {
     await activate(BOB, `require "variables"; set "x" "${'ab'.repeat(2000)}"; ${'if string :matches "${x}" "*a*b*c*d*e*f*" { keep; } '.repeat(200)}`);
     const r = await send([BOB, CAROL], msg({ To: BOB, Subject: 'hostile' }));
     expect(r.accepted).toEqual([BOB, CAROL]);
-    expect(box(BOB, 'INBOX').map((m) => m.subject)).toContain('hostile');
+    expect((await box(BOB, 'INBOX')).map((m) => m.subject)).toContain('hostile');
     expect((await mail.sieve.active(uid(BOB)))?.lastError).toContain('steps');
     for (const e of queued()) queue.remove(e.id);
   });

@@ -280,9 +280,9 @@ export class SieveDelivery {
           delete req.mailbox;
           if (mailbox !== null && mailbox.toUpperCase() !== 'INBOX') {
             req.mailbox = mailbox;
-            if (act.type === 'fileinto' && act.create && this.opts.store && !this.opts.store.mailbox(t.user.id, mailbox)) {
+            if (act.type === 'fileinto' && act.create && this.opts.store && !(await this.opts.store.mailbox(t.user.id, mailbox))) {
               try {
-                this.opts.store.createMailbox(t.user.id, mailbox);
+                await this.opts.store.createMailbox(t.user.id, mailbox);
               } catch (err) {
                 log.warn({ qid: a.qid, to: t.user.address, mailbox, err: (err as Error).message }, 'sieve: fileinto :create failed, filed in INBOX');
                 delete req.mailbox;

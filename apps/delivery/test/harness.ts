@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromObject, createLogger, openMailDb, type Config, type MailDb } from '@postern/core';
-import { GroupCommit } from '../src/group-commit.js';
 import { startLmtpServer, type LmtpServer } from '../src/lmtp.js';
 
 export interface LmtpHarness {
@@ -24,7 +23,7 @@ export async function lmtpHarness(limits: Record<string, number> = {}): Promise<
   const lmtp = await startLmtpServer({
     config,
     accounts: mail.accounts,
-    commits: new GroupCommit(mail.store),
+    store: mail.store,
     logger: createLogger('delivery-test', 'silent'),
     listen: '127.0.0.1:0',
   });

@@ -18,10 +18,11 @@ function transport() {
   return nodemailer.createTransport({ host: '127.0.0.1', port: h.lmtp.port, lmtp: true, pool: false });
 }
 
-function inbox(user: string) {
+async function inbox(user: string) {
   const u = h.mail.accounts.findUser(user)!;
-  const mb = h.mail.store.mailbox(u.id, 'INBOX')!;
-  return { mb, messages: h.mail.store.messages(mb.id), read: (i: number) => h.mail.store.read(h.mail.store.messages(mb.id)[i]!) };
+  const mb = (await h.mail.store.mailbox(u.id, 'INBOX'))!;
+  const messages = await h.mail.store.messages(mb.id);
+  return { mb, messages, read: (i: number) => h.mail.store.read(messages[i]!) };
 }
 
 /** Sends raw LMTP lines and collects every reply line until `until` matches the whole text. */
@@ -52,7 +53,7 @@ function converse(lines: string[], until: RegExp): Promise<string> {
 
 describe('LMTP delivery', () => {
   it('answers each recipient on its own: good, unknown, alias', async () => {
-    const before = inbox('alice@example.org').messages.length;
+    const before = (await inbox('alice@example.org')).messages.length;
     const info = await transport().sendMail({
       envelope: { from: 'sender@remote.test', to: ['alice@example.org', 'nobody@example.org', 'bob@example.org', 'team@example.org'] },
       raw: 'From: sender@remote.test\r\nTo: alice@example.org\r\nSubject: mixed\r\n\r\nhello\r\n',
@@ -61,7 +62,7 @@ describe('LMTP delivery', () => {
     expect(info.rejected).toEqual(['nobody@example.org']);
     expect(String(info.rejectedErrors?.[0]?.response)).toMatch(/^550 5\.1\.1 /);
     // alice is reached directly and through the alias: stored once
-    const a = inbox('alice@example.org');
+    const a = await inbox('alice@example.org');
     expect(a.messages.length).toBe(before + 1);
     const text = a.read(a.messages.length - 1).toString();
     expect(text).toMatch(/^Return-Path: <sender@remote\.test>\r\nDelivered-To: alice@example\.org\r\nFrom: sender@remote\.test\r\n/);
@@ -89,7 +90,7 @@ describe('LMTP delivery', () => {
     expect(text).toContain('550 5.1.1 <ghost@example.org>: no such user here');
     const after = text.slice(text.indexOf('354'));
     expect(after.match(/^250 2\.0\.0 <(alice|bob)@example\.org> delivered as \w+/gm)?.length).toBe(2);
-    const b = inbox('bob@example.org');
+    const b = await inbox('bob@example.org');
     expect(b.read(b.messages.length - 1).toString()).toMatch(/\r\n\r\n\.leading dot\r\n$/);
   });
 
@@ -105,12 +106,12 @@ describe('LMTP delivery', () => {
   });
 
   it('stores a message handed over twice with the same ENVID only once', async () => {
-    const before = inbox('bob@example.org').messages.length;
+    const before = (await inbox('bob@example.org')).messages.length;
     const lines = ['LHLO transfer.test', 'MAIL FROM:<s@r.test> ENVID=q-once-123', 'RCPT TO:<bob@example.org>', 'DATA', 'Subject: once', '', 'x', '.', 'QUIT'];
     const first = await converse(lines, /221 /);
     const second = await converse(lines, /221 /);
     for (const t of [first, second]) expect(t).toMatch(/^250 2\.0\.0 <bob@example\.org> delivered/m);
-    expect(inbox('bob@example.org').messages.length).toBe(before + 1);
+    expect((await inbox('bob@example.org')).messages.length).toBe(before + 1);
   });
 
   it('refuses a message over the size limit for every recipient', async () => {
@@ -128,7 +129,7 @@ describe('LMTP delivery', () => {
         'rejectedErrors' in info && info.rejectedErrors ? info.rejectedErrors.map((e) => e.response) : [String((info as { response?: string }).response)];
       for (const r of responses) expect(r).toMatch(/^552 5\.3\.4 /);
       const u = small.mail.accounts.findUser('alice@example.org')!;
-      expect(small.mail.store.mailbox(u.id, 'INBOX')!.messages).toBe(0);
+      expect((await small.mail.store.mailbox(u.id, 'INBOX'))!.messages).toBe(0);
     } finally {
       await small.close();
     }
@@ -151,13 +152,13 @@ describe('LMTP delivery', () => {
     for (const raw of bodies) {
       const info = await transport().sendMail({ envelope: { from: 's@r.test', to: ['alice@example.org'] }, raw });
       expect(info.accepted).toEqual(['alice@example.org']);
-      const a = inbox('alice@example.org');
+      const a = await inbox('alice@example.org');
       const stored = a.read(a.messages.length - 1);
       const expected = raw.toString('latin1').endsWith('\r\n') ? raw : Buffer.concat([raw, Buffer.from('\r\n')]);
       expect(stored.subarray(stored.length - expected.length).equals(expected)).toBe(true);
     }
-    const a = inbox('alice@example.org');
-    const c = h.mail.store.content(a.messages[a.messages.length - 2]!.contentId)!;
+    const a = await inbox('alice@example.org');
+    const c = (await h.mail.store.content(a.messages[a.messages.length - 2]!.contentId))!;
     expect(c.subject).toBe('Grüße aus Köln ✉');
   });
 
@@ -173,9 +174,9 @@ describe('LMTP delivery', () => {
       attachments: [{ filename: 'data.bin', content: payload }],
     });
     expect(info.accepted).toEqual(['bob@example.org']);
-    const b = inbox('bob@example.org');
+    const b = await inbox('bob@example.org');
     const last = b.messages[b.messages.length - 1]!;
-    const c = h.mail.store.content(last.contentId)!;
+    const c = (await h.mail.store.content(last.contentId))!;
     expect(c.hasAttachments).toBe(true);
     const raw = h.mail.store.read(last);
     const b64 = raw
@@ -186,7 +187,7 @@ describe('LMTP delivery', () => {
   });
 
   it('keeps UIDs strictly increasing under 100 parallel deliveries', async () => {
-    const before = inbox('alice@example.org').mb.uidNext;
+    const before = (await inbox('alice@example.org')).mb.uidNext;
     const t = nodemailer.createTransport({ host: '127.0.0.1', port: h.lmtp.port, lmtp: true, pool: true, maxConnections: 20, maxMessages: Infinity });
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
@@ -195,7 +196,7 @@ describe('LMTP delivery', () => {
     );
     t.close();
     expect(results.every((r) => r.accepted.length === 1)).toBe(true);
-    const a = inbox('alice@example.org');
+    const a = await inbox('alice@example.org');
     const uids = a.messages.map((m) => m.uid).filter((u) => u >= before);
     expect(uids.length).toBe(100);
     for (let i = 1; i < uids.length; i++) expect(uids[i]!).toBeGreaterThan(uids[i - 1]!);

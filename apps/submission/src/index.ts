@@ -14,7 +14,6 @@ import {
   ByteBudget,
   connectionCaps,
   createLogger,
-  LoginThrottle,
   openMailDb,
   QueueStore,
   splitHostPort,
@@ -39,7 +38,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queue = QueueStore.open(config);
   const mail = openMailDb(config);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-  const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
+  const throttle = mail.loginThrottle(config.auth);
   const limits = new ConnectionLimits(connectionCaps(config.limits));
   const inFlight = new ByteBudget(config.limits.data_in_flight);
   cleanSpool(config.dataDir);

@@ -14,7 +14,6 @@ import {
   ByteBudget,
   createLogger,
   createResolver,
-  LoginThrottle,
   openMailDb,
   QueueStore,
   retryPolicyOf,
@@ -98,7 +97,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   let smtpPort: number | null = null;
   if (config.listen.smtp) {
     const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
-    const throttle = LoginThrottle.fromConfig(config.auth, mail.db);
+    const throttle = mail.loginThrottle(config.auth);
     const handOver = new DirectDelivery({
       config,
       accounts: mail.accounts,

@@ -161,7 +161,8 @@ export class LmtpPool {
   async deliver(entry: LmtpMessage, recipients: readonly Addressee[]): Promise<RecipientOutcome[]> {
     // with no time limit a connection always comes: null cannot happen
     return (
-      (await this.transaction(entry, recipients, Infinity)) ?? agentUnavailable(recipients, '4.4.1 no connection to the delivery agent', `lmtp ${this.target}`)
+      (await this.mailTransaction(entry, recipients, Infinity)) ??
+      agentUnavailable(recipients, '4.4.1 no connection to the delivery agent', `lmtp ${this.target}`)
     );
   }
 
@@ -172,10 +173,10 @@ export class LmtpPool {
    */
   async tryDeliver(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
     if (Date.now() < this.unreachableUntil) return null;
-    return this.transaction(entry, recipients, waitMs);
+    return this.mailTransaction(entry, recipients, waitMs);
   }
 
-  private async transaction(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
+  private async mailTransaction(entry: LmtpMessage, recipients: readonly Addressee[], waitMs: number): Promise<RecipientOutcome[] | null> {
     const mta = `lmtp ${this.target}`;
     for (let attempt = 0; attempt < 2; attempt++) {
       let session: SmtpSession;

@@ -58,7 +58,8 @@ export async function startPostern({ users = 10, password = 'bench-password', ap
   const userRows = [];
   for (let i = 0; i < users; i++) userRows.push(await mail.accounts.addUser(`user${i}@bench.test`, password));
   if (populate) await populate(mail, userRows);
-  const inboxes = userRows.map((u) => mail.store.mailbox(u.id, 'INBOX').id);
+  const inboxes = [];
+  for (const u of userRows) inboxes.push((await mail.store.mailbox(u.id, 'INBOX')).id);
 
   const children = new Map();
   for (const app of apps) {
@@ -83,10 +84,14 @@ export async function startPostern({ users = 10, password = 'bench-password', ap
     users: userRows.map((u) => u.address),
     password,
     roots: () => Object.fromEntries([...children].map(([app, c]) => [app, [c.pid]])),
-    delivered: () => inboxes.reduce((n, id) => n + mail.store.uids(id).length, 0),
+    delivered: async () => {
+      let n = 0;
+      for (const id of inboxes) n += (await mail.store.mailboxById(id)).messages;
+      return n;
+    },
     // Contents whose substring (SEARCH TEXT) index the delivery agent has yet to build: it is
-    // built after delivery, when the store is quiet (apps/delivery/src/search-index.ts).
-    substringsPending: () => mail.db.prepare('SELECT count(*) FROM content_trigram_pending').pluck().get(),
+    // built after delivery, when the store is quiet (packages/core/src/store/trigram.ts).
+    substringsPending: () => mail.store.substringBacklog(),
     async stop() {
       for (const c of children.values()) c.kill('SIGTERM');
       await Promise.all([...children.values()].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', r)))));

@@ -17,7 +17,7 @@ import { addressKey, formatAddress, loginKey, normalizeDomain, parseAddress, spl
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
 import { authCache } from './auth-cache.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
-import { releaseContents } from './store/contents.js';
+import { deleteUserMessages } from './store/store.js';
 import { isUnixUser } from './unix-users.js';
 
 /** Local parts that reach the administrator unless a user or alias of that name exists. */
@@ -94,18 +94,18 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = prepared(
+    const row = prepared<{ id: number; name: string; catch_all: string | null }>(
       this.db,
       'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id WHERE d.name = ?',
-    ).get(domain) as { id: number; name: string; catch_all: string | null } | undefined;
+    ).get(domain);
     return row ? { id: row.id, name: row.name, catchAll: row.catch_all } : null;
   }
 
   listDomains(): Domain[] {
-    const rows = prepared(
+    const rows = prepared<{ id: number; name: string; catch_all: string | null }>(
       this.db,
       'SELECT d.id, d.name, u.address AS catch_all FROM domains d LEFT JOIN users u ON u.id = d.catch_all_user_id ORDER BY d.name',
-    ).all() as Array<{ id: number; name: string; catch_all: string | null }>;
+    ).all();
     return rows.map((r) => ({ id: r.id, name: r.name, catchAll: r.catch_all }));
   }
 
@@ -156,7 +156,7 @@ export class Accounts {
   /** The user who gets the administrator's mail: `admin`, else the first user created. */
   adminUser(): User | null {
     if (this.system?.admin) return this.findUser(this.system.admin);
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY id LIMIT 1').get() as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY id LIMIT 1').get();
     return row ? toUser(row) : null;
   }
 
@@ -207,24 +207,22 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key);
     return row ? toUser(row) : null;
   }
 
   userById(id: number): User | null {
-    const row = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id);
     return row ? toUser(row) : null;
   }
 
   listUsers(domain?: string): User[] {
-    const rows = (
-      domain
-        ? prepared(
-            this.db,
-            'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
-          ).all(normalizeDomain(domain))
-        : prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all()
-    ) as UserRow[];
+    const rows = domain
+      ? prepared<UserRow>(
+          this.db,
+          'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
+        ).all(normalizeDomain(domain))
+      : prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all();
     return rows.map(toUser);
   }
 
@@ -250,12 +248,8 @@ export class Accounts {
   }
 
   private deleteUserRows(userId: number): void {
-    // Drop content references first so shared contents are freed when no one else holds them.
-    const rows = prepared(this.db, 'SELECT m.content_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_id = ?')
-      .pluck()
-      .all(userId) as number[];
-    prepared(this.db, 'DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user_id = ?)').run(userId);
-    releaseContents(this.db, rows);
+    // the store owns the messages and their contents (shared contents stay for their other holders)
+    deleteUserMessages(this.db, userId);
     prepared(this.db, 'DELETE FROM users WHERE id = ?').run(userId);
   }
 
@@ -266,9 +260,9 @@ export class Accounts {
   async authenticate(address: string, password: string): Promise<User | null> {
     const key = loginKey(address);
     const row = key
-      ? (prepared(this.db, 'SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(key) as
-          | (UserRow & { password_hash: string })
-          | undefined)
+      ? prepared<UserRow & { password_hash: string }>(this.db, 'SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(
+          key,
+        )
       : undefined;
     // a password verified a moment ago is not hashed again (auth-cache.ts: Dovecot's auth_cache)
     if (key && row && authCache.verified(key, row.password_hash, password)) return toUser(row);
@@ -325,11 +319,11 @@ export class Accounts {
   }
 
   listAliases(): Alias[] {
-    const rows = prepared(
+    const rows = prepared<{ address: string; target: string }>(
       this.db,
       `SELECT address, target FROM (SELECT a.address, u.address AS target FROM aliases a JOIN users u ON u.id = a.user_id
          UNION ALL SELECT address, target FROM alias_forwards) ORDER BY address, target`,
-    ).all() as Array<{ address: string; target: string }>;
+    ).all();
     const out: Alias[] = [];
     for (const r of rows) {
       const last = out[out.length - 1];
@@ -341,7 +335,7 @@ export class Accounts {
 
   /** Every address a user may send as: their own and each alias that reaches them. */
   addressesOf(user: User): string[] {
-    const rows = prepared(this.db, 'SELECT address FROM aliases WHERE user_id = ?').all(user.id) as Array<{ address: string }>;
+    const rows = prepared<{ address: string }>(this.db, 'SELECT address FROM aliases WHERE user_id = ?').all(user.id);
     return [user.address, ...rows.map((r) => r.address)];
   }
 
@@ -396,12 +390,12 @@ export class Accounts {
   }
 
   private lookup(key: string): User[] {
-    const user = prepared(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key) as UserRow | undefined;
+    const user = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key);
     if (user) return [toUser(user)];
-    const rows = prepared(
+    const rows = prepared<UserRow>(
       this.db,
       'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
-    ).all(key) as UserRow[];
+    ).all(key);
     return rows.map(toUser);
   }
 }

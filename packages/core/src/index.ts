@@ -5,6 +5,8 @@
  * - No protocol servers live here: config, logging, SQLite, accounts, addresses, the message
  *   store, login throttling and TLS material only.
  * - Every write that acknowledges mail commits with synchronous=FULL before returning.
+ * - mail.db's mailboxes, messages and contents have one owner, ./store: apps call its
+ *   MessageStore interface (./store/interface.ts) and speak no SQL (scripts/check-store-wall.mjs).
  * - Addresses are parsed and normalised only by ./address.ts; config only by ./config.ts.
  */
 export * from './config.js';

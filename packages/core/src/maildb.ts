@@ -4,13 +4,17 @@ import { Accounts } from './accounts.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './sqlite.js';
 import { MAIL_MIGRATIONS, MailStore, SieveScripts } from './store/index.js';
+import { LoginThrottle } from './throttle.js';
 
 export interface MailDb {
+  /** For core's own stores on the same file (the login throttle); apps never speak SQL. */
   db: Db;
   accounts: Accounts;
   store: MailStore;
   /** Sieve scripts and what their runs remember. */
   sieve: SieveScripts;
+  /** The login throttle every process shares, in this mail.db (./throttle.ts). */
+  loginThrottle(auth: Config['auth']): LoginThrottle;
   close(): void;
 }
 
@@ -26,6 +30,7 @@ export function openMailDb(config: Pick<Config, 'dataDir' | 'limits'> & Partial<
     accounts: new Accounts(db, config.hostname ? { hostname: config.hostname, admin: config.admin ?? '' } : null),
     store: new MailStore(db, { defaultQuotaBytes: config.limits.mailbox_quota }),
     sieve: new SieveScripts(db),
+    loginThrottle: (auth) => LoginThrottle.fromConfig(auth, db),
     close: () => db.close(),
   };
 }

@@ -45,7 +45,15 @@ const compiled = new WeakMap<Db, Map<string, Database.Statement>>();
  * same SQL (a held statement would have its mode reset under it) and never `iterate()`d.
  * Only for fixed SQL texts: the cache is not bounded.
  */
-export function prepared(db: Db, sql: string): Database.Statement {
+export function prepared<R = unknown, P extends unknown[] = unknown[]>(db: Db, sql: string): Database.Statement<P, R> {
+  return cachedStatement(db, sql) as unknown as Database.Statement<P, R>;
+}
+
+/**
+ * The statement `prepared()` hands out, untyped. `prepared<Row>(...)` declares what a row of that
+ * SQL is (after `.pluck()`: the value), the one place the store's row types meet better-sqlite3.
+ */
+function cachedStatement(db: Db, sql: string): Database.Statement {
   let cache = compiled.get(db);
   if (!cache) {
     cache = new Map();

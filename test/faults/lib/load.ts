@@ -112,10 +112,10 @@ export class SteadyLoad {
 }
 
 /** For each user, how many stored copies of each sequence number, and the stored text. */
-export function stored(inst: Instance, users: readonly string[], tag: string): Map<string, { count: number; raw: string; user: string }> {
+export async function stored(inst: Instance, users: readonly string[], tag: string): Promise<Map<string, { count: number; raw: string; user: string }>> {
   const out = new Map<string, { count: number; raw: string; user: string }>();
   for (const user of users) {
-    for (const m of inst.messages(user)) {
+    for (const m of await inst.messages(user)) {
       const seq = /^X-Seq: (\S+)/m.exec(m.raw)?.[1];
       if (!seq?.startsWith(`${tag}-`)) continue;
       const prev = out.get(seq);
@@ -126,7 +126,7 @@ export function stored(inst: Instance, users: readonly string[], tag: string): M
 }
 
 /** Problems with the ledger: acknowledged messages missing, doubled, changed or misdelivered. */
-export function ledgerProblems(load: SteadyLoad, found: ReturnType<typeof stored>): string[] {
+export function ledgerProblems(load: SteadyLoad, found: Awaited<ReturnType<typeof stored>>): string[] {
   const problems: string[] = [];
   for (const [seq, sent] of load.acked) {
     const f = found.get(seq);

@@ -75,13 +75,13 @@ export function register(program: Command): void {
     .command('list [domain]')
     .option('--json', 'print JSON')
     .action((d: string | undefined, o: { json?: boolean }, cmd: Command) =>
-      withMailDb(cmd, (m) =>
-        printRows(
-          m.accounts.listUsers(d).map((u) => ({ address: u.address, messages: countMessages(m.store.listMailboxes(u.id)), bytes: m.store.usage(u.id) })),
-          ['address', 'messages', 'bytes'],
-          !!o.json,
-        ),
-      ),
+      withMailDb(cmd, async (m) => {
+        const rows = [];
+        for (const u of m.accounts.listUsers(d)) {
+          rows.push({ address: u.address, messages: countMessages(await m.store.listMailboxes(u.id)), bytes: await m.store.usage(u.id) });
+        }
+        printRows(rows, ['address', 'messages', 'bytes'], !!o.json);
+      }),
     );
   user
     .command('remove <address>')

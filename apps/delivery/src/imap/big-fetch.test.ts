@@ -59,7 +59,7 @@ beforeAll(async () => {
   const big = bigMessage();
   message = big.raw;
   attachment = big.attachment;
-  uid = fx.deliver(ALICE, message);
+  uid = await fx.deliver(ALICE, message);
   const script = fileURLToPath(new URL('./__tests__/serve-child.mjs', import.meta.url));
   // Without concurrent sweeping, a GC frees dead Buffers before it returns: on a loaded machine
   // the background sweeper lags, and dead chunks would be counted as reachable.

@@ -428,7 +428,7 @@ async function play(run: Run, sc: Scenario): Promise<void> {
   try {
     for (const st of sc.steps) {
       if (st.kind === 'deliver') {
-        run.fx.deliver(ALICE, message(++n));
+        await run.fx.deliver(ALICE, message(++n));
         continue;
       }
       const w = await wire(st.conn);
@@ -442,7 +442,7 @@ async function play(run: Run, sc: Scenario): Promise<void> {
         case 'idle':
           w.send(`${tag} IDLE\r\n`);
           if (await w.continuation(tag)) {
-            if (st.deliver) run.fx.deliver(ALICE, message(++n));
+            if (st.deliver) await run.fx.deliver(ALICE, message(++n));
             w.send('DONE\r\n');
             await w.reply(tag);
           }
@@ -507,7 +507,7 @@ beforeAll(async () => {
     auth: { failure_delay: '1ms', max_failures_per_account: 1_000_000, max_failures_per_ip: 1_000_000 },
     limits: { message_size: 4096, imap_line_length: 2048, connections_per_ip: 1000, imap_connections_per_user: 1000 },
   });
-  for (let i = 1; i <= 5; i++) fx.deliver(ALICE, message(i));
+  for (let i = 1; i <= 5; i++) await fx.deliver(ALICE, message(i));
   // No growing delay after failed logins (by design up to 8 s): the fuzz fails many on purpose.
   const throttle = new LoginThrottle({ maxFailuresPerIp: 1e9, maxFailuresPerAccount: 1e9, lockoutMs: 1000, failureDelayMs: 0 });
   server = await fx.start({ logger: pino({ level: 'warn' }, logSink), throttle });

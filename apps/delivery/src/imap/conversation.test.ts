@@ -24,8 +24,8 @@ beforeAll(async () => {
   fx = await createFixture([ALICE, BOB, CAROL, DAVE, ERIN], { limits: { message_size: 100_000, imap_line_length: 8192 } });
   server = await fx.start();
   tlsServer = await fx.start({ implicitTls: true });
-  for (let i = 1; i <= 4; i++) fx.deliver(ALICE, message(i));
-  for (let i = 1; i <= 3; i++) fx.deliver(CAROL, message(i));
+  for (let i = 1; i <= 4; i++) await fx.deliver(ALICE, message(i));
+  for (let i = 1; i <= 3; i++) await fx.deliver(CAROL, message(i));
 });
 
 afterAll(async () => {
@@ -155,7 +155,7 @@ describe('bad input', () => {
 describe('selected state', () => {
   it('answers SELECT as IMAP4rev1 clients expect', async () => {
     const c = await login(server.port, ALICE);
-    const mb = fx.mail.store.mailbox(fx.userId(ALICE), 'INBOX')!;
+    const mb = (await fx.mail.store.mailbox(fx.userId(ALICE), 'INBOX'))!;
     expect(await c.imap('a SELECT INBOX')).toEqual([
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)',
       '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted',
@@ -206,7 +206,7 @@ describe('selected state', () => {
     expect(await c.imap('e2 SEARCH CHARSET UTF-8 TEXT "body message"')).toEqual(['* SEARCH', 'e2 OK SEARCH completed']);
     const storeLines = await c.imap('f STORE 3 +FLAGS.SILENT (\\Flagged)');
     expect(last(storeLines)).toBe('f OK STORE completed');
-    const mb = fx.mail.store.mailbox(fx.userId(ALICE), 'INBOX')!;
+    const mb = (await fx.mail.store.mailbox(fx.userId(ALICE), 'INBOX'))!;
     expect(await c.imap('g SEARCH MODSEQ 2 FLAGGED')).toEqual([`* SEARCH 3 (MODSEQ ${mb.highestModseq})`, 'g OK SEARCH completed']);
     expect(await c.imap(`h FETCH 1:* (FLAGS) (CHANGEDSINCE ${mb.highestModseq - 1})`)).toEqual([
       `* 3 FETCH (FLAGS (\\Flagged) MODSEQ (${mb.highestModseq}))`,
@@ -225,7 +225,7 @@ describe('selected state', () => {
     expect(await b.imap('b2 STORE 2 +FLAGS (\\Deleted)')).toEqual(['* 2 FETCH (FLAGS (\\Deleted))', 'b2 OK STORE completed']);
     expect(await a.imap('a2 NOOP')).toEqual(['* 2 FETCH (UID 2 FLAGS (\\Deleted))', 'a2 OK completed']);
     expect(await b.imap('b3 EXPUNGE')).toEqual(['* 2 EXPUNGE', 'b3 OK EXPUNGE completed']);
-    fx.deliver(CAROL, message(10));
+    await fx.deliver(CAROL, message(10));
     // During FETCH: EXISTS may come, EXPUNGE may not; message 2 keeps its number (and, gone, is skipped).
     expect(await a.imap('a3 FETCH 1:* (UID)')).toEqual(['* 1 FETCH (UID 1)', '* 3 FETCH (UID 3)', '* 4 EXISTS', 'a3 OK FETCH completed']);
     expect(await a.imap('a4 NOOP')).toEqual(['* 2 EXPUNGE', 'a4 OK completed']);
@@ -240,7 +240,7 @@ describe('selected state', () => {
     await a.imap('a1 SELECT INBOX');
     a.send('a2 IDLE');
     expect(await a.imapLine()).toBe('+ idling');
-    fx.deliver(DAVE, message(1));
+    await fx.deliver(DAVE, message(1));
     expect(await a.imapLine()).toBe('* 1 EXISTS');
     await b.imap('b1 SELECT INBOX');
     await b.imap('b2 STORE 1 +FLAGS.SILENT (\\Deleted)');
@@ -256,10 +256,10 @@ describe('selected state', () => {
   it('QRESYNC: VANISHED replaces EXPUNGE, SELECT reports what changed since a modseq', async () => {
     const c = await login(server.port, BOB);
     await c.imap('a CREATE Q');
-    for (let i = 1; i <= 3; i++) fx.deliver(BOB, message(i), 'Q');
+    for (let i = 1; i <= 3; i++) await fx.deliver(BOB, message(i), 'Q');
     expect(await c.imap('b ENABLE QRESYNC')).toEqual(['* ENABLED QRESYNC', 'b OK completed']);
     const sel = await c.imap('c SELECT Q');
-    const mb = fx.mail.store.mailbox(fx.userId(BOB), 'Q')!;
+    const mb = (await fx.mail.store.mailbox(fx.userId(BOB), 'Q'))!;
     expect(sel).toContain(`* OK [HIGHESTMODSEQ ${mb.highestModseq}] Highest`);
     const before = mb.highestModseq;
     await c.imap('d STORE 1 +FLAGS.SILENT (\\Deleted)');
@@ -285,9 +285,9 @@ describe('selected state', () => {
       '* STATUS Lists/One (MESSAGES 0 SIZE 0)',
       'e OK LIST completed',
     ]);
-    fx.deliver(BOB, message(1));
+    await fx.deliver(BOB, message(1));
     await c.imap('f SELECT INBOX');
-    const mb = fx.mail.store.mailbox(fx.userId(BOB), 'Lists/One')!;
+    const mb = (await fx.mail.store.mailbox(fx.userId(BOB), 'Lists/One'))!;
     const moved = await c.imap('g UID MOVE 1:* Lists/One');
     expect(moved[0]).toMatch(new RegExp(`^\\* OK \\[COPYUID ${mb.uidValidity} \\d+ 1\\] Moved$`));
     expect(moved.slice(1)).toEqual(['* 1 EXPUNGE', 'g OK UID MOVE completed']);

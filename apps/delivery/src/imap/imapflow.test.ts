@@ -37,8 +37,8 @@ const MULTIPART =
 beforeAll(async () => {
   fx = await createFixture([ALICE, BOB]);
   server = await fx.start();
-  for (let i = 1; i <= 5; i++) fx.deliver(ALICE, message(i), undefined, 'Return-Path: <sender@example.org>\r\n');
-  fx.deliver(ALICE, MULTIPART);
+  for (let i = 1; i <= 5; i++) await fx.deliver(ALICE, message(i), undefined, 'Return-Path: <sender@example.org>\r\n');
+  await fx.deliver(ALICE, MULTIPART);
 });
 
 afterAll(async () => {
@@ -186,7 +186,7 @@ describe('imapflow', () => {
       // imapflow would enter IDLE by itself after 15 s; ask for it now.
       void c.idle();
       await new Promise((r) => setTimeout(r, 200));
-      fx.deliver(BOB, message(7));
+      await fx.deliver(BOB, message(7));
       expect(await exists).toBe(1);
     });
   });

@@ -46,8 +46,8 @@ beforeAll(async () => {
   fx = await createFixture([USER]);
   server = await fx.start();
   tlsServer = await fx.start({ implicitTls: true });
-  fx.deliver(USER, message(1, { subject: 'hello imaplib' }));
-  fx.deliver(USER, message(2));
+  await fx.deliver(USER, message(1, { subject: 'hello imaplib' }));
+  await fx.deliver(USER, message(2));
 });
 
 afterAll(async () => {

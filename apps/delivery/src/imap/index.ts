@@ -10,8 +10,8 @@
  * - Answers come from what delivery precomputed: SELECT reads counters and the UID list;
  *   FETCH reads rows and ready-made ENVELOPE/BODYSTRUCTURE strings a page at a time; body
  *   sections read only their byte range, and one over 64 KiB streams chunk by chunk from the
- *   store (literal.ts), so no FETCH holds a large message; SEARCH is one SQL query (FTS5 for
- *   TEXT/BODY: a trigram index for substrings, the word index for the rest, search-sql.ts).
+ *   store (literal.ts), so no FETCH holds a large message; SEARCH is one store call (full-text
+ *   indexes for TEXT/BODY: substrings, then words; packages/core/src/store/search.ts).
  * - Each session keeps its own sequence map; others' changes are reported in RFC order at the
  *   moments RFC 9051 §7.4.1 allows, and immediately while IDLE.
  * - Logins only over TLS (except development on loopback); failures throttled.

@@ -4,19 +4,17 @@
  * delivery; body sections read only the byte range they cover (the store reads only the chunks
  * holding it), using the part offsets computed at delivery, shifted past our prepended headers.
  */
-import { flagsFromBits, messageChunks, type MailStore, type MessageRecord } from '@postern/core';
+import type { FetchRecord, MessageStore } from '@postern/core';
 import type { BodySection, FetchAttribute, FetchPartial } from '@postern/imap';
 import { UnknownEncodingError, type MimePart } from '@postern/mime';
 import type { RenderedItem } from './fetch-response.js';
 import { selectHeaderFields } from './header-select.js';
 import { collect, measure, sliceChunks, STREAM_MIN, type LiteralSource } from './literal.js';
 import { no } from './reply.js';
-import { recordOf, type FetchRow } from './query.js';
 import { decodeChunks } from './transfer-stream.js';
 
 export interface RenderContext {
-  readonly store: MailStore;
-  readonly mailboxId: number;
+  readonly store: MessageStore;
   /** UID FETCH, or CONDSTORE items asked: UID goes first. */
   readonly uid: boolean;
   /** MODSEQ in every response (asked, or CHANGEDSINCE given). */
@@ -30,28 +28,26 @@ type Range = { start: number; end: number };
 /** Content-Transfer-Encodings that leave the bytes as they are (RFC 2045 §6.2). */
 const IDENTITY: ReadonlySet<string> = new Set(['', '7bit', '8bit', 'binary']);
 
-/** Lazily parsed layout of one message. */
+/** Where the parts of one message lie, in the bytes the user sees (past our prefix). */
 class Layout {
-  private parsed: MimePart[] | null = null;
-  constructor(private readonly row: FetchRow) {}
+  constructor(private readonly row: FetchRecord) {}
 
   get prefix(): number {
-    return this.row.prefix_length;
+    return this.row.prefixLength;
   }
 
   get headerEnd(): number {
-    return this.row.prefix_length + (this.row.header_end ?? 0);
+    return this.row.prefixLength + (this.row.headerEnd ?? 0);
   }
 
   part(path: readonly number[]): MimePart | null {
-    if (!this.parsed) this.parsed = JSON.parse(this.row.parts ?? '[]') as MimePart[];
     const key = path.join('.');
-    return this.parsed.find((p) => p.path === key) ?? null;
+    return this.row.parts?.find((p) => p.path === key) ?? null;
   }
 }
 
 /** The byte range of a section, or null when the part does not exist (sent as empty). */
-function sectionRange(row: FetchRow, layout: Layout, section: BodySection): Range | null {
+function sectionRange(row: FetchRecord, layout: Layout, section: BodySection): Range | null {
   const p = layout.prefix;
   if (section.part.length === 0) {
     switch (section.text) {
@@ -91,9 +87,9 @@ function applyPartial(range: Range, partial: FetchPartial | null): Range {
 }
 
 /** A range of the message: read whole when small, else a source streaming its chunks. */
-function rangeData(ctx: RenderContext, record: MessageRecord, range: Range): Buffer | LiteralSource {
+function rangeData(ctx: RenderContext, record: FetchRecord, range: Range): Buffer | LiteralSource {
   if (range.end - range.start <= STREAM_MIN) return ctx.store.read(record, range.start, range.end);
-  return { length: range.end - range.start, binary: false, chunks: () => messageChunks(ctx.store.db, record, range.start, range.end) };
+  return { length: range.end - range.start, binary: false, chunks: () => ctx.store.chunks(record, range.start, range.end) };
 }
 
 /**
@@ -109,31 +105,29 @@ function derived(chunks: () => Iterable<Buffer>, inputLength: number, partial: F
   return { length, binary: literal8 && hasNul, chunks: sliced };
 }
 
-function sectionData(ctx: RenderContext, row: FetchRow, layout: Layout, section: BodySection, partial: FetchPartial | null): Buffer | LiteralSource {
+function sectionData(ctx: RenderContext, row: FetchRecord, layout: Layout, section: BodySection, partial: FetchPartial | null): Buffer | LiteralSource {
   const range = sectionRange(row, layout, section);
   if (!range) return Buffer.alloc(0);
-  const record = recordOf(ctx.mailboxId, row);
   if (section.text === 'HEADER.FIELDS' || section.text === 'HEADER.FIELDS.NOT') {
     const fields = section.fields ?? [];
     const not = section.text === 'HEADER.FIELDS.NOT';
-    const header = (): Iterable<Buffer> => messageChunks(ctx.store.db, record, range.start, range.end);
+    const header = (): Iterable<Buffer> => ctx.store.chunks(row, range.start, range.end);
     return derived(() => selectHeaderFields(header(), fields, not), range.end - range.start, partial, false);
   }
-  return rangeData(ctx, record, applyPartial(range, partial));
+  return rangeData(ctx, row, applyPartial(range, partial));
 }
 
 /** RFC 3516: the part's body with its Content-Transfer-Encoding removed. */
-function binaryData(ctx: RenderContext, row: FetchRow, layout: Layout, path: readonly number[], partial: FetchPartial | null): Buffer | LiteralSource {
-  const record = recordOf(ctx.mailboxId, row);
+function binaryData(ctx: RenderContext, row: FetchRecord, layout: Layout, path: readonly number[], partial: FetchPartial | null): Buffer | LiteralSource {
   if (path.length === 0) {
     const r = applyPartial({ start: 0, end: row.size }, partial);
-    return derived(() => messageChunks(ctx.store.db, record, r.start, r.end), r.end - r.start, null, true);
+    return derived(() => ctx.store.chunks(row, r.start, r.end), r.end - r.start, null, true);
   }
   const part = layout.part(path);
   if (!part) return Buffer.alloc(0);
   if (part.type === 'multipart') throw no('BINARY of a multipart part', 'CANNOT');
   const p = layout.prefix;
-  const raw = (): Iterable<Buffer> => messageChunks(ctx.store.db, record, p + part.bodyStart, p + part.bodyEnd);
+  const raw = (): Iterable<Buffer> => ctx.store.chunks(row, p + part.bodyStart, p + part.bodyEnd);
   try {
     return derived(() => decodeChunks(raw(), part), part.bodyEnd - part.bodyStart, partial, true);
   } catch (e) {
@@ -143,7 +137,7 @@ function binaryData(ctx: RenderContext, row: FetchRow, layout: Layout, path: rea
 }
 
 /** BINARY.SIZE (RFC 3516 §4.2): the decoded size, counted over the chunks. */
-function binarySize(ctx: RenderContext, row: FetchRow, layout: Layout, path: readonly number[]): number {
+function binarySize(ctx: RenderContext, row: FetchRecord, layout: Layout, path: readonly number[]): number {
   if (path.length === 0) return row.size;
   const part = layout.part(path);
   // Identity encodings: the stored size, nothing to read.
@@ -165,7 +159,7 @@ export function setsSeen(a: FetchAttribute): boolean {
 }
 
 /** Renders one message's FETCH items in the order asked (UID first for UID FETCH). */
-export function renderItems(ctx: RenderContext, row: FetchRow, attributes: readonly FetchAttribute[]): RenderedItem[] {
+export function renderItems(ctx: RenderContext, row: FetchRecord, attributes: readonly FetchAttribute[]): RenderedItem[] {
   const items: RenderedItem[] = [];
   const layout = new Layout(row);
   let flagsDone = false;
@@ -178,10 +172,10 @@ export function renderItems(ctx: RenderContext, row: FetchRow, attributes: reado
         break;
       case 'FLAGS':
         flagsDone = true;
-        items.push({ kind: 'FLAGS', flags: flagsFromBits(row.flags, row.keywords) });
+        items.push({ kind: 'FLAGS', flags: row.flags });
         break;
       case 'INTERNALDATE':
-        items.push({ kind: 'INTERNALDATE', date: new Date(row.internal_date), offsetMinutes: 0 });
+        items.push({ kind: 'INTERNALDATE', date: new Date(row.internalDate), offsetMinutes: 0 });
         break;
       case 'RFC822.SIZE':
         items.push({ kind: 'RFC822.SIZE', value: row.size });
@@ -194,7 +188,7 @@ export function renderItems(ctx: RenderContext, row: FetchRow, attributes: reado
         items.push({ kind: 'ENVELOPE', value: row.envelope ?? 'NIL' });
         break;
       case 'BODYSTRUCTURE':
-        items.push({ kind: 'BODYSTRUCTURE', value: row.body_structure ?? 'NIL' });
+        items.push({ kind: 'BODYSTRUCTURE', value: row.bodyStructure ?? 'NIL' });
         break;
       case 'BODY':
         items.push({ kind: 'BODY', value: row.body ?? 'NIL' });
@@ -224,7 +218,7 @@ export function renderItems(ctx: RenderContext, row: FetchRow, attributes: reado
         break;
     }
   }
-  if (ctx.addFlags && !flagsDone) items.push({ kind: 'FLAGS', flags: flagsFromBits(row.flags, row.keywords) });
+  if (ctx.addFlags && !flagsDone) items.push({ kind: 'FLAGS', flags: row.flags });
   if (ctx.modseq && !modseqDone) items.push({ kind: 'MODSEQ', value: row.modseq });
   return items;
 }

@@ -9,7 +9,6 @@ import { createLogger } from '@postern/core';
 import type { Talk } from '@postern/testkit';
 import { createFixture, login, type Fixture } from './__tests__/fixture.js';
 import type { ImapServer } from './index.js';
-import { SubstringIndexer } from '../search-index.js';
 
 const ALICE = 'alice@example.test';
 
@@ -31,10 +30,10 @@ async function search(criteria: string): Promise<number[]> {
 
 beforeAll(async () => {
   fx = await createFixture([ALICE]);
-  fx.deliver(ALICE, msg('Greetings', 'Hello world, the café is open.')); // uid 1
-  fx.deliver(ALICE, msg('Invoice 2024-001', 'Please find the INVOICE attached.')); // 2
-  fx.deliver(ALICE, msg('Quote', 'Nothing here, say "hi" to them.')); // 3
-  fx.deliver(
+  await fx.deliver(ALICE, msg('Greetings', 'Hello world, the café is open.')); // uid 1
+  await fx.deliver(ALICE, msg('Invoice 2024-001', 'Please find the INVOICE attached.')); // 2
+  await fx.deliver(ALICE, msg('Quote', 'Nothing here, say "hi" to them.')); // 3
+  await fx.deliver(
     ALICE,
     msg('Encoded', 'caf=C3=A9 cr=C3=A8me br=C3=BBl=\r\n=C3=A9e', 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n'),
   ); // 4
@@ -73,61 +72,63 @@ describe('SEARCH TEXT/BODY substrings', () => {
   });
 
   it('indexes the pending contents of the mailbox before a substring search, and no others', async () => {
-    const db = fx.mail.db;
-    const pending = (): number[] => db.prepare('SELECT content_id FROM content_trigram_pending ORDER BY 1').pluck().all() as number[];
-    const latest = (): number => db.prepare('SELECT max(id) FROM contents').pluck().get() as number;
+    const store = fx.mail.store;
+    const inbox = (await store.mailbox(fx.userId(ALICE), 'INBOX'))!.id;
     // The searches above indexed INBOX; delivery leaves the substrings of new mail pending.
-    expect(pending()).toEqual([]);
-    fx.mail.store.createMailbox(fx.userId(ALICE), 'Other');
-    expect(fx.deliver(ALICE, msg('Fresh', 'A freshly baked loaf.'))).toBe(5);
-    const fresh = latest();
-    fx.deliver(ALICE, msg('Kept', 'The hidden treasure.'), 'Other');
-    const other = latest();
-    expect(pending()).toEqual([fresh, other]);
+    expect(await store.substringBacklog()).toBe(0);
+    const other = (await store.createMailbox(fx.userId(ALICE), 'Other')).id;
+    expect(await fx.deliver(ALICE, msg('Fresh', 'A freshly baked loaf.'))).toBe(5);
+    await fx.deliver(ALICE, msg('Kept', 'The hidden treasure.'), 'Other');
+    const backlog = async (): Promise<number[]> => [await store.substringBacklog(inbox), await store.substringBacklog(other)];
+    expect(await backlog()).toEqual([1, 1]);
     await c.imap('n NOOP');
     // Under three characters the word index answers: nothing is indexed.
     expect(await search('BODY "lo"')).toEqual([5]);
-    expect(pending()).toEqual([fresh, other]);
+    expect(await backlog()).toEqual([1, 1]);
     expect(await search('BODY "eshly bak"')).toEqual([5]);
-    expect(pending()).toEqual([other]);
+    expect(await backlog()).toEqual([0, 1]);
     await c.imap('o SELECT Other');
     expect(await search('TEXT "hidden treas"')).toEqual([1]);
-    expect(pending()).toEqual([]);
+    expect(await backlog()).toEqual([0, 0]);
     await c.imap('s SELECT INBOX');
   });
 
   it('catches up in the background once the store is quiet', async () => {
-    const db = fx.mail.db;
-    const pending = (): number => db.prepare('SELECT count(*) FROM content_trigram_pending').pluck().get() as number;
-    const indexer = new SubstringIndexer(fx.mail.store, createLogger('indexer-test', 'silent'), 50).start();
+    const store = fx.mail.store;
+    const stop = store.startSubstringIndexing({ logger: createLogger('indexer-test', 'silent'), quietMs: 50 });
     try {
-      fx.deliver(ALICE, msg('Later', 'A postscript arrives.')); // 6
-      expect(pending()).toBe(1);
+      await fx.deliver(ALICE, msg('Later', 'A postscript arrives.')); // 6
+      expect(await store.substringBacklog()).toBe(1);
       const until = Date.now() + 10_000;
-      while (pending() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-      expect(pending()).toBe(0);
-      const substrings = db.prepare('SELECT count(*) FROM content_trigram WHERE content_trigram MATCH ?').pluck();
-      expect(substrings.get('"ostscrip"')).toBe(1);
+      while ((await store.substringBacklog()) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      expect(await store.substringBacklog()).toBe(0);
+      await c.imap('p NOOP');
+      expect(await search('BODY "ostscrip"')).toEqual([6]);
     } finally {
-      indexer.stop();
+      stop();
     }
   });
 
   it('under changes that never pause, still indexes a batch once it has waited long enough', async () => {
-    const db = fx.mail.db;
-    const pending = (): number => db.prepare('SELECT count(*) FROM content_trigram_pending').pluck().get() as number;
+    const store = fx.mail.store;
+    const inbox = (await store.mailbox(fx.userId(ALICE), 'INBOX'))!.id;
     // Never quiet for 10 minutes, but a batch at least every 100 ms.
-    const indexer = new SubstringIndexer(fx.mail.store, createLogger('indexer-test', 'silent'), 600_000, 100).start();
-    const busy = setInterval(() => fx.mail.store.changes.emit('change', 0), 10);
+    const stop = store.startSubstringIndexing({ logger: createLogger('indexer-test', 'silent'), quietMs: 600_000, maxDeferMs: 100 });
+    let on = false;
+    // a commit every 10 ms (a keyword toggled on message 1)
+    const busy = setInterval(() => {
+      on = !on;
+      void store.setFlags(inbox, [1], on ? 'add' : 'remove', ['$busy']);
+    }, 10);
     try {
-      fx.deliver(ALICE, msg('Steady', 'Traffic never stops.')); // 7
-      expect(pending()).toBe(1);
+      await fx.deliver(ALICE, msg('Steady', 'Traffic never stops.')); // 7
+      expect(await store.substringBacklog()).toBe(1);
       const until = Date.now() + 10_000;
-      while (pending() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-      expect(pending()).toBe(0);
+      while ((await store.substringBacklog()) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      expect(await store.substringBacklog()).toBe(0);
     } finally {
       clearInterval(busy);
-      indexer.stop();
+      stop();
     }
   });
 });

@@ -11,7 +11,7 @@
  *   sequence numbers, FETCH/STORE skip them, and they are reported at the next allowed moment.
  */
 import { existsResponse, expungeResponse, fetchResponse, vanishedResponse, type FetchResponseItem } from '@postern/imap';
-import type { Mailbox, MailStore } from '@postern/core';
+import type { Mailbox, MessageStore } from '@postern/core';
 import { SequenceMap } from './sequence-map.js';
 
 export interface SyncOptions {
@@ -65,16 +65,12 @@ export class SelectedMailbox {
    * Catches up with the store: returns the untagged responses to send, in RFC order
    * (EXPUNGE/VANISHED, then EXISTS, then FETCH for flag changes).
    */
-  sync(store: MailStore, opts: SyncOptions): Buffer[] {
-    const snap = store.db.transaction(() => {
-      const mb = store.mailboxById(this.id);
-      if (!mb || mb.highestModseq === this.modseq) return { mb, expunged: [] as number[], changed: [] as ReturnType<MailStore['changedSince']> };
-      return { mb, expunged: store.expungedSince(this.id, this.modseq), changed: store.changedSince(this.id, this.modseq) };
-    })();
+  async sync(store: MessageStore, opts: SyncOptions): Promise<Buffer[]> {
+    const snap = await store.changesSince(this.id, this.modseq);
     const out: Buffer[] = [];
-    if (snap.mb) {
+    if (snap.mailbox) {
       for (const uid of snap.expunged) if (this.seqOf(uid) > 0) this.pending.add(uid);
-      this.modseq = snap.mb.highestModseq;
+      this.modseq = snap.mailbox.highestModseq;
     }
     if (opts.expunge && this.pending.size > 0) out.push(...this.flushExpunges(opts.qresync));
     const before = this.map.length;
@@ -93,6 +89,16 @@ export class SelectedMailbox {
       out.push(...fetchResponse(this.seqOf(m.uid), items));
     }
     return out;
+  }
+
+  /**
+   * After this session changed flags and already reported them, the catch-up must not report
+   * them again: the session's modseq moves past the change when nothing else happened in between
+   * (the change took exactly the next modseq, and it is still the mailbox's highest).
+   */
+  advanceOwnModseq(before: number, changeModseq: number | undefined, highestModseq: number): void {
+    if (changeModseq === undefined || this.modseq !== before) return;
+    if (highestModseq === changeModseq && changeModseq === before + 1) this.modseq = changeModseq;
   }
 
   /** Sends the expunges held back (or just made): EXPUNGE from the highest number down, or one VANISHED. */

@@ -4,7 +4,7 @@
  * socket an ImapConnection and an ImapSession.
  */
 import type { SecureContext } from 'node:tls';
-import { ByteBudget, LoginThrottle, passwordAllowed, sleep, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
+import { ByteBudget, LoginThrottle, passwordAllowed, sleep, type Accounts, type Config, type Logger, type MessageStore, type TlsMaterial } from '@postern/core';
 import { untaggedStatus } from '@postern/imap';
 import { capabilities } from './capabilities.js';
 import { ImapConnection } from './connection.js';
@@ -18,7 +18,7 @@ export const PREAUTH_LITERAL_MAX = 8 * 1024;
 export interface ImapServerOptions {
   config: Config;
   accounts: Accounts;
-  store: MailStore;
+  store: MessageStore;
   tls: TlsMaterial;
   logger: Logger;
   /** "host:port"; port 0 picks a free one. */

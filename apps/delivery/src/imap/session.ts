@@ -19,7 +19,7 @@ import {
   type FramerLimits,
   type ResponseCode,
 } from '@postern/imap';
-import type { Accounts, LoginThrottle, Logger, MailStore, User } from '@postern/core';
+import type { Accounts, LoginThrottle, Logger, MessageStore, User } from '@postern/core';
 import { capabilities } from './capabilities.js';
 import { ImapError, type Reply } from './reply.js';
 import type { SelectedMailbox } from './selected.js';
@@ -51,7 +51,7 @@ export interface UserConnections {
 
 export interface SessionOptions {
   accounts: Accounts;
-  store: MailStore;
+  store: MessageStore;
   throttle: LoginThrottle;
   logger: Logger;
   remoteAddress: string;
@@ -90,7 +90,7 @@ export class ImapSession {
     this.clientIp = opts.remoteAddress;
   }
 
-  get store(): MailStore {
+  get store(): MessageStore {
     return this.opts.store;
   }
 
@@ -153,7 +153,7 @@ export class ImapSession {
   /** Sends the updates of the selected mailbox that may be sent now. */
   async catchUp(expunge: boolean): Promise<void> {
     if (!this.selected) return;
-    const out = this.selected.sync(this.store, { expunge, condstore: this.condstore, qresync: this.qresync });
+    const out = await this.selected.sync(this.store, { expunge, condstore: this.condstore, qresync: this.qresync });
     if (out.length > 0) await this.io.send(out);
   }
 

@@ -4,9 +4,9 @@ import type { ResponseCode } from '@postern/imap';
 import { ImapError } from './reply.js';
 
 /** Runs a store call, turning a StoreError into `NO [CODE]`. */
-export function storeCall<T>(run: () => T): T {
+export async function storeCall<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (e) {
     if (e instanceof StoreError) throw new ImapError('NO', e.message, { code: e.code } as ResponseCode);
     throw e;

@@ -65,7 +65,7 @@ beforeAll(async () => {
   raw = build();
   const content = raw.subarray(PREFIX.length);
   parts = indexMessage(content).parts;
-  uid = fx.deliver(ALICE, content, undefined, PREFIX);
+  uid = await fx.deliver(ALICE, content, undefined, PREFIX);
   server = await fx.start();
   c = await Talk.open(server.port, LARGE);
   await c.line();

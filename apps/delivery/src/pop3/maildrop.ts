@@ -5,12 +5,12 @@
  * Invariants:
  * - Nothing here writes to the store until `commit`, which runs only from QUIT in the UPDATE
  *   state: a dropped connection, a timeout or a crash deletes nothing.
- * - `commit` flags \Deleted and expunges exactly the marked UIDs, in one transaction: messages
+ * - `commit` flags \Deleted and expunges exactly the marked UIDs, in one store call: messages
  *   another session (IMAP) flagged \Deleted are not expunged by us.
  * - UIDL is `<uidvalidity>.<uid>`, the same for a message in every session for as long as
  *   the INBOX keeps its UIDVALIDITY (RFC 1939 §7: the unique-id never changes).
  */
-import type { MailStore, MessageRecord } from '@postern/core';
+import type { MessageRecord, MessageStore } from '@postern/core';
 
 export type MaildropEntry = { uid: number; size: number };
 
@@ -22,7 +22,7 @@ export class Maildrop {
   private liveSize: number;
 
   private constructor(
-    private readonly store: MailStore,
+    private readonly store: MessageStore,
     readonly mailboxId: number,
     readonly uidValidity: number,
     messages: readonly MessageRecord[],
@@ -34,10 +34,10 @@ export class Maildrop {
   }
 
   /** The snapshot of a user's INBOX, or null when the user has none. */
-  static open(store: MailStore, userId: number): Maildrop | null {
-    const inbox = store.mailbox(userId, 'INBOX');
+  static async open(store: MessageStore, userId: number): Promise<Maildrop | null> {
+    const inbox = await store.mailbox(userId, 'INBOX');
     if (!inbox) return null;
-    return new Maildrop(store, inbox.id, inbox.uidValidity, store.messages(inbox.id));
+    return new Maildrop(store, inbox.id, inbox.uidValidity, await store.messages(inbox.id));
   }
 
   /** Messages not marked deleted, and their octets (STAT, RFC 1939 §5). */
@@ -90,23 +90,17 @@ export class Maildrop {
   }
 
   /** The stored message behind a live entry, or null when IMAP expunged it meanwhile. */
-  message(entry: MaildropEntry): MessageRecord | null {
+  message(entry: MaildropEntry): Promise<MessageRecord | null> {
     return this.store.message(this.mailboxId, entry.uid);
   }
 
   /**
-   * The UPDATE state (RFC 1939 §6): removes the marked messages in one transaction. Returns the
-   * UIDs actually expunged (a message IMAP expunged first is simply gone already).
+   * The UPDATE state (RFC 1939 §6): removes the marked messages in one unit of work. Returns
+   * the UIDs actually expunged (a message IMAP expunged first is simply gone already).
    */
-  commit(): number[] {
+  async commit(): Promise<number[]> {
     if (this.deleted.size === 0) return [];
     const uids = [...this.deleted].sort((a, b) => a - b).map((n) => this.uidList[n - 1]!);
-    // Nested store transactions become savepoints of this one: flag and expunge commit together.
-    return this.store.db
-      .transaction(() => {
-        this.store.store(this.mailboxId, uids, 'add', ['\\Deleted']);
-        return this.store.expunge(this.mailboxId, uids);
-      })
-      .immediate();
+    return this.store.deleteMessages(this.mailboxId, uids);
   }
 }

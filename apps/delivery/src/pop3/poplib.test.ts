@@ -54,8 +54,8 @@ afterAll(async () => {
 describe('python poplib', () => {
   it('logs in over STLS, lists, retrieves, deletes and quits; the store follows', async () => {
     const first = 'Subject: hello\r\nFrom: a@b.c\r\n\r\nfirst message\r\n.a line with a leading dot\r\n';
-    const u1 = fx.deliver(USER, first, 'Delivered-To: pat@example.test\r\n');
-    const u2 = fx.deliver(USER, 'Subject: second\r\n\r\nsecond message\r\n');
+    const u1 = await fx.deliver(USER, first, 'Delivered-To: pat@example.test\r\n');
+    const u2 = await fx.deliver(USER, 'Subject: second\r\n\r\nsecond message\r\n');
     const result = (await python(
       `
 p = poplib.POP3('127.0.0.1', PORT, timeout=10)
@@ -85,13 +85,13 @@ out({'caps_before': caps_before, 'caps_after': caps_after, 'stat': list(stat),
     const s1 = Buffer.byteLength(first) + Buffer.byteLength('Delivered-To: pat@example.test\r\n');
     expect((result['stat'] as number[])[0]).toBe(2);
     expect((result['list'] as string[])[0]).toBe(`1 ${s1}`);
-    const inbox = fx.mail.store.mailbox(fx.mail.accounts.findUser(USER)!.id, 'INBOX')!;
+    const inbox = (await fx.mail.store.mailbox(fx.mail.accounts.findUser(USER)!.id, 'INBOX'))!;
     expect(result['uidl']).toEqual([`1 ${inbox.uidValidity}.${u1}`, `2 ${inbox.uidValidity}.${u2}`]);
     // poplib removes the byte-stuffing: the leading dot comes back single.
     expect(result['retr']).toEqual(['Delivered-To: pat@example.test', 'Subject: hello', 'From: a@b.c', '', 'first message', '.a line with a leading dot']);
     expect(result['top']).toEqual(['Subject: second', '']);
     expect(result['quit']).toMatch(/^\+OK/);
-    expect(fx.inboxUids(USER)).toEqual([u1]);
+    expect(await fx.inboxUids(USER)).toEqual([u1]);
   });
 
   it('logs in over POP3_SSL; UIDLs match the previous session; RSET undoes DELE', async () => {
@@ -114,12 +114,12 @@ out({'uidl': [l.decode() for l in uidl], 'stat': list(stat), 'missing': missing}
 `,
       { PORT: String(tlsServer.port) },
     )) as Record<string, unknown>;
-    const inbox = fx.mail.store.mailbox(fx.mail.accounts.findUser(USER)!.id, 'INBOX')!;
-    const [uid] = fx.inboxUids(USER);
+    const inbox = (await fx.mail.store.mailbox(fx.mail.accounts.findUser(USER)!.id, 'INBOX'))!;
+    const [uid] = await fx.inboxUids(USER);
     expect(result['uidl']).toEqual([`1 ${inbox.uidValidity}.${uid}`]);
     expect((result['stat'] as number[])[0]).toBe(1);
     expect(result['missing']).toBe('-ERR no such message');
-    expect(fx.inboxUids(USER)).toEqual([uid]);
+    expect(await fx.inboxUids(USER)).toEqual([uid]);
   });
 
   it('gets -ERR [AUTH] from PASS before STLS and a wrong password after it', async () => {

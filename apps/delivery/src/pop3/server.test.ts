@@ -120,7 +120,7 @@ describe('POP3 after TLS', () => {
   });
 
   it('logs in with AUTH PLAIN, with an initial response and in the continuation form', async () => {
-    fx.deliver(BOB, 'Subject: one\r\n\r\nbody\r\n');
+    await fx.deliver(BOB, 'Subject: one\r\n\r\nbody\r\n');
     const a = await connect(tlsServer.port, true);
     await a.line();
     expect(await a.pop3(`AUTH PLAIN ${plain(`\0${BOB}\0${PASSWORD}`)}`)).toMatch(/^\+OK maildrop has 1 messages \(\d+ octets\)$/);
@@ -175,11 +175,11 @@ describe('POP3 transaction', () => {
     const m1 = 'Subject: first\r\nFrom: a@b.c\r\n\r\nline one\r\n.starts with a dot\r\n..two dots\r\n.\r\nlast\r\n';
     // Bare LF in a stored message goes out as CRLF; an unterminated last line gets one.
     const m2 = 'Subject: second\n\nbody 1\nbody 2\nbody 3';
-    const u1 = fx.deliver(ERIN, m1, 'Return-Path: <a@b.c>\r\n');
-    const u2 = fx.deliver(ERIN, m2);
+    const u1 = await fx.deliver(ERIN, m1, 'Return-Path: <a@b.c>\r\n');
+    const u2 = await fx.deliver(ERIN, m2);
     const s1 = Buffer.byteLength(m1) + Buffer.byteLength('Return-Path: <a@b.c>\r\n');
     const s2 = Buffer.byteLength(m2);
-    const uidValidity = fx.mail.store.mailbox(fx.mail.accounts.findUser(ERIN)!.id, 'INBOX')!.uidValidity;
+    const uidValidity = (await fx.mail.store.mailbox(fx.mail.accounts.findUser(ERIN)!.id, 'INBOX'))!.uidValidity;
     const c = await login(server.port, ERIN);
 
     // RFC 2449 PIPELINING: several commands in one write, answered in order.
@@ -222,10 +222,10 @@ describe('POP3 transaction', () => {
     expect(await c.pop3('RSET')).toBe(`+OK maildrop has 2 messages (${s1 + s2} octets)`);
     expect(await c.pop3('DELE 2')).toBe('+OK message 2 deleted');
     // Nothing is deleted before QUIT.
-    expect(fx.inboxUids(ERIN)).toEqual([u1, u2]);
+    expect(await fx.inboxUids(ERIN)).toEqual([u1, u2]);
     expect(await c.pop3('QUIT')).toBe('+OK Postern POP3 server signing off (1 messages left)');
     await c.waitClosed();
-    expect(fx.inboxUids(ERIN)).toEqual([u1]);
+    expect(await fx.inboxUids(ERIN)).toEqual([u1]);
 
     // UIDL is stable: the next session gives message u1 the same id.
     const again = await login(server.port, ERIN);
@@ -233,12 +233,12 @@ describe('POP3 transaction', () => {
     expect(await again.pop3('DELE 1')).toBe('+OK message 1 deleted');
     expect(await again.pop3('QUIT')).toMatch(/^\+OK/);
     await again.waitClosed();
-    expect(fx.inboxUids(ERIN)).toEqual([]);
+    expect(await fx.inboxUids(ERIN)).toEqual([]);
   });
 
   it('deletes nothing when the connection drops, and releases the maildrop', async () => {
-    const uid = fx.deliver(ALICE, 'Subject: keep me\r\n\r\nplease\r\n');
-    const before = fx.inboxUids(ALICE);
+    const uid = await fx.deliver(ALICE, 'Subject: keep me\r\n\r\nplease\r\n');
+    const before = await fx.inboxUids(ALICE);
     const c = await login(server.port, ALICE);
     for (let i = 1; i <= before.length; i++) expect(await c.pop3(`DELE ${i}`)).toBe(`+OK message ${i} deleted`);
     c.close();
@@ -251,7 +251,7 @@ describe('POP3 transaction', () => {
       });
     }
     expect(next).not.toBeNull();
-    expect(fx.inboxUids(ALICE)).toEqual(before);
+    expect(await fx.inboxUids(ALICE)).toEqual(before);
     expect(before).toContain(uid);
     next!.close();
   });
@@ -277,16 +277,15 @@ describe('POP3 transaction', () => {
 
   it('shows the INBOX as at login, and answers -ERR for a message IMAP expunged meanwhile', async () => {
     const user = fx.mail.accounts.findUser(ALICE)!;
-    const inbox = fx.mail.store.mailbox(user.id, 'INBOX')!;
-    const gone = fx.deliver(ALICE, 'Subject: expunged elsewhere\r\n\r\nx\r\n');
+    const inbox = (await fx.mail.store.mailbox(user.id, 'INBOX'))!;
+    const gone = await fx.deliver(ALICE, 'Subject: expunged elsewhere\r\n\r\nx\r\n');
     const c = await login(server.port, ALICE);
     const stat = await c.pop3('STAT');
     const count = Number(stat.split(' ')[1]);
-    fx.deliver(ALICE, 'Subject: arrives during the session\r\n\r\ny\r\n');
+    await fx.deliver(ALICE, 'Subject: arrives during the session\r\n\r\ny\r\n');
     expect(await c.pop3('STAT')).toBe(stat);
     // Another session (IMAP) flags and expunges the last message of our snapshot.
-    fx.mail.store.store(inbox.id, [gone], 'add', ['\\Deleted']);
-    fx.mail.store.expunge(inbox.id, [gone]);
+    await fx.mail.store.deleteMessages(inbox.id, [gone]);
     expect(await c.pop3(`RETR ${count}`)).toBe(`-ERR message ${count} was removed by another session`);
     expect(await c.pop3(`DELE ${count}`)).toBe(`+OK message ${count} deleted`);
     expect(await c.pop3('QUIT')).toMatch(/^\+OK/);
@@ -301,7 +300,7 @@ describe('POP3 transaction', () => {
     const lines: string[] = ['Subject: big', ''];
     for (let i = 0; i < 60_000; i++) lines.push(i % 7 === 0 ? `.dot line ${i}` : `plain line number ${i} ${'x'.repeat(30)}`);
     const body = lines.join('\r\n') + '\r\n';
-    fx.deliver(BOB, body);
+    await fx.deliver(BOB, body);
     const c = await login(server.port, BOB);
     const count = Number((await c.pop3('STAT')).split(' ')[1]);
     expect(await c.pop3(`RETR ${count}`)).toBe(`+OK ${Buffer.byteLength(body)} octets`);
@@ -345,11 +344,11 @@ describe('POP3 limits and profiles', () => {
 
   it('logs out an idle client without a reply and without deleting', async () => {
     const quick = await fx.start({ idleTimeoutMs: 200 });
-    const before = fx.inboxUids(BOB);
+    const before = await fx.inboxUids(BOB);
     const c = await login(quick.port, BOB);
     expect(await c.pop3('DELE 1')).toBe('+OK message 1 deleted');
     await c.waitClosed();
     expect(c.closed).toBe(true);
-    expect(fx.inboxUids(BOB)).toEqual(before);
+    expect(await fx.inboxUids(BOB)).toEqual(before);
   });
 });

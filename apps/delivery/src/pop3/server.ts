@@ -4,7 +4,7 @@
  * hands each socket to a Pop3Connection.
  */
 import type { SecureContext } from 'node:tls';
-import { LoginThrottle, passwordAllowed, sleep, type Accounts, type Config, type Logger, type MailStore, type TlsMaterial } from '@postern/core';
+import { LoginThrottle, passwordAllowed, sleep, type Accounts, type Config, type Logger, type MessageStore, type TlsMaterial } from '@postern/core';
 import { listen, type Listener } from '../listener.js';
 import { Pop3Connection } from './connection.js';
 import { MaildropLocks, Pop3Session } from './session.js';
@@ -22,7 +22,7 @@ export const MAX_COMMAND_LINE = 2048;
 export interface Pop3ServerOptions {
   config: Config;
   accounts: Accounts;
-  store: MailStore;
+  store: MessageStore;
   tls: TlsMaterial;
   logger: Logger;
   /** "host:port"; port 0 picks a free one. */

@@ -14,7 +14,7 @@ let fx: Fixture;
 
 beforeAll(async () => {
   fx = await createFixture([USER]);
-  for (let i = 0; i < 4; i++) fx.deliver(USER, `Subject: ${i}\r\n\r\n.body ${i}\r\n`);
+  for (let i = 0; i < 4; i++) await fx.deliver(USER, `Subject: ${i}\r\n\r\n.body ${i}\r\n`);
 });
 
 afterAll(async () => {
@@ -45,7 +45,7 @@ const line = fc.oneof(
 
 describe('Pop3Session under random input', () => {
   it('answers every line and deletes nothing without QUIT', async () => {
-    const before = fx.inboxUids(USER);
+    const before = await fx.inboxUids(USER);
     await fc.assert(
       fc.asyncProperty(fc.boolean(), fc.array(line, { maxLength: 30 }), async (loggedIn, lines) => {
         const s = session();
@@ -60,7 +60,7 @@ describe('Pop3Session under random input', () => {
           if (out.after === 'close') break;
         }
         s.close();
-        expect(fx.inboxUids(USER)).toEqual(before);
+        expect(await fx.inboxUids(USER)).toEqual(before);
       }),
       { numRuns: 60 },
     );

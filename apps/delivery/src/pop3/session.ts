@@ -12,7 +12,7 @@
  * - One POP3 session per maildrop at a time (RFC 1939 §4, the exclusive-access lock); IMAP
  *   sessions are not excluded, they see our deletions as ordinary expunges at QUIT.
  */
-import type { Accounts, LoginThrottle, Logger, MailStore, User } from '@postern/core';
+import type { Accounts, LoginThrottle, Logger, MessageStore, User } from '@postern/core';
 import { parseCommand, type Pop3Command, type Pop3Verb } from './command.js';
 import { Maildrop } from './maildrop.js';
 import { err, ok, Pop3Error, type Reply } from './reply.js';
@@ -64,7 +64,7 @@ export class MaildropLocks {
 
 export interface SessionOptions {
   accounts: Accounts;
-  store: MailStore;
+  store: MessageStore;
   throttle: LoginThrottle;
   locks: MaildropLocks;
   logger: Logger;
@@ -167,9 +167,9 @@ export class Pop3Session {
       case 'UIDL':
         return next(this.cmdUidl(c.msg));
       case 'RETR':
-        return next(this.cmdRetr(c.msg, null));
+        return this.cmdRetr(c.msg, null).then(next);
       case 'TOP':
-        return next(this.cmdRetr(c.msg, c.lines));
+        return this.cmdRetr(c.msg, c.lines).then(next);
       case 'DELE':
         return next(this.cmdDele(c.msg));
       case 'NOOP':
@@ -254,7 +254,7 @@ export class Pop3Session {
     attempt.succeeded();
     if (this.closed) throw new Pop3Error('connection closed');
     if (!this.opts.locks.acquire(user.id)) throw new Pop3Error('maildrop is locked by another POP3 session', 'IN-USE');
-    const drop = Maildrop.open(this.opts.store, user.id);
+    const drop = await Maildrop.open(this.opts.store, user.id);
     if (!drop) {
       this.opts.locks.release(user.id);
       throw new Pop3Error('no INBOX for this user', 'SYS/PERM');
@@ -295,15 +295,15 @@ export class Pop3Session {
     return { kind: 'lines', text: '', lines };
   }
 
-  private cmdRetr(n: number, bodyLines: number | null): Reply {
+  private async cmdRetr(n: number, bodyLines: number | null): Promise<Reply> {
     const drop = this.drop();
-    const message = drop.message(this.live(n));
+    const message = await drop.message(this.live(n));
     // Another session (IMAP) expunged it after our snapshot.
     if (!message) throw new Pop3Error(`message ${n} was removed by another session`);
     return {
       kind: 'message',
       text: bodyLines === null ? `${message.size} octets` : 'top of message follows',
-      chunks: this.opts.store.stream(message),
+      chunks: this.opts.store.chunks(message),
       size: message.size,
       bodyLines,
     };
@@ -315,13 +315,13 @@ export class Pop3Session {
     return ok(`message ${n} deleted`);
   }
 
-  private cmdQuit(): Outcome {
+  private async cmdQuit(): Promise<Outcome> {
     if (this.state === 'AUTHORIZATION') return { reply: ok('Postern POP3 server signing off'), after: 'close' };
     // RFC 1939 §6: the UPDATE state; the deletions happen now, and only now.
     this.state = 'UPDATE';
     const drop = this.drop();
     try {
-      const removed = drop.commit();
+      const removed = await drop.commit();
       this.opts.logger.info({ user: this.user?.address, expunged: removed.length }, 'pop3 update');
       return { reply: ok(`Postern POP3 server signing off (${drop.count} messages left)`), after: 'close' };
     } catch (e) {

@@ -1,5 +1,7 @@
 /**
- * Group commit: every piece of work handed in within `windowMs` runs in ONE SQLite transaction,
+ * Group commit: every piece of work handed in within `windowMs` runs in ONE SQLite transaction
+ * (at most `maxBatch` pieces: a bigger backlog takes several, so no commit holds the write lock
+ * for long). The queue (queue.db) and the message store's deliveries (mail.db) both use it,
  * so one fsync (synchronous=FULL) acknowledges many messages instead of one each (what Postfix's
  * queue manager and Dovecot do with their own batching).
  *
@@ -28,6 +30,7 @@ export class GroupCommit {
   constructor(
     private readonly db: Db,
     private readonly windowMs = 2,
+    private readonly maxBatch = Number.POSITIVE_INFINITY,
   ) {}
 
   run<T>(work: () => T): Promise<T> {
@@ -47,9 +50,14 @@ export class GroupCommit {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
+    if (this.pending.length === 0) return;
+    const batch = this.pending.length > this.maxBatch ? this.pending.splice(0, this.maxBatch) : this.pending;
+    if (batch === this.pending) this.pending = [];
+    else {
+      // the rest in the next turn, after this commit's waiters have run
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
     type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
     let results: Result[];
     try {

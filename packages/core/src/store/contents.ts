@@ -3,57 +3,43 @@
  * at delivery. A content row lives as long as some message references it (`refs`).
  */
 import { createHash } from 'node:crypto';
+import type { IndexedMessage, MimePart } from '@postern/mime';
 import { prepared, type Db } from '../sqlite.js';
+import type { ContentInfo } from './interface.js';
 
-/** What delivery computes once per message (a subset of @postern/mime's IndexedMessage). */
-export interface MessageIndex {
-  size: number;
-  headerEnd: number;
-  envelope: string;
-  bodyStructure: string;
-  body: string;
-  parts: readonly unknown[];
-  subject: string;
-  from: string;
-  to: string;
-  cc: string;
-  bcc: string;
-  fromAddress: string | null;
-  messageId: string | null;
-  inReplyTo: string | null;
-  date: Date | null;
-  text: string;
-  hasAttachments: boolean;
-}
+/**
+ * What the store keeps of @postern/mime's index of a message (computed once, at delivery or
+ * APPEND): everything IMAP answers from without reading the message, and the search text.
+ */
+export type MessageIndex = Pick<
+  IndexedMessage,
+  | 'size'
+  | 'headerEnd'
+  | 'envelope'
+  | 'bodyStructure'
+  | 'body'
+  | 'parts'
+  | 'subject'
+  | 'from'
+  | 'to'
+  | 'cc'
+  | 'bcc'
+  | 'fromAddress'
+  | 'messageId'
+  | 'inReplyTo'
+  | 'date'
+  | 'text'
+  | 'hasAttachments'
+>;
 
 /** Stored contents are split into chunks of this size (a FETCH of a part reads only its chunks). */
 export const CHUNK_SIZE = 256 * 1024;
-
-export interface ContentInfo {
-  id: number;
-  size: number;
-  headerEnd: number;
-  envelope: string;
-  bodyStructure: string;
-  body: string;
-  parts: unknown[];
-  subject: string;
-  from: string;
-  to: string;
-  cc: string;
-  bcc: string;
-  fromAddress: string | null;
-  messageId: string | null;
-  inReplyTo: string | null;
-  sentDate: number | null;
-  hasAttachments: boolean;
-}
 
 /** Stores (or finds) the content and takes one reference per message that will point at it.
  * Must run inside the caller's transaction. */
 export function acquireContent(db: Db, raw: Buffer, index: MessageIndex, refs: number): number {
   const sha = createHash('sha256').update(raw).digest();
-  const existing = prepared(db, 'SELECT id FROM contents WHERE sha256 = ?').pluck().get(sha) as number | undefined;
+  const existing = prepared<number>(db, 'SELECT id FROM contents WHERE sha256 = ?').pluck().get(sha);
   if (existing !== undefined) {
     prepared(db, 'UPDATE contents SET refs = refs + ? WHERE id = ?').run(refs, existing);
     return existing;
@@ -111,13 +97,13 @@ export function releaseContents(db: Db, ids: readonly number[]): void {
   if (ids.length === 0) return;
   const counts = new Map<number, number>();
   for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-  const dec = db.prepare('UPDATE contents SET refs = refs - ? WHERE id = ? RETURNING refs');
+  const dec = db.prepare<[number, number], number>('UPDATE contents SET refs = refs - ? WHERE id = ? RETURNING refs');
   const delFts = db.prepare('DELETE FROM content_fts WHERE rowid = ?');
   const delTrigram = db.prepare('DELETE FROM content_trigram WHERE rowid = ?');
   const delPending = db.prepare('DELETE FROM content_trigram_pending WHERE content_id = ?');
   const delContent = db.prepare('DELETE FROM contents WHERE id = ?');
   for (const [id, n] of counts) {
-    const left = dec.pluck().get(n, id) as number | undefined;
+    const left = dec.pluck().get(n, id);
     if (left !== undefined && left <= 0) {
       delFts.run(id);
       // A content still pending has no substring rows to delete.
@@ -148,7 +134,7 @@ interface ContentRow {
 }
 
 export function contentInfo(db: Db, id: number): ContentInfo | null {
-  const r = prepared(db, 'SELECT * FROM contents WHERE id = ?').get(id) as ContentRow | undefined;
+  const r = prepared<ContentRow>(db, 'SELECT * FROM contents WHERE id = ?').get(id);
   if (!r) return null;
   return {
     id: r.id,
@@ -157,7 +143,7 @@ export function contentInfo(db: Db, id: number): ContentInfo | null {
     envelope: r.envelope,
     bodyStructure: r.body_structure,
     body: r.body,
-    parts: JSON.parse(r.parts) as unknown[],
+    parts: JSON.parse(r.parts) as MimePart[],
     subject: r.subject,
     from: r.from_text,
     to: r.to_text,
@@ -173,7 +159,7 @@ export function contentInfo(db: Db, id: number): ContentInfo | null {
 
 /** Size in bytes of a content; 0 when it is gone. */
 export function contentSize(db: Db, id: number): number {
-  return (prepared(db, 'SELECT size FROM contents WHERE id = ?').pluck().get(id) as number | undefined) ?? 0;
+  return prepared<number>(db, 'SELECT size FROM contents WHERE id = ?').pluck().get(id) ?? 0;
 }
 
 /** Bytes [start, end) of a content, reading only the chunks that cover them. */
@@ -181,10 +167,10 @@ export function readContent(db: Db, id: number, start: number, end: number): Buf
   if (end <= start) return Buffer.alloc(0);
   const first = Math.floor(start / CHUNK_SIZE);
   const last = Math.floor((end - 1) / CHUNK_SIZE);
-  const rows = prepared(db, 'SELECT seq, data FROM content_chunks WHERE content_id = ? AND seq BETWEEN ? AND ? ORDER BY seq').all(id, first, last) as Array<{
-    seq: number;
-    data: Buffer;
-  }>;
+  const rows = prepared<{ seq: number; data: Buffer }>(
+    db,
+    'SELECT seq, data FROM content_chunks WHERE content_id = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+  ).all(id, first, last);
   const bufs = rows.map((r) => r.data);
   const joined = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
   const base = first * CHUNK_SIZE;
@@ -194,9 +180,9 @@ export function readContent(db: Db, id: number, start: number, end: number): Buf
 /** Chunks of a content, one at a time, for streaming a whole message. */
 export function* contentChunks(db: Db, id: number, start = 0, end = Number.MAX_SAFE_INTEGER): Generator<Buffer> {
   // Held across yields: its own statement, not a shared prepared() one.
-  const stmt = db.prepare('SELECT data FROM content_chunks WHERE content_id = ? AND seq = ?').pluck();
+  const stmt = db.prepare<[number, number], Buffer>('SELECT data FROM content_chunks WHERE content_id = ? AND seq = ?').pluck();
   for (let seq = Math.floor(start / CHUNK_SIZE); seq * CHUNK_SIZE < end; seq++) {
-    const data = stmt.get(id, seq) as Buffer | undefined;
+    const data = stmt.get(id, seq);
     if (!data) return;
     const base = seq * CHUNK_SIZE;
     const from = Math.max(0, start - base);

@@ -123,7 +123,7 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   // with the trigram tokenizer answers any substring of 3 characters or more, case-insensitively
   // and without diacritics. Contents stored before this migration are listed as pending, as is
   // every content delivered since (contents.ts): the delivery agent indexes them in the
-  // background and before a SEARCH that needs them (apps/delivery/src/search-index.ts).
+  // background and before a SEARCH that needs them (./trigram.ts).
   `
   CREATE VIRTUAL TABLE content_trigram USING fts5(
     subject, addresses, body,

@@ -12,6 +12,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../sqlite.js';
 import { CHUNK_SIZE } from './contents.js';
+import type { StreamedMessage } from './interface.js';
 
 /** The message vanished (expunged and its content freed) while it was being streamed. */
 export class ContentGoneError extends Error {
@@ -21,18 +22,10 @@ export class ContentGoneError extends Error {
   }
 }
 
-/** What a stream needs to know of a message row (a MessageRecord has all of it). */
-export interface StreamedMessage {
-  readonly id: number;
-  readonly contentId: number;
-  readonly prefixLength: number;
-  readonly size: number;
-}
-
 interface Statements {
-  sha: Statement<unknown[]>;
-  prefix: Statement<unknown[]>;
-  chunk: Statement<unknown[]>;
+  sha: Statement<[number], Buffer>;
+  prefix: Statement<[number, number], Buffer>;
+  chunk: Statement<[number, number, Buffer], Buffer>;
 }
 
 const statements = new WeakMap<Db, Statements>();
@@ -41,10 +34,12 @@ function streamStatements(db: Db): Statements {
   let s = statements.get(db);
   if (!s) {
     s = {
-      sha: db.prepare('SELECT sha256 FROM contents WHERE id = ?').pluck(),
-      prefix: db.prepare('SELECT prefix FROM messages WHERE id = ? AND content_id = ?').pluck(),
+      sha: db.prepare<[number], Buffer>('SELECT sha256 FROM contents WHERE id = ?').pluck(),
+      prefix: db.prepare<[number, number], Buffer>('SELECT prefix FROM messages WHERE id = ? AND content_id = ?').pluck(),
       chunk: db
-        .prepare('SELECT ch.data FROM content_chunks ch JOIN contents c ON c.id = ch.content_id WHERE ch.content_id = ? AND ch.seq = ? AND c.sha256 = ?')
+        .prepare<[number, number, Buffer], Buffer>(
+          'SELECT ch.data FROM content_chunks ch JOIN contents c ON c.id = ch.content_id WHERE ch.content_id = ? AND ch.seq = ? AND c.sha256 = ?',
+        )
         .pluck(),
     };
     statements.set(db, s);
@@ -60,18 +55,18 @@ export function* messageChunks(db: Db, message: StreamedMessage, start = 0, end:
   end = Math.min(end, message.size);
   if (end <= start) return;
   const q = streamStatements(db);
-  const sha = q.sha.get(message.contentId) as Buffer | undefined;
+  const sha = q.sha.get(message.contentId);
   if (!sha) throw new ContentGoneError(message.id);
   const p = message.prefixLength;
   if (start < p) {
-    const prefix = q.prefix.get(message.id, message.contentId) as Buffer | undefined;
+    const prefix = q.prefix.get(message.id, message.contentId);
     if (!prefix) throw new ContentGoneError(message.id);
     yield prefix.subarray(start, Math.min(end, p));
   }
   const cStart = Math.max(0, start - p);
   const cEnd = end - p;
   for (let seq = Math.floor(cStart / CHUNK_SIZE); seq * CHUNK_SIZE < cEnd; seq++) {
-    const data = q.chunk.get(message.contentId, seq, sha) as Buffer | undefined;
+    const data = q.chunk.get(message.contentId, seq, sha);
     const base = seq * CHUNK_SIZE;
     const from = Math.max(0, cStart - base);
     const to = Math.min(cEnd - base, CHUNK_SIZE);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../sqlite.js';
+import { openDatabase, type Db } from '../sqlite.js';
 import { CHUNK_SIZE, type MessageIndex } from './contents.js';
 import { MAIL_MIGRATIONS } from './schema.js';
 import { MailStore } from './store.js';
@@ -35,7 +35,7 @@ function index(content: Buffer): MessageIndex {
   };
 }
 
-const substring = (db: MailStore['db'], s: string): number[] =>
+const substring = (db: Db, s: string): number[] =>
   db.prepare('SELECT rowid FROM content_trigram WHERE content_trigram MATCH ?').pluck().all(`"${s}"`) as number[];
 
 describe('substring index (migration 3)', () => {
@@ -68,36 +68,34 @@ describe('substring index (migration 3)', () => {
     }
   });
 
-  it('lists new deliveries as pending (word index at once) and forgets freed contents, indexed or not', () => {
+  it('lists new deliveries as pending (word index at once) and forgets freed contents, indexed or not', async () => {
     const db = openDatabase(':memory:', MAIL_MIGRATIONS);
     db.prepare("INSERT INTO domains (name, created) VALUES ('b.c', 0)").run();
     db.prepare("INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (1, 'u@b.c', 'u@b.c', 'x', 0)").run();
     const store = new MailStore(db);
-    const inbox = store.createMailbox(1, 'INBOX');
-    const other = store.createMailbox(1, 'Other');
+    const inbox = await store.createMailbox(1, 'INBOX');
+    const other = await store.createMailbox(1, 'Other');
     const words = (w: string): number[] => db.prepare('SELECT rowid FROM content_fts WHERE content_fts MATCH ?').pluck().all(w) as number[];
-    const deliver = (body: string, mailbox = 'INBOX'): number => {
+    const deliver = async (body: string, mailbox = 'INBOX'): Promise<number> => {
       const content = Buffer.from(`Subject: x\r\n\r\n${body}\r\n`);
-      const [out] = store.deliver([{ userId: 1, prefix: Buffer.alloc(0), content, index: index(content), mailbox }]);
+      const [out] = await store.deliver([{ userId: 1, prefix: Buffer.alloc(0), content, index: index(content), mailbox }]);
       expect(out?.ok).toBe(true);
       return db.prepare('SELECT max(id) FROM contents').pluck().get() as number;
     };
-    const first = deliver('something inside');
-    const second = deliver('another thing', 'Other');
+    const first = await deliver('something inside');
+    const second = await deliver('another thing', 'Other');
     expect(words('something')).toEqual([first]);
     expect(substring(db, 'thing ins')).toEqual([]);
     expect(trigramPending(db, 10)).toEqual([first, second]);
     expect(trigramPendingIn(db, inbox.id, 10)).toEqual([first]);
     expect(trigramPendingIn(db, other.id, 10)).toEqual([second]);
-    const text = (id: number): TrigramText => index(store.read(store.message(id === first ? inbox.id : other.id, 1)!));
-    expect(completeTrigram(db, [{ id: first, index: text(first) }])).toBe(1);
+    const text = async (id: number): Promise<TrigramText> => index(store.read((await store.message(id === first ? inbox.id : other.id, 1))!));
+    expect(completeTrigram(db, [{ id: first, index: await text(first) }])).toBe(1);
     expect(substring(db, 'thing ins')).toEqual([first]);
     expect(trigramPendingIn(db, inbox.id, 10)).toEqual([]);
     // Freed: the indexed one leaves the substring index, the pending one the pending list.
-    store.store(inbox.id, [1], 'add', ['\\Deleted']);
-    store.expunge(inbox.id);
-    store.store(other.id, [1], 'add', ['\\Deleted']);
-    store.expunge(other.id);
+    await store.deleteMessages(inbox.id, [1]);
+    await store.deleteMessages(other.id, [1]);
     expect(substring(db, 'thing ins')).toEqual([]);
     expect(trigramPending(db, 10)).toEqual([]);
     expect(words('something')).toEqual([]);
@@ -105,16 +103,16 @@ describe('substring index (migration 3)', () => {
 });
 
 describe('messageChunks', () => {
-  it('yields exactly the range, one chunk at a time, and stops with ContentGoneError when the message is freed', () => {
+  it('yields exactly the range, one chunk at a time, and stops with ContentGoneError when the message is freed', async () => {
     const db = openDatabase(':memory:', MAIL_MIGRATIONS);
     db.prepare("INSERT INTO domains (name, created) VALUES ('b.c', 0)").run();
     db.prepare("INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (1, 'u@b.c', 'u@b.c', 'x', 0)").run();
     const store = new MailStore(db);
-    const mb = store.createMailbox(1, 'INBOX');
+    const mb = await store.createMailbox(1, 'INBOX');
     const content = Buffer.alloc(CHUNK_SIZE * 3 + 10, 'a');
     content.write('Subject: big\r\n\r\n');
-    store.deliver([{ userId: 1, prefix: Buffer.from('Return-Path: <a@b.c>\r\n'), content, index: index(Buffer.from('x')) }]);
-    const msg = store.message(mb.id, 1)!;
+    await store.deliver([{ userId: 1, prefix: Buffer.from('Return-Path: <a@b.c>\r\n'), content, index: index(Buffer.from('x')) }]);
+    const msg = (await store.message(mb.id, 1))!;
     const whole = Buffer.concat([...messageChunks(db, msg)]);
     expect(whole.equals(store.read(msg))).toBe(true);
     const start = 5;
@@ -125,8 +123,7 @@ describe('messageChunks', () => {
     const it = messageChunks(db, msg);
     it.next();
     it.next();
-    store.store(mb.id, [1], 'add', ['\\Deleted']);
-    store.expunge(mb.id);
+    await store.deleteMessages(mb.id, [1]);
     expect(() => it.next()).toThrow(ContentGoneError);
   });
 });

@@ -20,7 +20,7 @@ export interface Fixture {
   config: Config;
   mail: MailDb;
   userId(address: string): number;
-  deliver(address: string, content: string | Buffer, mailbox?: string, prefix?: string): number;
+  deliver(address: string, content: string | Buffer, mailbox?: string, prefix?: string): Promise<number>;
   start(extra?: Partial<ImapServerOptions> & { configOverrides?: Record<string, unknown> }): Promise<ImapServer>;
   cleanup(): Promise<void>;
 }
@@ -55,9 +55,9 @@ export async function createFixture(users: readonly string[], rawConfig: Record<
     config,
     mail,
     userId,
-    deliver(address, content, mailbox, prefix = '') {
+    async deliver(address, content, mailbox, prefix = '') {
       const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
-      const [out] = mail.store.deliver([
+      const [out] = await mail.store.deliver([
         { userId: userId(address), prefix: Buffer.from(prefix), content: buf, index: indexMessage(buf), ...(mailbox ? { mailbox } : {}) },
       ]);
       if (!out?.ok) throw new Error('delivery failed');

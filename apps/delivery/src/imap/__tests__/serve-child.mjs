@@ -13,7 +13,6 @@ const dist = fileURLToPath(new URL('../../../dist/imap/index.js', import.meta.ur
 const { startImapServer } = await import(dist);
 const config = configFromObject({ hostname: 'mail.example.test', data_dir: dir, profile: 'development' }, join(dir, 'postern.toml'));
 const mail = openMailDb(config);
-mail.store.watchExternalChanges(50);
 const server = await startImapServer({
   config,
   accounts: mail.accounts,

@@ -1,14 +1,13 @@
 /**
  * FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 7162 CHANGEDSINCE and VANISHED).
- * Pages of rows are read in one query each and written with back-pressure, so `1:*` on 100,000
+ * Pages of messages are read in one store call each and written with back-pressure, so `1:*` on 100,000
  * messages streams in constant memory; a large body section is a literal streamed chunk by
  * chunk from the store, each chunk written only once the socket has taken the one before.
  */
 import { fetchResponseText, isFetchTextKind, vanishedResponse, type CommandOf, type FetchTextItem } from '@postern/imap';
-import { ContentGoneError, FLAG_BITS } from '@postern/core';
+import { ContentGoneError, type FetchNeeds, type FetchRecord } from '@postern/core';
 import { fetchResponseParts } from '../fetch-response.js';
 import type { LiteralSource } from '../literal.js';
-import { fetchPage, type FetchNeeds, type FetchRow } from '../query.js';
 import { renderItems, setsSeen, type RenderContext } from '../render.js';
 import { bad, ok, type Reply } from '../reply.js';
 import type { ImapSession } from '../session.js';
@@ -34,7 +33,6 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
   const markSeen = !sel.readOnly && c.attributes.some(setsSeen);
   const ctx: RenderContext = {
     store: s.store,
-    mailboxId: sel.id,
     uid: c.uid,
     modseq: asksModseq || c.changedSince !== null,
     addFlags: markSeen,
@@ -42,7 +40,7 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
 
   if (c.vanished && c.changedSince !== null) {
     // RFC 7162 §3.2.6: UIDs in the set expunged since CHANGEDSINCE, before the FETCH responses.
-    const gone = s.store.expungedSince(sel.id, c.changedSince).filter((u) => ranges.some(([lo, hi]) => u >= lo && u <= hi));
+    const gone = (await s.store.expungedSince(sel.id, c.changedSince)).filter((u) => ranges.some(([lo, hi]) => u >= lo && u <= hi));
     if (gone.length > 0) await s.io.send(vanishedResponse(gone, true));
   }
 
@@ -56,9 +54,9 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
   for (const [lo, hi] of ranges) {
     let from = lo;
     while (from <= hi) {
-      const rows = fetchPage(s.store.db, sel.id, from, hi, needs, c.changedSince, pageSize);
+      const rows = await s.store.fetchPage(sel.id, { fromUid: from, toUid: hi, limit: pageSize, changedSince: c.changedSince }, needs);
       if (rows.length === 0) break;
-      if (markSeen) markPageSeen(s, rows);
+      if (markSeen) await markPageSeen(s, rows);
       for (const row of rows) {
         const seq = sel.seqOf(row.uid);
         if (seq === 0 || sel.pending.has(row.uid)) continue;
@@ -89,7 +87,7 @@ export async function cmdFetch(s: ImapSession, c: CommandOf<'FETCH'>): Promise<R
           bytes = 0;
         }
       }
-      const last = (rows[rows.length - 1] as FetchRow).uid;
+      const last = rows[rows.length - 1]!.uid;
       if (rows.length < pageSize || last >= hi) break;
       from = last + 1;
     }
@@ -130,35 +128,23 @@ async function streamLiteral(s: ImapSession, src: LiteralSource): Promise<boolea
 }
 
 /** Sets \Seen on the page's unseen messages before rendering, so the FLAGS sent are the new ones. */
-function markPageSeen(s: ImapSession, rows: FetchRow[]): void {
-  const seen = FLAG_BITS['\\Seen'];
+async function markPageSeen(s: ImapSession, rows: FetchRecord[]): Promise<void> {
   const sel = s.sel();
-  const unseen = rows.filter((r) => (r.flags & seen) === 0 && sel.seqOf(r.uid) > 0);
+  const unseen = rows.filter((r) => !r.flags.includes('\\Seen') && sel.seqOf(r.uid) > 0);
   if (unseen.length === 0) return;
   const before = sel.modseq;
-  const { changed } = s.store.store(
+  const { changed, highestModseq } = await s.store.setFlags(
     sel.id,
     unseen.map((r) => r.uid),
     'add',
     ['\\Seen'],
   );
-  const byUid = new Map(changed.map((ch) => [ch.uid, ch.modseq]));
+  const byUid = new Map(changed.map((ch) => [ch.uid, ch]));
   for (const r of unseen) {
-    const m = byUid.get(r.uid);
-    if (m === undefined) continue;
-    r.flags |= seen;
-    r.modseq = m;
+    const ch = byUid.get(r.uid);
+    if (ch === undefined) continue;
+    r.flags = ch.flags;
+    r.modseq = ch.modseq;
   }
-  advanceOwnModseq(s, before, changed[0]?.modseq);
-}
-
-/**
- * After this session changed flags and already reported them, the catch-up must not report them
- * again: move the session's modseq past the change when nothing else happened in between.
- */
-export function advanceOwnModseq(s: ImapSession, before: number, changeModseq: number | undefined): void {
-  const sel = s.selected;
-  if (!sel || changeModseq === undefined || sel.modseq !== before) return;
-  const mb = s.store.mailboxById(sel.id);
-  if (mb && mb.highestModseq === changeModseq && changeModseq === before + 1) sel.modseq = changeModseq;
+  sel.advanceOwnModseq(before, changed[0]?.modseq, highestModseq);
 }

@@ -1,14 +1,13 @@
 /**
- * IDLE (RFC 2177, RFC 9051 §6.3.13): updates are pushed as soon as the store reports a commit,
- * ours ('change' with a mailbox id) or another process's ('external', from the data_version
- * watcher), until the client sends DONE.
+ * IDLE (RFC 2177, RFC 9051 §6.3.13): updates are pushed as soon as the store reports a commit
+ * to the selected mailbox (or one it cannot place: another process's), until the client sends
+ * DONE.
  */
 import { continuation } from '@postern/imap';
 import { bad, ok, type Reply } from '../reply.js';
 import type { ImapSession } from '../session.js';
 
 export async function cmdIdle(s: ImapSession): Promise<Reply> {
-  const changes = s.store.changes;
   let scheduled = false;
   let chain: Promise<void> = Promise.resolve();
   const wake = (): void => {
@@ -20,14 +19,9 @@ export async function cmdIdle(s: ImapSession): Promise<Reply> {
       chain = chain.then(() => s.catchUp(true)).catch((e: unknown) => s.log.warn({ err: e }, 'imap idle update failed'));
     });
   };
-  const onChange = (mailboxId: unknown): void => {
-    if (s.selected && mailboxId === s.selected.id) wake();
-  };
-  const onExternal = (): void => {
-    if (s.selected) wake();
-  };
-  changes.on('change', onChange);
-  changes.on('external', onExternal);
+  const unsubscribe = s.store.subscribe(({ mailboxId }) => {
+    if (s.selected && (mailboxId === null || mailboxId === s.selected.id)) wake();
+  });
   try {
     await s.io.send(continuation('idling'));
     // Anything that came in between the command and now.
@@ -41,7 +35,6 @@ export async function cmdIdle(s: ImapSession): Promise<Reply> {
     if (line.toString('latin1').toUpperCase() !== 'DONE') throw bad('expected DONE');
     return ok('IDLE terminated');
   } finally {
-    changes.off('change', onChange);
-    changes.off('external', onExternal);
+    unsubscribe();
   }
 }

@@ -16,20 +16,20 @@ function userId(s: ImapSession): number {
   return s.user.id;
 }
 
-export function cmdCreate(s: ImapSession, c: CommandOf<'CREATE'>): Reply {
+export async function cmdCreate(s: ImapSession, c: CommandOf<'CREATE'>): Promise<Reply> {
   const use = c.specialUse[0] ?? null;
   if (c.specialUse.length > 1) throw no('one special use per mailbox', 'USEATTR');
   const known = use === null ? null : SPECIAL_USES.find((u) => u.toLowerCase() === use.toLowerCase());
   if (use !== null && !known) throw no(`unsupported special use ${use}`, 'USEATTR');
   if (c.mailbox === 'INBOX') throw no('INBOX exists already', 'ALREADYEXISTS');
-  storeCall(() => s.store.createMailbox(userId(s), c.mailbox, known ?? null));
+  await storeCall(() => s.store.createMailbox(userId(s), c.mailbox, known ?? null));
   return ok('CREATE completed');
 }
 
-export function cmdDelete(s: ImapSession, c: CommandOf<'DELETE'>): Reply {
+export async function cmdDelete(s: ImapSession, c: CommandOf<'DELETE'>): Promise<Reply> {
   const uid = userId(s);
-  const mb = s.store.mailbox(uid, c.mailbox);
-  const all = s.store.listMailboxes(uid);
+  const mb = await s.store.mailbox(uid, c.mailbox);
+  const all = await s.store.listMailboxes(uid);
   // RFC 9051 §6.3.5: deleting a \Noselect name that has inferiors is an error
   if (!mb) throw hasChildren(all, c.mailbox) ? no('mailbox has children', 'HASCHILDREN') : no('no such mailbox', 'NONEXISTENT');
   if (hasChildren(all, mb.name)) throw no('mailbox has children', 'HASCHILDREN');
@@ -38,17 +38,17 @@ export function cmdDelete(s: ImapSession, c: CommandOf<'DELETE'>): Reply {
     s.selected = null;
     s.state = 'authenticated';
   }
-  storeCall(() => s.store.deleteMailbox(uid, c.mailbox));
+  await storeCall(() => s.store.deleteMailbox(uid, c.mailbox));
   return ok('DELETE completed');
 }
 
-export function cmdRename(s: ImapSession, c: CommandOf<'RENAME'>): Reply {
-  storeCall(() => s.store.renameMailbox(userId(s), c.mailbox, c.newName));
+export async function cmdRename(s: ImapSession, c: CommandOf<'RENAME'>): Promise<Reply> {
+  await storeCall(() => s.store.renameMailbox(userId(s), c.mailbox, c.newName));
   return ok('RENAME completed');
 }
 
-export function cmdSubscribe(s: ImapSession, c: CommandOf<'SUBSCRIBE' | 'UNSUBSCRIBE'>): Reply {
-  storeCall(() => s.store.setSubscribed(userId(s), c.mailbox, c.name === 'SUBSCRIBE'));
+export async function cmdSubscribe(s: ImapSession, c: CommandOf<'SUBSCRIBE' | 'UNSUBSCRIBE'>): Promise<Reply> {
+  await storeCall(() => s.store.setSubscribed(userId(s), c.mailbox, c.name === 'SUBSCRIBE'));
   return ok(`${c.name} completed`);
 }
 
@@ -64,7 +64,7 @@ function patternMatcher(reference: string, patterns: readonly string[]): (name: 
   return (name) => matchers.some((match) => match(name));
 }
 
-function statusValues(s: ImapSession, mb: Mailbox, items: readonly StatusItem[]): StatusValues {
+async function statusValues(s: ImapSession, mb: Mailbox, items: readonly StatusItem[]): Promise<StatusValues> {
   const v: StatusValues = {};
   for (const item of items) {
     switch (item) {
@@ -81,7 +81,7 @@ function statusValues(s: ImapSession, mb: Mailbox, items: readonly StatusItem[])
         v.UNSEEN = mb.unseen;
         break;
       case 'DELETED':
-        v.DELETED = s.store.db.prepare('SELECT count(*) FROM messages WHERE mailbox_id = ? AND (flags & 8) != 0').pluck().get(mb.id) as number;
+        v.DELETED = await s.store.deletedCount(mb.id);
         break;
       case 'SIZE':
         v.SIZE = mb.size;
@@ -105,10 +105,10 @@ function statusValues(s: ImapSession, mb: Mailbox, items: readonly StatusItem[])
 }
 
 export async function cmdStatus(s: ImapSession, c: CommandOf<'STATUS'>): Promise<Reply> {
-  const mb = s.store.mailbox(userId(s), c.mailbox);
+  const mb = await s.store.mailbox(userId(s), c.mailbox);
   if (!mb) throw no('no such mailbox', 'NONEXISTENT');
   if (c.items.includes('HIGHESTMODSEQ')) s.condstore = true; // RFC 7162 §3.1: a CONDSTORE-enabling command
-  await s.io.send(statusResponse(mb.name, statusValues(s, mb, c.items), s.wire));
+  await s.io.send(statusResponse(mb.name, await statusValues(s, mb, c.items), s.wire));
   return ok('STATUS completed');
 }
 
@@ -145,7 +145,7 @@ export async function cmdList(s: ImapSession, c: CommandOf<'LIST'>): Promise<Rep
     await s.io.send(listResponse({ attributes: ['\\Noselect'], delimiter: DELIMITER, name: '' }, s.wire));
     return ok('LIST completed');
   }
-  const all = s.store.listMailboxes(userId(s));
+  const all = await s.store.listMailboxes(userId(s));
   const match = patternMatcher(c.reference, c.patterns);
   const selSubscribed = c.selectOptions.includes('SUBSCRIBED');
   const selSpecial = c.selectOptions.includes('SPECIAL-USE');
@@ -168,14 +168,14 @@ export async function cmdList(s: ImapSession, c: CommandOf<'LIST'>): Promise<Rep
     if (retSubscribed && mb?.subscribed) attributes.push('\\Subscribed');
     out.push(listResponse({ attributes, delimiter: DELIMITER, name, ...(childInfo ? { childInfo } : {}) }, s.wire));
     // RFC 5819 §2: no STATUS for a mailbox that cannot be selected
-    if (c.returnOptions.status && mb) out.push(statusResponse(name, statusValues(s, mb, c.returnOptions.status), s.wire));
+    if (c.returnOptions.status && mb) out.push(statusResponse(name, await statusValues(s, mb, c.returnOptions.status), s.wire));
   }
   await s.io.send(out);
   return ok('LIST completed');
 }
 
 export async function cmdLsub(s: ImapSession, c: CommandOf<'LSUB'>): Promise<Reply> {
-  const all = s.store.listMailboxes(userId(s));
+  const all = await s.store.listMailboxes(userId(s));
   const match = patternMatcher(c.reference, [c.pattern]);
   const out: Buffer[] = [];
   for (const mb of all) {

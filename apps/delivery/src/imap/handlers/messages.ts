@@ -6,13 +6,14 @@
  * dispatcher runs before the tagged response: one path for every EXPUNGE/VANISHED.
  */
 import { fetchResponse, sequenceSetFromNumbers, untaggedStatus, type CommandOf, type FetchResponseItem } from '@postern/imap';
-import { flagsFromBits } from '@postern/core';
-import { fetchPage } from '../query.js';
 import { no, ok, type Reply } from '../reply.js';
 import type { ImapSession } from '../session.js';
 import { storeCall } from '../store-errors.js';
 import { uidList, uidRanges } from '../targets.js';
-import { advanceOwnModseq } from './fetch.js';
+
+/** Rows per page when STORE reports the flags of its set. */
+const FLAGS_PAGE = 5000;
+const FLAGS_ONLY = { envelope: false, bodyStructure: false, body: false, layout: false } as const;
 
 function writable(s: ImapSession): void {
   if (s.sel().readOnly) throw no('mailbox is read-only', 'READ-ONLY');
@@ -27,8 +28,8 @@ export async function cmdStore(s: ImapSession, c: CommandOf<'STORE'>): Promise<R
   const uids = uidList(sel, c.set, c.uid, s.savedSearch);
   const flags = c.flags.filter((f) => f.toLowerCase() !== '\\recent');
   const before = sel.modseq;
-  const { changed, modified } = s.store.store(sel.id, uids, c.action, flags, c.unchangedSince ?? undefined);
-  advanceOwnModseq(s, before, changed[0]?.modseq);
+  const { changed, modified, highestModseq } = await s.store.setFlags(sel.id, uids, c.action, flags, c.unchangedSince ?? undefined);
+  sel.advanceOwnModseq(before, changed[0]?.modseq, highestModseq);
   const skip = new Set(modified);
   const out: Buffer[] = [];
   if (!c.silent) {
@@ -36,18 +37,19 @@ export async function cmdStore(s: ImapSession, c: CommandOf<'STORE'>): Promise<R
     for (const [lo, hi] of uidRanges(sel, sequenceSetFromNumbers(uids), true, [])) {
       let from = lo;
       for (;;) {
-        const rows = fetchPage(s.store.db, sel.id, from, hi, { envelope: false, bodyStructure: false, body: false, layout: false }, null, 5000);
+        const rows = await s.store.fetchPage(sel.id, { fromUid: from, toUid: hi, limit: FLAGS_PAGE }, FLAGS_ONLY);
         for (const r of rows) {
           const seq = sel.seqOf(r.uid);
           if (seq === 0 || skip.has(r.uid)) continue;
           const items: FetchResponseItem[] = [];
           if (c.uid) items.push({ kind: 'UID', value: r.uid });
-          items.push({ kind: 'FLAGS', flags: flagsFromBits(r.flags, r.keywords) });
+          items.push({ kind: 'FLAGS', flags: r.flags });
           if (s.condstore) items.push({ kind: 'MODSEQ', value: r.modseq });
           out.push(...fetchResponse(seq, items));
         }
-        if (rows.length < 5000) break;
-        from = (rows[rows.length - 1] as { uid: number }).uid + 1;
+        const last = rows[rows.length - 1];
+        if (rows.length < FLAGS_PAGE || !last) break;
+        from = last.uid + 1;
       }
     }
   } else if (s.condstore) {
@@ -67,22 +69,22 @@ export async function cmdStore(s: ImapSession, c: CommandOf<'STORE'>): Promise<R
   return ok(`${c.uid ? 'UID ' : ''}STORE completed`);
 }
 
-export function cmdExpunge(s: ImapSession, c: CommandOf<'EXPUNGE'>): Reply {
+export async function cmdExpunge(s: ImapSession, c: CommandOf<'EXPUNGE'>): Promise<Reply> {
   writable(s);
   const sel = s.sel();
   if (c.uid) {
     const uids = uidList(sel, c.set, true, s.savedSearch);
-    if (uids.length > 0) s.store.expunge(sel.id, uids);
+    if (uids.length > 0) await s.store.expunge(sel.id, uids);
   } else {
-    s.store.expunge(sel.id);
+    await s.store.expunge(sel.id);
   }
   return ok(`${c.uid ? 'UID ' : ''}EXPUNGE completed`);
 }
 
-function destination(s: ImapSession, name: string): number {
+async function destination(s: ImapSession, name: string): Promise<number> {
   const user = s.user;
   if (!user) throw new Error('no user');
-  const mb = s.store.mailbox(user.id, name);
+  const mb = await s.store.mailbox(user.id, name);
   // RFC 9051 §6.4.7: a missing destination is [TRYCREATE].
   if (!mb) throw no('no such mailbox', 'TRYCREATE');
   return mb.id;
@@ -91,11 +93,11 @@ function destination(s: ImapSession, name: string): number {
 export async function cmdCopyMove(s: ImapSession, c: CommandOf<'COPY' | 'MOVE'>): Promise<Reply> {
   const sel = s.sel();
   if (c.name === 'MOVE') writable(s);
-  const dest = destination(s, c.mailbox);
+  const dest = await destination(s, c.mailbox);
   const uids = uidList(sel, c.set, c.uid, s.savedSearch);
   const verb = `${c.uid ? 'UID ' : ''}${c.name}`;
   if (uids.length === 0) return ok(`${verb} completed (no messages)`);
-  const result = storeCall(() => (c.name === 'MOVE' ? s.store.move(sel.id, uids, dest) : s.store.copy(sel.id, uids, dest)));
+  const result = await storeCall(() => (c.name === 'MOVE' ? s.store.move(sel.id, uids, dest) : s.store.copy(sel.id, uids, dest)));
   if (result.mapping.length === 0) return ok(`${verb} completed`);
   const code = {
     code: 'COPYUID' as const,

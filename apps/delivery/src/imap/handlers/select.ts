@@ -2,8 +2,8 @@
  * SELECT / EXAMINE (RFC 9051 §6.3.2-3, CONDSTORE and QRESYNC parameters of RFC 7162 §3.2.5),
  * CLOSE and UNSELECT (RFC 3691).
  *
- * SELECT reads the mailbox row (counters), the UID list and the first unseen UID, in one read
- * transaction so they agree; it never reads message rows or contents.
+ * SELECT reads the mailbox row (counters), the UID list and the first unseen UID in one store
+ * snapshot, so they agree; it never reads message rows or contents.
  */
 import {
   existsResponse,
@@ -35,14 +35,11 @@ export async function cmdSelect(s: ImapSession, c: CommandOf<'SELECT' | 'EXAMINE
   if (c.condstore) s.condstore = true;
   const user = s.user;
   if (!user) throw new Error('no user in the authenticated state');
-  const store = s.store;
-  const snap = store.db.transaction(() => {
-    const mb = store.mailbox(user.id, c.mailbox);
-    if (!mb) return null;
-    return { mb, uids: store.uids(mb.id), firstUnseen: store.firstUnseenUid(mb.id) };
-  })();
+  const q = c.qresync;
+  // RFC 7162 §3.2.5.2: with QRESYNC, what changed since the client's modseq, read with the rest
+  const snap = await s.store.snapshot(user.id, c.mailbox, q ? { changesSince: q.modSeq, uidValidity: q.uidValidity } : {});
   if (!snap) throw no('no such mailbox', 'NONEXISTENT');
-  const { mb, uids, firstUnseen } = snap;
+  const { mailbox: mb, uids, firstUnseenUid: firstUnseen } = snap;
   const readOnly = c.name === 'EXAMINE';
   const sel = new SelectedMailbox(mb, uids, mb.highestModseq, readOnly);
   const out: Buffer[] = [
@@ -61,16 +58,15 @@ export async function cmdSelect(s: ImapSession, c: CommandOf<'SELECT' | 'EXAMINE
     untaggedStatus('OK', 'Predicted next UID', { code: 'UIDNEXT', value: mb.uidNext }),
     untaggedStatus('OK', 'Highest', { code: 'HIGHESTMODSEQ', value: mb.highestModseq }),
   );
-  const q = c.qresync;
-  if (q && q.uidValidity === mb.uidValidity && q.modSeq < mb.highestModseq) {
+  if (q && snap.changes && q.uidValidity === mb.uidValidity && q.modSeq < mb.highestModseq) {
     // RFC 7162 §3.2.5.2: what vanished and what changed since the client's modseq.
-    let vanished = store.expungedSince(mb.id, q.modSeq);
+    let vanished = snap.changes.expunged;
     if (q.knownUids && q.knownUids.kind === 'set') {
       const known = resolveSequenceSet(q.knownUids, 0xffffffff);
       vanished = vanished.filter((u) => known.some(([lo, hi]) => u >= lo && u <= hi));
     }
     if (vanished.length > 0) out.push(vanishedResponse(vanished, true));
-    for (const m of store.changedSince(mb.id, q.modSeq)) {
+    for (const m of snap.changes.changed) {
       const seq = sel.seqOf(m.uid);
       if (seq === 0) continue;
       out.push(
@@ -89,9 +85,9 @@ export async function cmdSelect(s: ImapSession, c: CommandOf<'SELECT' | 'EXAMINE
 }
 
 /** RFC 9051 §6.4.1: CLOSE expunges silently (no EXPUNGE responses) unless read-only. */
-export function cmdClose(s: ImapSession): Reply {
+export async function cmdClose(s: ImapSession): Promise<Reply> {
   const sel = s.sel();
-  if (!sel.readOnly) s.store.expunge(sel.id);
+  if (!sel.readOnly) await s.store.expunge(sel.id);
   s.selected = null;
   s.state = 'authenticated';
   return ok('CLOSE completed');

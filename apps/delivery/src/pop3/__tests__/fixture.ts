@@ -40,8 +40,8 @@ export interface Fixture {
   mail: MailDb;
   tls: TlsMaterial;
   /** Delivers to a user's INBOX; returns the UID. */
-  deliver(address: string, content: string | Buffer, prefix?: string): number;
-  inboxUids(address: string): number[];
+  deliver(address: string, content: string | Buffer, prefix?: string): Promise<number>;
+  inboxUids(address: string): Promise<number[]>;
   start(extra?: Partial<Pop3ServerOptions> & { configOverrides?: Record<string, unknown> }): Promise<Pop3Server>;
   cleanup(): Promise<void>;
 }
@@ -76,15 +76,15 @@ export async function createFixture(users: readonly string[], rawConfig: Record<
     config,
     mail,
     tls,
-    deliver(address, content, prefix = '') {
+    async deliver(address, content, prefix = '') {
       const buf = Buffer.isBuffer(content) ? content : Buffer.from(content);
-      const [out] = mail.store.deliver([{ userId: userId(address), prefix: Buffer.from(prefix), content: buf, index: index(buf) }]);
+      const [out] = await mail.store.deliver([{ userId: userId(address), prefix: Buffer.from(prefix), content: buf, index: index(buf) }]);
       if (!out?.ok) throw new Error('delivery failed');
       return out.uid;
     },
-    inboxUids(address) {
-      const mb = mail.store.mailbox(userId(address), 'INBOX')!;
-      return [...mail.store.uids(mb.id)];
+    async inboxUids(address) {
+      const snap = (await mail.store.snapshot(userId(address), 'INBOX'))!;
+      return [...snap.uids];
     },
     async start(extra = {}) {
       const { configOverrides, ...rest } = extra;

@@ -1,9 +1,8 @@
 /**
- * SEARCH keys (RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER) compiled to one SQL
- * WHERE clause over `messages m JOIN contents c`: flags, dates, sizes, UIDs and modseq are
- * columns; address and subject keys read the decoded columns computed at delivery; TEXT and
- * BODY go through the full-text indexes (below); any other HEADER field is read from the stored
- * header by a registered SQL function.
+ * Search criteria (./interface.ts) compiled to one SQL WHERE clause over `messages m JOIN
+ * contents c`: flags, dates, sizes, UIDs and modseq are columns; address and subject keys read
+ * the decoded columns computed at delivery; TEXT and BODY go through the full-text indexes
+ * (below); any other header field is read from the stored header by a registered SQL function.
  *
  * TEXT and BODY: RFC 9051 §6.4.4 says a string matches as a substring ("ell" finds "hello",
  * "lo wo" finds "hello world"), case-insensitively. The word index (content_fts, unicode61)
@@ -18,38 +17,19 @@
  * 210-300 ms instead of 120-130 ms; SELECT and SEARCH on header columns unchanged (within noise);
  * mail.db 645 -> 897 MB (+39%; the text is most of that bench's data, so real mailboxes with
  * attachments pay less); bulk delivery 20 -> 38-68 s per 100,000 (the trigram insert), which is
- * why delivery leaves the trigrams to the indexer (../search-index.ts): SEARCH indexes the
- * selected mailbox's pending contents before it runs a query on content_trigram.
+ * why delivery leaves the trigrams to the indexer (./trigram.ts): a search indexes the
+ * mailbox's pending contents before it runs a query on content_trigram.
  * The word index stays: it serves the cases below and costs little.
  * Left to the word index: strings under 3 characters (a trigram index holds none shorter;
  * they match the decoded Subject/From/To/Cc/Bcc as substrings and body words by prefix), and
- * contents delivered while a SEARCH runs (content_trigram_pending).
+ * contents delivered while a search runs (content_trigram_pending).
  *
  * Other semantic notes: header string matching is case-insensitive for ASCII (SQLite LIKE).
- * \Recent is not kept: RECENT and NEW match nothing, OLD matches everything.
  */
-import type { Db } from '@postern/core';
 import { headerFields } from '@postern/mime';
-import { resolveSequenceSet, sequenceSetFromNumbers, type ImapDate, type SearchKey, type SequenceSet } from '@postern/imap';
-import { bad } from './reply.js';
-import type { SelectedMailbox } from './selected.js';
-
-const FLAG_SQL: Record<string, string> = {
-  answered: '(m.flags & 2) != 0',
-  deleted: '(m.flags & 8) != 0',
-  draft: '(m.flags & 16) != 0',
-  flagged: '(m.flags & 4) != 0',
-  seen: '(m.flags & 1) != 0',
-  unanswered: '(m.flags & 2) = 0',
-  undeleted: '(m.flags & 8) = 0',
-  undraft: '(m.flags & 16) = 0',
-  unflagged: '(m.flags & 4) = 0',
-  unseen: '(m.flags & 1) = 0',
-  recent: '0',
-  new: '0',
-  old: '1',
-  all: '1',
-};
+import type { Db } from '../sqlite.js';
+import type { SearchCriteria } from './interface.js';
+import { FLAG_BITS } from './schema.js';
 
 const COLUMN_OF: Record<string, string> = {
   subject: 'c.subject',
@@ -60,12 +40,6 @@ const COLUMN_OF: Record<string, string> = {
   'message-id': "COALESCE(c.message_id, '')",
   'in-reply-to': "COALESCE(c.in_reply_to, '')",
 };
-
-const DAY_MS = 86_400_000;
-
-function dayStart(d: ImapDate): number {
-  return Date.UTC(d.year, d.month - 1, d.day);
-}
 
 function likePattern(value: string): string {
   return `%${value.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
@@ -86,20 +60,14 @@ export function trigramQuery(value: string): string {
   return `"${value.replace(/"/g, '""')}"`;
 }
 
-export interface CompileContext {
-  readonly sel: SelectedMailbox;
-  readonly saved: readonly number[];
-  readonly now: number;
-}
-
-export interface Compiled {
+export interface CompiledSearch {
   readonly sql: string;
   readonly params: unknown[];
-  /** A MODSEQ key was used: the response carries the highest modseq (RFC 7162 §3.1.5). */
-  readonly usesModseq: boolean;
   /** The query reads content_trigram: the mailbox's pending contents must be indexed first. */
   readonly usesSubstringIndex: boolean;
-  /** HEADER keys on fields without a column: each parses stored headers, so the query runs in slices. */
+  /** The query reads the contents row (c.*). */
+  readonly usesContent: boolean;
+  /** Header criteria on fields without a column: each parses stored headers, so the query runs in slices. */
   readonly headerKeys: number;
   /** Their field names, lowercase. */
   readonly headerFields: ReadonlySet<string>;
@@ -111,7 +79,7 @@ const HEADER_KNOWN_FN = 'postern_header_known';
 /**
  * The header of the message being matched, parsed once: field name (lowercase) -> the unfolded,
  * lowercased values. SQLite evaluates every key of one row before the next row, so one entry
- * serves all the HEADER keys of a message: a SEARCH with 490 HEADER keys once parsed (and
+ * serves all the header criteria of a message: a SEARCH with 490 HEADER keys once parsed (and
  * copied out of SQLite) each 250 KB header 490 times, 17-36 s of one thread (issue 14).
  */
 interface ParsedHeader {
@@ -141,7 +109,7 @@ function parseHeader(messageId: number, prefix: unknown, chunk: unknown, headerE
 
 interface HeaderState {
   last: ParsedHeader | null;
-  /** The field names the running SEARCH asks about (startHeaderSearch). */
+  /** The field names the running search asks about (startHeaderSearch). */
   wanted: ReadonlySet<string>;
 }
 
@@ -172,31 +140,15 @@ export function registerSearchFunctions(db: Db): void {
 }
 
 /**
- * Before each query of a SEARCH: the field names it asks about (Compiled.headerFields), and the
- * header parsed last forgotten (a message id may be reused after an expunge, and another
- * session's SEARCH may have run in between).
+ * Before each query of a search: the field names it asks about (CompiledSearch.headerFields),
+ * and the header parsed last forgotten (a message id may be reused after an expunge, and
+ * another session's search may have run in between).
  */
 export function startHeaderSearch(db: Db, fields: ReadonlySet<string>): void {
   const state = cache.get(db);
   if (!state) return;
   state.last = null;
   state.wanted = fields;
-}
-
-/** Keys in a search (NOT and OR count; the parenthesised lists that group them do not). */
-export function countSearchKeys(key: SearchKey): number {
-  let n = 0;
-  const stack: SearchKey[] = [key];
-  while (stack.length > 0) {
-    const k = stack.pop()!;
-    if (k.type === 'and') stack.push(...k.keys);
-    else {
-      n++;
-      if (k.type === 'not') stack.push(k.key);
-      else if (k.type === 'or') stack.push(k.left, k.right);
-    }
-  }
-  return n;
 }
 
 function uidRangeSql(ranges: ReadonlyArray<readonly [number, number]>, params: unknown[]): string {
@@ -209,79 +161,57 @@ function uidRangeSql(ranges: ReadonlyArray<readonly [number, number]>, params: u
     .join(' OR ')})`;
 }
 
-function setRanges(ctx: CompileContext, set: SequenceSet, uid: boolean): Array<[number, number]> {
-  let s = set;
-  let asUid = uid;
-  if (s.kind === 'saved') {
-    s = sequenceSetFromNumbers(ctx.saved);
-    asUid = true;
-  }
-  if (s.kind === 'saved') return [];
-  if (asUid) return resolveSequenceSet(s, ctx.sel.maxUid);
-  return resolveSequenceSet(s, ctx.sel.count).map(([lo, hi]) => [ctx.sel.uidAt(lo), ctx.sel.uidAt(hi)]);
-}
-
-export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
+export function compileSearch(criteria: SearchCriteria): CompiledSearch {
   const params: unknown[] = [];
-  let usesModseq = false;
   let usesSubstringIndex = false;
+  let usesContent = false;
   let headerKeys = 0;
   const headerNames = new Set<string>();
-  const walk = (k: SearchKey): string => {
+  const column = (name: string): string => {
+    usesContent = true;
+    return name;
+  };
+  const walk = (k: SearchCriteria): string => {
     switch (k.type) {
       case 'all':
-      case 'answered':
-      case 'deleted':
-      case 'draft':
-      case 'flagged':
-      case 'seen':
-      case 'recent':
-      case 'new':
-      case 'old':
-      case 'unanswered':
-      case 'undeleted':
-      case 'undraft':
-      case 'unflagged':
-      case 'unseen':
-        return FLAG_SQL[k.type] as string;
+        return '1';
+      case 'none':
+        return '0';
+      case 'flag':
+        return `(m.flags & ${FLAG_BITS[k.flag]}) ${k.set ? '!=' : '='} 0`;
       case 'keyword':
-      case 'unkeyword':
-        params.push(` ${k.flag.toLowerCase()} `);
-        return `instr(' ' || lower(m.keywords) || ' ', ?) ${k.type === 'keyword' ? '>' : '='} 0`;
-      case 'bcc':
-      case 'cc':
-      case 'from':
-      case 'subject':
-      case 'to':
+        params.push(` ${k.keyword.toLowerCase()} `);
+        return `instr(' ' || lower(m.keywords) || ' ', ?) ${k.set ? '>' : '='} 0`;
+      case 'field':
         params.push(likePattern(k.value));
-        return `${COLUMN_OF[k.type] as string} LIKE ? ESCAPE '\\'`;
+        return `${column(COLUMN_OF[k.field] as string)} LIKE ? ESCAPE '\\'`;
       case 'header': {
         const field = k.field.toLowerCase();
-        const column = COLUMN_OF[field];
-        if (column && k.value !== '') {
+        const col = COLUMN_OF[field];
+        if (col && k.value !== '') {
           params.push(likePattern(k.value));
-          return `${column} LIKE ? ESCAPE '\\'`;
+          return `${column(col)} LIKE ? ESCAPE '\\'`;
         }
         headerKeys++;
         headerNames.add(field);
         params.push(field, k.value, field, k.value);
         return (
           `(CASE WHEN ${HEADER_KNOWN_FN}(m.id) THEN ${HEADER_FN}(m.id, NULL, NULL, NULL, ?, ?)` +
-          ` ELSE ${HEADER_FN}(m.id, m.prefix, (SELECT data FROM content_chunks WHERE content_id = m.content_id AND seq = 0), c.header_end, ?, ?) END)`
+          ` ELSE ${HEADER_FN}(m.id, m.prefix, (SELECT data FROM content_chunks WHERE content_id = m.content_id AND seq = 0), ${column('c.header_end')}, ?, ?) END)`
         );
       }
       case 'body':
       case 'text': {
         if (k.value === '') return '1'; // the empty string is a substring of everything
-        const column = k.type === 'body' ? 'body : ' : '';
+        const prefix = k.type === 'body' ? 'body : ' : '';
         const words = ftsQuery(k.value);
         if ([...k.value].length >= TRIGRAM_MIN) {
           usesSubstringIndex = true;
-          params.push(column + trigramQuery(k.value));
+          params.push(prefix + trigramQuery(k.value));
           const trigram = 'm.content_id IN (SELECT rowid FROM content_trigram WHERE content_trigram MATCH ?)';
           if (words === null) return trigram;
           // Contents not yet in the trigram index answer through the word index.
-          params.push(column + `(${words})`);
+          params.push(prefix + `(${words})`);
           return (
             `(${trigram} OR (m.content_id IN (SELECT content_id FROM content_trigram_pending)` +
             ' AND m.content_id IN (SELECT rowid FROM content_fts WHERE content_fts MATCH ?)))'
@@ -292,66 +222,47 @@ export function compileSearch(key: SearchKey, ctx: CompileContext): Compiled {
         if (k.type === 'text') {
           for (const col of ['c.subject', 'c.from_text', 'c.to_text', 'c.cc_text', 'c.bcc_text']) {
             params.push(likePattern(k.value));
-            parts.push(`${col} LIKE ? ESCAPE '\\'`);
+            parts.push(`${column(col)} LIKE ? ESCAPE '\\'`);
           }
         }
         if (words !== null) {
-          params.push(column + `(${words})`);
+          params.push(prefix + `(${words})`);
           parts.push('m.content_id IN (SELECT rowid FROM content_fts WHERE content_fts MATCH ?)');
         }
         return parts.length === 0 ? '0' : `(${parts.join(' OR ')})`;
       }
-      case 'before':
-        params.push(dayStart(k.date));
-        return 'm.internal_date < ?';
-      case 'on':
-        params.push(dayStart(k.date), dayStart(k.date) + DAY_MS);
-        return '(m.internal_date >= ? AND m.internal_date < ?)';
-      case 'since':
-        params.push(dayStart(k.date));
-        return 'm.internal_date >= ?';
-      case 'sentbefore':
-        params.push(dayStart(k.date));
-        return 'COALESCE(c.sent_date, m.internal_date) < ?';
-      case 'senton':
-        params.push(dayStart(k.date), dayStart(k.date) + DAY_MS);
-        return '(COALESCE(c.sent_date, m.internal_date) >= ? AND COALESCE(c.sent_date, m.internal_date) < ?)';
-      case 'sentsince':
-        params.push(dayStart(k.date));
-        return 'COALESCE(c.sent_date, m.internal_date) >= ?';
+      case 'date': {
+        const col = k.of === 'internal' ? 'm.internal_date' : `COALESCE(${column('c.sent_date')}, m.internal_date)`;
+        const parts: string[] = [];
+        if (k.from !== undefined) {
+          params.push(k.from);
+          parts.push(`${col} >= ?`);
+        }
+        if (k.before !== undefined) {
+          params.push(k.before);
+          parts.push(`${col} < ?`);
+        }
+        return parts.length === 0 ? '1' : `(${parts.join(' AND ')})`;
+      }
       case 'larger':
         params.push(k.size);
         return 'm.size > ?';
       case 'smaller':
         params.push(k.size);
         return 'm.size < ?';
-      case 'older':
-        params.push(ctx.now - k.seconds * 1000);
-        return 'm.internal_date <= ?';
-      case 'younger':
-        params.push(ctx.now - k.seconds * 1000);
-        return 'm.internal_date >= ?';
-      case 'uid':
-        return uidRangeSql(setRanges(ctx, k.set, true), params);
-      case 'seq':
-        return uidRangeSql(setRanges(ctx, k.set, false), params);
+      case 'uids':
+        return uidRangeSql(k.ranges, params);
       case 'modseq':
-        usesModseq = true;
-        params.push(k.modseq);
+        params.push(k.min);
         return 'm.modseq >= ?';
       case 'not':
-        return `NOT (${walk(k.key)})`;
+        return `NOT (${walk(k.criteria)})`;
       case 'or':
         return `((${walk(k.left)}) OR (${walk(k.right)}))`;
       case 'and':
-        return k.keys.length === 0 ? '1' : `(${k.keys.map((x) => `(${walk(x)})`).join(' AND ')})`;
+        return k.criteria.length === 0 ? '1' : `(${k.criteria.map((x) => `(${walk(x)})`).join(' AND ')})`;
     }
   };
-  let sql: string;
-  try {
-    sql = walk(key);
-  } catch (e) {
-    throw e instanceof Error && e.message.includes('saved') ? bad('no saved search result') : e;
-  }
-  return { sql, params, usesModseq, usesSubstringIndex, headerKeys, headerFields: headerNames };
+  const sql = walk(criteria);
+  return { sql, params, usesSubstringIndex, usesContent, headerKeys, headerFields: headerNames };
 }

@@ -171,6 +171,13 @@ describe('Sieve at delivery', () => {
     expect(data).toContain(`From: <${CAROL}>`);
     expect((await box(CAROL, 'INBOX')).slice(-7).map((m) => m.subject)).toEqual(['first', 'second', 'from a list', 'bulk', 'auto', 'bounce', 'bcc']);
     for (const e of replies) queue.remove(e.id);
+    // a :from that is not one of carol's addresses is not used (no spoofing through a vacation reply)
+    await activate(CAROL, 'require "vacation"; vacation :from "ceo@bigcorp.example" :addresses "ceo@bigcorp.example" "Away.";');
+    await send([CAROL], msg({ To: CAROL, Subject: 'spoof?' }), 'frank@remote.example');
+    const spoof = queue.list().find((e) => e.recipients[0] === 'frank@remote.example')!;
+    expect(queue.get(spoof.id)!.data.toString()).toContain(`From: <${CAROL}>`);
+    queue.remove(spoof.id);
+    await mail.sieve.setActive(uid(CAROL), null);
   });
 
   it('an alias to an outside address forwards with SRS and ARC; junk to a forward-only alias is refused', async () => {

@@ -389,7 +389,8 @@ export class SieveDelivery {
     }
     // RFC 5230 §4.4: :from must be one of the user's own addresses
     const fromAddr = (act.from ? (/<([^<>]+)>/.exec(act.from)?.[1] ?? act.from) : t.user.address).trim().toLowerCase();
-    const allowed = own.map((x) => x.toLowerCase()).includes(fromAddr);
+    // (:addresses only widens who the message counts as addressed to, never who may be the sender)
+    const allowed = fromAddr === t.rcpt.toLowerCase() || (this.opts.accounts?.maySendAs(t.user, fromAddr) ?? fromAddr === t.user.address.toLowerCase());
     const reply = vacationReply({
       action: allowed ? act : { ...act, from: null },
       headers: message.headers,

@@ -16,3 +16,4 @@ export * from './records.js';
 export { headerSection, fieldValue, type HeaderField, type HeaderSection } from './header-fields.js';
 export * from './mta-sts.js';
 export * from './dane.js';
+export * from './doctor.js';

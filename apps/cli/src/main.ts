@@ -8,6 +8,7 @@ import { AccountError, AddressError, ConfigError, StoreError } from '@postern/co
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
 import { register as dns } from './commands/dns.js';
+import { register as doctor } from './commands/doctor.js';
 import { register as init } from './commands/init.js';
 import { register as mail } from './commands/mail.js';
 import { register as mailbox } from './commands/mailbox.js';
@@ -27,7 +28,7 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, status, accounts, mailbox, mail, queue, sieve, dns]) register(program);
+for (const register of [init, start, status, accounts, mailbox, mail, queue, sieve, dns, doctor]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

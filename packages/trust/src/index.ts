@@ -16,3 +16,4 @@ export * from './records.js';
 export { arcSeal, type ArcSealOptions } from './arc-seal.js';
 export * from './mta-sts.js';
 export * from './dane.js';
+export * from './doctor.js';

@@ -8,6 +8,8 @@ import { AccountError, AddressError, ConfigError, StoreError } from '@postern/co
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
 import { register as dns } from './commands/dns.js';
+import { register as exportMail } from './commands/export.js';
+import { register as importMail } from './commands/import.js';
 import { register as init } from './commands/init.js';
 import { register as mail } from './commands/mail.js';
 import { register as mailbox } from './commands/mailbox.js';
@@ -25,7 +27,7 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, accounts, mailbox, mail, queue, dns]) register(program);
+for (const register of [init, start, accounts, mailbox, mail, queue, dns, importMail, exportMail]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { Accounts } from './accounts.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './sqlite.js';
-import { MAIL_MIGRATIONS, MailStore } from './store/index.js';
+import { ImportState, MAIL_MIGRATIONS, MailStore } from './store/index.js';
 
 export interface MailDb {
   db: Db;
   accounts: Accounts;
   store: MailStore;
+  /** Where `postern import` stopped, per source folder. */
+  imports: ImportState;
   close(): void;
 }
 
@@ -23,6 +25,7 @@ export function openMailDb(config: Pick<Config, 'dataDir' | 'limits'> & Partial<
     db,
     accounts: new Accounts(db, config.hostname ? { hostname: config.hostname, admin: config.admin ?? '' } : null),
     store: new MailStore(db, { defaultQuotaBytes: config.limits.mailbox_quota }),
+    imports: new ImportState(db),
     close: () => db.close(),
   };
 }

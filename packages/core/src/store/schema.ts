@@ -11,6 +11,7 @@
  */
 import type { Migration } from '../sqlite.js';
 import { LOGIN_THROTTLE_SCHEMA } from '../throttle.js';
+import { IMPORT_STATE_SCHEMA } from './import-state.js';
 
 export const MAIL_MIGRATIONS: readonly Migration[] = [
   `
@@ -137,6 +138,8 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   // 4: the login throttle every process shares (failures per source and per account, and the
   // sources that logged in successfully), see ../throttle.ts.
   LOGIN_THROTTLE_SCHEMA,
+  // 5: where each `postern import` stopped, per source folder (./import-state.ts).
+  IMPORT_STATE_SCHEMA,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

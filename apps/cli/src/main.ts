@@ -7,12 +7,14 @@ import { Command, CommanderError } from 'commander';
 import { AccountError, AddressError, ConfigError, StoreError } from '@postern/core';
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
+import { register as backup } from './commands/backup.js';
 import { register as dns } from './commands/dns.js';
 import { register as exportMail } from './commands/export.js';
 import { register as importMail } from './commands/import.js';
 import { register as init } from './commands/init.js';
 import { register as mail } from './commands/mail.js';
 import { register as mailbox } from './commands/mailbox.js';
+import { register as migrate } from './commands/migrate.js';
 import { register as queue } from './commands/queue.js';
 import { runSendmail, sendmailPersona } from './commands/sendmail.js';
 import { register as start } from './commands/start.js';
@@ -27,7 +29,7 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, accounts, mailbox, mail, queue, dns, importMail, exportMail]) register(program);
+for (const register of [init, start, accounts, mailbox, mail, queue, dns, importMail, exportMail, backup, migrate]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

@@ -121,3 +121,29 @@ export function progressFor(quiet = false): Progress {
   }
   return process.stderr.isTTY ? new BarProgress() : new LineProgress(process.stderr);
 }
+
+/** Progress through one stream of bytes (a backup being written or read): a bar on a terminal, one line at the end otherwise. */
+export function bytesProgress(quiet: boolean, label: string): { tick(done: number, total: number): void; end(): void } {
+  if (quiet) return { tick: () => {}, end: () => {} };
+  const started = Date.now();
+  let last = 0;
+  let bar: cliProgress.SingleBar | null = null;
+  return {
+    tick(done, total) {
+      last = done;
+      if (!process.stderr.isTTY) return;
+      if (!bar) {
+        bar = new cliProgress.SingleBar(
+          { format: `${label} {bar} {percentage}% | {size} of {all} | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, 0, { size: formatBytes(0), all: formatBytes(total) });
+      }
+      bar.update(done, { size: formatBytes(done) });
+    },
+    end() {
+      bar?.stop();
+      if (!process.stderr.isTTY && last > 0) process.stderr.write(`${label}: ${formatBytes(last)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    },
+  };
+}

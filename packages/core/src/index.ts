@@ -27,3 +27,5 @@ export * from './app.js';
 export * from './queue/index.js';
 export * from './dsn/index.js';
 export * from './dns/index.js';
+export * from './backup.js';
+export * from './upgrade.js';

@@ -17,6 +17,8 @@ import type { Command } from 'commander';
 import { EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config } from '@postern/core';
 import { configFileOf } from '../context.js';
 import { runInit } from './init.js';
+import { scheduleBackups } from './backup.js';
+import { upgradeBeforeStart } from './migrate.js';
 import { formatLogLine } from '../log-format.js';
 
 /** In start order: the delivery agent must listen before transfer hands it mail. */
@@ -89,6 +91,8 @@ export function register(program: Command): void {
         }
       }
       const config = loadConfig(file);
+      // migrations with a backup first and a rollback on failure, before any app opens a database
+      await upgradeBeforeStart(config, (line) => process.stdout.write(`postern: ${line}\n`));
       await supervise(config, file, demo);
     });
 }
@@ -213,5 +217,6 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
       `Stop with Ctrl-C.\n`,
   );
 
+  scheduleBackups(config, (line) => process.stdout.write(`postern: ${line}\n`));
   return done;
 }

@@ -21,6 +21,8 @@ export const BATCH_BYTES = 8 * 1024 * 1024;
 
 export interface SourceMessage {
   raw: Buffer;
+  /** Headers we prepended at delivery, kept apart as the store keeps them (a restore from a backup). */
+  prefix?: Buffer;
   flags: string[];
   internalDate: number;
   /** Where this message is in its folder, in increasing order (a UID, a number, a file name). */
@@ -45,6 +47,8 @@ export interface SourceFolder {
   validity: number;
   /** Gmail's All Mail: only messages whose emailId no other folder of the source had. */
   onlyUnseenIds?: boolean;
+  /** A selective restore: a message whose exact bytes the target mailbox still holds is left out. */
+  skipPresent?: boolean;
   /** What is left after `after` (null: everything). */
   plan(after: string | null): Promise<FolderPlan>;
 }
@@ -137,7 +141,7 @@ export async function runImport(m: MailDb, userId: number, source: ImportSource,
       if (batch.length === 0) continue;
       const last = batch[batch.length - 1]!.position;
       const offered = batch.length;
-      const offeredBytes = batch.reduce((n, msg) => n + msg.raw.length, 0);
+      const offeredBytes = batch.reduce((n, msg) => n + msg.raw.length + (msg.prefix?.length ?? 0), 0);
       if (folder.onlyUnseenIds) {
         const seen = await m.imports.seenIds(
           userId,
@@ -146,10 +150,15 @@ export async function runImport(m: MailDb, userId: number, source: ImportSource,
         );
         batch = batch.filter((msg) => !msg.emailId || !seen.has(msg.emailId));
       }
+      if (folder.skipPresent) {
+        const present = await Promise.all(batch.map((msg) => m.imports.holds(mb.id, msg.prefix ?? EMPTY, msg.raw)));
+        result.alreadyThere += present.filter(Boolean).length;
+        batch = batch.filter((_msg, i) => !present[i]);
+      }
       const requests: DeliveryRequest[] = batch.map((msg) => ({
         userId,
         mailbox: mb.name,
-        prefix: EMPTY,
+        prefix: msg.prefix ?? EMPTY,
         content: msg.raw,
         index: indexMessage(msg.raw),
         flags: msg.flags,
@@ -163,7 +172,7 @@ export async function runImport(m: MailDb, userId: number, source: ImportSource,
         if (out.duplicate) result.alreadyThere++;
         else {
           result.messages++;
-          result.bytes += requests[i]!.content.length;
+          result.bytes += requests[i]!.content.length + requests[i]!.prefix.length;
         }
       }
       await m.imports.rememberIds(

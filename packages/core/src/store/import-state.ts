@@ -12,6 +12,7 @@
  * - Gmail's message ids (X-GM-MSGID) seen in one label are remembered, so "[Gmail]/All Mail"
  *   brings in only what no label had.
  */
+import { createHash } from 'node:crypto';
 import { prepared, type Db } from '../sqlite.js';
 
 export interface ImportMarker {
@@ -57,6 +58,18 @@ export class ImportState {
         for (const id of ids) prepared(this.db, 'INSERT OR IGNORE INTO import_seen (user_id, source, email_id) VALUES (?, ?, ?)').run(userId, source, id);
       })
       .immediate();
+  }
+
+  /** Whether the mailbox holds a message with exactly this prefix and content (a selective restore skips it). */
+  holds(mailboxId: number, prefix: Buffer, content: Buffer): boolean {
+    const sha = createHash('sha256').update(content).digest();
+    return (
+      prepared(this.db, 'SELECT 1 FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.mailbox_id = ? AND c.sha256 = ? AND m.prefix = ? LIMIT 1').get(
+        mailboxId,
+        sha,
+        prefix,
+      ) !== undefined
+    );
   }
 
   /** Which of `ids` were remembered. */

@@ -123,6 +123,21 @@ export function register(program: Command): void {
           }
           if (stopping) process.exitCode = 130;
         });
+      } catch (err) {
+        // a connection the source dropped, or a command it refused: one line, and the way on
+        const e = err as Error & { code?: string; responseText?: string };
+        if (
+          !(err instanceof CliError) &&
+          (e.code === 'NoConnection' ||
+            e.code === 'EConnectionClosed' ||
+            e.code === 'StateLogout' ||
+            e.code === 'ETIMEOUT' ||
+            e.code === 'ECONNRESET' ||
+            e.responseText !== undefined)
+        ) {
+          throw new CliError(`the source: ${e.responseText ?? e.message}; what was stored stays, run the same command to go on`);
+        }
+        throw err;
       } finally {
         process.off('SIGINT', onSigint);
         await source.close();

@@ -191,6 +191,12 @@ describe('postern backup and restore', () => {
     const again = postern(a.configFile, ['restore', plain, '--user', 'alice@b.test', '--search', 'Load 0-']);
     expect(again.out).toContain('restored 0 messages');
     expect(m.store.mailbox(user.id, 'INBOX')!.messages).toBe(before + 3);
+    // deleted once more and restored once more: back again (what is there decides, not a memory of the last restore)
+    const twice = m.store.messages(box.id).slice(-1);
+    m.store.store(box.id, [twice[0]!.uid], 'add', ['\\Deleted']);
+    m.store.expunge(box.id);
+    expect(postern(a.configFile, ['restore', plain, '--user', 'alice@b.test', '--search', 'Load 0-']).out).toContain('restored 1 messages');
+    expect(m.store.mailbox(user.id, 'INBOX')!.messages).toBe(before + 3);
     // --since in the future selects nothing
     expect(postern(a.configFile, ['restore', plain, '--user', 'alice@b.test', '--since', '2999-01-01']).out).toContain('restored 0 messages');
   });

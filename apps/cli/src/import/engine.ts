@@ -47,7 +47,11 @@ export interface SourceFolder {
   validity: number;
   /** Gmail's All Mail: only messages whose emailId no other folder of the source had. */
   onlyUnseenIds?: boolean;
-  /** A selective restore: a message whose exact bytes the target mailbox still holds is left out. */
+  /**
+   * A selective restore: a message whose exact bytes the target mailbox still holds is left out,
+   * and that alone keeps it from being stored twice (no marker, no delivery key), so a message
+   * restored, deleted again and restored again comes back the second time too.
+   */
   skipPresent?: boolean;
   /** What is left after `after` (null: everything). */
   plan(after: string | null): Promise<FolderPlan>;
@@ -121,7 +125,7 @@ export async function runImport(m: MailDb, userId: number, source: ImportSource,
   folders.sort((a, b) => Number(a.onlyUnseenIds ?? false) - Number(b.onlyUnseenIds ?? false));
   for (const folder of folders) {
     if (o.stopping?.()) break;
-    let marker = await m.imports.marker(userId, source.id, folder.sourceName);
+    let marker = folder.skipPresent ? null : await m.imports.marker(userId, source.id, folder.sourceName);
     if (marker && marker.validity !== folder.validity) {
       o.progress.note(`${folder.sourceName}: UIDVALIDITY changed at the source (${marker.validity} -> ${folder.validity}); importing it again from the start`);
       marker = null;
@@ -163,7 +167,7 @@ export async function runImport(m: MailDb, userId: number, source: ImportSource,
         index: indexMessage(msg.raw),
         flags: msg.flags,
         internalDate: msg.internalDate,
-        deliveryKey: `import ${source.id} ${folder.sourceName} ${folder.validity} ${msg.position}`,
+        ...(folder.skipPresent ? {} : { deliveryKey: `import ${source.id} ${folder.sourceName} ${folder.validity} ${msg.position}` }),
       }));
       const outcomes = requests.length > 0 ? await m.store.deliver(requests) : [];
       for (const [i, out] of outcomes.entries()) {
@@ -180,7 +184,7 @@ export async function runImport(m: MailDb, userId: number, source: ImportSource,
         source.id,
         batch.flatMap((msg) => (msg.emailId ? [msg.emailId] : [])),
       );
-      await m.imports.setMarker(userId, source.id, folder.sourceName, folder.validity, last);
+      if (!folder.skipPresent) await m.imports.setMarker(userId, source.id, folder.sourceName, folder.validity, last);
       o.progress.advance(offered, offeredBytes);
       if (o.stopping?.()) break;
     }

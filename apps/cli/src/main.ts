@@ -7,11 +7,15 @@ import { Command, CommanderError } from 'commander';
 import { AccountError, AddressError, ConfigError, StoreError } from '@postern/core';
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
+import { register as backup } from './commands/backup.js';
 import { register as dns } from './commands/dns.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as exportMail } from './commands/export.js';
+import { register as importMail } from './commands/import.js';
 import { register as init } from './commands/init.js';
 import { register as mail } from './commands/mail.js';
 import { register as mailbox } from './commands/mailbox.js';
+import { register as migrate } from './commands/migrate.js';
 import { register as queue } from './commands/queue.js';
 import { register as sieve } from './commands/sieve.js';
 import { runSendmail, sendmailPersona } from './commands/sendmail.js';
@@ -28,7 +32,7 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, status, accounts, mailbox, mail, queue, sieve, dns, doctor]) register(program);
+for (const register of [init, start, status, accounts, mailbox, mail, queue, sieve, dns, doctor, importMail, exportMail, backup, migrate]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

@@ -342,6 +342,20 @@ const schema = z
       })
       .strict()
       .default({ session_lifetime: 43_200_000, trusted_proxies: [] }),
+    /** `postern backup` without --to, and the schedule `postern start` keeps (every = "" is none). */
+    backup: z
+      .object({
+        /** Where backups go (relative to this file). */
+        dir: z.string().min(1).default('backups'),
+        /** How often `postern start` takes one: a duration ("1d"), or "" for never. */
+        every: z.union([z.literal(''), duration]).default(''),
+        /** How many scheduled backups are kept; older ones are removed after a new one is written. */
+        keep: z.number().int().min(1).max(1000).default(7),
+        /** A file holding the passphrase scheduled backups are encrypted with; "" = not encrypted. */
+        passphrase_file: z.string().default(''),
+      })
+      .strict()
+      .default({ dir: 'backups', every: '', keep: 7, passphrase_file: '' }),
     dkim: z
       .object({
         selector: z
@@ -442,6 +456,11 @@ export function configFromObject(raw: unknown, file: string): Config {
     tlsCert: abs(result.data.tls.cert, base),
     tlsKey: abs(result.data.tls.key, base),
     maildropDir: abs(result.data.sendmail.maildrop, base),
+    backup: {
+      ...result.data.backup,
+      dir: abs(result.data.backup.dir, base),
+      passphrase_file: result.data.backup.passphrase_file && abs(result.data.backup.passphrase_file, base),
+    },
     origin: (result.data.sendmail.origin || result.data.hostname).toLowerCase(),
     acme: { ...result.data.acme, ca: result.data.acme.ca && abs(result.data.acme.ca, base) },
     transfer: {

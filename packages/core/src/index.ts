@@ -31,3 +31,5 @@ export * from './queue/index.js';
 export * from './dsn/index.js';
 export * from './dns/index.js';
 export * from './srs.js';
+export * from './backup.js';
+export * from './upgrade.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Accounts } from './accounts.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './sqlite.js';
-import { MAIL_MIGRATIONS, MailStore, SieveScripts } from './store/index.js';
+import { ImportState, MAIL_MIGRATIONS, MailStore, SieveScripts } from './store/index.js';
 import { LoginThrottle } from './throttle.js';
 
 export interface MailDb {
@@ -15,6 +15,8 @@ export interface MailDb {
   sieve: SieveScripts;
   /** The login throttle every process shares, in this mail.db (./throttle.ts). */
   loginThrottle(auth: Config['auth']): LoginThrottle;
+  /** Where `postern import` stopped, per source folder. */
+  imports: ImportState;
   close(): void;
 }
 
@@ -31,6 +33,7 @@ export function openMailDb(config: Pick<Config, 'dataDir' | 'limits'> & Partial<
     store: new MailStore(db, { defaultQuotaBytes: config.limits.mailbox_quota }),
     sieve: new SieveScripts(db),
     loginThrottle: (auth) => LoginThrottle.fromConfig(auth, db),
+    imports: new ImportState(db),
     close: () => db.close(),
   };
 }

@@ -19,7 +19,13 @@ export function openDatabase(file: string, migrations: readonly Migration[]): Db
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 10000');
-  migrate(db, migrations);
+  try {
+    migrate(db, migrations);
+  } catch (err) {
+    // no connection left open on a file an upgrade's rollback replaces (upgrade.ts)
+    db.close();
+    throw err;
+  }
   return db;
 }
 

@@ -25,6 +25,8 @@ import { Option, type Command } from 'commander';
 import { createLogger, EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config, type Logger, type PeerReadyMessage } from '@postern/core';
 import { CliError, configFileOf } from '../context.js';
 import { runInit } from './init.js';
+import { scheduleBackups } from './backup.js';
+import { upgradeBeforeStart } from './migrate.js';
 import { formatLogLine } from '../log-format.js';
 import {
   CRASH_LOOP_EXITS,
@@ -120,6 +122,8 @@ export function register(program: Command): void {
         if (!(APPS as readonly string[]).includes(app) || path === '') throw new CliError(`--app-entry ${e}: expected APP=FILE, APP one of ${APPS.join(', ')}`);
         entries.set(app, path);
       }
+      // migrations with a backup first and a rollback on failure, before any app opens a database
+      await upgradeBeforeStart(config, (line) => process.stdout.write(`postern: ${line}\n`));
       await supervise(config, file, demo, entries);
     });
 }
@@ -353,5 +357,6 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
       `Stop with Ctrl-C.\n`,
   );
 
+  scheduleBackups(config, (line) => process.stdout.write(`postern: ${line}\n`));
   return done;
 }

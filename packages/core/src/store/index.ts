@@ -10,3 +10,4 @@ export { FLAG_BITS, MAIL_MIGRATIONS, type SystemFlag } from './schema.js';
 export { ContentGoneError } from './stream.js';
 export { inlineTextIndexer, type TextIndexer, type TrigramText } from './trigram.js';
 export { SieveScripts, type SieveQuota, type SieveScript, type SieveScriptInfo } from './sieve-scripts.js';
+export { IMPORT_STATE_SCHEMA, ImportState, type ImportMarker } from './import-state.js';

@@ -12,6 +12,7 @@
 import type { Migration } from '../sqlite.js';
 import { LOGIN_THROTTLE_SCHEMA } from '../throttle.js';
 import { SIEVE_SCHEMA } from './sieve-schema.js';
+import { IMPORT_STATE_SCHEMA } from './import-state.js';
 
 export const MAIL_MIGRATIONS: readonly Migration[] = [
   `
@@ -148,6 +149,8 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
     PRIMARY KEY (address, target)
   ) WITHOUT ROWID;
   `,
+  // 7: where each `postern import` stopped, per source folder (./import-state.ts).
+  IMPORT_STATE_SCHEMA,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

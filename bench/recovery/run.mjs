@@ -99,8 +99,8 @@ function maildirLister(sys) {
   return () => {
     const out = [];
     for (const u of sys.users) {
-      for (const sub of ['new', 'cur']) {
-        const d = join(sys.maildir(u), 'Maildir', sub);
+      // the bench's mail_location is the user's directory itself; a Maildir/ below it also counts
+      for (const d of ['new', 'cur'].flatMap((sub) => [join(sys.maildir(u), sub), join(sys.maildir(u), 'Maildir', sub)])) {
         let names = [];
         try {
           names = readdirSync(d);

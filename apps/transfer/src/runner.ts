@@ -55,14 +55,16 @@ export interface RunnerDeps {
 const MAX_IN_FLIGHT = 200;
 /** How often to look at queue.db for commits by other processes. */
 const WATCH_MS = 100;
+/** Longest a message whose attempt could not be recorded waits before it is offered again. */
+const HOLD_MAX_MS = 30_000;
 /** While the delivery agent is down, how often a connection to it is tried. */
 const AGENT_PROBE_MS = 1_000;
 
 export class QueueRunner {
   private readonly busy = new Set<string>();
   /** Messages whose last attempt could not be recorded (queue.db failing, e.g. a full disk),
-   * by when they may be tried again: without this they were offered again at once, ~300
-   * hand-overs a second (found by test/faults/disk-full). */
+   * by when they may be tried again (retry_initial, at most HOLD_MAX_MS): without this they were
+   * offered again at once, ~300 hand-overs a second (found by test/faults/disk-full). */
   private readonly held = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lmtp: LmtpPool | null;
@@ -166,8 +168,11 @@ export class QueueRunner {
       this.busy.add(entry.id);
       const p = this.process(entry)
         .catch((err: unknown) => {
-          this.deps.log.error({ id: entry.id, err }, 'delivery attempt failed; holding the message for retry_initial');
-          this.held.set(entry.id, Date.now() + this.policy.retryInitialMs);
+          // at most HOLD_MAX_MS: a failure to record is our own trouble (a busy or full disk), not
+          // the next hop's, and it must not cost a message the internet's retry_initial
+          const holdMs = Math.min(this.policy.retryInitialMs, HOLD_MAX_MS);
+          this.deps.log.error({ id: entry.id, err, hold_ms: holdMs }, 'delivery attempt failed; holding the message');
+          this.held.set(entry.id, Date.now() + holdMs);
         })
         .finally(() => {
           this.busy.delete(entry.id);

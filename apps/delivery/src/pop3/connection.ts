@@ -83,6 +83,8 @@ export class Pop3Connection {
     socket.on('data', this.onData);
     // RFC 1939 §3: an idle client is logged out without entering UPDATE and without a reply.
     socket.setTimeout(this.opts.idleTimeoutMs, () => {
+      // the client waits for us (a slow password check): not idle; our reply restarts the timer
+      if (this.busy) return;
       this.opts.logger.info('pop3 idle timeout');
       socket.destroy();
     });

@@ -36,9 +36,12 @@ async function allStoredOnce(load: SteadyLoad, tag: string, readyAt: number, wha
   try {
     await waitFor(async () => (await missing()) === 0, Math.max(1, left), `every acknowledged message within ${DEADLINE_MS / 1000} s of ${what}`, 100);
   } catch (err) {
-    throw new Error(`${await missing()} of ${load.acked.size} acknowledged messages not stored; queue: ${JSON.stringify(a.withQueue((q) => q.list().slice(0, 3)))}`, {
-      cause: err,
-    });
+    throw new Error(
+      `${await missing()} of ${load.acked.size} acknowledged messages not stored; queue: ${JSON.stringify(a.withQueue((q) => q.list().slice(0, 3)))}`,
+      {
+        cause: err,
+      },
+    );
   }
   console.log(`${what}: all ${load.acked.size} acknowledged messages stored ${((Date.now() - readyAt) / 1000).toFixed(1)} s after it was ready`);
   expect(ledgerProblems(load, await stored(a, USERS, tag))).toEqual([]);

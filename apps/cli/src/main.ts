@@ -4,7 +4,7 @@
  * $POSTERN_CONFIG, else ./postern.toml). Errors go to stderr, one line, non-zero exit code.
  */
 import { Command, CommanderError } from 'commander';
-import { AccountError, AddressError, ConfigError, StoreError } from '@postern/core';
+import { AccountError, AddressError, CredentialError, ConfigError, StoreError } from '@postern/core';
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
 import { register as dns } from './commands/dns.js';
@@ -62,6 +62,6 @@ try {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof ConfigError) fail(err.message, 2);
   if (err instanceof CliError) fail(err.message, err.exitCode);
-  if (err instanceof AccountError || err instanceof AddressError || err instanceof StoreError) fail(err.message, 1);
+  if (err instanceof AccountError || err instanceof CredentialError || err instanceof AddressError || err instanceof StoreError) fail(err.message, 1);
   fail(`unexpected error: ${(err as Error).stack ?? String(err)}`, 70);
 }

@@ -27,3 +27,4 @@ export * from './app.js';
 export * from './queue/index.js';
 export * from './dsn/index.js';
 export * from './dns/index.js';
+export * from './credentials.js';

@@ -239,12 +239,12 @@ export class Pop3Session {
 
   private async login(name: string, password: string): Promise<Outcome> {
     const { throttle, accounts, remoteAddress, logger } = this.opts;
-    const attempt = throttle.begin(remoteAddress, name);
+    const attempt = throttle.begin(remoteAddress, name, 'pop3');
     if (!attempt) {
       logger.warn({ user: name }, 'pop3 login refused: too many failures');
       throw new Pop3Error('too many failed logins, try again later', 'LOGIN-DELAY');
     }
-    const user = await accounts.authenticate(name, password);
+    const user = await accounts.authenticate(name, password, { protocol: 'pop3' });
     if (!user) {
       const delay = attempt.failed();
       logger.info({ user: name }, 'pop3 login failed');

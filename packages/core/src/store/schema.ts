@@ -10,6 +10,7 @@
  * System flags are a bitmask (see FLAG_BITS); keywords are a space-separated list.
  */
 import type { Migration } from '../sqlite.js';
+import { CREDENTIALS_SCHEMA } from '../credentials.js';
 import { LOGIN_THROTTLE_SCHEMA } from '../throttle.js';
 
 export const MAIL_MIGRATIONS: readonly Migration[] = [
@@ -137,6 +138,10 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   // 4: the login throttle every process shares (failures per source and per account, and the
   // sources that logged in successfully), see ../throttle.ts.
   LOGIN_THROTTLE_SCHEMA,
+  // 5: app passwords and the webmail's session credentials, the TOTP second factor and its
+  // recovery codes, administrators, and the last logins per account, protocol and source
+  // (../credentials.ts).
+  CREDENTIALS_SCHEMA,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

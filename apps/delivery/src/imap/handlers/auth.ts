@@ -45,12 +45,14 @@ export async function cmdAuthenticate(s: ImapSession, c: CommandOf<'AUTHENTICATE
 async function login(s: ImapSession, name: string, password: string): Promise<Reply> {
   const { throttle, accounts, userConnections } = s.opts;
   const remoteAddress = s.clientIp;
-  const attempt = throttle.begin(remoteAddress, name);
+  const relayed = remoteAddress !== s.opts.remoteAddress;
+  // a login relayed by the webmail is the webmail's, which records its own last login
+  const attempt = throttle.begin(remoteAddress, name, relayed ? undefined : 'imap');
   if (!attempt) {
     s.log.warn({ user: name }, 'imap login refused: too many failures');
     throw no('too many failed logins, try again later', 'UNAVAILABLE');
   }
-  const user = await accounts.authenticate(name, password);
+  const user = await accounts.authenticate(name, password, { protocol: 'imap' });
   if (!user) {
     const delay = attempt.failed();
     s.log.info({ user: name }, 'imap login failed');
@@ -59,7 +61,7 @@ async function login(s: ImapSession, name: string, password: string): Promise<Re
   }
   // A login relayed for a browser (ID x-originating-ip) also makes the relaying webmail a known
   // source of this account: it submits the user's mail over SMTP from its own address.
-  attempt.succeeded(remoteAddress !== s.opts.remoteAddress ? s.opts.remoteAddress : undefined);
+  attempt.succeeded(relayed ? s.opts.remoteAddress : undefined);
   if (s.io.closed) throw no('connection closed');
   if (!userConnections.acquire(user.id)) throw no('too many connections for this user', 'LIMIT');
   s.loggedIn(user);

@@ -254,6 +254,8 @@ export class Accounts {
     checkPassword(password);
     const hash = await hashPassword(password);
     prepared(this.db, 'UPDATE users SET password_hash = ? WHERE id = ?').run(hash, u.id);
+    // webmail sessions end with the password they were opened with; device app passwords stay
+    this.credentials.revokeSessions(u.id);
   }
 
   /** Gives or takes the web admin. */

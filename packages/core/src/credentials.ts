@@ -217,6 +217,17 @@ export class Credentials {
     return { secret, uri: generateURI({ issuer, label, secret }) };
   }
 
+  /** The otpauth URI of an enrolment that waits for its first code (to show the QR code again), or null. */
+  pendingTotpUri(userId: number, label: string, issuer: string): string | null {
+    const secret = prepared(this.db, 'SELECT secret FROM totp WHERE user_id = ? AND enabled = 0').pluck().get(userId) as string | undefined;
+    return secret ? generateURI({ issuer, label, secret }) : null;
+  }
+
+  /** Ends every webmail session credential of the user (their password changed). */
+  revokeSessions(userId: number): void {
+    prepared(this.db, "DELETE FROM app_passwords WHERE user_id = ? AND kind = 'session'").run(userId);
+  }
+
   /** Ends enrolment with a first code; returns the recovery codes (shown once), or null for a wrong code. */
   async confirmTotp(userId: number, code: string): Promise<string[] | null> {
     const row = prepared(this.db, 'SELECT secret, enabled FROM totp WHERE user_id = ?').get(userId) as { secret: string; enabled: number } | undefined;

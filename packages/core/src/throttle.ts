@@ -128,7 +128,7 @@ export class LoginThrottle {
    * Reserves one attempt for `login` from `ip`, or returns null when it is refused without
    * checking the password (the source is locked, or the account is and the source is unknown).
    * With `protocol`, a success is also the account's last login over it from `ip` (last_logins,
-   * written in the same transaction as the success: no fsync of its own).
+   * written in the same transaction as the success: no fsync of its own), unless it was relayed.
    */
   begin(ip: string, login: string, protocol?: LoginProtocol): LoginAttempt | null {
     const source = plainIp(ip);
@@ -188,7 +188,8 @@ export class LoginThrottle {
               'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last',
             ).run(account, ip, at);
           }
-          if (protocol && remember) {
+          // a login relayed by the webmail is the webmail's, which records its own
+          if (protocol && remember && relayedBy === undefined) {
             prepared(
               this.db,
               'INSERT INTO last_logins (account, protocol, ip, last) VALUES (?, ?, ?, ?) ON CONFLICT (account, protocol, ip) DO UPDATE SET last = excluded.last',

@@ -46,8 +46,7 @@ async function login(s: ImapSession, name: string, password: string): Promise<Re
   const { throttle, accounts, userConnections } = s.opts;
   const remoteAddress = s.clientIp;
   const relayed = remoteAddress !== s.opts.remoteAddress;
-  // a login relayed by the webmail is the webmail's, which records its own last login
-  const attempt = throttle.begin(remoteAddress, name, relayed ? undefined : 'imap');
+  const attempt = throttle.begin(remoteAddress, name, 'imap');
   if (!attempt) {
     s.log.warn({ user: name }, 'imap login refused: too many failures');
     throw no('too many failed logins, try again later', 'UNAVAILABLE');

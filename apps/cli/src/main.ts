@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { AccountError, AddressError, CredentialError, ConfigError, StoreError } from '@postern/core';
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
+import { register as metrics } from './commands/metrics.js';
 import { register as dns } from './commands/dns.js';
 import { register as init } from './commands/init.js';
 import { register as mail } from './commands/mail.js';
@@ -25,7 +26,7 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, accounts, mailbox, mail, queue, dns]) register(program);
+for (const register of [init, start, accounts, mailbox, mail, queue, dns, metrics]) register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);

@@ -10,7 +10,18 @@ import { rmSync } from 'node:fs';
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { headerFields } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
-import { ByteBudget, newId, nextHopMessageSize, parseAddress, formatAddress, type Accounts, type Config, type Logger, type User } from '@postern/core';
+import {
+  countMailEvent,
+  ByteBudget,
+  newId,
+  nextHopMessageSize,
+  parseAddress,
+  formatAddress,
+  type Accounts,
+  type Config,
+  type Logger,
+  type User,
+} from '@postern/core';
 import type { GroupCommit } from './group-commit.js';
 import { inlineIndexer, type MessageIndexer } from './index-pool.js';
 
@@ -167,11 +178,14 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       const o = outcomes[i]!;
       if (o.ok && o.duplicate) {
         okUsers.add(t.user.id);
+        countMailEvent('duplicate');
         logger.info({ mail: 'duplicate', cid: session.id, qid, envid, to: t.user.address }, 'already delivered, not stored again');
       } else if (o.ok) {
         okUsers.add(t.user.id);
+        countMailEvent('delivered');
         logger.info({ mail: 'delivered', cid: session.id, qid, to: t.user.address, uid: o.uid, size: content.length }, 'delivered');
       } else {
+        countMailEvent('refused');
         logger.warn({ mail: 'refused', cid: session.id, qid, to: t.user.address, reason: o.reason }, 'not delivered');
       }
     });

@@ -17,6 +17,8 @@
  */
 import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import {
+  countMailEvent,
+  metrics,
   deadlinesOf,
   formatAddress,
   has8bit,
@@ -159,6 +161,8 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       smtputf8: smtputf8 || needsSmtpUtf8(parseAddress(sender)),
       body8bit: has8bit(message),
     });
+    metrics.received.inc({ via: 'submission' });
+    countMailEvent('queued', recipients.length);
     log.info({ mail: 'queued', id, cid: session.id, user: user.address, from: sender, to: recipients.map((r) => r.address), size: message.length }, 'queued');
     return id;
   }

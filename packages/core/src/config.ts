@@ -90,6 +90,8 @@ const schema = z
         pop3: hostPort.optional(),
         pop3s: hostPort.optional(),
         webmail: hostPort.optional(),
+        /** The one Prometheus scrape endpoint for every app (@postern/metrics); loopback only. */
+        metrics: hostPort.optional(),
       })
       .strict()
       .default({}),

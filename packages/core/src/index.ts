@@ -28,3 +28,4 @@ export * from './queue/index.js';
 export * from './dsn/index.js';
 export * from './dns/index.js';
 export * from './credentials.js';
+export * from './metrics.js';

@@ -28,6 +28,7 @@
 import { loginKey } from './address.js';
 import { plainIp } from './net.js';
 import { authCache } from './auth-cache.js';
+import { metrics } from './metrics.js';
 import { LAST_LOGINS_SCHEMA, type LoginProtocol } from './credentials.js';
 import { openDatabase, openSibling, prepared, type Db } from './sqlite.js';
 
@@ -161,13 +162,18 @@ export class LoginThrottle {
       reserved = false;
       counts = decide(false);
     }
-    if (!counts) return null;
+    const label = protocol ?? 'other';
+    if (!counts) {
+      metrics.logins.inc({ protocol: label, result: 'refused' });
+      return null;
+    }
     if (reserved) this.maybePrune(t);
     let settled = false;
     return {
       succeeded: (relayedBy?: string, options?: { remember?: boolean }) => {
         if (settled) return;
         settled = true;
+        metrics.logins.inc({ protocol: label, result: options?.remember === false ? 'first_factor' : 'ok' });
         // a first factor alone (the webmail's password before its code) makes no source known
         const remember = options?.remember ?? true;
         const known = !remember ? [] : relayedBy === undefined ? [source] : [source, plainIp(relayedBy)];
@@ -198,6 +204,7 @@ export class LoginThrottle {
         });
       },
       failed: () => {
+        if (!settled) metrics.logins.inc({ protocol: label, result: 'failed' });
         if (!settled && !reserved) {
           // counted now, as before reservations existed (see begin)
           this.tryWrite(() => {

@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config } from '@postern/core';
+import { createLogger, EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config } from '@postern/core';
+import { startMetricsEndpoint, type MetricsEndpoint } from '@postern/metrics';
 import { configFileOf } from '../context.js';
 import { runInit } from './init.js';
 import { formatLogLine } from '../log-format.js';
@@ -101,6 +102,7 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
   let stopping = false;
   let failure: string | null = null;
   let failed: () => void = () => undefined;
+  let metricsEndpoint: MetricsEndpoint | null = null;
 
   /** Starts the app; resolves "ready" once every listener is bound, or the exit code. */
   const launch = (s: Supervised): Promise<'ready' | number> => {
@@ -173,7 +175,7 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
     if (stopping) return;
     stopping = true;
     process.stdout.write('postern: stopping\n');
-    void stopAll(apps).then(stopped);
+    void Promise.all([stopAll(apps), metricsEndpoint?.close()]).then(stopped);
   };
   failed = (): void => {
     // an app that cannot come back (its port taken meanwhile): the rest must not go on alone
@@ -183,6 +185,8 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // the supervisor serves the one scrape endpoint; the apps' registries are asked at each scrape
+  if (config.listen.metrics) metricsEndpoint = await startMetricsEndpoint(config, createLogger('metrics', config.log_level));
 
   for (const s of apps) {
     if (!(await bringUp(s))) break;

@@ -20,6 +20,7 @@ import { Credentials, type LoginProtocol } from './credentials.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
 import { releaseContents } from './store/contents.js';
 import { isUnixUser } from './unix-users.js';
+import { parseScramKeys, scramKeysFor, type ScramKeys } from './scram.js';
 
 /** Local parts that reach the administrator unless a user or alias of that name exists. */
 export const ADMIN_ALIASES: ReadonlySet<string> = new Set(['root', 'postmaster', 'abuse', 'mailer-daemon']);
@@ -202,16 +203,13 @@ export class Accounts {
     if (this.findUser(key)) throw new AccountError(`user ${key} exists already`);
     checkPassword(password);
     const hash = await hashPassword(password);
+    const scram = scramKeysFor(password);
     return this.db
       .transaction(() => {
-        const info = prepared(this.db, 'INSERT INTO users (domain_id, address, display_address, password_hash, created, admin) VALUES (?, ?, ?, ?, ?, ?)').run(
-          d.id,
-          key,
-          formatAddress(a),
-          hash,
-          Date.now(),
-          options.admin ? 1 : 0,
-        );
+        const info = prepared(
+          this.db,
+          'INSERT INTO users (domain_id, address, display_address, password_hash, created, admin, scram_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ).run(d.id, key, formatAddress(a), hash, Date.now(), options.admin ? 1 : 0, scram);
         const id = Number(info.lastInsertRowid);
         const insertMailbox = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
         for (const mb of DEFAULT_MAILBOXES) insertMailbox.run(id, mb.name, mb.specialUse, newUidValidity());
@@ -253,7 +251,7 @@ export class Accounts {
     if (!u) throw new AccountError(`no user ${address}`);
     checkPassword(password);
     const hash = await hashPassword(password);
-    prepared(this.db, 'UPDATE users SET password_hash = ? WHERE id = ?').run(hash, u.id);
+    prepared(this.db, 'UPDATE users SET password_hash = ?, scram_sha256 = ? WHERE id = ?').run(hash, scramKeysFor(password), u.id);
     // webmail sessions end with the password they were opened with; device app passwords stay
     this.credentials.revokeSessions(u.id);
   }
@@ -334,6 +332,22 @@ export class Accounts {
     if (!ok || !row || !key || !accountPassword) return null;
     authCache.remember(key, row.password_hash, password);
     return toUser(row);
+  }
+
+  /**
+   * The SCRAM-SHA-256 keys of a login (RFC 5802), or null: unknown user, a password set before
+   * SCRAM keys were kept, or two-factor login on (the account password then serves the webmail
+   * alone, and a SCRAM exchange cannot say which app password it means before the salt is sent).
+   */
+  scramKeys(address: string): { user: User; keys: ScramKeys } | null {
+    const key = loginKey(address);
+    if (!key) return null;
+    const row = prepared(this.db, `SELECT ${USER_COLUMNS}, scram_sha256 FROM users WHERE address = ?`).get(key) as
+      | (UserRow & { scram_sha256: string | null })
+      | undefined;
+    const keys = parseScramKeys(row?.scram_sha256);
+    if (!row || !keys || this.credentials.totpEnabled(row.id)) return null;
+    return { user: toUser(row), keys };
   }
 
   /** Does the account need a second factor at the webmail? */

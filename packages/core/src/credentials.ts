@@ -86,6 +86,9 @@ export const CREDENTIALS_SCHEMA = `
   );
   CREATE INDEX recovery_codes_selector ON recovery_codes (user_id, selector);
   ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+  -- SCRAM-SHA-256 StoredKey/ServerKey (scram.ts), derived when the password is set; NULL for
+  -- passwords set before this migration (SCRAM then fails until the next postern user passwd)
+  ALTER TABLE users ADD COLUMN scram_sha256 TEXT;
   ${LAST_LOGINS_SCHEMA}
 `;
 

@@ -29,3 +29,4 @@ export * from './dsn/index.js';
 export * from './dns/index.js';
 export * from './credentials.js';
 export * from './metrics.js';
+export * from './scram.js';

@@ -4,10 +4,11 @@
  * $POSTERN_CONFIG, else ./postern.toml). Errors go to stderr, one line, non-zero exit code.
  */
 import { Command, CommanderError } from 'commander';
-import { AccountError, AddressError, ConfigError, StoreError } from '@postern/core';
+import { AccountError, AddressError, CredentialError, ConfigError, StoreError } from '@postern/core';
 import { CliError } from './context.js';
 import { register as accounts } from './commands/accounts.js';
 import { register as backup } from './commands/backup.js';
+import { register as metrics } from './commands/metrics.js';
 import { register as dns } from './commands/dns.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as exportMail } from './commands/export.js';
@@ -32,7 +33,8 @@ const program = new Command('postern')
   )
   .exitOverride();
 
-for (const register of [init, start, status, accounts, mailbox, mail, queue, sieve, dns, doctor, importMail, exportMail, backup, migrate]) register(program);
+for (const register of [init, start, status, accounts, mailbox, mail, queue, sieve, dns, doctor, importMail, exportMail, backup, migrate, metrics])
+  register(program);
 
 function fail(message: string, code: number): never {
   process.stderr.write(`postern: ${message}\n`);
@@ -69,6 +71,6 @@ try {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof ConfigError) fail(err.message, 2);
   if (err instanceof CliError) fail(err.message, err.exitCode);
-  if (err instanceof AccountError || err instanceof AddressError || err instanceof StoreError) fail(err.message, 1);
+  if (err instanceof AccountError || err instanceof CredentialError || err instanceof AddressError || err instanceof StoreError) fail(err.message, 1);
   fail(`unexpected error: ${(err as Error).stack ?? String(err)}`, 70);
 }

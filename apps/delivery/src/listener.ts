@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { TLSSocket, type SecureContext, type TlsOptions } from 'node:tls';
 import {
   ConnectionCounter,
+  metrics,
   connectionCaps,
   DeadlineClock,
   deadlinesOf,
@@ -76,7 +77,7 @@ export async function listen<C extends ListenedConnection>(
   accept: (socket: Socket, ip: string, log: Logger) => { conn: C; start: () => Promise<void> },
 ): Promise<Listener> {
   const { proto, logger } = opts;
-  const counter = new ConnectionCounter(connectionCaps(opts.limits));
+  const counter = new ConnectionCounter(connectionCaps(opts.limits), protocolOf(proto));
   const deadlines = deadlinesOf(opts.limits);
   const connections = new Set<C>();
   /** The admitted ones, each with its deadlines. */
@@ -163,6 +164,11 @@ export async function listen<C extends ListenedConnection>(
   };
 }
 
+/** The metrics' protocol of a listener: imaps counts as imap, pop3s as pop3. */
+function protocolOf(proto: string): string {
+  return proto.replace(/s$/, '');
+}
+
 export interface TlsUpgrade {
   secureContext: () => SecureContext;
   sniCallback: TlsOptions['SNICallback'];
@@ -184,6 +190,7 @@ export function upgradeToTls(plain: Socket, opts: TlsUpgrade): { secure: TLSSock
     const timer = setTimeout(() => secure.destroy(), opts.timeoutMs);
     secure.once('secure', () => {
       clearTimeout(timer);
+      metrics.tls.inc({ protocol: protocolOf(opts.proto), version: secure.getProtocol() ?? 'unknown' });
       resolve(true);
     });
     secure.on('error', (e) => {

@@ -12,6 +12,7 @@ import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import { headerFields } from '@postern/mime';
 import { createSmtpServer, installEnhancedCodes, readMessage, SmtpReply, storageFailure } from '@postern/smtp';
 import {
+  countMailEvent,
   ByteBudget,
   newId,
   nextHopMessageSize,
@@ -201,11 +202,14 @@ export async function startLmtpServer(opts: LmtpOptions): Promise<LmtpServer> {
       for (const o of r.outcomes) {
         if (o.ok && o.duplicate) {
           okUsers.add(t.user.id);
+          countMailEvent('duplicate');
           logger.info({ mail: 'duplicate', cid: session.id, qid, envid, to: t.user.address }, 'already delivered, not stored again');
         } else if (o.ok) {
           okUsers.add(t.user.id);
+          countMailEvent('delivered');
           logger.info({ mail: 'delivered', cid: session.id, qid, to: t.user.address, uid: o.uid, size: content.length }, 'delivered');
         } else {
+          countMailEvent('refused');
           logger.warn({ mail: 'refused', cid: session.id, qid, to: t.user.address, reason: o.reason }, 'not delivered');
         }
       }

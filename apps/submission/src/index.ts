@@ -39,7 +39,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const mail = openMailDb(config);
   const tls = new TlsMaterial(config.tlsCert, config.tlsKey);
   const throttle = mail.loginThrottle(config.auth);
-  const limits = new ConnectionLimits(connectionCaps(config.limits));
+  const limits = new ConnectionLimits(connectionCaps(config.limits), 'submission');
   const inFlight = new ByteBudget(config.limits.data_in_flight);
   cleanSpool(config.dataDir);
   const deps = { config, accounts: mail.accounts, queue, tls, throttle, limits, inFlight, log };

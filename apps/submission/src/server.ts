@@ -17,6 +17,8 @@
  */
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import {
+  countMailEvent,
+  metrics,
   deadlinesOf,
   formatAddress,
   has8bit,
@@ -133,6 +135,8 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls: boolea
       smtputf8: smtputf8 || needsSmtpUtf8(parseAddress(sender)),
       body8bit: has8bit(message),
     });
+    metrics.received.inc({ via: 'submission' });
+    countMailEvent('queued', recipients.length);
     logMail(log, session, 'queued', id, { user: user.address, from: sender, to: recipients.map((r) => r.address), size: message.length });
     return id;
   }

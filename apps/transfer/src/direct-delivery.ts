@@ -16,7 +16,18 @@
  * bounce (no backscatter). Otherwise a recipient the agent defers or refuses is queued with that
  * attempt recorded: retried on the schedule, or bounced by the queue's DSN path like any other.
  */
-import type { Accounts, Config, Logger, NewMessage, NoticeBuilder, QueueStore, RecipientOutcome, RetryPolicy } from '@postern/core';
+import {
+  countMailEvent,
+  metrics,
+  type Accounts,
+  type Config,
+  type Logger,
+  type NewMessage,
+  type NoticeBuilder,
+  type QueueStore,
+  type RecipientOutcome,
+  type RetryPolicy,
+} from '@postern/core';
 import { SmtpReply } from '@postern/smtp';
 import type { LmtpPool } from './lmtp.js';
 import { domainOf, nextHopFor } from './routing.js';
@@ -47,8 +58,11 @@ export class DirectDelivery {
   /** Delivers or queues `message`; resolves once it is durably one or the other. */
   async accept(message: NewMessage): Promise<Handed> {
     const { queue, log } = this.deps;
+    const started = Date.now();
     const outcomes = await this.attempt(message);
     if (outcomes?.every((o) => o.kind === 'delivered')) {
+      countMailEvent('delivered', message.recipients.length);
+      metrics.deliveryLatency.observe({ path: `${message.origin}_to_mailbox` }, (Date.now() - started) / 1000);
       log.info(
         { mail: 'delivered', id: message.id, from: message.sender, to: message.recipients.map((r) => r.address), relay: outcomes[0]?.remoteMta, direct: true },
         'delivered',
@@ -57,6 +71,7 @@ export class DirectDelivery {
     }
     const refusal = outcomes?.every((o) => o.kind === 'failed') ? asReply(outcomes[0]?.reply ?? '') : null;
     if (refusal) {
+      countMailEvent('refused', message.recipients.length);
       log.info({ mail: 'refused', id: message.id, from: message.sender, to: message.recipients.map((r) => r.address), reply: outcomes?.[0]?.reply }, 'refused');
       throw refusal;
     }

@@ -16,6 +16,7 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { SMTPServer, SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import {
+  metrics,
   connectionCaps,
   deadlinesOf,
   formatAddress,
@@ -77,7 +78,7 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
   installEnhancedCodes();
   const { config, accounts, log } = deps;
   // no one logs in on port 25: no slots to keep for sessions that did
-  const limits = new ConnectionLimits(connectionCaps(config.limits, false));
+  const limits = new ConnectionLimits(connectionCaps(config.limits, false), 'smtp');
   const trusted = trustedNetworks(config.transfer.trusted_networks);
   const mayRelay = (session: SMTPServerSession): boolean => {
     const ip = plainIp(session.remoteAddress);
@@ -183,6 +184,8 @@ export function createMxServer(deps: MxServerDeps): SMTPServer {
       smtputf8,
       body8bit: has8bit(full),
     });
+    metrics.received.inc({ via: 'mx' });
+    if (verdict.action === 'junk') metrics.junked.inc({ cause: verdict.cause });
     logMail(log, session, 'received', id, { from: sender, to: recipients.map((r) => r.address), size: full.length, ip: session.remoteAddress, handed });
     return { id, handed };
   }

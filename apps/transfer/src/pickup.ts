@@ -27,6 +27,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import {
+  countMailEvent,
+  metrics,
   completeAddress,
   decodeDrop,
   DROP_ENVELOPE_MAX,
@@ -199,6 +201,8 @@ export class Pickup {
       return;
     }
     unlinkSync(path);
+    metrics.received.inc({ via: 'sendmail' });
+    countMailEvent('queued', entry.recipients.length);
     log.info(
       { mail: 'queued', id: entry.id, from: entry.sender, to: entry.recipients.map((r) => r.address), uid: st.uid, origin: 'maildrop' },
       'queued from the maildrop',

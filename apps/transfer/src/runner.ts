@@ -20,6 +20,8 @@
  * a probe every second tries while it is down (apps run without the supervisor too).
  */
 import {
+  countMailEvent,
+  metrics,
   retryPolicyOf,
   type Accounts,
   type Config,
@@ -200,6 +202,11 @@ export class QueueRunner {
     for (const o of outcomes) {
       const r = byId.get(o.recipientId)!;
       const event = o.kind === 'delivered' ? 'delivered' : o.kind === 'failed' ? 'bounced' : 'deferred';
+      countMailEvent(event);
+      if (o.kind === 'delivered') {
+        const hop = nextHopFor(domainOf(r.address), this.deps.config, this.deps.accounts).kind === 'lmtp' ? 'mailbox' : 'remote';
+        metrics.deliveryLatency.observe({ path: `${entry.origin}_to_${hop}` }, (Date.now() - entry.arrival) / 1000);
+      }
       this.deps.log.info({ mail: event, id: entry.id, to: r.address, from: entry.sender, attempt: r.attempts + 1, relay: o.remoteMta, reply: o.reply }, event);
     }
   }

@@ -35,7 +35,19 @@ function entry(to: string): QueueEntry {
     client: '',
     data,
     recipients: [
-      { id: 1, address: to, orcpt: null, notify: null, state: 'queued', attempts: 0, nextAttempt: 0, lastError: null, lastAttempt: null, delayNotified: false },
+      {
+        id: 1,
+        address: to,
+        orcpt: null,
+        notify: null,
+        state: 'queued',
+        attempts: 0,
+        nextAttempt: 0,
+        lastError: null,
+        lastAttempt: null,
+        delayNotified: false,
+        agentWaits: 0,
+      },
     ],
   };
 }

@@ -12,7 +12,7 @@ import type { MailAccount } from './mail/account.js';
 import { authRoutes } from './routes/auth.js';
 import { mailboxRoutes } from './routes/mailbox.js';
 import { createHandler, SESSION_COOKIE } from './server.js';
-import { LoginForms, SessionStore } from './session.js';
+import { LoginForms, PendingLogins, SessionStore } from './session.js';
 import { UserResources, type WebmailState } from './state.js';
 
 const config = configFromObject(
@@ -27,6 +27,8 @@ const state: WebmailState = {
   loginForms: new LoginForms(),
   imap: imapEndpoint(config),
   smtp: smtpEndpoint(config),
+  local: null,
+  pendingLogins: new PendingLogins(),
 };
 // Never used: every request below is refused before a handler would touch the mailbox.
 const account = { close: async (): Promise<void> => undefined } as unknown as MailAccount;

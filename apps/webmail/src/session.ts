@@ -21,6 +21,7 @@ export interface SessionResources {
 export interface Session<R extends SessionResources = SessionResources> {
   readonly id: string;
   readonly user: string;
+  /** What it logs in to IMAP and SMTP with: its own session credential, or (a foreign server) the user's password. */
   readonly password: string;
   readonly csrf: string;
   readonly createdAt: number;
@@ -168,5 +169,42 @@ export class LoginForms {
     const n = (this.perIp.get(f.ip) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(f.ip);
     else this.perIp.set(f.ip, n);
+  }
+}
+
+/** A login whose password was right; its second factor is still to come (RFC 6238 code or recovery code). */
+export interface PendingLogin {
+  userId: number;
+  address: string;
+  ip: string;
+  expiresAt: number;
+}
+
+const MAX_PENDING_LOGINS = 10_000;
+
+/**
+ * Logins half done, keyed by the id of the code form handed out with them (LoginForms: the code
+ * POST must redeem that form, from the same address). Five minutes to type the code; each wrong
+ * code is a failed login to the throttle and the pending login moves to the next form.
+ */
+export class PendingLogins {
+  private readonly pending = new Map<string, PendingLogin>();
+
+  constructor(
+    private readonly lifetimeMs = 300_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  add(formId: string, login: Omit<PendingLogin, 'expiresAt'> & { expiresAt?: number }): void {
+    while (this.pending.size >= MAX_PENDING_LOGINS) this.pending.delete(this.pending.keys().next().value as string);
+    this.pending.set(formId, { ...login, expiresAt: login.expiresAt ?? this.now() + this.lifetimeMs });
+  }
+
+  /** The pending login of this form, used up; null when there is none, it expired, or came from elsewhere. */
+  take(formId: string | undefined, ip: string): PendingLogin | null {
+    if (formId === undefined) return null;
+    const p = this.pending.get(formId);
+    this.pending.delete(formId);
+    return p && p.ip === ip && this.now() < p.expiresAt ? p : null;
   }
 }

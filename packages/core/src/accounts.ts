@@ -15,10 +15,12 @@
 import { prepared, type Db } from './sqlite.js';
 import { addressKey, formatAddress, loginKey, normalizeDomain, parseAddress, splitDetail, type Address } from './address.js';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
-import { authCache } from './auth-cache.js';
+import { appPasswordKey, authCache } from './auth-cache.js';
+import { Credentials, type LoginProtocol } from './credentials.js';
 import { DEFAULT_MAILBOXES, newUidValidity } from './store/mailboxes.js';
 import { deleteUserMessages } from './store/store.js';
 import { isUnixUser } from './unix-users.js';
+import { parseScramKeys, scramKeysFor, type ScramKeys } from './scram.js';
 
 /** Local parts that reach the administrator unless a user or alias of that name exists. */
 export const ADMIN_ALIASES: ReadonlySet<string> = new Set(['root', 'postmaster', 'abuse', 'mailer-daemon']);
@@ -40,6 +42,25 @@ export interface User {
   address: string;
   domainId: number;
   quotaBytes: number;
+  /** May use the web admin (`postern user add --admin`). */
+  admin: boolean;
+}
+
+/** One account's last login over one protocol from one source (throttle.ts writes them). */
+export interface LastLogin {
+  protocol: string;
+  ip: string;
+  at: number;
+}
+
+export interface AuthenticateOptions {
+  /**
+   * What the login is for. With two-factor login on, the account password works for 'webmail'
+   * only (whose form asks for the code); the device protocols then take app passwords alone, as
+   * Fastmail and Gmail do. An app password limited to some protocols works only for those; none
+   * works for 'webmail'. Without a protocol, only unlimited app passwords are tried.
+   */
+  protocol?: LoginProtocol;
 }
 
 export interface Alias {
@@ -68,15 +89,22 @@ interface UserRow {
   address: string;
   domain_id: number;
   quota_bytes: number;
+  admin: number;
 }
 
-const toUser = (r: UserRow): User => ({ id: r.id, address: r.address, domainId: r.domain_id, quotaBytes: r.quota_bytes });
+const USER_COLUMNS = 'id, address, domain_id, quota_bytes, admin';
+const toUser = (r: UserRow): User => ({ id: r.id, address: r.address, domainId: r.domain_id, quotaBytes: r.quota_bytes, admin: r.admin === 1 });
 
 export class Accounts {
+  /** App passwords, session credentials, TOTP and recovery codes (credentials.ts). */
+  readonly credentials: Credentials;
+
   constructor(
     private readonly db: Db,
     private readonly system: SystemAccounts | null = null,
-  ) {}
+  ) {
+    this.credentials = new Credentials(db);
+  }
 
   // --- domains -----------------------------------------------------------------------------
 
@@ -156,7 +184,7 @@ export class Accounts {
   /** The user who gets the administrator's mail: `admin`, else the first user created. */
   adminUser(): User | null {
     if (this.system?.admin) return this.findUser(this.system.admin);
-    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY id LIMIT 1').get();
+    const row = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT 1`).get() as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
@@ -175,7 +203,7 @@ export class Accounts {
 
   // --- users -------------------------------------------------------------------------------
 
-  async addUser(address: string, password: string): Promise<User> {
+  async addUser(address: string, password: string, options: { admin?: boolean } = {}): Promise<User> {
     const a = parseAddress(address);
     const d = this.findDomain(a.domain);
     if (!d) throw new AccountError(`domain ${a.domain} is not local: add it first (postern domain add ${a.domain})`);
@@ -183,19 +211,17 @@ export class Accounts {
     if (this.findUser(key)) throw new AccountError(`user ${key} exists already`);
     checkPassword(password);
     const hash = await hashPassword(password);
+    const scram = scramKeysFor(password);
     return this.db
       .transaction(() => {
-        const info = prepared(this.db, 'INSERT INTO users (domain_id, address, display_address, password_hash, created) VALUES (?, ?, ?, ?, ?)').run(
-          d.id,
-          key,
-          formatAddress(a),
-          hash,
-          Date.now(),
-        );
+        const info = prepared(
+          this.db,
+          'INSERT INTO users (domain_id, address, display_address, password_hash, created, admin, scram_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ).run(d.id, key, formatAddress(a), hash, Date.now(), options.admin ? 1 : 0, scram);
         const id = Number(info.lastInsertRowid);
         const insertMailbox = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
         for (const mb of DEFAULT_MAILBOXES) insertMailbox.run(id, mb.name, mb.specialUse, newUidValidity());
-        return { id, address: key, domainId: d.id, quotaBytes: 0 };
+        return { id, address: key, domainId: d.id, quotaBytes: 0, admin: !!options.admin };
       })
       .immediate();
   }
@@ -207,22 +233,24 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key);
+    const row = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE address = ?`).get(key) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   userById(id: number): User | null {
-    const row = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE id = ?').get(id);
+    const row = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`).get(id) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   listUsers(domain?: string): User[] {
-    const rows = domain
-      ? prepared<UserRow>(
-          this.db,
-          'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
-        ).all(normalizeDomain(domain))
-      : prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users ORDER BY address').all();
+    const rows = (
+      domain
+        ? prepared(
+            this.db,
+            'SELECT u.id, u.address, u.domain_id, u.quota_bytes, u.admin FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
+          ).all(normalizeDomain(domain))
+        : prepared(this.db, `SELECT ${USER_COLUMNS} FROM users ORDER BY address`).all()
+    ) as UserRow[];
     return rows.map(toUser);
   }
 
@@ -231,7 +259,28 @@ export class Accounts {
     if (!u) throw new AccountError(`no user ${address}`);
     checkPassword(password);
     const hash = await hashPassword(password);
-    prepared(this.db, 'UPDATE users SET password_hash = ? WHERE id = ?').run(hash, u.id);
+    prepared(this.db, 'UPDATE users SET password_hash = ?, scram_sha256 = ? WHERE id = ?').run(hash, scramKeysFor(password), u.id);
+    // webmail sessions end with the password they were opened with; device app passwords stay
+    this.credentials.revokeSessions(u.id);
+  }
+
+  /** Gives or takes the web admin. */
+  setAdmin(address: string, admin: boolean): void {
+    const u = this.findUser(address);
+    if (!u) throw new AccountError(`no user ${address}`);
+    prepared(this.db, 'UPDATE users SET admin = ? WHERE id = ?').run(admin ? 1 : 0, u.id);
+  }
+
+  /** The account's last logins, newest first (one per protocol and source, for `auth.known_source_lifetime`). */
+  lastLogins(address: string, limit = 50): LastLogin[] {
+    const key = loginKey(address);
+    if (!key) return [];
+    const rows = prepared(this.db, 'SELECT protocol, ip, last FROM last_logins WHERE account = ? ORDER BY last DESC LIMIT ?').all(key, limit) as Array<{
+      protocol: string;
+      ip: string;
+      last: number;
+    }>;
+    return rows.map((r) => ({ protocol: r.protocol, ip: r.ip, at: r.last }));
   }
 
   /** Per-user quota in bytes; 0 means the configured default. */
@@ -254,22 +303,60 @@ export class Accounts {
   }
 
   /**
-   * Checks a login. Returns the user, or null for an unknown user or a wrong password: both take
-   * the same time (a dummy hash is verified for unknown users).
+   * Checks a login: the account password or an app password, as `options.protocol` allows (see
+   * AuthenticateOptions). Returns the user, or null for an unknown user or a wrong password: both
+   * take one slow hash (a dummy hash is verified for unknown users), as does a refused account
+   * password under two-factor login.
    */
-  async authenticate(address: string, password: string): Promise<User | null> {
+  async authenticate(address: string, password: string, options: AuthenticateOptions = {}): Promise<User | null> {
+    const { protocol } = options;
     const key = loginKey(address);
     const row = key
-      ? prepared<UserRow & { password_hash: string }>(this.db, 'SELECT id, address, domain_id, quota_bytes, password_hash FROM users WHERE address = ?').get(
-          key,
-        )
+      ? (prepared(
+          this.db,
+          `SELECT ${USER_COLUMNS}, password_hash, (SELECT enabled FROM totp t WHERE t.user_id = users.id) AS totp FROM users WHERE address = ?`,
+        ).get(key) as (UserRow & { password_hash: string; totp: number | null }) | undefined)
       : undefined;
+    if (row && key && protocol !== 'webmail') {
+      // an app password: its own row's hash, its own cache entry (keyed by the row)
+      for (const c of this.credentials.appPasswordCandidates(row.id, password, protocol)) {
+        const cacheKey = appPasswordKey(key, c.id);
+        if (authCache.verified(cacheKey, c.hash, c.secret)) return toUser(row);
+        if (await verifyPassword(c.secret, c.hash)) {
+          authCache.remember(cacheKey, c.hash, c.secret);
+          return toUser(row);
+        }
+      }
+    }
+    // RFC 6238 logins: the device protocols no longer take the account password
+    const accountPassword = row !== undefined && (row.totp !== 1 || protocol === 'webmail');
     // a password verified a moment ago is not hashed again (auth-cache.ts: Dovecot's auth_cache)
-    if (key && row && authCache.verified(key, row.password_hash, password)) return toUser(row);
-    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
-    if (!ok || !row || !key) return null;
+    if (key && row && accountPassword && authCache.verified(key, row.password_hash, password)) return toUser(row);
+    const ok = await verifyPassword(password, accountPassword ? row.password_hash : DUMMY_HASH);
+    if (!ok || !row || !key || !accountPassword) return null;
     authCache.remember(key, row.password_hash, password);
     return toUser(row);
+  }
+
+  /**
+   * The SCRAM-SHA-256 keys of a login (RFC 5802), or null: unknown user, a password set before
+   * SCRAM keys were kept, or two-factor login on (the account password then serves the webmail
+   * alone, and a SCRAM exchange cannot say which app password it means before the salt is sent).
+   */
+  scramKeys(address: string): { user: User; keys: ScramKeys } | null {
+    const key = loginKey(address);
+    if (!key) return null;
+    const row = prepared(this.db, `SELECT ${USER_COLUMNS}, scram_sha256 FROM users WHERE address = ?`).get(key) as
+      | (UserRow & { scram_sha256: string | null })
+      | undefined;
+    const keys = parseScramKeys(row?.scram_sha256);
+    if (!row || !keys || this.credentials.totpEnabled(row.id)) return null;
+    return { user: toUser(row), keys };
+  }
+
+  /** Does the account need a second factor at the webmail? */
+  twoFactor(user: User): boolean {
+    return this.credentials.totpEnabled(user.id);
   }
 
   // --- aliases -----------------------------------------------------------------------------
@@ -390,12 +477,12 @@ export class Accounts {
   }
 
   private lookup(key: string): User[] {
-    const user = prepared<UserRow>(this.db, 'SELECT id, address, domain_id, quota_bytes FROM users WHERE address = ?').get(key);
+    const user = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE address = ?`).get(key) as UserRow | undefined;
     if (user) return [toUser(user)];
     const rows = prepared<UserRow>(
       this.db,
-      'SELECT u.id, u.address, u.domain_id, u.quota_bytes FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
-    ).all(key);
+      'SELECT u.id, u.address, u.domain_id, u.quota_bytes, u.admin FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
+    ).all(key) as UserRow[];
     return rows.map(toUser);
   }
 }

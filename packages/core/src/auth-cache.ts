@@ -61,14 +61,21 @@ export class AuthCache {
     if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
   }
 
-  /** The account's next login takes the full check (its lockout was reached). */
+  /** The account's next login takes the full check (its lockout was reached), with any of its app passwords. */
   forget(account: string): void {
     this.entries.delete(account);
+    const prefix = appPasswordKey(account, '');
+    for (const k of this.entries.keys()) if (k.startsWith(prefix)) this.entries.delete(k);
   }
 
   private mac(password: string): Buffer {
     return createHmac('sha256', this.key).update(password.normalize('NFC')).digest();
   }
+}
+
+/** The cache's key for one app password of an account (keyed by its row: revoking it leaves no row to match). */
+export function appPasswordKey(account: string, id: number | ''): string {
+  return `${account}\napp-password:${id}`;
 }
 
 /** The process's cache (every server of a process shares its logins, as Dovecot's auth process does). */

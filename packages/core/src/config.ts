@@ -96,6 +96,8 @@ const schema = z
         https: hostPort.optional(),
         /** Plain HTTP (webmail app): only HTTP-01 answers (RFC 8555 §8.3) and redirects to HTTPS. */
         http: hostPort.optional(),
+        /** The one Prometheus scrape endpoint for every app (@postern/metrics); loopback only. */
+        metrics: hostPort.optional(),
       })
       .strict()
       .default({}),

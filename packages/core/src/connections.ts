@@ -10,6 +10,7 @@
  */
 import { isIPv6 } from 'node:net';
 import type { Config } from './config.js';
+import { metrics } from './metrics.js';
 import { plainIp } from './net.js';
 
 export type RefusalReason = 'per-ip' | 'per-subnet' | 'total' | 'unauthenticated';
@@ -59,10 +60,20 @@ export class ConnectionCounter {
   private readonly perSubnet = new Map<string, number>();
   private total = 0;
 
-  constructor(private readonly caps: ConnectionCaps) {}
+  /** `protocol`: the listener's, for the metrics (postern_connections_total, _open). */
+  constructor(
+    private readonly caps: ConnectionCaps,
+    private readonly protocol = 'other',
+  ) {}
 
   /** `unauthenticated`: how many of the open connections have not logged in (the caller knows). */
   admit(ip: string, unauthenticated: number): Admission {
+    const admission = this.decide(ip, unauthenticated);
+    metrics.connections.inc({ protocol: this.protocol, result: admission.ok ? 'admitted' : `refused_${admission.reason}` });
+    return admission;
+  }
+
+  private decide(ip: string, unauthenticated: number): Admission {
     const key = plainIp(ip);
     const net = subnetOf(key);
     const n = this.perIp.get(key) ?? 0;
@@ -74,6 +85,7 @@ export class ConnectionCounter {
     this.perIp.set(key, n + 1);
     this.perSubnet.set(net, s + 1);
     this.total++;
+    metrics.connectionsOpen.inc({ protocol: this.protocol });
     let released = false;
     return {
       ok: true,
@@ -81,6 +93,7 @@ export class ConnectionCounter {
         if (released) return;
         released = true;
         this.total--;
+        metrics.connectionsOpen.dec({ protocol: this.protocol });
         decrement(this.perIp, key);
         decrement(this.perSubnet, net);
       },

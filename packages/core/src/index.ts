@@ -33,3 +33,6 @@ export * from './dns/index.js';
 export * from './srs.js';
 export * from './backup.js';
 export * from './upgrade.js';
+export * from './credentials.js';
+export * from './metrics.js';
+export * from './scram.js';

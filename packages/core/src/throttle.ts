@@ -28,6 +28,8 @@
 import { loginKey } from './address.js';
 import { plainIp } from './net.js';
 import { authCache } from './auth-cache.js';
+import { metrics } from './metrics.js';
+import { LAST_LOGINS_SCHEMA, type LoginProtocol } from './credentials.js';
 import { openDatabase, openSibling, prepared, type Db } from './sqlite.js';
 
 /** mail.db migration 4 (store/schema.ts); also the schema of a throttle without a database. */
@@ -65,8 +67,10 @@ export interface LoginAttempt {
    * The password was right: the reserved failure is taken back and the source remembered; with
    * `relayedBy`, the proxy (a webmail) that relayed the login for that source is remembered too,
    * since it goes on to log in to the other services (SMTP submission) on the user's behalf.
+   * `remember: false` takes back the reserved failure and nothing more: a first factor was right,
+   * and the login is not over until the second is (the webmail's TOTP step begins its own attempt).
    */
-  succeeded(relayedBy?: string): void;
+  succeeded(relayedBy?: string, options?: { remember?: boolean }): void;
   /** The password was wrong: returns how long to wait before answering. */
   failed(): number;
 }
@@ -116,7 +120,7 @@ export class LoginThrottle {
     private readonly opts: ThrottleOptions,
     db?: Db,
   ) {
-    this.db = db && !db.memory ? openSibling(db, 'NORMAL') : (db ?? openDatabase(':memory:', [LOGIN_THROTTLE_SCHEMA]));
+    this.db = db && !db.memory ? openSibling(db, 'NORMAL') : (db ?? openDatabase(':memory:', [LOGIN_THROTTLE_SCHEMA, LAST_LOGINS_SCHEMA]));
     this.now = opts.now ?? Date.now;
     this.knownSourceMs = opts.knownSourceMs ?? DEFAULT_KNOWN_SOURCE_MS;
   }
@@ -124,8 +128,10 @@ export class LoginThrottle {
   /**
    * Reserves one attempt for `login` from `ip`, or returns null when it is refused without
    * checking the password (the source is locked, or the account is and the source is unknown).
+   * With `protocol`, a success is also the account's last login over it from `ip` (last_logins,
+   * written in the same transaction as the success: no fsync of its own), unless it was relayed.
    */
-  begin(ip: string, login: string): LoginAttempt | null {
+  begin(ip: string, login: string, protocol?: LoginProtocol): LoginAttempt | null {
     const source = plainIp(ip);
     // a name that is no address cannot log in, but still counts (cut: a row per guess stays small)
     const account = loginKey(login) ?? login.trim().toLowerCase().slice(0, 320);
@@ -156,14 +162,21 @@ export class LoginThrottle {
       reserved = false;
       counts = decide(false);
     }
-    if (!counts) return null;
+    const label = protocol ?? 'other';
+    if (!counts) {
+      metrics.logins.inc({ protocol: label, result: 'refused' });
+      return null;
+    }
     if (reserved) this.maybePrune(t);
     let settled = false;
     return {
-      succeeded: (relayedBy?: string) => {
+      succeeded: (relayedBy?: string, options?: { remember?: boolean }) => {
         if (settled) return;
         settled = true;
-        const known = relayedBy === undefined ? [source] : [source, plainIp(relayedBy)];
+        metrics.logins.inc({ protocol: label, result: options?.remember === false ? 'first_factor' : 'ok' });
+        // a first factor alone (the webmail's password before its code) makes no source known
+        const remember = options?.remember ?? true;
+        const known = !remember ? [] : relayedBy === undefined ? [source] : [source, plainIp(relayedBy)];
         this.tryWrite(() => {
           const at = this.now();
           for (const [scope, key] of reserved
@@ -181,9 +194,17 @@ export class LoginThrottle {
               'INSERT INTO login_sources (account, ip, last) VALUES (?, ?, ?) ON CONFLICT (account, ip) DO UPDATE SET last = excluded.last',
             ).run(account, ip, at);
           }
+          // a login relayed by the webmail is the webmail's, which records its own
+          if (protocol && remember && relayedBy === undefined) {
+            prepared(
+              this.db,
+              'INSERT INTO last_logins (account, protocol, ip, last) VALUES (?, ?, ?, ?) ON CONFLICT (account, protocol, ip) DO UPDATE SET last = excluded.last',
+            ).run(account, protocol, source, at);
+          }
         });
       },
       failed: () => {
+        if (!settled) metrics.logins.inc({ protocol: label, result: 'failed' });
         if (!settled && !reserved) {
           // counted now, as before reservations existed (see begin)
           this.tryWrite(() => {
@@ -232,7 +253,8 @@ export class LoginThrottle {
     this.tryWrite(() => {
       prepared(this.db, 'DELETE FROM login_failures WHERE last < ?').run(t - this.opts.lockoutMs);
       prepared(this.db, 'DELETE FROM login_sources WHERE last < ?').run(t - this.knownSourceMs);
-      for (const table of ['login_failures', 'login_sources'] as const) {
+      prepared(this.db, 'DELETE FROM last_logins WHERE last < ?').run(t - this.knownSourceMs);
+      for (const table of ['login_failures', 'login_sources', 'last_logins'] as const) {
         const n = prepared(this.db, `SELECT count(*) FROM ${table}`).pluck().get() as number;
         if (n > MAX_ROWS) {
           prepared(this.db, `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} ORDER BY last LIMIT ?)`).run(n - MAX_ROWS);

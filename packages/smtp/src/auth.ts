@@ -20,12 +20,12 @@ export async function authenticateSmtp(deps: SmtpAuthDeps, username: string, pas
     throw new SmtpReply(538, '5.7.11', 'Encryption required for requested authentication mechanism');
   }
   const ip = plainIp(session.remoteAddress);
-  const attempt = deps.throttle.begin(ip, username);
+  const attempt = deps.throttle.begin(ip, username, 'smtp');
   if (!attempt) {
     deps.log.warn({ cid: session.id, ip, user: username }, 'auth refused: too many failures');
     throw new SmtpReply(454, '4.7.0', 'Too many failed logins, try again later');
   }
-  const user = await deps.accounts.authenticate(username, password);
+  const user = await deps.accounts.authenticate(username, password, { protocol: 'smtp' });
   if (!user) {
     const delay = attempt.failed();
     deps.log.warn({ cid: session.id, ip, user: username }, 'auth failed');

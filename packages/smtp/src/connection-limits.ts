@@ -19,8 +19,9 @@ export class ConnectionLimits {
   private readonly sessions = new Map<string, { session: SMTPServerSession; release: () => void }>();
   private readonly servers: SMTPServer[] = [];
 
-  constructor(caps: ConnectionCaps) {
-    this.counter = new ConnectionCounter(caps);
+  /** `protocol`: smtp (the MX) or submission, for the metrics. */
+  constructor(caps: ConnectionCaps, protocol = 'smtp') {
+    this.counter = new ConnectionCounter(caps, protocol);
   }
 
   /** The servers whose connections these limits count (to find one to displace). */

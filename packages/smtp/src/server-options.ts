@@ -5,8 +5,9 @@
  * TLS (RFC 4954 §4; the development profile offers it on loopback too). A server with
  * `auth: false` (the MX) offers no AUTH at all and answers it `503 5.5.1`.
  */
+import type { TLSSocket } from 'node:tls';
 import type { SMTPServerOptions } from 'smtp-server';
-import { passwordAllowed, SERVER_TLS, type Config, type TlsMaterial } from '@postern/core';
+import { metrics, passwordAllowed, SERVER_TLS, type Config, type TlsMaterial } from '@postern/core';
 import { authenticateSmtp, type SmtpAuthDeps } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { SmtpReply } from './reply.js';
@@ -52,7 +53,8 @@ export function sharedServerOptions(deps: ServerOptionsDeps): SMTPServerOptions 
         cb(err as Error);
       }
     },
-    onSecure(_socket, session, cb) {
+    onSecure(socket, session, cb) {
+      metrics.tls.inc({ protocol: deps.auth ? 'submission' : 'smtp', version: (socket as TLSSocket).getProtocol?.() ?? 'unknown' });
       session.disabledCommands = [];
       cb();
     },

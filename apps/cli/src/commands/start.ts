@@ -23,6 +23,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { createLogger, EXIT_LISTEN_FAILED, loadConfig, openMailDb, type Config, type Logger, type PeerReadyMessage } from '@postern/core';
+import { startMetricsEndpoint, type MetricsEndpoint } from '@postern/metrics';
 import { CliError, configFileOf } from '../context.js';
 import { runInit } from './init.js';
 import { scheduleBackups } from './backup.js';
@@ -171,6 +172,7 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
   const pending = new Set<NodeJS.Timeout>();
   let failure: string | null = null;
   let failed: () => void = () => undefined;
+  let metricsEndpoint: MetricsEndpoint | null = null;
 
   /** Tells every other running app that `s` is ready (the transfer app retries its backlog). */
   const announce = (s: Supervised): void => {
@@ -312,7 +314,7 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
     stopping = true;
     for (const t of pending) clearTimeout(t);
     process.stdout.write('postern: stopping\n');
-    void stopAll(apps).then(finish);
+    void Promise.all([stopAll(apps), metricsEndpoint?.close()]).then(finish);
   };
   failed = (): void => {
     // an app that cannot come back (its port taken meanwhile): the rest must not go on alone
@@ -323,6 +325,8 @@ async function supervise(config: Config, file: string, demo: { user: string; pas
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // the supervisor serves the one scrape endpoint; the apps' registries are asked at each scrape
+  if (config.listen.metrics) metricsEndpoint = await startMetricsEndpoint(config, createLogger('metrics', config.log_level));
 
   save();
   for (const s of apps) {

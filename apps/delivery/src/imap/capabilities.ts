@@ -36,7 +36,9 @@ export function capabilities(ctx: CapabilityContext): string[] {
   const caps = [...COMMON];
   if (!ctx.authenticated) {
     if (!ctx.tls) caps.push('STARTTLS');
-    caps.push(ctx.loginAllowed ? 'AUTH=PLAIN' : 'LOGINDISABLED');
+    // RFC 7677: SCRAM, -PLUS only where there is a TLS channel to bind to
+    if (ctx.loginAllowed) caps.push(...(ctx.tls ? ['AUTH=SCRAM-SHA-256-PLUS'] : []), 'AUTH=SCRAM-SHA-256', 'AUTH=PLAIN');
+    else caps.push('LOGINDISABLED');
     return caps;
   }
   caps.push(...AFTER_LOGIN, `APPENDLIMIT=${ctx.appendLimit}`);

@@ -4,9 +4,9 @@
  * and IDLE, STARTTLS, the autologout timer, and the writer with back-pressure.
  */
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import { continuation, FramingError, ImapFramer, ImapParseError, parseCommand, untaggedStatus, type FramerLimits } from '@postern/imap';
-import type { ByteBudget, Logger } from '@postern/core';
+import { channelBindingsOf, type ByteBudget, type ChannelBindings, type Logger } from '@postern/core';
 import { SPOOL_AFTER, SyncSpoolFile } from '@postern/smtp';
 import type { After, ImapSession, SessionIo } from './session.js';
 import { upgradeToTls, type Progress } from '../listener.js';
@@ -299,6 +299,11 @@ export class ImapConnection implements SessionIo {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** The channel binding data of this connection's TLS (SCRAM-SHA-256-PLUS), null before TLS. */
+  channelBindings(): ChannelBindings | null {
+    return this.socket instanceof TLSSocket && this.socket.encrypted ? channelBindingsOf(this.socket) : null;
   }
 
   /** Wraps the socket in TLS; false (and the socket destroyed) when the handshake fails. */

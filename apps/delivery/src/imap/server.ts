@@ -96,6 +96,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<ImapServ
       userConnections,
       sleep,
       io: conn,
+      channelBindings: () => conn.channelBindings(),
       maxSearchKeys: limits.imap_search_keys,
       ...(opts.indexer ? { indexer: opts.indexer } : {}),
     });

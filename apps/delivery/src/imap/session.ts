@@ -19,7 +19,7 @@ import {
   type FramerLimits,
   type ResponseCode,
 } from '@postern/imap';
-import type { Accounts, LoginThrottle, Logger, MessageStore, User } from '@postern/core';
+import type { Accounts, ChannelBindings, LoginThrottle, Logger, MessageStore, User } from '@postern/core';
 import { capabilities } from './capabilities.js';
 import { ImapError, type Reply } from './reply.js';
 import type { SelectedMailbox } from './selected.js';
@@ -65,6 +65,8 @@ export interface SessionOptions {
   io: SessionIo;
   /** Where APPEND indexes messages: the agent's thread pool; inline by default (tests). */
   indexer?: MessageIndexer;
+  /** The TLS channel binding data of the connection (SCRAM-SHA-256-PLUS); null without TLS. */
+  channelBindings?: () => ChannelBindings | null;
   /** Keys in one SEARCH (limits.imap_search_keys). */
   maxSearchKeys?: number;
 }

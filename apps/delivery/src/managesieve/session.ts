@@ -255,12 +255,12 @@ export class ManageSieveSession {
     const creds = decodePlain(response);
     if ('error' in creds) throw new SieveProtocolError(creds.error);
     const { throttle, accounts, remoteAddress, logger } = this.opts;
-    const attempt = throttle.begin(remoteAddress, creds.authcid);
+    const attempt = throttle.begin(remoteAddress, creds.authcid, 'managesieve');
     if (!attempt) {
       logger.warn({ user: creds.authcid }, 'managesieve login refused: too many failures');
       throw new SieveProtocolError('too many failed logins, try again later', 'TRYLATER');
     }
-    const user = await accounts.authenticate(creds.authcid, creds.password);
+    const user = await accounts.authenticate(creds.authcid, creds.password, { protocol: 'managesieve' });
     if (!user) {
       const delay = attempt.failed();
       logger.info({ user: creds.authcid }, 'managesieve login failed');

@@ -3,8 +3,8 @@
  * are answered one after another, in order), STLS, and the idle timer.
  */
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
-import type { Logger } from '@postern/core';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { channelBindingsOf, type ChannelBindings, type Logger } from '@postern/core';
 import { LineFramer, type FrameEvent } from './framer.js';
 import { ok } from './reply.js';
 import type { Outcome, Pop3Session } from './session.js';
@@ -134,6 +134,11 @@ export class Pop3Connection {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** The channel binding data of this connection's TLS (SCRAM-SHA-256-PLUS), null before TLS. */
+  channelBindings(): ChannelBindings | null {
+    return this.socket instanceof TLSSocket && this.socket.encrypted ? channelBindingsOf(this.socket) : null;
   }
 
   /** Wraps the socket in TLS; false (and the socket destroyed) when the handshake fails. */

@@ -105,17 +105,27 @@ describe('POP3 before TLS', () => {
 });
 
 describe('POP3 after TLS', () => {
-  it('lists USER and SASL PLAIN in CAPA after STLS, and refuses a second STLS', async () => {
+  it('lists USER and SASL (SCRAM with -PLUS, PLAIN) in CAPA after STLS, and refuses a second STLS', async () => {
     const c = await connect(server.port);
     await c.line();
     expect(await c.pop3('STLS')).toBe('+OK Begin TLS negotiation');
     await c.upgrade();
     expect(await c.pop3('CAPA')).toBe('+OK Capability list follows');
     const caps = await c.pop3Lines();
-    expect(caps).toEqual(['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER', 'IMPLEMENTATION Postern', 'USER', 'SASL PLAIN']);
+    expect(caps).toEqual([
+      'TOP',
+      'UIDL',
+      'RESP-CODES',
+      'AUTH-RESP-CODE',
+      'PIPELINING',
+      'EXPIRE NEVER',
+      'IMPLEMENTATION Postern',
+      'USER',
+      'SASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN',
+    ]);
     expect(await c.pop3('STLS')).toBe('-ERR already using TLS');
     expect(await c.pop3('AUTH')).toBe('+OK SASL mechanisms follow');
-    expect(await c.pop3Lines()).toEqual(['PLAIN']);
+    expect(await c.pop3Lines()).toEqual(['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'PLAIN']);
     c.close();
   });
 

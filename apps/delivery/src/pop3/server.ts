@@ -47,7 +47,9 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
 
   const proto = opts.implicitTls ? 'pop3s' : 'pop3';
   return listen({ proto, listen: opts.listen, implicitTls: opts.implicitTls, limits: config.limits, logger: opts.logger }, (socket, ip, log) => {
+    let conn: Pop3Connection | null = null;
     const session = new Pop3Session({
+      channelBindings: () => conn?.channelBindings() ?? null,
       accounts: opts.accounts,
       store: opts.store,
       throttle,
@@ -58,7 +60,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<Pop3Serv
       tls: opts.implicitTls,
       sleep,
     });
-    const conn = new Pop3Connection(socket, {
+    conn = new Pop3Connection(socket, {
       session,
       logger: log,
       maxLine: MAX_COMMAND_LINE,

@@ -12,7 +12,17 @@
  * - One POP3 session per maildrop at a time (RFC 1939 §4, the exclusive-access lock); IMAP
  *   sessions are not excluded, they see our deletions as ordinary expunges at QUIT.
  */
-import type { Accounts, LoginThrottle, Logger, MessageStore, User } from '@postern/core';
+import {
+  ScramError,
+  ScramServer,
+  type Accounts,
+  type ChannelBindings,
+  type LoginAttempt,
+  type LoginThrottle,
+  type Logger,
+  type MessageStore,
+  type User,
+} from '@postern/core';
 import { parseCommand, type Pop3Command, type Pop3Verb } from './command.js';
 import { Maildrop } from './maildrop.js';
 import { err, ok, Pop3Error, type Reply } from './reply.js';
@@ -73,6 +83,8 @@ export interface SessionOptions {
   plaintextLoginAllowed: boolean;
   /** Whether the connection is already TLS (the pop3s listener). */
   tls: boolean;
+  /** The TLS channel binding data of the connection (SCRAM-SHA-256-PLUS); null without TLS. */
+  channelBindings?: () => ChannelBindings | null;
   /** Waits before a failed login is answered (injected so tests need not sleep). */
   sleep: (ms: number) => Promise<void>;
 }
@@ -82,6 +94,8 @@ export class Pop3Session {
   private tls: boolean;
   private userName: string | null = null;
   private saslPending = false;
+  /** The next step of a SCRAM exchange in progress (RFC 5802 §5), fed the client's next line. */
+  private scramStep: ((line: string) => Promise<Outcome>) | null = null;
   private user: User | null = null;
   private maildrop: Maildrop | null = null;
   private badCommands = 0;
@@ -97,6 +111,7 @@ export class Pop3Session {
     this.tls = true;
     this.userName = null;
     this.saslPending = false;
+    this.scramStep = null;
   }
 
   /** Called once the connection is gone, whatever the reason: releases the maildrop lock. */
@@ -110,11 +125,18 @@ export class Pop3Session {
   /** A line over the length limit: `-ERR`, and the connection ends after too many. */
   lineTooLong(): Outcome {
     this.saslPending = false;
+    this.scramStep = null;
     return this.bad('line too long');
   }
 
   /** The dispatcher: guards, state table, handler, errors turned into `-ERR`. */
   async handleLine(line: string): Promise<Outcome> {
+    if (this.scramStep) {
+      const step = this.scramStep;
+      this.scramStep = null;
+      // RFC 5034 §4: "*" cancels the exchange
+      return this.guard(() => (line === '*' ? Promise.reject(new Pop3Error('authentication cancelled')) : step(line)));
+    }
     if (this.saslPending) {
       this.saslPending = false;
       return this.guard(() => this.saslResponse(line));
@@ -189,7 +211,7 @@ export class Pop3Session {
     const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER', 'IMPLEMENTATION Postern'];
     if (this.state === 'AUTHORIZATION') {
       if (!this.tls) caps.push('STLS');
-      if (this.loginAllowed) caps.push('USER', 'SASL PLAIN');
+      if (this.loginAllowed) caps.push('USER', `SASL ${this.mechanisms().join(' ')}`);
     }
     return caps;
   }
@@ -220,7 +242,8 @@ export class Pop3Session {
 
   private async cmdAuth(mechanism: string | null, initialResponse: string | null): Promise<Outcome> {
     this.requireTls();
-    if (mechanism === null) return { reply: { kind: 'lines', text: 'SASL mechanisms follow', lines: ['PLAIN'] }, after: 'continue' };
+    if (mechanism === null) return { reply: { kind: 'lines', text: 'SASL mechanisms follow', lines: this.mechanisms() }, after: 'continue' };
+    if (mechanism === 'SCRAM-SHA-256' || mechanism === 'SCRAM-SHA-256-PLUS') return this.scramStart(mechanism.endsWith('-PLUS'), initialResponse);
     if (mechanism !== 'PLAIN') throw new Pop3Error(`unsupported SASL mechanism ${mechanism}`);
     if (initialResponse === null) {
       this.saslPending = true;
@@ -237,20 +260,82 @@ export class Pop3Session {
     return this.login(creds.authcid, creds.password);
   }
 
+  /** RFC 7677: SCRAM, -PLUS only where there is a TLS channel to bind to. */
+  private mechanisms(): string[] {
+    return [...(this.tls ? ['SCRAM-SHA-256-PLUS'] : []), 'SCRAM-SHA-256', 'PLAIN'];
+  }
+
+  /**
+   * SCRAM (RFC 5802 §5, core's scram.ts): client-first (the initial response, or after an empty
+   * challenge), server-first, client-final, server-final, the client's empty line, +OK. The
+   * attempt is counted once the user name is known, before the proof is checked.
+   */
+  private async scramStart(plus: boolean, initialResponse: string | null): Promise<Outcome> {
+    const bindings = this.opts.channelBindings?.() ?? null;
+    if (plus && !bindings) throw new Pop3Error('SCRAM-SHA-256-PLUS needs TLS');
+    const exchange = new ScramServer(plus, bindings);
+    const decode = (b64: string): string => {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new Pop3Error('invalid base64');
+      return Buffer.from(b64, 'base64').toString('utf8');
+    };
+    const challenge = (data: string, next: (line: string) => Promise<Outcome>): Outcome => {
+      this.scramStep = next;
+      return { reply: { kind: 'continue', challenge: Buffer.from(data).toString('base64') }, after: 'continue' };
+    };
+    const first = async (line: string): Promise<Outcome> => {
+      let name: string;
+      try {
+        name = exchange.start(decode(line));
+      } catch (e) {
+        if (e instanceof ScramError) throw new Pop3Error(e.message, 'AUTH');
+        throw e;
+      }
+      const attempt = this.opts.throttle.begin(this.opts.remoteAddress, name, 'pop3');
+      if (!attempt) throw new Pop3Error('too many failed logins, try again later', 'LOGIN-DELAY');
+      const found = this.opts.accounts.scramKeys(name);
+      return challenge(exchange.challenge(found?.keys ?? null), async (clientFinal) => {
+        let serverFinal: string;
+        try {
+          serverFinal = exchange.finish(decode(clientFinal), found !== null);
+        } catch (e) {
+          const delay = attempt.failed();
+          if (!(e instanceof ScramError || e instanceof Pop3Error)) throw e;
+          this.opts.logger.info({ user: name, reason: e.message }, 'pop3 scram login failed');
+          await this.opts.sleep(delay);
+          throw new Pop3Error('authentication failed', 'AUTH');
+        }
+        return challenge(serverFinal, async (last) => {
+          if (last !== '') {
+            attempt.failed();
+            throw new Pop3Error('expected an empty line after the server-final-message');
+          }
+          return this.open(found!.user, attempt);
+        });
+      });
+    };
+    return initialResponse !== null && initialResponse !== '=' ? first(initialResponse) : challenge('', first);
+  }
+
   private async login(name: string, password: string): Promise<Outcome> {
     const { throttle, accounts, remoteAddress, logger } = this.opts;
-    const attempt = throttle.begin(remoteAddress, name);
+    const attempt = throttle.begin(remoteAddress, name, 'pop3');
     if (!attempt) {
       logger.warn({ user: name }, 'pop3 login refused: too many failures');
       throw new Pop3Error('too many failed logins, try again later', 'LOGIN-DELAY');
     }
-    const user = await accounts.authenticate(name, password);
+    const user = await accounts.authenticate(name, password, { protocol: 'pop3' });
     if (!user) {
       const delay = attempt.failed();
       logger.info({ user: name }, 'pop3 login failed');
       await this.opts.sleep(delay);
       throw new Pop3Error('invalid user name or password', 'AUTH');
     }
+    return this.open(user, attempt);
+  }
+
+  /** The credentials were right: the maildrop is the user's, if no other session holds it. */
+  private async open(user: User, attempt: LoginAttempt): Promise<Outcome> {
+    const { logger } = this.opts;
     attempt.succeeded();
     if (this.closed) throw new Pop3Error('connection closed');
     if (!this.opts.locks.acquire(user.id)) throw new Pop3Error('maildrop is locked by another POP3 session', 'IN-USE');

@@ -68,6 +68,7 @@ export async function page(
       csrf: ctx.session.csrf,
       folders,
       current,
+      settings: ctx.state.local !== null,
       flash: extra.flash === undefined ? flashOf(ctx) : extra.flash,
       ...(extra.search ? { search: extra.search } : {}),
       ...(extra.data ? { data: extra.data } : {}),

@@ -20,6 +20,8 @@ export interface Shell {
   current: string | null;
   flash?: Flash | null;
   search?: { query: string; by: string };
+  /** Link the security settings (Postern's own accounts only). */
+  settings?: boolean;
   /** Data for the page script (e.g. which folder to watch). */
   data?: Record<string, string>;
 }
@@ -80,6 +82,7 @@ export function shell(s: Shell, content: Html): Html {
   <div class="account">
     <span class="user" title="Logged in as ${s.user}">${s.user}</span>
     <a class="link" href="/settings/mail.mobileconfig" title="A profile that sets up Apple Mail on iPhone, iPad or Mac">Apple Mail profile</a>
+    ${s.settings ? html`<a href="/settings" id="settings-link">Security</a>` : ''}
     <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${s.csrf}"><button type="submit" class="link">Log out</button></form>
   </div>
 </header>

@@ -456,6 +456,16 @@ export class QueueStore {
     const q = prepared(this.db, "SELECT COUNT(*) AS n FROM recipients WHERE state = 'queued'").get() as { n: number };
     return { messages: m.n, queued: q.n };
   }
+
+  /** When the oldest message still queued for someone arrived (ms), or null: the metrics' queue age. */
+  oldestQueuedArrival(): number | null {
+    return (prepared(
+      this.db,
+      "SELECT MIN(m.arrival) FROM messages m WHERE EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state = 'queued')",
+    )
+      .pluck()
+      .get() ?? null) as number | null;
+  }
 }
 
 export { newId as newQueueId };

@@ -10,6 +10,7 @@
  * System flags are a bitmask (see FLAG_BITS); keywords are a space-separated list.
  */
 import type { Migration } from '../sqlite.js';
+import { CREDENTIALS_SCHEMA } from '../credentials.js';
 import { LOGIN_THROTTLE_SCHEMA } from '../throttle.js';
 import { SIEVE_SCHEMA } from './sieve-schema.js';
 import { IMPORT_STATE_SCHEMA } from './import-state.js';
@@ -151,6 +152,10 @@ export const MAIL_MIGRATIONS: readonly Migration[] = [
   `,
   // 7: where each `postern import` stopped, per source folder (./import-state.ts).
   IMPORT_STATE_SCHEMA,
+  // 8: app passwords and the webmail's session credentials, the TOTP second factor and its
+  // recovery codes, administrators, and the last logins per account, protocol and source
+  // (../credentials.ts).
+  CREDENTIALS_SCHEMA,
 ];
 
 /** System flags as bits of messages.flags (RFC 9051 §2.3.2). \Recent is not stored. */

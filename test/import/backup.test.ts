@@ -125,7 +125,7 @@ describe('postern backup and restore', () => {
       const r = postern(config, ['restore', file, ...extra]);
       expect(r.err).not.toMatch(/error/i);
       expect(r.code).toBe(0);
-      expect(r.out).toMatch(/integrity_check ok/);
+      expect(r.out).toMatch(/integrity check ok/);
       const restored = loadConfig(config);
       expect(integrityCheck(join(restored.dataDir, 'mail.db'))).toBe('ok');
       expect(integrityCheck(join(restored.dataDir, 'queue.db'))).toBe('ok');

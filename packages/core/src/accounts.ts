@@ -184,7 +184,7 @@ export class Accounts {
   /** The user who gets the administrator's mail: `admin`, else the first user created. */
   adminUser(): User | null {
     if (this.system?.admin) return this.findUser(this.system.admin);
-    const row = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT 1`).get() as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, `SELECT ${USER_COLUMNS} FROM users ORDER BY id LIMIT 1`).get();
     return row ? toUser(row) : null;
   }
 
@@ -233,24 +233,22 @@ export class Accounts {
     } catch {
       return null;
     }
-    const row = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE address = ?`).get(key) as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE address = ?`).get(key);
     return row ? toUser(row) : null;
   }
 
   userById(id: number): User | null {
-    const row = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`).get(id) as UserRow | undefined;
+    const row = prepared<UserRow>(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`).get(id);
     return row ? toUser(row) : null;
   }
 
   listUsers(domain?: string): User[] {
-    const rows = (
-      domain
-        ? prepared(
-            this.db,
-            'SELECT u.id, u.address, u.domain_id, u.quota_bytes, u.admin FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
-          ).all(normalizeDomain(domain))
-        : prepared(this.db, `SELECT ${USER_COLUMNS} FROM users ORDER BY address`).all()
-    ) as UserRow[];
+    const rows = domain
+      ? prepared<UserRow>(
+          this.db,
+          'SELECT u.id, u.address, u.domain_id, u.quota_bytes, u.admin FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.name = ? ORDER BY u.address',
+        ).all(normalizeDomain(domain))
+      : prepared<UserRow>(this.db, `SELECT ${USER_COLUMNS} FROM users ORDER BY address`).all();
     return rows.map(toUser);
   }
 
@@ -312,10 +310,10 @@ export class Accounts {
     const { protocol } = options;
     const key = loginKey(address);
     const row = key
-      ? (prepared(
+      ? prepared<UserRow & { password_hash: string; totp: number | null }>(
           this.db,
           `SELECT ${USER_COLUMNS}, password_hash, (SELECT enabled FROM totp t WHERE t.user_id = users.id) AS totp FROM users WHERE address = ?`,
-        ).get(key) as (UserRow & { password_hash: string; totp: number | null }) | undefined)
+        ).get(key)
       : undefined;
     if (row && key && protocol !== 'webmail') {
       // an app password: its own row's hash, its own cache entry (keyed by the row)
@@ -477,12 +475,12 @@ export class Accounts {
   }
 
   private lookup(key: string): User[] {
-    const user = prepared(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE address = ?`).get(key) as UserRow | undefined;
+    const user = prepared<UserRow>(this.db, `SELECT ${USER_COLUMNS} FROM users WHERE address = ?`).get(key);
     if (user) return [toUser(user)];
     const rows = prepared<UserRow>(
       this.db,
       'SELECT u.id, u.address, u.domain_id, u.quota_bytes, u.admin FROM aliases a JOIN users u ON u.id = a.user_id WHERE a.address = ? ORDER BY u.id',
-    ).all(key) as UserRow[];
+    ).all(key);
     return rows.map(toUser);
   }
 }

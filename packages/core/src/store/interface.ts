@@ -77,25 +77,12 @@ export interface FetchRange {
   changedSince?: number | null;
 }
 
-export interface ContentInfo {
+/** A stored content's index as read back: the delivery-time index (one type, @postern/mime's)
+ * without the text the full-text index took, and the Date: header as a number. */
+export type ContentInfo = Omit<MessageIndex, 'date' | 'text'> & {
   id: number;
-  size: number;
-  headerEnd: number;
-  envelope: string;
-  bodyStructure: string;
-  body: string;
-  parts: MimePart[];
-  subject: string;
-  from: string;
-  to: string;
-  cc: string;
-  bcc: string;
-  fromAddress: string | null;
-  messageId: string | null;
-  inReplyTo: string | null;
   sentDate: number | null;
-  hasAttachments: boolean;
-}
+};
 
 export interface DeliveryRequest {
   userId: number;
